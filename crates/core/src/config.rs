@@ -1,0 +1,496 @@
+//! The one typed configuration of thumbforge.
+//!
+//! Every tunable lives here, with its default in code. `thumbforge.toml` at the repository root
+//! overrides the defaults; xtask serialises the result into Terraform variables and the local stack
+//! reads it too. The Lambdas receive the runtime part ([`RuntimeConfig`]) through the environment
+//! variables named in [`crate::env`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::env;
+use crate::format::InputFormat;
+
+/// A byte count with a readable `Display` (`25 MiB`).
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size && bytes % size == 0 {
+            return format!("{} {unit}", bytes / size);
+        }
+    }
+    for (unit, size) in UNITS {
+        if bytes >= size {
+            return format!("{:.1} {unit}", bytes as f64 / size as f64);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// The whole configuration, as written in `thumbforge.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// What the thumbnail function produces.
+    pub thumbnails: Thumbnails,
+    /// What an upload may be.
+    pub limits: Limits,
+    /// The pre-signed upload handed out by the presign function.
+    pub upload: Upload,
+    /// Lambda sizing (deployment only).
+    pub functions: Functions,
+    /// Log retention (deployment only).
+    pub logs: Logs,
+}
+
+/// Renditions and output formats.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thumbnails {
+    /// Each rendition fits inside a square box of this many pixels (never upscaled).
+    pub sizes: Vec<u32>,
+    /// JPEG output quality (1–100). JPEG is always written.
+    pub jpeg_quality: u8,
+    /// Whether a lossy WebP is written beside each JPEG.
+    pub webp: bool,
+    /// Lossy WebP output quality (1–100).
+    pub webp_quality: u8,
+}
+
+impl Default for Thumbnails {
+    fn default() -> Self {
+        Self { sizes: vec![256, 1024], jpeg_quality: 80, webp: true, webp_quality: 80 }
+    }
+}
+
+/// Hard limits on what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest upload in bytes, signed into the upload URL and re-checked before download.
+    pub max_upload_bytes: u64,
+    /// Largest image in pixels (width × height), checked from the header before decoding.
+    pub max_pixels: u64,
+    /// Largest width or height in pixels, checked from the header before decoding.
+    pub max_side: u32,
+    /// Most memory one decoder may allocate, in bytes (`image::Limits::max_alloc`).
+    pub max_decode_bytes: u64,
+    /// Input formats accepted, detected from the bytes themselves.
+    pub allowed_types: Vec<InputFormat>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 25 << 20,
+            max_pixels: 50_000_000,
+            max_side: 16_384,
+            max_decode_bytes: 512 << 20,
+            allowed_types: InputFormat::ALL.to_vec(),
+        }
+    }
+}
+
+/// The pre-signed upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Upload {
+    /// How long an upload URL stays valid, in seconds (1–3600).
+    pub presign_expiry_seconds: u32,
+}
+
+impl Default for Upload {
+    fn default() -> Self {
+        Self { presign_expiry_seconds: 300 }
+    }
+}
+
+/// Lambda sizing for both functions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Functions {
+    /// The thumbnail function (memory also buys CPU on Lambda).
+    pub thumbnail: Function,
+    /// The presign function.
+    pub presign: Function,
+}
+
+impl Default for Functions {
+    fn default() -> Self {
+        Self {
+            thumbnail: Function { memory_mb: 1024, timeout_seconds: 30 },
+            presign: Function { memory_mb: 256, timeout_seconds: 10 },
+        }
+    }
+}
+
+/// One function's memory and timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Function {
+    /// Memory in MB (128–10240).
+    pub memory_mb: u32,
+    /// Timeout in seconds (1–900).
+    pub timeout_seconds: u32,
+}
+
+/// CloudWatch log retention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Logs {
+    /// Days to keep function and API logs (a CloudWatch-supported value).
+    pub retention_days: u32,
+}
+
+impl Default for Logs {
+    fn default() -> Self {
+        Self { retention_days: 14 }
+    }
+}
+
+/// The retention periods CloudWatch Logs accepts.
+pub const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// Largest object a single S3 `PutObject` accepts.
+pub const S3_MAX_PUT_BYTES: u64 = 5 << 30;
+
+/// A configuration that is not valid, with every problem found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// One message per problem, each naming the field.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid thumbforge configuration: {}", self.problems.join("; "))
+    }
+}
+
+fn check_range<T: PartialOrd + fmt::Display>(
+    problems: &mut Vec<String>,
+    field: &str,
+    value: T,
+    min: T,
+    max: T,
+) {
+    if value < min || value > max {
+        problems.push(format!("`{field}` is {value}, must be between {min} and {max}"));
+    }
+}
+
+impl Config {
+    /// Parses `thumbforge.toml` text; missing fields take their defaults.
+    #[cfg(feature = "file")]
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Self =
+            toml::from_str(text).map_err(|e| ConfigError { problems: vec![e.to_string()] })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and validates a config file.
+    #[cfg(feature = "file")]
+    pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            problems: vec![format!("cannot read {}: {e}", path.display())],
+        })?;
+        Self::from_toml(&text).map_err(|mut e| {
+            e.problems.iter_mut().for_each(|p| *p = format!("{}: {p}", path.display()));
+            e
+        })
+    }
+
+    /// Checks every field and every relation between fields.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = self.runtime().problems();
+        for (name, function) in
+            [("functions.thumbnail", &self.functions.thumbnail), ("functions.presign", &self.functions.presign)]
+        {
+            check_range(&mut problems, &format!("{name}.memory_mb"), function.memory_mb, 128, 10_240);
+            check_range(
+                &mut problems,
+                &format!("{name}.timeout_seconds"),
+                function.timeout_seconds,
+                1,
+                900,
+            );
+        }
+        if !LOG_RETENTION_DAYS.contains(&self.logs.retention_days) {
+            problems.push(format!(
+                "`logs.retention_days` is {}, must be one of {LOG_RETENTION_DAYS:?}",
+                self.logs.retention_days
+            ));
+        }
+        let decode_mb = self.limits.max_decode_bytes >> 20;
+        if decode_mb >= u64::from(self.functions.thumbnail.memory_mb) {
+            problems.push(format!(
+                "`limits.max_decode_bytes` ({}) must stay below `functions.thumbnail.memory_mb` ({} MB)",
+                human_bytes(self.limits.max_decode_bytes),
+                self.functions.thumbnail.memory_mb
+            ));
+        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError { problems }) }
+    }
+
+    /// The part of the configuration the Lambdas need at run time.
+    pub fn runtime(&self) -> RuntimeConfig {
+        RuntimeConfig {
+            thumbnails: self.thumbnails.clone(),
+            limits: self.limits.clone(),
+            upload: self.upload.clone(),
+        }
+    }
+}
+
+/// What the functions read at cold start, from the environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RuntimeConfig {
+    /// Renditions and formats.
+    pub thumbnails: Thumbnails,
+    /// Input limits.
+    pub limits: Limits,
+    /// Upload URL settings.
+    pub upload: Upload,
+}
+
+fn parse_list<T>(
+    name: &str,
+    raw: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| parse(item).ok_or_else(|| format!("`{name}` has an invalid item `{item}`")))
+        .collect()
+}
+
+impl RuntimeConfig {
+    /// The renditions' box sizes, largest first, without duplicates.
+    pub fn sizes_largest_first(&self) -> Vec<u32> {
+        let mut sizes = self.thumbnails.sizes.clone();
+        sizes.sort_unstable_by(|a, b| b.cmp(a));
+        sizes.dedup();
+        sizes
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let t = &self.thumbnails;
+        let l = &self.limits;
+        if t.sizes.is_empty() {
+            problems.push("`thumbnails.sizes` must list at least one size".to_owned());
+        }
+        for &size in &t.sizes {
+            check_range(&mut problems, "thumbnails.sizes[]", size, 16, 4096);
+        }
+        if self.sizes_largest_first().len() != t.sizes.len() {
+            problems.push("`thumbnails.sizes` must not repeat a size".to_owned());
+        }
+        check_range(&mut problems, "thumbnails.jpeg_quality", t.jpeg_quality, 1, 100);
+        check_range(&mut problems, "thumbnails.webp_quality", t.webp_quality, 1, 100);
+        check_range(&mut problems, "limits.max_upload_bytes", l.max_upload_bytes, 1, S3_MAX_PUT_BYTES);
+        check_range(&mut problems, "limits.max_pixels", l.max_pixels, 1, 1 << 32);
+        check_range(&mut problems, "limits.max_side", l.max_side, 1, 65_535);
+        check_range(&mut problems, "limits.max_decode_bytes", l.max_decode_bytes, 16 << 20, 8 << 30);
+        if l.allowed_types.is_empty() {
+            problems.push("`limits.allowed_types` must list at least one type".to_owned());
+        }
+        let mut unique = l.allowed_types.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        if unique.len() != l.allowed_types.len() {
+            problems.push("`limits.allowed_types` must not repeat a type".to_owned());
+        }
+        check_range(&mut problems, "upload.presign_expiry_seconds", self.upload.presign_expiry_seconds, 1, 3600);
+        problems
+    }
+
+    /// Checks every field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let problems = self.problems();
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError { problems }) }
+    }
+
+    /// The environment variables that carry this configuration to a function.
+    pub fn to_env(&self) -> BTreeMap<&'static str, String> {
+        let join = |items: Vec<String>| items.join(",");
+        BTreeMap::from([
+            (env::SIZES, join(self.thumbnails.sizes.iter().map(u32::to_string).collect())),
+            (env::JPEG_QUALITY, self.thumbnails.jpeg_quality.to_string()),
+            (env::WEBP, self.thumbnails.webp.to_string()),
+            (env::WEBP_QUALITY, self.thumbnails.webp_quality.to_string()),
+            (env::MAX_UPLOAD_BYTES, self.limits.max_upload_bytes.to_string()),
+            (env::MAX_PIXELS, self.limits.max_pixels.to_string()),
+            (env::MAX_SIDE, self.limits.max_side.to_string()),
+            (env::MAX_DECODE_BYTES, self.limits.max_decode_bytes.to_string()),
+            (
+                env::ALLOWED_TYPES,
+                join(self.limits.allowed_types.iter().map(|t| t.name().to_owned()).collect()),
+            ),
+            (env::PRESIGN_EXPIRY_SECONDS, self.upload.presign_expiry_seconds.to_string()),
+        ])
+    }
+
+    /// Reads the configuration from environment variables through `lookup` (for example
+    /// `|name| std::env::var(name).ok()`). Every variable is required: a function never runs on
+    /// silently defaulted settings.
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let mut get = |name: &str| {
+            let value = lookup(name);
+            if value.is_none() {
+                problems.push(format!("environment variable `{name}` is not set"));
+            }
+            value.unwrap_or_default()
+        };
+        let raw: BTreeMap<&str, String> = env::RUNTIME.iter().map(|&n| (n, get(n))).collect();
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        let mut errors = Vec::new();
+        let mut number = |name: &str| -> u64 {
+            raw[name].trim().parse().unwrap_or_else(|_| {
+                errors.push(format!("`{name}` is `{}`, expected a whole number", raw[name]));
+                0
+            })
+        };
+        let narrow = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        let narrow8 = |v: u64| u8::try_from(v).unwrap_or(u8::MAX);
+        let jpeg_quality = narrow8(number(env::JPEG_QUALITY));
+        let max_upload_bytes = number(env::MAX_UPLOAD_BYTES);
+        let max_pixels = number(env::MAX_PIXELS);
+        let max_side = narrow(number(env::MAX_SIDE));
+        let max_decode_bytes = number(env::MAX_DECODE_BYTES);
+        let presign_expiry_seconds = narrow(number(env::PRESIGN_EXPIRY_SECONDS));
+        let webp_quality = narrow8(number(env::WEBP_QUALITY));
+        let webp = raw[env::WEBP].trim().parse().unwrap_or_else(|_| {
+            errors.push(format!("`{}` is `{}`, expected `true` or `false`", env::WEBP, raw[env::WEBP]));
+            false
+        });
+        let sizes = parse_list(env::SIZES, &raw[env::SIZES], |s| s.parse().ok())
+            .unwrap_or_else(|e| {
+                errors.push(e);
+                Vec::new()
+            });
+        let allowed_types = parse_list(env::ALLOWED_TYPES, &raw[env::ALLOWED_TYPES], InputFormat::from_name)
+            .unwrap_or_else(|e| {
+                errors.push(e);
+                Vec::new()
+            });
+        if !errors.is_empty() {
+            return Err(ConfigError { problems: errors });
+        }
+        let config = Self {
+            thumbnails: Thumbnails { sizes, jpeg_quality, webp, webp_quality },
+            limits: Limits { max_upload_bytes, max_pixels, max_side, max_decode_bytes, allowed_types },
+            upload: Upload { presign_expiry_seconds },
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_documented_values() {
+        let config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(config.thumbnails.sizes, [256, 1024]);
+        assert_eq!(config.thumbnails.jpeg_quality, 80);
+        assert!(config.thumbnails.webp);
+        assert_eq!(config.thumbnails.webp_quality, 80);
+        assert_eq!(config.limits.max_upload_bytes, 25 * 1024 * 1024);
+        assert_eq!(config.limits.max_pixels, 50_000_000);
+        assert_eq!(config.limits.max_side, 16_384);
+        assert_eq!(config.upload.presign_expiry_seconds, 300);
+        assert_eq!(config.limits.allowed_types, InputFormat::ALL);
+    }
+
+    #[test]
+    fn env_round_trips() {
+        let mut runtime = Config::default().runtime();
+        runtime.thumbnails.webp = false;
+        runtime.thumbnails.webp_quality = 55;
+        runtime.thumbnails.sizes = vec![64, 512, 128];
+        runtime.limits.allowed_types = vec![InputFormat::Png, InputFormat::Jpeg];
+        let env = runtime.to_env();
+        assert_eq!(env.len(), env::RUNTIME.len());
+        let back = RuntimeConfig::from_env(|name| env.get(name).cloned()).unwrap();
+        assert_eq!(back, runtime);
+    }
+
+    #[test]
+    fn env_errors_name_every_missing_or_bad_variable() {
+        let err = RuntimeConfig::from_env(|_| None).unwrap_err();
+        assert_eq!(err.problems.len(), env::RUNTIME.len());
+        assert!(err.to_string().contains(env::SIZES), "{err}");
+
+        let mut vars = Config::default().runtime().to_env();
+        vars.insert(env::MAX_SIDE, "huge".into());
+        vars.insert(env::ALLOWED_TYPES, "jpeg,bmp".into());
+        let err = RuntimeConfig::from_env(|name| vars.get(name).cloned()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("`THUMBFORGE_MAX_SIDE` is `huge`"), "{text}");
+        assert!(text.contains("invalid item `bmp`"), "{text}");
+    }
+
+    #[test]
+    fn validation_reports_each_problem() {
+        let mut config = Config::default();
+        config.thumbnails.sizes = vec![256, 256, 8];
+        config.thumbnails.jpeg_quality = 0;
+        config.upload.presign_expiry_seconds = 7200;
+        config.logs.retention_days = 10;
+        config.functions.thumbnail.memory_mb = 256;
+        let text = config.validate().unwrap_err().to_string();
+        for needle in [
+            "must not repeat a size",
+            "`thumbnails.sizes[]` is 8",
+            "`thumbnails.jpeg_quality` is 0",
+            "`upload.presign_expiry_seconds` is 7200, must be between 1 and 3600",
+            "`logs.retention_days` is 10",
+            "must stay below `functions.thumbnail.memory_mb`",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in {text}");
+        }
+    }
+
+    #[test]
+    fn sizes_largest_first() {
+        let mut runtime = RuntimeConfig::default();
+        runtime.thumbnails.sizes = vec![256, 1024, 512];
+        assert_eq!(runtime.sizes_largest_first(), [1024, 512, 256]);
+    }
+
+    #[test]
+    fn human_bytes_reads_well() {
+        assert_eq!(human_bytes(25 << 20), "25 MiB");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(12), "12 bytes");
+    }
+
+    #[cfg(feature = "file")]
+    #[test]
+    fn toml_overrides_defaults_and_rejects_unknown_fields() {
+        let config = Config::from_toml("[thumbnails]\nsizes = [128]\nwebp = false\n").unwrap();
+        assert_eq!(config.thumbnails.sizes, [128]);
+        assert!(!config.thumbnails.webp);
+        assert_eq!(config.thumbnails.webp_quality, 80);
+        assert_eq!(config.limits, Limits::default());
+
+        let err = Config::from_toml("[thumbnails]\nsize = [128]\n").unwrap_err();
+        assert!(err.to_string().contains("unknown field `size`"), "{err}");
+        let err = Config::from_toml("[limits]\nallowed_types = [\"bmp\"]\n").unwrap_err();
+        assert!(err.to_string().contains("bmp"), "{err}");
+    }
+}

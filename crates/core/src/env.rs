@@ -1,0 +1,43 @@
+//! The environment variables that carry configuration to the functions, named once here.
+//!
+//! Terraform sets them from `terraform/generated.auto.tfvars.json` and the local stack sets them
+//! from the same [`crate::Config`]; the README lists them.
+
+/// Bucket holding `raw/` uploads and `thumbs/` outputs (deployment, not part of `thumbforge.toml`).
+pub const BUCKET: &str = "THUMBFORGE_BUCKET";
+/// Comma-separated rendition box sizes, e.g. `256,1024`.
+pub const SIZES: &str = "THUMBFORGE_SIZES";
+/// JPEG quality, 1–100.
+pub const JPEG_QUALITY: &str = "THUMBFORGE_JPEG_QUALITY";
+/// `true` to write a WebP beside each JPEG.
+pub const WEBP: &str = "THUMBFORGE_WEBP";
+/// WebP quality, 1–100.
+pub const WEBP_QUALITY: &str = "THUMBFORGE_WEBP_QUALITY";
+/// Largest accepted upload in bytes.
+pub const MAX_UPLOAD_BYTES: &str = "THUMBFORGE_MAX_UPLOAD_BYTES";
+/// Largest accepted image in pixels.
+pub const MAX_PIXELS: &str = "THUMBFORGE_MAX_PIXELS";
+/// Largest accepted width or height.
+pub const MAX_SIDE: &str = "THUMBFORGE_MAX_SIDE";
+/// Most bytes a decoder may allocate.
+pub const MAX_DECODE_BYTES: &str = "THUMBFORGE_MAX_DECODE_BYTES";
+/// Comma-separated accepted input formats: `jpeg,png,webp,gif`.
+pub const ALLOWED_TYPES: &str = "THUMBFORGE_ALLOWED_TYPES";
+/// Lifetime of a pre-signed upload URL in seconds.
+pub const PRESIGN_EXPIRY_SECONDS: &str = "THUMBFORGE_PRESIGN_EXPIRY_SECONDS";
+/// Optional S3 endpoint override (the local stack and emulators); unset on AWS.
+pub const S3_ENDPOINT: &str = "THUMBFORGE_S3_ENDPOINT";
+
+/// Every variable [`crate::RuntimeConfig::from_env`] reads.
+pub const RUNTIME: [&str; 10] = [
+    SIZES,
+    JPEG_QUALITY,
+    WEBP,
+    WEBP_QUALITY,
+    MAX_UPLOAD_BYTES,
+    MAX_PIXELS,
+    MAX_SIDE,
+    MAX_DECODE_BYTES,
+    ALLOWED_TYPES,
+    PRESIGN_EXPIRY_SECONDS,
+];

@@ -1,0 +1,196 @@
+//! `thumbs/{id}/manifest.json`: the record of what happened to an upload.
+//!
+//! The thumbnail function writes it last, so its presence means the image is done; the presign
+//! function reads it to answer status requests.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::format::{InputFormat, OutputFormat};
+
+/// The manifest schema version written by this code.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// A finished image: ready with its renditions, or rejected with a reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Schema version ([`MANIFEST_VERSION`]).
+    pub version: u32,
+    /// The image id (the `raw/` key's name without its extension).
+    pub id: String,
+    /// The upload's key under `raw/`.
+    pub raw_key: String,
+    /// The outcome.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// What happened to the upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every rendition was written.
+    Ready {
+        /// The decoded source.
+        source: Source,
+        /// Every rendition, largest box first, JPEG before WebP.
+        renditions: Vec<Rendition>,
+    },
+    /// The upload is not an acceptable image; nothing but this manifest was written.
+    Rejected {
+        /// Stable machine-readable reason.
+        reason: RejectReason,
+        /// Human-readable explanation.
+        message: String,
+    },
+}
+
+/// The uploaded image as detected from its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// Detected format.
+    pub format: InputFormat,
+    /// Width after EXIF orientation.
+    pub width: u32,
+    /// Height after EXIF orientation.
+    pub height: u32,
+    /// Size of the upload in bytes.
+    pub bytes: u64,
+}
+
+/// One written thumbnail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rendition {
+    /// Its key under `thumbs/`.
+    pub key: String,
+    /// The configured box it fits in.
+    pub size: u32,
+    /// Actual width.
+    pub width: u32,
+    /// Actual height.
+    pub height: u32,
+    /// Encoding.
+    pub format: OutputFormat,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// Why an upload was rejected. The snake_case names are a stable API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The upload is empty.
+    Empty,
+    /// The upload is larger than `limits.max_upload_bytes`.
+    FileTooLarge,
+    /// The bytes are not an image at all.
+    NotAnImage,
+    /// An image format that is not on the allow-list.
+    UnsupportedFormat,
+    /// A width or height of zero.
+    InvalidDimensions,
+    /// A side longer than `limits.max_side`.
+    DimensionsTooLarge,
+    /// More pixels than `limits.max_pixels`.
+    TooManyPixels,
+    /// So long and thin that a thumbnail side would be 0 px.
+    ExtremeAspectRatio,
+    /// Decoding would need more memory than `limits.max_decode_bytes`.
+    DecodeLimitExceeded,
+    /// Truncated or corrupt data.
+    Corrupt,
+}
+
+impl RejectReason {
+    /// Every reason, for documentation and exhaustive tests.
+    pub const ALL: [Self; 10] = [
+        Self::Empty,
+        Self::FileTooLarge,
+        Self::NotAnImage,
+        Self::UnsupportedFormat,
+        Self::InvalidDimensions,
+        Self::DimensionsTooLarge,
+        Self::TooManyPixels,
+        Self::ExtremeAspectRatio,
+        Self::DecodeLimitExceeded,
+        Self::Corrupt,
+    ];
+
+    /// The stable snake_case code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Empty => "empty",
+            Self::FileTooLarge => "file_too_large",
+            Self::NotAnImage => "not_an_image",
+            Self::UnsupportedFormat => "unsupported_format",
+            Self::InvalidDimensions => "invalid_dimensions",
+            Self::DimensionsTooLarge => "dimensions_too_large",
+            Self::TooManyPixels => "too_many_pixels",
+            Self::ExtremeAspectRatio => "extreme_aspect_ratio",
+            Self::DecodeLimitExceeded => "decode_limit_exceeded",
+            Self::Corrupt => "corrupt",
+        }
+    }
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl Manifest {
+    /// Serialises the manifest as stored (pretty JSON with a final newline).
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes_match_serde_names() {
+        for reason in RejectReason::ALL {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.code());
+        }
+    }
+
+    #[test]
+    fn manifests_serialise_flat_with_a_status_tag() {
+        let ready = Manifest {
+            version: MANIFEST_VERSION,
+            id: "abc".into(),
+            raw_key: "raw/abc.jpg".into(),
+            outcome: Outcome::Ready {
+                source: Source { format: InputFormat::Jpeg, width: 4000, height: 3000, bytes: 123 },
+                renditions: vec![Rendition {
+                    key: "thumbs/abc/256.jpg".into(),
+                    size: 256,
+                    width: 256,
+                    height: 192,
+                    format: OutputFormat::Jpeg,
+                    bytes: 9000,
+                }],
+            },
+        };
+        let value: serde_json::Value = serde_json::from_slice(&ready.to_json()).unwrap();
+        assert_eq!(value["status"], "ready");
+        assert_eq!(value["source"]["format"], "jpeg");
+        assert_eq!(value["renditions"][0]["height"], 192);
+        assert_eq!(serde_json::from_value::<Manifest>(value).unwrap(), ready);
+
+        let rejected = Manifest {
+            outcome: Outcome::Rejected { reason: RejectReason::Corrupt, message: "truncated".into() },
+            ..ready
+        };
+        let value: serde_json::Value = serde_json::from_slice(&rejected.to_json()).unwrap();
+        assert_eq!(value["status"], "rejected");
+        assert_eq!(value["reason"], "corrupt");
+        assert_eq!(serde_json::from_value::<Manifest>(value).unwrap(), rejected);
+    }
+}
