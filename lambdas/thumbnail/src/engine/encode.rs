@@ -1,0 +1,50 @@
+//! Encoders. Both write pixels only: no EXIF, XMP, ICC or comments ever reach an output.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use mozjpeg::{ColorSpace, Compress};
+
+use super::Pixels;
+use super::jpeg::panic_message;
+
+/// Baseline JPEG with optimised Huffman tables, 4:2:0, libjpeg-turbo's fast path.
+pub fn jpeg(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, String> {
+    let rgb = super::pixels::flatten(pixels);
+    let width = usize::try_from(pixels.width).map_err(|e| e.to_string())?;
+    let height = usize::try_from(pixels.height).map_err(|e| e.to_string())?;
+    let result = catch_unwind(AssertUnwindSafe(|| -> std::io::Result<Vec<u8>> {
+        let mut compress = Compress::new(ColorSpace::JCS_RGB);
+        compress.set_fastest_defaults();
+        compress.set_size(width, height);
+        compress.set_quality(f32::from(quality));
+        compress.set_optimize_coding(true);
+        let mut started = compress.start_compress(Vec::with_capacity(width * height / 4))?;
+        started.write_scanlines(&rgb)?;
+        started.finish()
+    }));
+    match result {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(format!("jpeg encoder: {e}")),
+        Err(panic) => Err(format!("jpeg encoder: {}", panic_message(panic.as_ref()))),
+    }
+}
+
+/// Lossy WebP (alpha kept), single-threaded so the bytes are deterministic.
+pub fn webp(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, String> {
+    let encoder = if pixels.channels == 4 {
+        webp::Encoder::from_rgba(&pixels.data, pixels.width, pixels.height)
+    } else {
+        webp::Encoder::from_rgb(&pixels.data, pixels.width, pixels.height)
+    };
+    let mut config =
+        webp::WebPConfig::new().map_err(|()| "webp encoder: bad default config".to_owned())?;
+    config.lossless = 0;
+    config.quality = f32::from(quality);
+    config.method = 4;
+    config.thread_level = 0;
+    config.alpha_compression = 1;
+    let memory = encoder
+        .encode_advanced(&config)
+        .map_err(|e| format!("webp encoder: {e:?}"))?;
+    Ok(memory.to_vec())
+}

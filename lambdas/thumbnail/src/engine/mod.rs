@@ -1,0 +1,371 @@
+//! The thumbnail engine: bytes in, encoded renditions (or a typed rejection) out.
+//!
+//! Pure and synchronous: no AWS, no environment, no clock but the stage timings. The pipeline is
+//! sniff → header → limits → decode once (JPEG at a reduced DCT scale) → resize the largest
+//! rendition, then each smaller one from the previous → orient → sRGB → encode. Same bytes and
+//! config give byte-identical outputs.
+
+mod encode;
+mod generic;
+pub mod geometry;
+pub mod jpeg;
+mod pixels;
+pub mod sniff;
+#[cfg(test)]
+mod tests;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use image::metadata::Orientation;
+use thumbforge_core::config::human_bytes;
+use thumbforge_core::{InputFormat, OutputFormat, RejectReason, RuntimeConfig};
+
+use self::sniff::Sniffed;
+
+/// Decoded 8-bit pixels, RGB or RGBA, rows packed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pixels {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// 3 (RGB) or 4 (RGBA, straight alpha).
+    pub channels: u8,
+    /// `width * height * channels` bytes.
+    pub data: Vec<u8>,
+}
+
+/// Why an upload is not turned into thumbnails. Permanent: the same bytes always get it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}: {message}")]
+pub struct Reject {
+    /// Stable code.
+    pub reason: RejectReason,
+    /// Human explanation.
+    pub message: String,
+}
+
+impl Reject {
+    fn new(reason: RejectReason, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// The source image as detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceInfo {
+    /// Format from the magic bytes.
+    pub format: InputFormat,
+    /// Width after EXIF orientation.
+    pub width: u32,
+    /// Height after EXIF orientation.
+    pub height: u32,
+}
+
+/// One encoded rendition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    /// The configured box size.
+    pub size: u32,
+    /// Actual width.
+    pub width: u32,
+    /// Actual height.
+    pub height: u32,
+    /// Encoding.
+    pub format: OutputFormat,
+    /// The file.
+    pub data: Vec<u8>,
+}
+
+/// Time spent per stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Header parsing and decoding.
+    pub decode: Duration,
+    /// Resizing, orientation and colour conversion.
+    pub resize: Duration,
+    /// Encoding every output.
+    pub encode: Duration,
+}
+
+/// Every rendition of one image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thumbnails {
+    /// The source.
+    pub source: SourceInfo,
+    /// Largest box first; JPEG then WebP for each box.
+    pub renditions: Vec<Encoded>,
+    /// Stage timings.
+    pub timings: Timings,
+}
+
+/// Turns an upload into thumbnails, or says why not. Never panics: a decoder panic becomes a
+/// `corrupt` rejection.
+pub fn process(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, Reject> {
+    catch_unwind(AssertUnwindSafe(|| process_unguarded(data, config))).unwrap_or_else(|panic| {
+        Err(Reject::new(
+            RejectReason::Corrupt,
+            format!(
+                "the image could not be decoded: {}",
+                jpeg::panic_message(panic.as_ref())
+            ),
+        ))
+    })
+}
+
+fn allowed_list(config: &RuntimeConfig) -> String {
+    let names: Vec<String> = config
+        .limits
+        .allowed_types
+        .iter()
+        .map(|f| f.name().to_uppercase())
+        .collect();
+    names.join(", ")
+}
+
+fn detect(data: &[u8], config: &RuntimeConfig) -> Result<InputFormat, Reject> {
+    let limits = &config.limits;
+    if u64::try_from(data.len()).unwrap_or(u64::MAX) > limits.max_upload_bytes {
+        return Err(Reject::new(
+            RejectReason::FileTooLarge,
+            format!(
+                "the file is larger than the {} limit",
+                human_bytes(limits.max_upload_bytes)
+            ),
+        ));
+    }
+    match sniff::sniff(data) {
+        Sniffed::Empty => Err(Reject::new(RejectReason::Empty, "the file is empty")),
+        Sniffed::Unknown => Err(Reject::new(
+            RejectReason::NotAnImage,
+            format!(
+                "the file is not an image; accepted formats: {}",
+                allowed_list(config)
+            ),
+        )),
+        Sniffed::OtherImage(name) => Err(Reject::new(
+            RejectReason::UnsupportedFormat,
+            format!(
+                "{name} images are not accepted; accepted formats: {}",
+                allowed_list(config)
+            ),
+        )),
+        Sniffed::Supported(format) if !limits.allowed_types.contains(&format) => Err(Reject::new(
+            RejectReason::UnsupportedFormat,
+            format!(
+                "{} images are not accepted; accepted formats: {}",
+                format.name().to_uppercase(),
+                allowed_list(config)
+            ),
+        )),
+        Sniffed::Supported(format) => Ok(format),
+    }
+}
+
+/// Checks the header's size against the limits and returns each rendition's target size.
+fn plan(width: u32, height: u32, config: &RuntimeConfig) -> Result<Vec<(u32, (u32, u32))>, Reject> {
+    let limits = &config.limits;
+    if width == 0 || height == 0 {
+        return Err(Reject::new(
+            RejectReason::InvalidDimensions,
+            format!("the image is {width}×{height} pixels"),
+        ));
+    }
+    if width > limits.max_side || height > limits.max_side {
+        return Err(Reject::new(
+            RejectReason::DimensionsTooLarge,
+            format!(
+                "the image is {width}×{height} pixels; each side must be at most {} pixels",
+                limits.max_side
+            ),
+        ));
+    }
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limits.max_pixels {
+        return Err(Reject::new(
+            RejectReason::TooManyPixels,
+            format!(
+                "the image has {:.1} megapixels ({width}×{height}); the limit is {:.1} megapixels",
+                pixels as f64 / 1e6,
+                limits.max_pixels as f64 / 1e6
+            ),
+        ));
+    }
+    config
+        .sizes_largest_first()
+        .into_iter()
+        .map(|size| {
+            geometry::fit(width, height, size).map(|target| (size, target)).ok_or_else(|| {
+                Reject::new(
+                    RejectReason::ExtremeAspectRatio,
+                    format!("the image is {width}×{height} pixels, too narrow for a {size} px thumbnail"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn over_budget(needed: u64, config: &RuntimeConfig) -> Result<(), Reject> {
+    let budget = config.limits.max_decode_bytes;
+    if needed > budget {
+        return Err(Reject::new(
+            RejectReason::DecodeLimitExceeded,
+            format!(
+                "decoding would need {} of memory; the limit is {}",
+                human_bytes(needed),
+                human_bytes(budget)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One decode of the source, ready for resizing.
+struct Source {
+    pixels: Pixels,
+    orientation: Orientation,
+    icc: Option<Vec<u8>>,
+    width: u32,
+    height: u32,
+}
+
+fn decode(
+    data: &[u8],
+    format: InputFormat,
+    config: &RuntimeConfig,
+) -> Result<(Source, Vec<(u32, (u32, u32))>), Reject> {
+    let corrupt = |why: String| Reject::new(RejectReason::Corrupt, why);
+    if format == InputFormat::Jpeg {
+        let info = jpeg::scan(data).map_err(|e| match e {
+            jpeg::ScanError::NoFrame => Reject::new(
+                RejectReason::NotAnImage,
+                "the file has a JPEG signature but no picture inside",
+            ),
+            jpeg::ScanError::Truncated(why) => corrupt(format!("the JPEG is truncated: {why}")),
+            jpeg::ScanError::Malformed(why) => corrupt(format!("the JPEG is malformed: {why}")),
+            jpeg::ScanError::Unsupported(why) => Reject::new(RejectReason::UnsupportedFormat, why),
+        })?;
+        let targets = plan(info.width, info.height, config)?;
+        let largest = targets.first().map_or((info.width, info.height), |t| t.1);
+        let numerator = geometry::dct_numerator(info.width, info.height, largest);
+        let (w, h) = geometry::dct_scaled(info.width, info.height, numerator);
+        over_budget(
+            info.working_bytes + u64::from(w) * u64::from(h) * u64::from(info.components.max(3)),
+            config,
+        )?;
+        let pixels = jpeg::decode(data, &info, numerator)
+            .map_err(|e| corrupt(format!("the JPEG is corrupt: {e}")))?;
+        let orientation = info
+            .exif
+            .and_then(Orientation::from_exif_chunk)
+            .unwrap_or(Orientation::NoTransforms);
+        let source = Source {
+            pixels,
+            orientation,
+            icc: info.icc,
+            width: info.width,
+            height: info.height,
+        };
+        return Ok((source, targets));
+    }
+    let name = format.name().to_uppercase();
+    let classify = |e: generic::Failure| match e {
+        generic::Failure::Limit(why) => Reject::new(
+            RejectReason::DecodeLimitExceeded,
+            format!("the {name} exceeds a decoding limit: {why}"),
+        ),
+        generic::Failure::Corrupt(why) => {
+            corrupt(format!("the {name} is corrupt or truncated: {why}"))
+        }
+        generic::Failure::Unsupported(why) => Reject::new(
+            RejectReason::UnsupportedFormat,
+            format!("this {name} variant is not supported: {why}"),
+        ),
+    };
+    if let Some((width, height)) = generic::peek_dimensions(data, format) {
+        plan(width, height, config)?;
+    }
+    let header = generic::header(data, format, &config.limits).map_err(classify)?;
+    let targets = plan(header.width, header.height, config)?;
+    over_budget(header.total_bytes, config)?;
+    let decoded = generic::decode(data, format, &header, &config.limits).map_err(classify)?;
+    let source = Source {
+        width: decoded.pixels.width,
+        height: decoded.pixels.height,
+        pixels: decoded.pixels,
+        orientation: decoded.orientation,
+        icc: decoded.icc,
+    };
+    Ok((source, targets))
+}
+
+fn swaps_sides(orientation: Orientation) -> bool {
+    matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
+}
+
+fn process_unguarded(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, Reject> {
+    let format = detect(data, config)?;
+    let started = Instant::now();
+    let (source, targets) = decode(data, format, config)?;
+    let mut timings = Timings {
+        decode: started.elapsed(),
+        ..Timings::default()
+    };
+
+    let to_srgb = source.icc.as_deref().and_then(pixels::ToSrgb::new);
+    let quality = &config.thumbnails;
+    let mut renditions = Vec::with_capacity(targets.len() * 2);
+    let mut previous = source.pixels;
+    for (size, (width, height)) in targets {
+        let started = Instant::now();
+        let resized = pixels::resize(&previous, width, height)
+            .map_err(|e| Reject::new(RejectReason::Corrupt, e))?;
+        let mut out = pixels::orient(resized.clone(), source.orientation);
+        if let Some(to_srgb) = &to_srgb {
+            to_srgb.apply(&mut out);
+        }
+        previous = resized;
+        let encode_started = Instant::now();
+        timings.resize += encode_started - started;
+
+        let mut formats = vec![(OutputFormat::Jpeg, encode::jpeg(&out, quality.jpeg_quality))];
+        if quality.webp {
+            formats.push((OutputFormat::Webp, encode::webp(&out, quality.webp_quality)));
+        }
+        for (format, encoded) in formats {
+            let data = encoded.map_err(|e| Reject::new(RejectReason::Corrupt, e))?;
+            renditions.push(Encoded {
+                size,
+                width: out.width,
+                height: out.height,
+                format,
+                data,
+            });
+        }
+        timings.encode += encode_started.elapsed();
+    }
+    let (width, height) = if swaps_sides(source.orientation) {
+        (source.height, source.width)
+    } else {
+        (source.width, source.height)
+    };
+    Ok(Thumbnails {
+        source: SourceInfo {
+            format,
+            width,
+            height,
+        },
+        renditions,
+        timings,
+    })
+}

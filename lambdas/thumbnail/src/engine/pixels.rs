@@ -1,0 +1,181 @@
+//! Operations on decoded 8-bit pixels: resize, orient, convert to sRGB, flatten alpha.
+
+use fast_image_resize::images::Image;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::metadata::Orientation;
+use image::{DynamicImage, RgbImage, RgbaImage};
+use moxcms::{ColorProfile, Layout, TransformOptions};
+
+use super::Pixels;
+
+/// Lanczos3: the sharpest of the common downscaling filters without visible ringing at
+/// thumbnail sizes (libvips' default too).
+const FILTER: FilterType = FilterType::Lanczos3;
+
+fn pixel_type(channels: u8) -> PixelType {
+    if channels == 4 {
+        PixelType::U8x4
+    } else {
+        PixelType::U8x3
+    }
+}
+
+/// Resizes to exactly `width × height` (alpha is premultiplied while filtering).
+pub fn resize(src: &Pixels, width: u32, height: u32) -> Result<Pixels, String> {
+    if (src.width, src.height) == (width, height) {
+        return Ok(src.clone());
+    }
+    let kind = pixel_type(src.channels);
+    let source = fast_image_resize::images::ImageRef::new(src.width, src.height, &src.data, kind)
+        .map_err(|e| format!("resize source: {e}"))?;
+    let mut target = Image::new(width, height, kind);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FILTER));
+    Resizer::new()
+        .resize(&source, &mut target, &options)
+        .map_err(|e| format!("resize: {e}"))?;
+    Ok(Pixels {
+        width,
+        height,
+        channels: src.channels,
+        data: target.into_vec(),
+    })
+}
+
+/// Applies an EXIF orientation (all eight cases).
+pub fn orient(pixels: Pixels, orientation: Orientation) -> Pixels {
+    if orientation == Orientation::NoTransforms {
+        return pixels;
+    }
+    let Pixels {
+        width,
+        height,
+        channels,
+        data,
+    } = pixels;
+    let mut image = if channels == 4 {
+        RgbaImage::from_raw(width, height, data).map(DynamicImage::ImageRgba8)
+    } else {
+        RgbImage::from_raw(width, height, data).map(DynamicImage::ImageRgb8)
+    }
+    .unwrap_or_default();
+    image.apply_orientation(orientation);
+    let (width, height) = (image.width(), image.height());
+    let data = if channels == 4 {
+        image.into_rgba8().into_raw()
+    } else {
+        image.into_rgb8().into_raw()
+    };
+    Pixels {
+        width,
+        height,
+        channels,
+        data,
+    }
+}
+
+/// A prepared conversion from an embedded ICC profile to sRGB.
+#[derive(Debug, Clone)]
+pub struct ToSrgb {
+    profile: ColorProfile,
+}
+
+impl ToSrgb {
+    /// Parses an ICC profile; `None` when it is unusable or not an RGB profile (the pixels are
+    /// then taken as sRGB, which is what browsers do with an untagged image).
+    pub fn new(icc: &[u8]) -> Option<Self> {
+        let profile = ColorProfile::new_from_slice(icc).ok()?;
+        (profile.color_space == moxcms::DataColorSpace::Rgb).then_some(Self { profile })
+    }
+
+    /// Converts the pixels in place; leaves them untouched if the transform cannot be built.
+    pub fn apply(&self, pixels: &mut Pixels) {
+        let layout = if pixels.channels == 4 {
+            Layout::Rgba
+        } else {
+            Layout::Rgb
+        };
+        let srgb = ColorProfile::new_srgb();
+        let Ok(transform) =
+            self.profile
+                .create_transform_8bit(layout, &srgb, layout, TransformOptions::default())
+        else {
+            return;
+        };
+        let mut out = vec![0; pixels.data.len()];
+        if transform.transform(&pixels.data, &mut out).is_ok() {
+            pixels.data = out;
+        }
+    }
+}
+
+/// Composites RGBA onto white and drops alpha (for JPEG, which has none).
+pub fn flatten(pixels: &Pixels) -> Vec<u8> {
+    if pixels.channels == 3 {
+        return pixels.data.clone();
+    }
+    pixels
+        .data
+        .chunks_exact(4)
+        .flat_map(|p| {
+            let a = u16::from(p[3]);
+            let blend = move |c: u8| {
+                u8::try_from((u16::from(c) * a + 255 * (255 - a) + 127) / 255).unwrap_or(u8::MAX)
+            };
+            [blend(p[0]), blend(p[1]), blend(p[2])]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn solid(width: u32, height: u32, rgb: [u8; 3]) -> Pixels {
+        let data = (0..width * height).flat_map(|_| rgb).collect();
+        Pixels {
+            width,
+            height,
+            channels: 3,
+            data,
+        }
+    }
+
+    #[test]
+    fn resize_keeps_flat_colour() {
+        let out = resize(&solid(300, 200, [200, 100, 50]), 30, 20).unwrap();
+        assert_eq!(
+            (out.width, out.height, out.data.len()),
+            (30, 20, 30 * 20 * 3)
+        );
+        assert!(out.data.chunks_exact(3).all(|p| p == [200, 100, 50]));
+    }
+
+    #[test]
+    fn orientation_swaps_sides_for_rotations() {
+        let p = solid(4, 2, [1, 2, 3]);
+        assert_eq!(
+            (
+                orient(p.clone(), Orientation::Rotate90).width,
+                orient(p.clone(), Orientation::Rotate90).height
+            ),
+            (2, 4)
+        );
+        assert_eq!(orient(p.clone(), Orientation::FlipHorizontal).width, 4);
+    }
+
+    #[test]
+    fn flatten_composites_on_white() {
+        let p = Pixels {
+            width: 2,
+            height: 1,
+            channels: 4,
+            data: vec![0, 0, 0, 0, 10, 20, 30, 255],
+        };
+        assert_eq!(flatten(&p), [255, 255, 255, 10, 20, 30]);
+    }
+
+    #[test]
+    fn garbage_icc_is_ignored() {
+        assert!(ToSrgb::new(b"not a profile").is_none());
+    }
+}

@@ -1,0 +1,740 @@
+//! Engine tests over real bytes: images are built here (or are the committed photos under
+//! `fixtures/photos`), hostile files are written header by header.
+
+use std::io::Write;
+
+use image::metadata::Orientation;
+use mozjpeg::{ColorSpace, Compress, Decompress, Marker};
+use thumbforge_core::{InputFormat, OutputFormat, RejectReason, RuntimeConfig};
+
+use super::*;
+
+const PHOTO_1: &[u8] = include_bytes!("../../../../fixtures/photos/orient_1.jpg");
+const PHOTO_6: &[u8] = include_bytes!("../../../../fixtures/photos/orient_6.jpg");
+
+fn config() -> RuntimeConfig {
+    RuntimeConfig::default()
+}
+
+fn reason(data: &[u8], config: &RuntimeConfig) -> RejectReason {
+    match process(data, config) {
+        Ok(t) => panic!("expected a rejection, got {:?}", t.source),
+        Err(reject) => {
+            assert!(!reject.message.is_empty());
+            reject.reason
+        }
+    }
+}
+
+// ---- builders ---------------------------------------------------------------------------------
+
+/// An upright 3:2 test card: red top-left quadrant, blue bottom-right, green elsewhere.
+fn card(width: u32, height: u32) -> Pixels {
+    let mut data = Vec::with_capacity((width * height * 3) as usize);
+    for y in 0..height {
+        for x in 0..width {
+            let left = x < width / 2;
+            let top = y < height / 2;
+            data.extend_from_slice(match (left, top) {
+                (true, true) => &[230, 20, 20],
+                (false, false) => &[20, 20, 230],
+                _ => &[20, 200, 20],
+            });
+        }
+    }
+    Pixels {
+        width,
+        height,
+        channels: 3,
+        data,
+    }
+}
+
+fn encode_jpeg(pixels: &Pixels, markers: &[(Marker, Vec<u8>)], icc: Option<&[u8]>) -> Vec<u8> {
+    let mut compress = Compress::new(ColorSpace::JCS_RGB);
+    compress.set_size(pixels.width as usize, pixels.height as usize);
+    compress.set_quality(92.0);
+    let mut started = compress.start_compress(Vec::new()).unwrap();
+    for (marker, data) in markers {
+        started.write_marker(*marker, data);
+    }
+    if let Some(icc) = icc {
+        started.write_icc_profile(icc);
+    }
+    started.write_scanlines(&pixels.data).unwrap();
+    started.finish().unwrap()
+}
+
+/// An EXIF APP1 payload holding one IFD0 entry: orientation.
+fn exif_orientation(value: u16) -> Vec<u8> {
+    let mut v = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
+    v.extend_from_slice(&1u16.to_be_bytes()); // one entry
+    v.extend_from_slice(&0x0112u16.to_be_bytes());
+    v.extend_from_slice(&3u16.to_be_bytes()); // SHORT
+    v.extend_from_slice(&1u32.to_be_bytes());
+    v.extend_from_slice(&value.to_be_bytes());
+    v.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    v
+}
+
+fn decode_output(data: &[u8]) -> Pixels {
+    let mut started = Decompress::new_mem(data).unwrap().rgb().unwrap();
+    let (width, height) = (started.width() as u32, started.height() as u32);
+    let data: Vec<u8> = started.read_scanlines().unwrap();
+    Pixels {
+        width,
+        height,
+        channels: 3,
+        data,
+    }
+}
+
+fn pixel(p: &Pixels, x: u32, y: u32) -> [u8; 3] {
+    let i = ((y * p.width + x) * 3) as usize;
+    [p.data[i], p.data[i + 1], p.data[i + 2]]
+}
+
+fn close(a: [u8; 3], b: [u8; 3]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x.abs_diff(y) < 40)
+}
+
+fn png_chunk(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(body);
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(kind);
+    crc.update(body);
+    out.extend_from_slice(&crc.finalize().to_be_bytes());
+    out
+}
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(data).unwrap();
+    z.finish().unwrap()
+}
+
+/// A PNG written chunk by chunk: 8-bit colour type `color`, optional extra chunks before IDAT.
+fn png(width: u32, height: u32, color: u8, extra: &[Vec<u8>], idat: Option<&[u8]>) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, color, 0, 0, 0]);
+    out.extend(png_chunk(b"IHDR", &ihdr));
+    for chunk in extra {
+        out.extend_from_slice(chunk);
+    }
+    if let Some(idat) = idat {
+        out.extend(png_chunk(b"IDAT", idat));
+    }
+    out.extend(png_chunk(b"IEND", b""));
+    out
+}
+
+/// A complete grey PNG (filter byte 0 per row).
+fn grey_png(width: u32, height: u32, extra: &[Vec<u8>]) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(((width + 1) * height) as usize);
+    for _ in 0..height {
+        raw.push(0);
+        raw.extend(std::iter::repeat_n(128, width as usize));
+    }
+    png(width, height, 0, extra, Some(&zlib(&raw)))
+}
+
+fn encode_with_image(image: image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+// ---- happy path -------------------------------------------------------------------------------
+
+#[test]
+fn renditions_have_exact_sizes_and_every_format() {
+    let jpeg = encode_jpeg(&card(3000, 2000), &[], None);
+    let thumbs = process(&jpeg, &config()).unwrap();
+    assert_eq!(
+        thumbs.source,
+        SourceInfo {
+            format: InputFormat::Jpeg,
+            width: 3000,
+            height: 2000
+        }
+    );
+    let summary: Vec<_> = thumbs
+        .renditions
+        .iter()
+        .map(|r| (r.size, r.width, r.height, r.format))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1024, 1024, 683, OutputFormat::Jpeg),
+            (1024, 1024, 683, OutputFormat::Webp),
+            (256, 256, 171, OutputFormat::Jpeg),
+            (256, 256, 171, OutputFormat::Webp),
+        ]
+    );
+    for r in &thumbs.renditions {
+        match r.format {
+            OutputFormat::Jpeg => assert_eq!(
+                (decode_output(&r.data).width, decode_output(&r.data).height),
+                (r.width, r.height)
+            ),
+            OutputFormat::Webp => {
+                let img =
+                    image::load_from_memory_with_format(&r.data, image::ImageFormat::WebP).unwrap();
+                assert_eq!((img.width(), img.height()), (r.width, r.height));
+            }
+        }
+    }
+}
+
+#[test]
+fn webp_can_be_turned_off() {
+    let mut config = config();
+    config.thumbnails.webp = false;
+    config.thumbnails.sizes = vec![64];
+    let thumbs = process(&encode_jpeg(&card(300, 200), &[], None), &config).unwrap();
+    assert_eq!(thumbs.renditions.len(), 1);
+    assert_eq!(thumbs.renditions[0].format, OutputFormat::Jpeg);
+}
+
+#[test]
+fn small_images_are_never_upscaled() {
+    let png = encode_with_image(
+        image::DynamicImage::ImageRgb8(image::RgbImage::new(100, 50)),
+        image::ImageFormat::Png,
+    );
+    let thumbs = process(&png, &config()).unwrap();
+    assert!(
+        thumbs
+            .renditions
+            .iter()
+            .all(|r| (r.width, r.height) == (100, 50)),
+        "{:?}",
+        thumbs.renditions
+    );
+}
+
+#[test]
+fn all_eight_orientations_come_out_upright() {
+    let upright = card(300, 200);
+    let mut config = config();
+    config.thumbnails.sizes = vec![150];
+    for value in 1..=9u16 {
+        let orientation = Orientation::from_exif(value as u8).unwrap_or(Orientation::NoTransforms);
+        // Store the pixels so that applying `orientation` gives the upright card back.
+        let inverse = match orientation {
+            Orientation::Rotate90 => Orientation::Rotate270,
+            Orientation::Rotate270 => Orientation::Rotate90,
+            other => other,
+        };
+        let stored = pixels::orient(upright.clone(), inverse);
+        let jpeg = encode_jpeg(&stored, &[(Marker::APP(1), exif_orientation(value))], None);
+        let thumbs = process(&jpeg, &config).unwrap();
+        assert_eq!(
+            (thumbs.source.width, thumbs.source.height),
+            (300, 200),
+            "orientation {value}"
+        );
+        let out = decode_output(&thumbs.renditions[0].data);
+        assert_eq!((out.width, out.height), (150, 100), "orientation {value}");
+        assert!(
+            close(pixel(&out, 10, 10), [230, 20, 20]),
+            "orientation {value}: top-left {:?}",
+            pixel(&out, 10, 10)
+        );
+        assert!(
+            close(pixel(&out, 140, 90), [20, 20, 230]),
+            "orientation {value}: bottom-right {:?}",
+            pixel(&out, 140, 90)
+        );
+        assert!(
+            close(pixel(&out, 140, 10), [20, 200, 20]),
+            "orientation {value}: top-right {:?}",
+            pixel(&out, 140, 10)
+        );
+    }
+}
+
+#[test]
+fn real_photo_with_orientation_6_matches_the_upright_one() {
+    let a = process(PHOTO_1, &config()).unwrap();
+    let b = process(PHOTO_6, &config()).unwrap();
+    assert_eq!((b.source.width, b.source.height), (1800, 1200));
+    let (a, b) = (
+        decode_output(&a.renditions[2].data),
+        decode_output(&b.renditions[2].data),
+    );
+    assert_eq!((a.width, a.height), (256, 171));
+    assert_eq!((b.width, b.height), (256, 171));
+    let diff: u64 = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    let mean = diff as f64 / a.data.len() as f64;
+    assert!(mean < 6.0, "mean difference {mean}");
+}
+
+#[test]
+fn outputs_carry_no_metadata() {
+    let mut gps_exif = exif_orientation(1);
+    gps_exif.extend_from_slice(b"GPS 51.5N 0.1W secret-location");
+    let xmp = b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>secret-xmp</x:xmpmeta>".to_vec();
+    let icc = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+    let jpeg = encode_jpeg(
+        &card(600, 400),
+        &[
+            (Marker::APP(1), gps_exif),
+            (Marker::APP(1), xmp),
+            (Marker::COM, b"<script>alert(1)</script>".to_vec()),
+        ],
+        Some(&icc),
+    );
+    let thumbs = process(&jpeg, &config()).unwrap();
+    for r in &thumbs.renditions {
+        for needle in [
+            &b"secret"[..],
+            b"Exif",
+            b"ICC_PROFILE",
+            b"<script",
+            b"http://ns.adobe.com",
+        ] {
+            assert!(
+                !r.data.windows(needle.len()).any(|w| w == needle),
+                "{:?} output holds {:?}",
+                r.format,
+                String::from_utf8_lossy(needle)
+            );
+        }
+        match r.format {
+            OutputFormat::Jpeg => {
+                // Only APP0 (JFIF) may precede the image data.
+                let info = jpeg::scan(&r.data).unwrap();
+                assert!(info.exif.is_none() && info.icc.is_none());
+                let mut pos = 2;
+                while r.data[pos + 1] != 0xDA {
+                    let marker = r.data[pos + 1];
+                    assert!(
+                        !(0xE1..=0xEF).contains(&marker) && marker != 0xFE,
+                        "marker 0x{marker:02X} in output"
+                    );
+                    pos += 2 + usize::from(u16::from_be_bytes([r.data[pos + 2], r.data[pos + 3]]));
+                }
+            }
+            OutputFormat::Webp => {
+                let mut pos = 12;
+                while pos + 8 <= r.data.len() {
+                    let kind = &r.data[pos..pos + 4];
+                    assert!(
+                        matches!(kind, b"VP8 " | b"VP8L" | b"VP8X" | b"ALPH"),
+                        "chunk {:?}",
+                        String::from_utf8_lossy(kind)
+                    );
+                    let len =
+                        u32::from_le_bytes(r.data[pos + 4..pos + 8].try_into().unwrap()) as usize;
+                    pos += 8 + len + (len & 1);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn wide_gamut_colours_are_converted_to_srgb() {
+    let icc = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+    let flat = Pixels {
+        width: 64,
+        height: 64,
+        channels: 3,
+        data: [40u8, 180, 90].repeat(64 * 64),
+    };
+    let tagged = process(&encode_jpeg(&flat, &[], Some(&icc)), &config()).unwrap();
+    let untagged = process(&encode_jpeg(&flat, &[], None), &config()).unwrap();
+    let tagged = pixel(&decode_output(&tagged.renditions[0].data), 32, 32);
+    let untagged = pixel(&decode_output(&untagged.renditions[0].data), 32, 32);
+    assert!(close(untagged, [40, 180, 90]), "{untagged:?}");
+    // P3 green is more saturated than sRGB green: in sRGB the red channel drops, green rises.
+    assert!(
+        tagged[0] + 10 < untagged[0] && tagged[1] > untagged[1],
+        "tagged {tagged:?} untagged {untagged:?}"
+    );
+}
+
+#[test]
+fn outputs_are_deterministic() {
+    let a = process(PHOTO_6, &config()).unwrap();
+    let b = process(PHOTO_6, &config()).unwrap();
+    assert_eq!(a.renditions, b.renditions);
+}
+
+#[test]
+fn png_gif_webp_inputs_and_alpha() {
+    let mut rgba = image::RgbaImage::new(400, 200);
+    for (x, _, p) in rgba.enumerate_pixels_mut() {
+        *p = if x < 200 {
+            image::Rgba([255, 0, 0, 255])
+        } else {
+            image::Rgba([0, 0, 255, 0])
+        };
+    }
+    let png = encode_with_image(
+        image::DynamicImage::ImageRgba8(rgba.clone()),
+        image::ImageFormat::Png,
+    );
+    let thumbs = process(&png, &config()).unwrap();
+    assert_eq!(thumbs.source.format, InputFormat::Png);
+    let jpeg = decode_output(&thumbs.renditions[0].data);
+    assert!(
+        close(pixel(&jpeg, 300, 100), [255, 255, 255]),
+        "transparent → white in JPEG: {:?}",
+        pixel(&jpeg, 300, 100)
+    );
+    let webp = image::load_from_memory(&thumbs.renditions[1].data)
+        .unwrap()
+        .into_rgba8();
+    assert_eq!(webp.get_pixel(300, 100).0[3], 0, "WebP keeps alpha");
+
+    let rgb16 = image::DynamicImage::ImageRgb16(image::ImageBuffer::from_pixel(
+        90,
+        60,
+        image::Rgb([65535u16, 0, 0]),
+    ));
+    let thumbs = process(
+        &encode_with_image(rgb16, image::ImageFormat::Png),
+        &config(),
+    )
+    .unwrap();
+    assert!(close(
+        pixel(&decode_output(&thumbs.renditions[0].data), 5, 5),
+        [255, 0, 0]
+    ));
+
+    let webp_in = encode_with_image(
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            500,
+            300,
+            image::Rgb([0, 128, 0]),
+        )),
+        image::ImageFormat::WebP,
+    );
+    let thumbs = process(&webp_in, &config()).unwrap();
+    assert_eq!(
+        (thumbs.source.format, thumbs.renditions[0].width),
+        (InputFormat::Webp, 500)
+    );
+
+    let grey = Pixels {
+        width: 80,
+        height: 80,
+        channels: 3,
+        data: [90u8; 80 * 80 * 3].to_vec(),
+    };
+    let mut compress = Compress::new(ColorSpace::JCS_GRAYSCALE);
+    compress.set_size(80, 80);
+    let mut started = compress.start_compress(Vec::new()).unwrap();
+    started.write_scanlines(&grey.data[..80 * 80]).unwrap();
+    let grey_jpeg = started.finish().unwrap();
+    let thumbs = process(&grey_jpeg, &config()).unwrap();
+    assert!(close(
+        pixel(&decode_output(&thumbs.renditions[0].data), 40, 40),
+        [90, 90, 90]
+    ));
+}
+
+#[test]
+fn cmyk_jpeg_is_converted() {
+    // Adobe-style inverted CMYK: stored bytes are 255 - ink. Pure cyan ink → (0, 255, 255)-ish.
+    let mut compress = Compress::new(ColorSpace::JCS_CMYK);
+    compress.set_size(32, 32);
+    let mut started = compress.start_compress(Vec::new()).unwrap();
+    started
+        .write_scanlines(&[0u8, 255, 255, 255].repeat(32 * 32))
+        .unwrap();
+    let cmyk = started.finish().unwrap();
+    let thumbs = process(&cmyk, &config()).unwrap();
+    let p = pixel(&decode_output(&thumbs.renditions[0].data), 16, 16);
+    assert!(close(p, [0, 255, 255]), "{p:?}");
+}
+
+#[test]
+fn gif_takes_the_first_frame_of_many() {
+    use image::codecs::gif::GifEncoder;
+    let mut out = Vec::new();
+    {
+        let mut encoder = GifEncoder::new(&mut out);
+        for i in 0..400u32 {
+            let colour = if i == 0 {
+                [250, 0, 0, 255]
+            } else {
+                [0, 0, 250, 255]
+            };
+            let frame =
+                image::Frame::new(image::RgbaImage::from_pixel(256, 256, image::Rgba(colour)));
+            encoder.encode_frame(frame).unwrap();
+        }
+    }
+    let thumbs = process(&out, &config()).unwrap();
+    assert_eq!(thumbs.source.format, InputFormat::Gif);
+    assert!(close(
+        pixel(&decode_output(&thumbs.renditions[0].data), 100, 100),
+        [250, 0, 0]
+    ));
+}
+
+// ---- rejections -------------------------------------------------------------------------------
+
+#[test]
+fn non_images_and_empty_files() {
+    assert_eq!(reason(b"", &config()), RejectReason::Empty);
+    assert_eq!(
+        reason(b"just some text renamed to .jpg", &config()),
+        RejectReason::NotAnImage
+    );
+    assert_eq!(
+        reason(b"<!DOCTYPE html><script>alert(1)</script>", &config()),
+        RejectReason::NotAnImage
+    );
+    assert_eq!(
+        reason(b"\xFF\xD8\xFF\xD9", &config()),
+        RejectReason::NotAnImage
+    );
+    assert_eq!(
+        reason(b"\x89PNG\r\n\x1a\n", &config()),
+        RejectReason::Corrupt
+    );
+    assert_eq!(
+        reason(
+            b"<svg xmlns='http://www.w3.org/2000/svg'><script>x</script></svg>",
+            &config()
+        ),
+        RejectReason::UnsupportedFormat
+    );
+    let bmp = encode_with_image(
+        image::DynamicImage::ImageRgb8(image::RgbImage::new(4, 4)),
+        image::ImageFormat::Png,
+    );
+    let mut bmp_like = b"BM".to_vec();
+    bmp_like.extend_from_slice(&bmp);
+    assert_eq!(
+        reason(&bmp_like, &config()),
+        RejectReason::UnsupportedFormat
+    );
+}
+
+#[test]
+fn allow_list_is_enforced() {
+    let mut config = config();
+    config.limits.allowed_types = vec![InputFormat::Jpeg];
+    let png = grey_png(10, 10, &[]);
+    let reject = process(&png, &config).unwrap_err();
+    assert_eq!(reject.reason, RejectReason::UnsupportedFormat);
+    assert!(
+        reject.message.contains("accepted formats: JPEG"),
+        "{}",
+        reject.message
+    );
+}
+
+#[test]
+fn header_bombs_are_refused_before_any_pixel_buffer() {
+    let png_bomb = png(100_000, 100_000, 2, &[], None);
+    assert_eq!(
+        reason(&png_bomb, &config()),
+        RejectReason::DimensionsTooLarge
+    );
+    let png_bomb = png(16_000, 16_000, 6, &[], None);
+    assert_eq!(reason(&png_bomb, &config()), RejectReason::TooManyPixels);
+
+    let mut jpeg_bomb = encode_jpeg(&card(16, 16), &[], None);
+    let sof = jpeg_bomb
+        .windows(2)
+        .position(|w| w[0] == 0xFF && matches!(w[1], 0xC0 | 0xC2))
+        .unwrap();
+    jpeg_bomb[sof + 5..sof + 9].copy_from_slice(&[0xFD, 0xE8, 0xFD, 0xE8]); // 65000 × 65000
+    assert_eq!(
+        reason(&jpeg_bomb, &config()),
+        RejectReason::DimensionsTooLarge
+    );
+    jpeg_bomb[sof + 5..sof + 9].copy_from_slice(&[0x3A, 0x98, 0x3A, 0x98]); // 15000 × 15000
+    assert_eq!(reason(&jpeg_bomb, &config()), RejectReason::TooManyPixels);
+    jpeg_bomb[sof + 5..sof + 9].copy_from_slice(&[0x00, 0x00, 0x00, 0x10]); // 16 × 0
+    assert_eq!(
+        reason(&jpeg_bomb, &config()),
+        RejectReason::InvalidDimensions
+    );
+
+    let mut gif_bomb = b"GIF89a\xFF\xFF\xFF\xFF\x00\x00\x00".to_vec();
+    gif_bomb.extend_from_slice(b"\x2C\0\0\0\0\xFF\xFF\xFF\xFF\x00\x02\x02\x44\x01\x00\x3B");
+    assert!(matches!(
+        reason(&gif_bomb, &config()),
+        RejectReason::DimensionsTooLarge | RejectReason::TooManyPixels
+    ));
+
+    // VP8X canvas of 16384 × 16384: within the side limit, far over the pixel limit.
+    let mut vp8x = vec![0u8; 10];
+    vp8x[4..7].copy_from_slice(&(16383u32.to_le_bytes()[..3]));
+    vp8x[7..10].copy_from_slice(&(16383u32.to_le_bytes()[..3]));
+    let mut webp_bomb = b"RIFF".to_vec();
+    webp_bomb.extend_from_slice(&(4u32 + 18).to_le_bytes());
+    webp_bomb.extend_from_slice(b"WEBPVP8X");
+    webp_bomb.extend_from_slice(&10u32.to_le_bytes());
+    webp_bomb.extend_from_slice(&vp8x);
+    assert!(matches!(
+        reason(&webp_bomb, &config()),
+        RejectReason::TooManyPixels | RejectReason::Corrupt
+    ));
+}
+
+#[test]
+fn real_decompression_bomb_is_refused_by_the_pixel_cap() {
+    // 8000 × 8000 grey: 64 MP of valid, highly compressible data.
+    let bomb = grey_png(8000, 8000, &[]);
+    assert!(bomb.len() < 200_000, "{}", bomb.len());
+    assert_eq!(reason(&bomb, &config()), RejectReason::TooManyPixels);
+}
+
+#[test]
+fn metadata_bombs_cost_no_more_than_a_budget() {
+    let mut iccp = b"icc\0\0".to_vec();
+    iccp.extend(zlib(&vec![0u8; 256 << 20]));
+    let mut ztxt = b"Comment\0\0".to_vec();
+    ztxt.extend(zlib(&vec![b'a'; 256 << 20]));
+    for extra in [png_chunk(b"iCCP", &iccp), png_chunk(b"zTXt", &ztxt)] {
+        let file = grey_png(64, 64, &[extra]);
+        // A thumbnail with the metadata ignored, or a rejection: never an allocation of 256 MiB.
+        match process(&file, &config()) {
+            Ok(thumbs) => assert_eq!(thumbs.renditions[0].width, 64),
+            Err(reject) => assert!(
+                matches!(
+                    reject.reason,
+                    RejectReason::DecodeLimitExceeded | RejectReason::Corrupt
+                ),
+                "{reject}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn decode_memory_budget_is_enforced() {
+    let mut config = config();
+    config.limits.max_decode_bytes = 16 << 20;
+    let big = image::DynamicImage::ImageRgba16(image::ImageBuffer::new(2000, 2000));
+    let reject = process(&encode_with_image(big, image::ImageFormat::Png), &config).unwrap_err();
+    assert_eq!(reject.reason, RejectReason::DecodeLimitExceeded);
+    assert!(reject.message.contains("16 MiB"), "{}", reject.message);
+}
+
+#[test]
+fn extreme_aspect_ratios_are_refused() {
+    let thin = grey_png(16_000, 1, &[]);
+    assert_eq!(reason(&thin, &config()), RejectReason::ExtremeAspectRatio);
+    let tall = grey_png(1, 9_000, &[]);
+    assert_eq!(reason(&tall, &config()), RejectReason::ExtremeAspectRatio);
+}
+
+#[test]
+fn oversized_uploads_are_refused() {
+    let mut config = config();
+    config.limits.max_upload_bytes = 1000;
+    let reject = process(PHOTO_1, &config).unwrap_err();
+    assert_eq!(reject.reason, RejectReason::FileTooLarge);
+}
+
+#[test]
+fn corrupt_png_checksums_are_refused() {
+    let mut file = grey_png(32, 32, &[]);
+    let idat = file.windows(4).position(|w| w == b"IDAT").unwrap();
+    let len = u32::from_be_bytes(file[idat - 4..idat].try_into().unwrap()) as usize;
+    file[idat + 4 + len] ^= 0xFF; // IDAT CRC
+    assert_eq!(reason(&file, &config()), RejectReason::Corrupt);
+    let mut file = grey_png(32, 32, &[]);
+    file[29] ^= 0xFF; // IHDR CRC
+    assert_eq!(reason(&file, &config()), RejectReason::Corrupt);
+}
+
+// ---- truncation and corruption sweeps ----------------------------------------------------------
+
+/// Offsets to cut at: every 37th byte of the first 1000, then 150 points spread over the rest.
+fn cuts(len: usize) -> Vec<usize> {
+    let mut cuts: Vec<usize> = (0..1000.min(len)).step_by(37).collect();
+    cuts.extend((1..150).map(|i| len * i / 150));
+    cuts.push(len / 2);
+    cuts.push(len - 1);
+    cuts
+}
+
+#[test]
+fn every_prefix_of_a_real_photo_is_refused_never_a_grey_half_picture() {
+    for photo in [PHOTO_1, PHOTO_6] {
+        for cut in cuts(photo.len()) {
+            let reject = process(&photo[..cut], &config()).unwrap_err();
+            assert!(
+                matches!(
+                    reject.reason,
+                    RejectReason::Corrupt | RejectReason::Empty | RejectReason::NotAnImage
+                ),
+                "cut at {cut}: {reject}"
+            );
+        }
+    }
+    let half = process(&PHOTO_1[..PHOTO_1.len() / 2], &config()).unwrap_err();
+    assert_eq!(half.reason, RejectReason::Corrupt);
+    assert!(half.message.contains("truncated"), "{}", half.message);
+}
+
+#[test]
+fn every_prefix_of_other_formats_gets_an_outcome() {
+    let photo = decode_output(&process(PHOTO_1, &config()).unwrap().renditions[2].data);
+    let image = image::DynamicImage::ImageRgb8(
+        image::RgbImage::from_raw(photo.width, photo.height, photo.data).unwrap(),
+    );
+    for format in [
+        image::ImageFormat::Png,
+        image::ImageFormat::Gif,
+        image::ImageFormat::WebP,
+    ] {
+        let file = encode_with_image(image.clone(), format);
+        process(&file, &config()).unwrap();
+        for cut in cuts(file.len()) {
+            // Any outcome but a panic; a PNG cut before its final (empty) IEND chunk must be
+            // refused.
+            let outcome = process(&file[..cut], &config());
+            if format == image::ImageFormat::Png && cut < file.len() - 12 {
+                assert!(outcome.is_err(), "{format:?} cut at {cut} accepted");
+            }
+        }
+    }
+}
+
+#[test]
+fn seeded_byte_flips_never_panic() {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let small = encode_jpeg(
+        &card(96, 64),
+        &[(Marker::APP(1), exif_orientation(6))],
+        None,
+    );
+    let small_png = grey_png(40, 30, &[]);
+    for base in [&small, &small_png] {
+        for _ in 0..300 {
+            let mut file = base.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % file.len() as u64) as usize;
+                file[at] = next() as u8;
+            }
+            let _ = process(&file, &config());
+        }
+    }
+}
