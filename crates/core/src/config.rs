@@ -16,17 +16,11 @@ use crate::format::InputFormat;
 /// A byte count with a readable `Display` (`25 MiB`).
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
-    for (unit, size) in UNITS {
-        if bytes >= size && bytes % size == 0 {
-            return format!("{} {unit}", bytes / size);
-        }
+    match UNITS.into_iter().find(|&(_, size)| bytes >= size) {
+        Some((unit, size)) if bytes.is_multiple_of(size) => format!("{} {unit}", bytes / size),
+        Some((unit, size)) => format!("{:.1} {unit}", bytes as f64 / size as f64),
+        None => format!("{bytes} bytes"),
     }
-    for (unit, size) in UNITS {
-        if bytes >= size {
-            return format!("{:.1} {unit}", bytes as f64 / size as f64);
-        }
-    }
-    format!("{bytes} bytes")
 }
 
 /// The whole configuration, as written in `thumbforge.toml`.
@@ -61,12 +55,7 @@ pub struct Thumbnails {
 
 impl Default for Thumbnails {
     fn default() -> Self {
-        Self {
-            sizes: vec![256, 1024],
-            jpeg_quality: 80,
-            webp: true,
-            webp_quality: 80,
-        }
+        Self { sizes: vec![256, 1024], jpeg_quality: 80, webp: true, webp_quality: 80 }
     }
 }
 
@@ -108,9 +97,7 @@ pub struct Upload {
 
 impl Default for Upload {
     fn default() -> Self {
-        Self {
-            presign_expiry_seconds: 300,
-        }
+        Self { presign_expiry_seconds: 300 }
     }
 }
 
@@ -127,14 +114,8 @@ pub struct Functions {
 impl Default for Functions {
     fn default() -> Self {
         Self {
-            thumbnail: Function {
-                memory_mb: 1024,
-                timeout_seconds: 30,
-            },
-            presign: Function {
-                memory_mb: 256,
-                timeout_seconds: 10,
-            },
+            thumbnail: Function { memory_mb: 1024, timeout_seconds: 30 },
+            presign: Function { memory_mb: 256, timeout_seconds: 10 },
         }
     }
 }
@@ -164,10 +145,8 @@ impl Default for Logs {
 }
 
 /// The retention periods CloudWatch Logs accepts.
-pub const LOG_RETENTION_DAYS: [u32; 22] = [
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
+pub const LOG_RETENTION_DAYS: [u32; 22] =
+    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 /// Largest object a single S3 `PutObject` accepts.
 pub const S3_MAX_PUT_BYTES: u64 = 5 << 30;
@@ -181,11 +160,7 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid thumbforge configuration: {}",
-            self.problems.join("; ")
-        )
+        write!(f, "invalid thumbforge configuration: {}", self.problems.join("; "))
     }
 }
 
@@ -197,9 +172,7 @@ fn check_range<T: PartialOrd + fmt::Display>(
     max: T,
 ) {
     if value < min || value > max {
-        problems.push(format!(
-            "`{field}` is {value}, must be between {min} and {max}"
-        ));
+        problems.push(format!("`{field}` is {value}, must be between {min} and {max}"));
     }
 }
 
@@ -207,9 +180,7 @@ impl Config {
     /// Parses `thumbforge.toml` text; missing fields take their defaults.
     #[cfg(feature = "file")]
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text).map_err(|e| ConfigError {
-            problems: vec![e.to_string()],
-        })?;
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError { problems: vec![e.to_string()] })?;
         config.validate()?;
         Ok(config)
     }
@@ -217,13 +188,10 @@ impl Config {
     /// Reads and validates a config file.
     #[cfg(feature = "file")]
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            problems: vec![format!("cannot read {}: {e}", path.display())],
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError { problems: vec![format!("cannot read {}: {e}", path.display())] })?;
         Self::from_toml(&text).map_err(|mut e| {
-            e.problems
-                .iter_mut()
-                .for_each(|p| *p = format!("{}: {p}", path.display()));
+            e.problems.iter_mut().for_each(|p| *p = format!("{}: {p}", path.display()));
             e
         })
     }
@@ -235,20 +203,8 @@ impl Config {
             ("functions.thumbnail", &self.functions.thumbnail),
             ("functions.presign", &self.functions.presign),
         ] {
-            check_range(
-                &mut problems,
-                &format!("{name}.memory_mb"),
-                function.memory_mb,
-                128,
-                10_240,
-            );
-            check_range(
-                &mut problems,
-                &format!("{name}.timeout_seconds"),
-                function.timeout_seconds,
-                1,
-                900,
-            );
+            check_range(&mut problems, &format!("{name}.memory_mb"), function.memory_mb, 128, 10_240);
+            check_range(&mut problems, &format!("{name}.timeout_seconds"), function.timeout_seconds, 1, 900);
         }
         if !LOG_RETENTION_DAYS.contains(&self.logs.retention_days) {
             problems.push(format!(
@@ -264,11 +220,7 @@ impl Config {
                 self.functions.thumbnail.memory_mb
             ));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError { problems })
-        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError { problems }) }
     }
 
     /// The part of the configuration the Lambdas need at run time.
@@ -292,11 +244,7 @@ pub struct RuntimeConfig {
     pub upload: Upload,
 }
 
-fn parse_list<T>(
-    name: &str,
-    raw: &str,
-    parse: impl Fn(&str) -> Option<T>,
-) -> Result<Vec<T>, String> {
+fn parse_list<T>(name: &str, raw: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
     raw.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -326,36 +274,12 @@ impl RuntimeConfig {
         if self.sizes_largest_first().len() != t.sizes.len() {
             problems.push("`thumbnails.sizes` must not repeat a size".to_owned());
         }
-        check_range(
-            &mut problems,
-            "thumbnails.jpeg_quality",
-            t.jpeg_quality,
-            1,
-            100,
-        );
-        check_range(
-            &mut problems,
-            "thumbnails.webp_quality",
-            t.webp_quality,
-            1,
-            100,
-        );
-        check_range(
-            &mut problems,
-            "limits.max_upload_bytes",
-            l.max_upload_bytes,
-            1,
-            S3_MAX_PUT_BYTES,
-        );
+        check_range(&mut problems, "thumbnails.jpeg_quality", t.jpeg_quality, 1, 100);
+        check_range(&mut problems, "thumbnails.webp_quality", t.webp_quality, 1, 100);
+        check_range(&mut problems, "limits.max_upload_bytes", l.max_upload_bytes, 1, S3_MAX_PUT_BYTES);
         check_range(&mut problems, "limits.max_pixels", l.max_pixels, 1, 1 << 32);
         check_range(&mut problems, "limits.max_side", l.max_side, 1, 65_535);
-        check_range(
-            &mut problems,
-            "limits.max_decode_bytes",
-            l.max_decode_bytes,
-            16 << 20,
-            8 << 30,
-        );
+        check_range(&mut problems, "limits.max_decode_bytes", l.max_decode_bytes, 16 << 20, 8 << 30);
         if l.allowed_types.is_empty() {
             problems.push("`limits.allowed_types` must list at least one type".to_owned());
         }
@@ -378,48 +302,26 @@ impl RuntimeConfig {
     /// Checks every field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let problems = self.problems();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError { problems })
-        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError { problems }) }
     }
 
     /// The environment variables that carry this configuration to a function.
     pub fn to_env(&self) -> BTreeMap<&'static str, String> {
         let join = |items: Vec<String>| items.join(",");
         BTreeMap::from([
-            (
-                env::SIZES,
-                join(self.thumbnails.sizes.iter().map(u32::to_string).collect()),
-            ),
+            (env::SIZES, join(self.thumbnails.sizes.iter().map(u32::to_string).collect())),
             (env::JPEG_QUALITY, self.thumbnails.jpeg_quality.to_string()),
             (env::WEBP, self.thumbnails.webp.to_string()),
             (env::WEBP_QUALITY, self.thumbnails.webp_quality.to_string()),
-            (
-                env::MAX_UPLOAD_BYTES,
-                self.limits.max_upload_bytes.to_string(),
-            ),
+            (env::MAX_UPLOAD_BYTES, self.limits.max_upload_bytes.to_string()),
             (env::MAX_PIXELS, self.limits.max_pixels.to_string()),
             (env::MAX_SIDE, self.limits.max_side.to_string()),
-            (
-                env::MAX_DECODE_BYTES,
-                self.limits.max_decode_bytes.to_string(),
-            ),
+            (env::MAX_DECODE_BYTES, self.limits.max_decode_bytes.to_string()),
             (
                 env::ALLOWED_TYPES,
-                join(
-                    self.limits
-                        .allowed_types
-                        .iter()
-                        .map(|t| t.name().to_owned())
-                        .collect(),
-                ),
+                join(self.limits.allowed_types.iter().map(|t| t.name().to_owned()).collect()),
             ),
-            (
-                env::PRESIGN_EXPIRY_SECONDS,
-                self.upload.presign_expiry_seconds.to_string(),
-            ),
+            (env::PRESIGN_EXPIRY_SECONDS, self.upload.presign_expiry_seconds.to_string()),
         ])
     }
 
@@ -442,10 +344,7 @@ impl RuntimeConfig {
         let mut errors = Vec::new();
         let mut number = |name: &str| -> u64 {
             raw[name].trim().parse().unwrap_or_else(|_| {
-                errors.push(format!(
-                    "`{name}` is `{}`, expected a whole number",
-                    raw[name]
-                ));
+                errors.push(format!("`{name}` is `{}`, expected a whole number", raw[name]));
                 0
             })
         };
@@ -459,47 +358,25 @@ impl RuntimeConfig {
         let presign_expiry_seconds = narrow(number(env::PRESIGN_EXPIRY_SECONDS));
         let webp_quality = narrow8(number(env::WEBP_QUALITY));
         let webp = raw[env::WEBP].trim().parse().unwrap_or_else(|_| {
-            errors.push(format!(
-                "`{}` is `{}`, expected `true` or `false`",
-                env::WEBP,
-                raw[env::WEBP]
-            ));
+            errors.push(format!("`{}` is `{}`, expected `true` or `false`", env::WEBP, raw[env::WEBP]));
             false
         });
-        let sizes =
-            parse_list(env::SIZES, &raw[env::SIZES], |s| s.parse().ok()).unwrap_or_else(|e| {
-                errors.push(e);
-                Vec::new()
-            });
-        let allowed_types = parse_list(
-            env::ALLOWED_TYPES,
-            &raw[env::ALLOWED_TYPES],
-            InputFormat::from_name,
-        )
-        .unwrap_or_else(|e| {
+        let sizes = parse_list(env::SIZES, &raw[env::SIZES], |s| s.parse().ok()).unwrap_or_else(|e| {
             errors.push(e);
             Vec::new()
         });
+        let allowed_types = parse_list(env::ALLOWED_TYPES, &raw[env::ALLOWED_TYPES], InputFormat::from_name)
+            .unwrap_or_else(|e| {
+                errors.push(e);
+                Vec::new()
+            });
         if !errors.is_empty() {
             return Err(ConfigError { problems: errors });
         }
         let config = Self {
-            thumbnails: Thumbnails {
-                sizes,
-                jpeg_quality,
-                webp,
-                webp_quality,
-            },
-            limits: Limits {
-                max_upload_bytes,
-                max_pixels,
-                max_side,
-                max_decode_bytes,
-                allowed_types,
-            },
-            upload: Upload {
-                presign_expiry_seconds,
-            },
+            thumbnails: Thumbnails { sizes, jpeg_quality, webp, webp_quality },
+            limits: Limits { max_upload_bytes, max_pixels, max_side, max_decode_bytes, allowed_types },
+            upload: Upload { presign_expiry_seconds },
         };
         config.validate()?;
         Ok(config)
@@ -586,6 +463,7 @@ mod tests {
         assert_eq!(human_bytes(25 << 20), "25 MiB");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(12), "12 bytes");
+        assert_eq!(human_bytes(83912 * 1024), "81.9 MiB");
     }
 
     #[cfg(feature = "file")]

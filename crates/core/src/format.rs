@@ -49,9 +49,7 @@ impl InputFormat {
 
     /// Parses a declared media type (exactly, as S3 signs it).
     pub fn from_content_type(content_type: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|f| f.content_type() == content_type)
+        Self::ALL.into_iter().find(|f| f.content_type() == content_type)
     }
 
     /// The file extension used in `raw/` keys.
@@ -121,17 +119,11 @@ mod tests {
     fn names_and_types_round_trip() {
         for format in InputFormat::ALL {
             assert_eq!(InputFormat::from_name(format.name()), Some(format));
-            assert_eq!(
-                InputFormat::from_content_type(format.content_type()),
-                Some(format)
-            );
+            assert_eq!(InputFormat::from_content_type(format.content_type()), Some(format));
             let json = serde_json::to_string(&format).unwrap();
             assert_eq!(json, format!("\"{}\"", format.name()));
         }
-        assert_eq!(
-            InputFormat::from_content_type("image/jpeg; charset=utf-8"),
-            None
-        );
+        assert_eq!(InputFormat::from_content_type("image/jpeg; charset=utf-8"), None);
         assert_eq!(InputFormat::from_name("svg"), None);
     }
 }

@@ -87,10 +87,7 @@ mod tests {
             id_from_raw_key("raw/0192f0c4-7d1e-7c3a-9b1e-6f4d2c1a0b9e.jpg"),
             Ok("0192f0c4-7d1e-7c3a-9b1e-6f4d2c1a0b9e")
         );
-        assert_eq!(
-            id_from_raw_key("raw/sun flower +1.jpg"),
-            Ok("sun flower +1")
-        );
+        assert_eq!(id_from_raw_key("raw/sun flower +1.jpg"), Ok("sun flower +1"));
         assert_eq!(id_from_raw_key("raw/東京 😀.tar.png"), Ok("東京 😀.tar"));
         assert_eq!(id_from_raw_key("raw/noext"), Ok("noext"));
         assert_eq!(id_from_raw_key("raw/.hidden"), Ok(".hidden"));
@@ -106,26 +103,14 @@ mod tests {
         assert_eq!(id_from_raw_key("raw/../x.jpg"), Err(KeyError::Nested));
         assert_eq!(id_from_raw_key("raw/a/b.jpg"), Err(KeyError::Nested));
         assert_eq!(id_from_raw_key("raw/...jpg"), Err(KeyError::DotSegment));
-        assert_eq!(
-            id_from_raw_key("raw/a\nb.jpg"),
-            Err(KeyError::ControlCharacter)
-        );
-        assert_eq!(
-            id_from_raw_key(&format!("raw/{}.jpg", "a".repeat(600))),
-            Err(KeyError::TooLong)
-        );
+        assert_eq!(id_from_raw_key("raw/a\nb.jpg"), Err(KeyError::ControlCharacter));
+        assert_eq!(id_from_raw_key(&format!("raw/{}.jpg", "a".repeat(600))), Err(KeyError::TooLong));
     }
 
     #[test]
     fn derived_keys() {
-        assert_eq!(
-            rendition_key("abc", 256, OutputFormat::Jpeg),
-            "thumbs/abc/256.jpg"
-        );
-        assert_eq!(
-            rendition_key("abc", 1024, OutputFormat::Webp),
-            "thumbs/abc/1024.webp"
-        );
+        assert_eq!(rendition_key("abc", 256, OutputFormat::Jpeg), "thumbs/abc/256.jpg");
+        assert_eq!(rendition_key("abc", 1024, OutputFormat::Webp), "thumbs/abc/1024.webp");
         assert_eq!(manifest_key("abc"), "thumbs/abc/manifest.json");
         let longest = "x".repeat(MAX_ID_BYTES);
         assert!(rendition_key(&longest, 4096, OutputFormat::Webp).len() < S3_MAX_KEY_BYTES);

@@ -167,12 +167,7 @@ mod tests {
             id: "abc".into(),
             raw_key: "raw/abc.jpg".into(),
             outcome: Outcome::Ready {
-                source: Source {
-                    format: InputFormat::Jpeg,
-                    width: 4000,
-                    height: 3000,
-                    bytes: 123,
-                },
+                source: Source { format: InputFormat::Jpeg, width: 4000, height: 3000, bytes: 123 },
                 renditions: vec![Rendition {
                     key: "thumbs/abc/256.jpg".into(),
                     size: 256,
@@ -190,10 +185,7 @@ mod tests {
         assert_eq!(serde_json::from_value::<Manifest>(value).unwrap(), ready);
 
         let rejected = Manifest {
-            outcome: Outcome::Rejected {
-                reason: RejectReason::Corrupt,
-                message: "truncated".into(),
-            },
+            outcome: Outcome::Rejected { reason: RejectReason::Corrupt, message: "truncated".into() },
             ..ready
         };
         let value: serde_json::Value = serde_json::from_slice(&rejected.to_json()).unwrap();

@@ -36,15 +36,12 @@ pub fn webp(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, String> {
     } else {
         webp::Encoder::from_rgb(&pixels.data, pixels.width, pixels.height)
     };
-    let mut config =
-        webp::WebPConfig::new().map_err(|()| "webp encoder: bad default config".to_owned())?;
+    let mut config = webp::WebPConfig::new().map_err(|()| "webp encoder: bad default config".to_owned())?;
     config.lossless = 0;
     config.quality = f32::from(quality);
     config.method = 4;
     config.thread_level = 0;
     config.alpha_compression = 1;
-    let memory = encoder
-        .encode_advanced(&config)
-        .map_err(|e| format!("webp encoder: {e:?}"))?;
+    let memory = encoder.encode_advanced(&config).map_err(|e| format!("webp encoder: {e:?}"))?;
     Ok(memory.to_vec())
 }

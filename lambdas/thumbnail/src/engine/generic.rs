@@ -60,12 +60,7 @@ fn image_format(format: InputFormat) -> ImageFormat {
     }
 }
 
-fn reader(
-    data: &[u8],
-    format: InputFormat,
-    max_side: u32,
-    budget: u64,
-) -> ImageReader<Cursor<&[u8]>> {
+fn reader(data: &[u8], format: InputFormat, max_side: u32, budget: u64) -> ImageReader<Cursor<&[u8]>> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(max_side);
     limits.max_image_height = Some(max_side);
@@ -81,17 +76,11 @@ fn reader(
 pub fn peek_dimensions(data: &[u8], format: InputFormat) -> Option<(u32, u32)> {
     match format {
         InputFormat::Png if data.get(12..16) == Some(b"IHDR") => {
-            let be = |at: usize| {
-                data.get(at..at + 4)
-                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-            };
+            let be = |at: usize| data.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
             Some((be(16)?, be(20)?))
         }
         InputFormat::Gif => {
-            let le = |at: usize| {
-                data.get(at..at + 2)
-                    .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
-            };
+            let le = |at: usize| data.get(at..at + 2).map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])));
             Some((le(6)?, le(8)?))
         }
         _ => None,
@@ -101,19 +90,10 @@ pub fn peek_dimensions(data: &[u8], format: InputFormat) -> Option<(u32, u32)> {
 /// Reads only the header, under a small allocation budget.
 pub fn header(data: &[u8], format: InputFormat, limits: &ConfigLimits) -> Result<Header, Failure> {
     // `max_side` is checked by the caller with a precise message; here it only bounds the reader.
-    let decoder = reader(
-        data,
-        format,
-        u32::MAX,
-        HEADER_BUDGET.min(limits.max_decode_bytes),
-    )
-    .into_decoder()?;
+    let decoder =
+        reader(data, format, u32::MAX, HEADER_BUDGET.min(limits.max_decode_bytes)).into_decoder()?;
     let (width, height) = decoder.dimensions();
-    Ok(Header {
-        width,
-        height,
-        total_bytes: decoder.total_bytes(),
-    })
+    Ok(Header { width, height, total_bytes: decoder.total_bytes() })
 }
 
 /// The decoded first image with its orientation and ICC profile.
@@ -134,19 +114,12 @@ pub fn decode(
     header: &Header,
     limits: &ConfigLimits,
 ) -> Result<Decoded, Failure> {
-    let budget = header
-        .total_bytes
-        .saturating_add(DECODER_SLACK)
-        .min(limits.max_decode_bytes);
+    let budget = header.total_bytes.saturating_add(DECODER_SLACK).min(limits.max_decode_bytes);
     let mut decoder = reader(data, format, limits.max_side, budget).into_decoder()?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let icc = decoder.icc_profile().ok().flatten();
     let image = DynamicImage::from_decoder(decoder)?;
-    Ok(Decoded {
-        pixels: to_pixels(image),
-        orientation,
-        icc,
-    })
+    Ok(Decoded { pixels: to_pixels(image), orientation, icc })
 }
 
 /// Converts to 8-bit RGB, or RGBA when some pixel is not fully opaque.
@@ -155,29 +128,10 @@ fn to_pixels(image: DynamicImage) -> Pixels {
     if image.color().has_alpha() {
         let rgba = image.into_rgba8();
         if rgba.pixels().any(|p| p.0[3] != u8::MAX) {
-            return Pixels {
-                width,
-                height,
-                channels: 4,
-                data: rgba.into_raw(),
-            };
+            return Pixels { width, height, channels: 4, data: rgba.into_raw() };
         }
-        let data = rgba
-            .into_raw()
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect();
-        return Pixels {
-            width,
-            height,
-            channels: 3,
-            data,
-        };
+        let data = rgba.into_raw().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        return Pixels { width, height, channels: 3, data };
     }
-    Pixels {
-        width,
-        height,
-        channels: 3,
-        data: image.into_rgb8().into_raw(),
-    }
+    Pixels { width, height, channels: 3, data: image.into_rgb8().into_raw() }
 }

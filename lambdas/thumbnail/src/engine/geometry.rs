@@ -9,25 +9,17 @@ pub fn fit(width: u32, height: u32, size: u32) -> Option<(u32, u32)> {
     }
     let scale = |side: u32| -> u32 {
         // Round half up in integers: side * size / long.
-        let scaled =
-            (u64::from(side) * u64::from(size) * 2 + u64::from(long)) / (2 * u64::from(long));
+        let scaled = (u64::from(side) * u64::from(size) * 2 + u64::from(long)) / (2 * u64::from(long));
         u32::try_from(scaled).unwrap_or(u32::MAX)
     };
-    let (w, h) = if width >= height {
-        (size, scale(height))
-    } else {
-        (scale(width), size)
-    };
+    let (w, h) = if width >= height { (size, scale(height)) } else { (scale(width), size) };
     (w > 0 && h > 0).then_some((w, h))
 }
 
 /// The size libjpeg produces at `numerator / 8`.
 pub fn dct_scaled(width: u32, height: u32, numerator: u8) -> (u32, u32) {
     let scaled = |side: u32| (u64::from(side) * u64::from(numerator)).div_ceil(8);
-    (
-        u32::try_from(scaled(width)).unwrap_or(u32::MAX),
-        u32::try_from(scaled(height)).unwrap_or(u32::MAX),
-    )
+    (u32::try_from(scaled(width)).unwrap_or(u32::MAX), u32::try_from(scaled(height)).unwrap_or(u32::MAX))
 }
 
 /// The smallest DCT scale (1/8, 1/4, 1/2 or 1) whose output still covers `target`, so the final
@@ -59,15 +51,9 @@ mod tests {
 
     #[test]
     fn aspect_ratio_is_kept_within_one_pixel() {
-        for (w, h) in [
-            (6000, 4000),
-            (4608, 1976),
-            (1488, 2240),
-            (8485, 5657),
-            (3, 16384),
-            (16384, 100),
-            (999, 1001),
-        ] {
+        for (w, h) in
+            [(6000, 4000), (4608, 1976), (1488, 2240), (8485, 5657), (3, 16384), (16384, 100), (999, 1001)]
+        {
             for size in [64, 256, 1024] {
                 let Some((tw, th)) = fit(w, h, size) else {
                     continue;
@@ -76,8 +62,7 @@ mod tests {
                 let exact_h = f64::from(tw) * f64::from(h) / f64::from(w);
                 let exact_w = f64::from(th) * f64::from(w) / f64::from(h);
                 assert!(
-                    (exact_h - f64::from(th)).abs() <= 1.0
-                        || (exact_w - f64::from(tw)).abs() <= 1.0,
+                    (exact_h - f64::from(th)).abs() <= 1.0 || (exact_w - f64::from(tw)).abs() <= 1.0,
                     "{w}x{h} -> {tw}x{th}"
                 );
             }

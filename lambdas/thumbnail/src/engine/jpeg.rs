@@ -73,20 +73,14 @@ pub fn scan(data: &[u8]) -> Result<JpegInfo<'_>, ScanError> {
         // Find the next marker, tolerating stray bytes (libjpeg warns and carries on; real
         // cameras write them) and fill bytes.
         let Some(ff) = memchr::memchr(0xFF, &data[pos.min(data.len())..]) else {
-            return Err(truncated_or_no_frame(
-                &frame,
-                "the file ends before its end-of-image marker",
-            ));
+            return Err(truncated_or_no_frame(&frame, "the file ends before its end-of-image marker"));
         };
         pos += ff;
         while pos < data.len() && data[pos] == 0xFF {
             pos += 1;
         }
         let Some(&marker) = data.get(pos) else {
-            return Err(truncated_or_no_frame(
-                &frame,
-                "the file ends inside a marker",
-            ));
+            return Err(truncated_or_no_frame(&frame, "the file ends inside a marker"));
         };
         pos += 1;
         match marker {
@@ -96,30 +90,20 @@ pub fn scan(data: &[u8]) -> Result<JpegInfo<'_>, ScanError> {
             _ => {}
         }
         let Some(len_bytes) = data.get(pos..pos + 2) else {
-            return Err(truncated_or_no_frame(
-                &frame,
-                "the file ends inside a segment header",
-            ));
+            return Err(truncated_or_no_frame(&frame, "the file ends inside a segment header"));
         };
         let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
         if len < 2 {
-            return Err(ScanError::Malformed(format!(
-                "segment 0x{marker:02X} has length {len}"
-            )));
+            return Err(ScanError::Malformed(format!("segment 0x{marker:02X} has length {len}")));
         }
         let Some(body) = data.get(pos + 2..pos + len) else {
-            return Err(truncated_or_no_frame(
-                &frame,
-                "the file ends inside a segment",
-            ));
+            return Err(truncated_or_no_frame(&frame, "the file ends inside a segment"));
         };
         pos += len;
         match marker {
             0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
                 if frame.is_some() {
-                    return Err(ScanError::Unsupported(
-                        "more than one frame (hierarchical JPEG)".into(),
-                    ));
+                    return Err(ScanError::Unsupported("more than one frame (hierarchical JPEG)".into()));
                 }
                 frame = Some(parse_frame(marker, body)?);
             }
@@ -127,28 +111,20 @@ pub fn scan(data: &[u8]) -> Result<JpegInfo<'_>, ScanError> {
             0xE2 if body.starts_with(b"ICC_PROFILE\0") && body.len() > 14 => {
                 icc_chunks.push((body[12], &body[14..]));
             }
-            0xEE if body.starts_with(b"Adobe") && body.len() >= 12 => {
-                adobe_transform = Some(body[11])
-            }
+            0xEE if body.starts_with(b"Adobe") && body.len() >= 12 => adobe_transform = Some(body[11]),
             0xDA => {
                 if frame.is_none() {
                     return Err(ScanError::Malformed("scan before the frame header".into()));
                 }
-                pos = skip_entropy_coded_data(data, pos).ok_or(ScanError::Truncated(
-                    "the image data stops before the end of the picture",
-                ))?;
+                pos = skip_entropy_coded_data(data, pos)
+                    .ok_or(ScanError::Truncated("the image data stops before the end of the picture"))?;
             }
             _ => {}
         }
     }
     let frame = frame.ok_or(ScanError::NoFrame)?;
     icc_chunks.sort_by_key(|&(seq, _)| seq);
-    let icc = (!icc_chunks.is_empty()).then(|| {
-        icc_chunks
-            .iter()
-            .flat_map(|c| c.1.iter().copied())
-            .collect()
-    });
+    let icc = (!icc_chunks.is_empty()).then(|| icc_chunks.iter().flat_map(|c| c.1.iter().copied()).collect());
     Ok(JpegInfo {
         width: frame.width,
         height: frame.height,
@@ -162,11 +138,7 @@ pub fn scan(data: &[u8]) -> Result<JpegInfo<'_>, ScanError> {
 }
 
 fn truncated_or_no_frame(frame: &Option<Frame>, why: &'static str) -> ScanError {
-    if frame.is_some() {
-        ScanError::Truncated(why)
-    } else {
-        ScanError::NoFrame
-    }
+    if frame.is_some() { ScanError::Truncated(why) } else { ScanError::NoFrame }
 }
 
 fn parse_frame(marker: u8, body: &[u8]) -> Result<Frame, ScanError> {
@@ -178,9 +150,7 @@ fn parse_frame(marker: u8, body: &[u8]) -> Result<Frame, ScanError> {
         _ => Some("arithmetic-coded"),
     };
     if let Some(process) = process {
-        return Err(ScanError::Unsupported(format!(
-            "{process} JPEG is not supported"
-        )));
+        return Err(ScanError::Unsupported(format!("{process} JPEG is not supported")));
     }
     if body.len() < 6 {
         return Err(ScanError::Malformed("frame header too short".into()));
@@ -190,32 +160,17 @@ fn parse_frame(marker: u8, body: &[u8]) -> Result<Frame, ScanError> {
     let width = u32::from(u16::from_be_bytes([body[3], body[4]]));
     let count = usize::from(body[5]);
     if precision != 8 {
-        return Err(ScanError::Unsupported(format!(
-            "{precision}-bit JPEG is not supported"
-        )));
+        return Err(ScanError::Unsupported(format!("{precision}-bit JPEG is not supported")));
     }
     if !matches!(count, 1 | 3 | 4) || body.len() < 6 + 3 * count {
-        return Err(ScanError::Malformed(format!(
-            "frame header declares {count} components"
-        )));
+        return Err(ScanError::Malformed(format!("frame header declares {count} components")));
     }
-    let sampling = body[6..6 + 3 * count]
-        .chunks_exact(3)
-        .map(|c| (c[1] >> 4, c[1] & 0x0F))
-        .collect::<Vec<_>>();
-    if sampling
-        .iter()
-        .any(|&(h, v)| !(1..=4).contains(&h) || !(1..=4).contains(&v))
-    {
+    let sampling =
+        body[6..6 + 3 * count].chunks_exact(3).map(|c| (c[1] >> 4, c[1] & 0x0F)).collect::<Vec<_>>();
+    if sampling.iter().any(|&(h, v)| !(1..=4).contains(&h) || !(1..=4).contains(&v)) {
         return Err(ScanError::Malformed("invalid sampling factors".into()));
     }
-    Ok(Frame {
-        width,
-        height,
-        precision,
-        sampling,
-        progressive: marker == 0xC2,
-    })
+    Ok(Frame { width, height, precision, sampling, progressive: marker == 0xC2 })
 }
 
 /// Returns the position of the marker that ends the entropy-coded segment starting at `pos`.
@@ -239,11 +194,7 @@ fn working_bytes(frame: &Frame) -> u64 {
     let mcu_h = 8 * v_max;
     let mcus_x = u64::from(frame.width).div_ceil(mcu_w);
     let mcus_y = u64::from(frame.height).div_ceil(mcu_h);
-    let blocks_per_mcu: u64 = frame
-        .sampling
-        .iter()
-        .map(|&(h, v)| u64::from(h) * u64::from(v))
-        .sum();
+    let blocks_per_mcu: u64 = frame.sampling.iter().map(|&(h, v)| u64::from(h) * u64::from(v)).sum();
     // 64 coefficients of 2 bytes per block.
     let row_of_mcus = mcus_x * blocks_per_mcu * 128;
     if frame.progressive {
@@ -262,26 +213,14 @@ pub fn decode(data: &[u8], info: &JpegInfo<'_>, numerator: u8) -> Result<Pixels,
         let mut decompress = Decompress::new_mem(data)?;
         decompress.scale(numerator);
         let cmyk = info.components == 4;
-        let mut started = if cmyk {
-            decompress.to_colorspace(ColorSpace::JCS_CMYK)?
-        } else {
-            decompress.rgb()?
-        };
+        let mut started =
+            if cmyk { decompress.to_colorspace(ColorSpace::JCS_CMYK)? } else { decompress.rgb()? };
         let width = u32::try_from(started.width()).map_err(std::io::Error::other)?;
         let height = u32::try_from(started.height()).map_err(std::io::Error::other)?;
         let raw: Vec<u8> = started.read_scanlines()?;
         started.finish()?;
-        let data = if cmyk {
-            cmyk_to_rgb(&raw, info.adobe_transform.is_some())
-        } else {
-            raw
-        };
-        Ok(Pixels {
-            width,
-            height,
-            channels: 3,
-            data,
-        })
+        let data = if cmyk { cmyk_to_rgb(&raw, info.adobe_transform.is_some()) } else { raw };
+        Ok(Pixels { width, height, channels: 3, data })
     }));
     match result {
         Ok(Ok(pixels)) => Ok(pixels),
@@ -328,13 +267,7 @@ mod tests {
         let mut v = vec![0xFF, 0xD8];
         v.extend_from_slice(&[0xFF, 0xE1, 0x00, 0x0A]);
         v.extend_from_slice(b"Exif\0\0MM");
-        v.extend_from_slice(&[
-            0xFF,
-            if progressive { 0xC2 } else { 0xC0 },
-            0x00,
-            0x11,
-            0x08,
-        ]);
+        v.extend_from_slice(&[0xFF, if progressive { 0xC2 } else { 0xC0 }, 0x00, 0x11, 0x08]);
         v.extend_from_slice(&height.to_be_bytes());
         v.extend_from_slice(&width.to_be_bytes());
         v.extend_from_slice(&[0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01]);
@@ -361,10 +294,7 @@ mod tests {
         let data = skeleton(640, 480, false);
         for cut in 2..data.len() {
             let err = scan(&data[..cut]).unwrap_err();
-            assert!(
-                matches!(err, ScanError::Truncated(_) | ScanError::NoFrame),
-                "cut at {cut}: {err:?}"
-            );
+            assert!(matches!(err, ScanError::Truncated(_) | ScanError::NoFrame), "cut at {cut}: {err:?}");
         }
     }
 

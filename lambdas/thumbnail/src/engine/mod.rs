@@ -48,10 +48,7 @@ pub struct Reject {
 
 impl Reject {
     fn new(reason: RejectReason, message: impl Into<String>) -> Self {
-        Self {
-            reason,
-            message: message.into(),
-        }
+        Self { reason, message: message.into() }
     }
 }
 
@@ -109,21 +106,13 @@ pub fn process(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, Reject
     catch_unwind(AssertUnwindSafe(|| process_unguarded(data, config))).unwrap_or_else(|panic| {
         Err(Reject::new(
             RejectReason::Corrupt,
-            format!(
-                "the image could not be decoded: {}",
-                jpeg::panic_message(panic.as_ref())
-            ),
+            format!("the image could not be decoded: {}", jpeg::panic_message(panic.as_ref())),
         ))
     })
 }
 
 fn allowed_list(config: &RuntimeConfig) -> String {
-    let names: Vec<String> = config
-        .limits
-        .allowed_types
-        .iter()
-        .map(|f| f.name().to_uppercase())
-        .collect();
+    let names: Vec<String> = config.limits.allowed_types.iter().map(|f| f.name().to_uppercase()).collect();
     names.join(", ")
 }
 
@@ -132,27 +121,18 @@ fn detect(data: &[u8], config: &RuntimeConfig) -> Result<InputFormat, Reject> {
     if u64::try_from(data.len()).unwrap_or(u64::MAX) > limits.max_upload_bytes {
         return Err(Reject::new(
             RejectReason::FileTooLarge,
-            format!(
-                "the file is larger than the {} limit",
-                human_bytes(limits.max_upload_bytes)
-            ),
+            format!("the file is larger than the {} limit", human_bytes(limits.max_upload_bytes)),
         ));
     }
     match sniff::sniff(data) {
         Sniffed::Empty => Err(Reject::new(RejectReason::Empty, "the file is empty")),
         Sniffed::Unknown => Err(Reject::new(
             RejectReason::NotAnImage,
-            format!(
-                "the file is not an image; accepted formats: {}",
-                allowed_list(config)
-            ),
+            format!("the file is not an image; accepted formats: {}", allowed_list(config)),
         )),
         Sniffed::OtherImage(name) => Err(Reject::new(
             RejectReason::UnsupportedFormat,
-            format!(
-                "{name} images are not accepted; accepted formats: {}",
-                allowed_list(config)
-            ),
+            format!("{name} images are not accepted; accepted formats: {}", allowed_list(config)),
         )),
         Sniffed::Supported(format) if !limits.allowed_types.contains(&format) => Err(Reject::new(
             RejectReason::UnsupportedFormat,
@@ -166,8 +146,16 @@ fn detect(data: &[u8], config: &RuntimeConfig) -> Result<InputFormat, Reject> {
     }
 }
 
+/// One rendition to make: its configured box and its exact size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Target {
+    size: u32,
+    width: u32,
+    height: u32,
+}
+
 /// Checks the header's size against the limits and returns each rendition's target size.
-fn plan(width: u32, height: u32, config: &RuntimeConfig) -> Result<Vec<(u32, (u32, u32))>, Reject> {
+fn plan(width: u32, height: u32, config: &RuntimeConfig) -> Result<Vec<Target>, Reject> {
     let limits = &config.limits;
     if width == 0 || height == 0 {
         return Err(Reject::new(
@@ -199,12 +187,14 @@ fn plan(width: u32, height: u32, config: &RuntimeConfig) -> Result<Vec<(u32, (u3
         .sizes_largest_first()
         .into_iter()
         .map(|size| {
-            geometry::fit(width, height, size).map(|target| (size, target)).ok_or_else(|| {
-                Reject::new(
-                    RejectReason::ExtremeAspectRatio,
-                    format!("the image is {width}×{height} pixels, too narrow for a {size} px thumbnail"),
-                )
-            })
+            geometry::fit(width, height, size).map(|(w, h)| Target { size, width: w, height: h }).ok_or_else(
+                || {
+                    Reject::new(
+                        RejectReason::ExtremeAspectRatio,
+                        format!("the image is {width}×{height} pixels, too narrow for a {size} px thumbnail"),
+                    )
+                },
+            )
         })
         .collect()
 }
@@ -233,43 +223,30 @@ struct Source {
     height: u32,
 }
 
-fn decode(
-    data: &[u8],
-    format: InputFormat,
-    config: &RuntimeConfig,
-) -> Result<(Source, Vec<(u32, (u32, u32))>), Reject> {
+fn decode(data: &[u8], format: InputFormat, config: &RuntimeConfig) -> Result<(Source, Vec<Target>), Reject> {
     let corrupt = |why: String| Reject::new(RejectReason::Corrupt, why);
     if format == InputFormat::Jpeg {
         let info = jpeg::scan(data).map_err(|e| match e {
-            jpeg::ScanError::NoFrame => Reject::new(
-                RejectReason::NotAnImage,
-                "the file has a JPEG signature but no picture inside",
-            ),
+            jpeg::ScanError::NoFrame => {
+                Reject::new(RejectReason::NotAnImage, "the file has a JPEG signature but no picture inside")
+            }
             jpeg::ScanError::Truncated(why) => corrupt(format!("the JPEG is truncated: {why}")),
             jpeg::ScanError::Malformed(why) => corrupt(format!("the JPEG is malformed: {why}")),
             jpeg::ScanError::Unsupported(why) => Reject::new(RejectReason::UnsupportedFormat, why),
         })?;
         let targets = plan(info.width, info.height, config)?;
-        let largest = targets.first().map_or((info.width, info.height), |t| t.1);
+        let largest = targets.first().map_or((info.width, info.height), |t| (t.width, t.height));
         let numerator = geometry::dct_numerator(info.width, info.height, largest);
         let (w, h) = geometry::dct_scaled(info.width, info.height, numerator);
         over_budget(
             info.working_bytes + u64::from(w) * u64::from(h) * u64::from(info.components.max(3)),
             config,
         )?;
-        let pixels = jpeg::decode(data, &info, numerator)
-            .map_err(|e| corrupt(format!("the JPEG is corrupt: {e}")))?;
-        let orientation = info
-            .exif
-            .and_then(Orientation::from_exif_chunk)
-            .unwrap_or(Orientation::NoTransforms);
-        let source = Source {
-            pixels,
-            orientation,
-            icc: info.icc,
-            width: info.width,
-            height: info.height,
-        };
+        let pixels =
+            jpeg::decode(data, &info, numerator).map_err(|e| corrupt(format!("the JPEG is corrupt: {e}")))?;
+        let orientation =
+            info.exif.and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms);
+        let source = Source { pixels, orientation, icc: info.icc, width: info.width, height: info.height };
         return Ok((source, targets));
     }
     let name = format.name().to_uppercase();
@@ -278,9 +255,7 @@ fn decode(
             RejectReason::DecodeLimitExceeded,
             format!("the {name} exceeds a decoding limit: {why}"),
         ),
-        generic::Failure::Corrupt(why) => {
-            corrupt(format!("the {name} is corrupt or truncated: {why}"))
-        }
+        generic::Failure::Corrupt(why) => corrupt(format!("the {name} is corrupt or truncated: {why}")),
         generic::Failure::Unsupported(why) => Reject::new(
             RejectReason::UnsupportedFormat,
             format!("this {name} variant is not supported: {why}"),
@@ -317,19 +292,16 @@ fn process_unguarded(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, 
     let format = detect(data, config)?;
     let started = Instant::now();
     let (source, targets) = decode(data, format, config)?;
-    let mut timings = Timings {
-        decode: started.elapsed(),
-        ..Timings::default()
-    };
+    let mut timings = Timings { decode: started.elapsed(), ..Timings::default() };
 
     let to_srgb = source.icc.as_deref().and_then(pixels::ToSrgb::new);
     let quality = &config.thumbnails;
     let mut renditions = Vec::with_capacity(targets.len() * 2);
     let mut previous = source.pixels;
-    for (size, (width, height)) in targets {
+    for Target { size, width, height } in targets {
         let started = Instant::now();
-        let resized = pixels::resize(&previous, width, height)
-            .map_err(|e| Reject::new(RejectReason::Corrupt, e))?;
+        let resized =
+            pixels::resize(&previous, width, height).map_err(|e| Reject::new(RejectReason::Corrupt, e))?;
         let mut out = pixels::orient(resized.clone(), source.orientation);
         if let Some(to_srgb) = &to_srgb {
             to_srgb.apply(&mut out);
@@ -344,13 +316,7 @@ fn process_unguarded(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, 
         }
         for (format, encoded) in formats {
             let data = encoded.map_err(|e| Reject::new(RejectReason::Corrupt, e))?;
-            renditions.push(Encoded {
-                size,
-                width: out.width,
-                height: out.height,
-                format,
-                data,
-            });
+            renditions.push(Encoded { size, width: out.width, height: out.height, format, data });
         }
         timings.encode += encode_started.elapsed();
     }
@@ -359,13 +325,5 @@ fn process_unguarded(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, 
     } else {
         (source.width, source.height)
     };
-    Ok(Thumbnails {
-        source: SourceInfo {
-            format,
-            width,
-            height,
-        },
-        renditions,
-        timings,
-    })
+    Ok(Thumbnails { source: SourceInfo { format, width, height }, renditions, timings })
 }

@@ -13,11 +13,7 @@ use super::Pixels;
 const FILTER: FilterType = FilterType::Lanczos3;
 
 fn pixel_type(channels: u8) -> PixelType {
-    if channels == 4 {
-        PixelType::U8x4
-    } else {
-        PixelType::U8x3
-    }
+    if channels == 4 { PixelType::U8x4 } else { PixelType::U8x3 }
 }
 
 /// Resizes to exactly `width × height` (alpha is premultiplied while filtering).
@@ -30,15 +26,8 @@ pub fn resize(src: &Pixels, width: u32, height: u32) -> Result<Pixels, String> {
         .map_err(|e| format!("resize source: {e}"))?;
     let mut target = Image::new(width, height, kind);
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FILTER));
-    Resizer::new()
-        .resize(&source, &mut target, &options)
-        .map_err(|e| format!("resize: {e}"))?;
-    Ok(Pixels {
-        width,
-        height,
-        channels: src.channels,
-        data: target.into_vec(),
-    })
+    Resizer::new().resize(&source, &mut target, &options).map_err(|e| format!("resize: {e}"))?;
+    Ok(Pixels { width, height, channels: src.channels, data: target.into_vec() })
 }
 
 /// Applies an EXIF orientation (all eight cases).
@@ -46,12 +35,7 @@ pub fn orient(pixels: Pixels, orientation: Orientation) -> Pixels {
     if orientation == Orientation::NoTransforms {
         return pixels;
     }
-    let Pixels {
-        width,
-        height,
-        channels,
-        data,
-    } = pixels;
+    let Pixels { width, height, channels, data } = pixels;
     let mut image = if channels == 4 {
         RgbaImage::from_raw(width, height, data).map(DynamicImage::ImageRgba8)
     } else {
@@ -60,17 +44,8 @@ pub fn orient(pixels: Pixels, orientation: Orientation) -> Pixels {
     .unwrap_or_default();
     image.apply_orientation(orientation);
     let (width, height) = (image.width(), image.height());
-    let data = if channels == 4 {
-        image.into_rgba8().into_raw()
-    } else {
-        image.into_rgb8().into_raw()
-    };
-    Pixels {
-        width,
-        height,
-        channels,
-        data,
-    }
+    let data = if channels == 4 { image.into_rgba8().into_raw() } else { image.into_rgb8().into_raw() };
+    Pixels { width, height, channels, data }
 }
 
 /// A prepared conversion from an embedded ICC profile to sRGB.
@@ -89,15 +64,10 @@ impl ToSrgb {
 
     /// Converts the pixels in place; leaves them untouched if the transform cannot be built.
     pub fn apply(&self, pixels: &mut Pixels) {
-        let layout = if pixels.channels == 4 {
-            Layout::Rgba
-        } else {
-            Layout::Rgb
-        };
+        let layout = if pixels.channels == 4 { Layout::Rgba } else { Layout::Rgb };
         let srgb = ColorProfile::new_srgb();
         let Ok(transform) =
-            self.profile
-                .create_transform_8bit(layout, &srgb, layout, TransformOptions::default())
+            self.profile.create_transform_8bit(layout, &srgb, layout, TransformOptions::default())
         else {
             return;
         };
@@ -132,21 +102,13 @@ mod tests {
 
     fn solid(width: u32, height: u32, rgb: [u8; 3]) -> Pixels {
         let data = (0..width * height).flat_map(|_| rgb).collect();
-        Pixels {
-            width,
-            height,
-            channels: 3,
-            data,
-        }
+        Pixels { width, height, channels: 3, data }
     }
 
     #[test]
     fn resize_keeps_flat_colour() {
         let out = resize(&solid(300, 200, [200, 100, 50]), 30, 20).unwrap();
-        assert_eq!(
-            (out.width, out.height, out.data.len()),
-            (30, 20, 30 * 20 * 3)
-        );
+        assert_eq!((out.width, out.height, out.data.len()), (30, 20, 30 * 20 * 3));
         assert!(out.data.chunks_exact(3).all(|p| p == [200, 100, 50]));
     }
 
@@ -154,10 +116,7 @@ mod tests {
     fn orientation_swaps_sides_for_rotations() {
         let p = solid(4, 2, [1, 2, 3]);
         assert_eq!(
-            (
-                orient(p.clone(), Orientation::Rotate90).width,
-                orient(p.clone(), Orientation::Rotate90).height
-            ),
+            (orient(p.clone(), Orientation::Rotate90).width, orient(p.clone(), Orientation::Rotate90).height),
             (2, 4)
         );
         assert_eq!(orient(p.clone(), Orientation::FlipHorizontal).width, 4);
@@ -165,12 +124,7 @@ mod tests {
 
     #[test]
     fn flatten_composites_on_white() {
-        let p = Pixels {
-            width: 2,
-            height: 1,
-            channels: 4,
-            data: vec![0, 0, 0, 0, 10, 20, 30, 255],
-        };
+        let p = Pixels { width: 2, height: 1, channels: 4, data: vec![0, 0, 0, 0, 10, 20, 30, 255] };
         assert_eq!(flatten(&p), [255, 255, 255, 10, 20, 30]);
     }
 

@@ -71,9 +71,7 @@ fn other_image(data: &[u8]) -> Option<&'static str> {
     if data.len() >= 12 && &data[4..8] == b"ftyp" {
         return match &data[8..12] {
             b"avif" | b"avis" => Some("AVIF"),
-            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1" => {
-                Some("HEIF")
-            }
+            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1" => Some("HEIF"),
             _ => None,
         };
     }
@@ -88,10 +86,7 @@ fn other_image(data: &[u8]) -> Option<&'static str> {
 fn looks_like_svg(data: &[u8]) -> bool {
     let head = &data[..data.len().min(4096)];
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    let trimmed = head
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .map_or(&[][..], |i| &head[i..]);
+    let trimmed = head.iter().position(|b| !b.is_ascii_whitespace()).map_or(&[][..], |i| &head[i..]);
     if !trimmed.starts_with(b"<") {
         return false;
     }
@@ -104,20 +99,11 @@ mod tests {
 
     #[test]
     fn supported_formats_by_signature() {
-        assert_eq!(
-            sniff(b"\xFF\xD8\xFF\xE0rest"),
-            Sniffed::Supported(InputFormat::Jpeg)
-        );
-        assert_eq!(
-            sniff(b"\x89PNG\r\n\x1a\nrest"),
-            Sniffed::Supported(InputFormat::Png)
-        );
+        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0rest"), Sniffed::Supported(InputFormat::Jpeg));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest"), Sniffed::Supported(InputFormat::Png));
         assert_eq!(sniff(b"GIF89a...."), Sniffed::Supported(InputFormat::Gif));
         assert_eq!(sniff(b"GIF87a...."), Sniffed::Supported(InputFormat::Gif));
-        assert_eq!(
-            sniff(b"RIFF\x10\0\0\0WEBPVP8 "),
-            Sniffed::Supported(InputFormat::Webp)
-        );
+        assert_eq!(sniff(b"RIFF\x10\0\0\0WEBPVP8 "), Sniffed::Supported(InputFormat::Webp));
     }
 
     #[test]
@@ -127,35 +113,20 @@ mod tests {
             Sniffed::OtherImage("BMP")
         );
         assert_eq!(sniff(b"II*\0\x08\0\0\0"), Sniffed::OtherImage("TIFF"));
-        assert_eq!(
-            sniff(b"\0\0\0\x1cftypheic\0\0\0\0"),
-            Sniffed::OtherImage("HEIF")
-        );
-        assert_eq!(
-            sniff(b"\0\0\0\x1cftypavif\0\0\0\0"),
-            Sniffed::OtherImage("AVIF")
-        );
+        assert_eq!(sniff(b"\0\0\0\x1cftypheic\0\0\0\0"), Sniffed::OtherImage("HEIF"));
+        assert_eq!(sniff(b"\0\0\0\x1cftypavif\0\0\0\0"), Sniffed::OtherImage("AVIF"));
         assert_eq!(sniff(b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>"), Sniffed::OtherImage("SVG"));
-        assert_eq!(
-            sniff(b"\xEF\xBB\xBF  <SVG></SVG>"),
-            Sniffed::OtherImage("SVG")
-        );
+        assert_eq!(sniff(b"\xEF\xBB\xBF  <SVG></SVG>"), Sniffed::OtherImage("SVG"));
     }
 
     #[test]
     fn everything_else_is_unknown() {
         assert_eq!(sniff(b""), Sniffed::Empty);
         assert_eq!(sniff(b"hello, this is text"), Sniffed::Unknown);
-        assert_eq!(
-            sniff(b"<!doctype html><html><body>hi</body></html>"),
-            Sniffed::Unknown
-        );
+        assert_eq!(sniff(b"<!doctype html><html><body>hi</body></html>"), Sniffed::Unknown);
         assert_eq!(sniff(b"PK\x03\x04zip"), Sniffed::Unknown);
         assert_eq!(sniff(b"RIFF\x10\0\0\0WAVEfmt "), Sniffed::Unknown);
         assert_eq!(sniff(b"\xFF\xD8"), Sniffed::Unknown);
-        assert_eq!(
-            sniff(b"text mentioning <svg but not starting with a tag"),
-            Sniffed::Unknown
-        );
+        assert_eq!(sniff(b"text mentioning <svg but not starting with a tag"), Sniffed::Unknown);
     }
 }

@@ -42,12 +42,7 @@ fn card(width: u32, height: u32) -> Pixels {
             });
         }
     }
-    Pixels {
-        width,
-        height,
-        channels: 3,
-        data,
-    }
+    Pixels { width, height, channels: 3, data }
 }
 
 fn encode_jpeg(pixels: &Pixels, markers: &[(Marker, Vec<u8>)], icc: Option<&[u8]>) -> Vec<u8> {
@@ -81,12 +76,7 @@ fn decode_output(data: &[u8]) -> Pixels {
     let mut started = Decompress::new_mem(data).unwrap().rgb().unwrap();
     let (width, height) = (started.width() as u32, started.height() as u32);
     let data: Vec<u8> = started.read_scanlines().unwrap();
-    Pixels {
-        width,
-        height,
-        channels: 3,
-        data,
-    }
+    Pixels { width, height, channels: 3, data }
 }
 
 fn pixel(p: &Pixels, x: u32, y: u32) -> [u8; 3] {
@@ -154,19 +144,8 @@ fn encode_with_image(image: image::DynamicImage, format: image::ImageFormat) -> 
 fn renditions_have_exact_sizes_and_every_format() {
     let jpeg = encode_jpeg(&card(3000, 2000), &[], None);
     let thumbs = process(&jpeg, &config()).unwrap();
-    assert_eq!(
-        thumbs.source,
-        SourceInfo {
-            format: InputFormat::Jpeg,
-            width: 3000,
-            height: 2000
-        }
-    );
-    let summary: Vec<_> = thumbs
-        .renditions
-        .iter()
-        .map(|r| (r.size, r.width, r.height, r.format))
-        .collect();
+    assert_eq!(thumbs.source, SourceInfo { format: InputFormat::Jpeg, width: 3000, height: 2000 });
+    let summary: Vec<_> = thumbs.renditions.iter().map(|r| (r.size, r.width, r.height, r.format)).collect();
     assert_eq!(
         summary,
         [
@@ -178,13 +157,11 @@ fn renditions_have_exact_sizes_and_every_format() {
     );
     for r in &thumbs.renditions {
         match r.format {
-            OutputFormat::Jpeg => assert_eq!(
-                (decode_output(&r.data).width, decode_output(&r.data).height),
-                (r.width, r.height)
-            ),
+            OutputFormat::Jpeg => {
+                assert_eq!((decode_output(&r.data).width, decode_output(&r.data).height), (r.width, r.height))
+            }
             OutputFormat::Webp => {
-                let img =
-                    image::load_from_memory_with_format(&r.data, image::ImageFormat::WebP).unwrap();
+                let img = image::load_from_memory_with_format(&r.data, image::ImageFormat::WebP).unwrap();
                 assert_eq!((img.width(), img.height()), (r.width, r.height));
             }
         }
@@ -208,14 +185,7 @@ fn small_images_are_never_upscaled() {
         image::ImageFormat::Png,
     );
     let thumbs = process(&png, &config()).unwrap();
-    assert!(
-        thumbs
-            .renditions
-            .iter()
-            .all(|r| (r.width, r.height) == (100, 50)),
-        "{:?}",
-        thumbs.renditions
-    );
+    assert!(thumbs.renditions.iter().all(|r| (r.width, r.height) == (100, 50)), "{:?}", thumbs.renditions);
 }
 
 #[test]
@@ -234,11 +204,7 @@ fn all_eight_orientations_come_out_upright() {
         let stored = pixels::orient(upright.clone(), inverse);
         let jpeg = encode_jpeg(&stored, &[(Marker::APP(1), exif_orientation(value))], None);
         let thumbs = process(&jpeg, &config).unwrap();
-        assert_eq!(
-            (thumbs.source.width, thumbs.source.height),
-            (300, 200),
-            "orientation {value}"
-        );
+        assert_eq!((thumbs.source.width, thumbs.source.height), (300, 200), "orientation {value}");
         let out = decode_output(&thumbs.renditions[0].data);
         assert_eq!((out.width, out.height), (150, 100), "orientation {value}");
         assert!(
@@ -264,18 +230,10 @@ fn real_photo_with_orientation_6_matches_the_upright_one() {
     let a = process(PHOTO_1, &config()).unwrap();
     let b = process(PHOTO_6, &config()).unwrap();
     assert_eq!((b.source.width, b.source.height), (1800, 1200));
-    let (a, b) = (
-        decode_output(&a.renditions[2].data),
-        decode_output(&b.renditions[2].data),
-    );
+    let (a, b) = (decode_output(&a.renditions[2].data), decode_output(&b.renditions[2].data));
     assert_eq!((a.width, a.height), (256, 171));
     assert_eq!((b.width, b.height), (256, 171));
-    let diff: u64 = a
-        .data
-        .iter()
-        .zip(&b.data)
-        .map(|(x, y)| u64::from(x.abs_diff(*y)))
-        .sum();
+    let diff: u64 = a.data.iter().zip(&b.data).map(|(x, y)| u64::from(x.abs_diff(*y))).sum();
     let mean = diff as f64 / a.data.len() as f64;
     assert!(mean < 6.0, "mean difference {mean}");
 }
@@ -297,13 +255,7 @@ fn outputs_carry_no_metadata() {
     );
     let thumbs = process(&jpeg, &config()).unwrap();
     for r in &thumbs.renditions {
-        for needle in [
-            &b"secret"[..],
-            b"Exif",
-            b"ICC_PROFILE",
-            b"<script",
-            b"http://ns.adobe.com",
-        ] {
+        for needle in [&b"secret"[..], b"Exif", b"ICC_PROFILE", b"<script", b"http://ns.adobe.com"] {
             assert!(
                 !r.data.windows(needle.len()).any(|w| w == needle),
                 "{:?} output holds {:?}",
@@ -335,8 +287,7 @@ fn outputs_carry_no_metadata() {
                         "chunk {:?}",
                         String::from_utf8_lossy(kind)
                     );
-                    let len =
-                        u32::from_le_bytes(r.data[pos + 4..pos + 8].try_into().unwrap()) as usize;
+                    let len = u32::from_le_bytes(r.data[pos + 4..pos + 8].try_into().unwrap()) as usize;
                     pos += 8 + len + (len & 1);
                 }
             }
@@ -347,12 +298,7 @@ fn outputs_carry_no_metadata() {
 #[test]
 fn wide_gamut_colours_are_converted_to_srgb() {
     let icc = moxcms::ColorProfile::new_display_p3().encode().unwrap();
-    let flat = Pixels {
-        width: 64,
-        height: 64,
-        channels: 3,
-        data: [40u8, 180, 90].repeat(64 * 64),
-    };
+    let flat = Pixels { width: 64, height: 64, channels: 3, data: [40u8, 180, 90].repeat(64 * 64) };
     let tagged = process(&encode_jpeg(&flat, &[], Some(&icc)), &config()).unwrap();
     let untagged = process(&encode_jpeg(&flat, &[], None), &config()).unwrap();
     let tagged = pixel(&decode_output(&tagged.renditions[0].data), 32, 32);
@@ -376,16 +322,9 @@ fn outputs_are_deterministic() {
 fn png_gif_webp_inputs_and_alpha() {
     let mut rgba = image::RgbaImage::new(400, 200);
     for (x, _, p) in rgba.enumerate_pixels_mut() {
-        *p = if x < 200 {
-            image::Rgba([255, 0, 0, 255])
-        } else {
-            image::Rgba([0, 0, 255, 0])
-        };
+        *p = if x < 200 { image::Rgba([255, 0, 0, 255]) } else { image::Rgba([0, 0, 255, 0]) };
     }
-    let png = encode_with_image(
-        image::DynamicImage::ImageRgba8(rgba.clone()),
-        image::ImageFormat::Png,
-    );
+    let png = encode_with_image(image::DynamicImage::ImageRgba8(rgba.clone()), image::ImageFormat::Png);
     let thumbs = process(&png, &config()).unwrap();
     assert_eq!(thumbs.source.format, InputFormat::Png);
     let jpeg = decode_output(&thumbs.renditions[0].data);
@@ -394,56 +333,29 @@ fn png_gif_webp_inputs_and_alpha() {
         "transparent → white in JPEG: {:?}",
         pixel(&jpeg, 300, 100)
     );
-    let webp = image::load_from_memory(&thumbs.renditions[1].data)
-        .unwrap()
-        .into_rgba8();
+    let webp = image::load_from_memory(&thumbs.renditions[1].data).unwrap().into_rgba8();
     assert_eq!(webp.get_pixel(300, 100).0[3], 0, "WebP keeps alpha");
 
-    let rgb16 = image::DynamicImage::ImageRgb16(image::ImageBuffer::from_pixel(
-        90,
-        60,
-        image::Rgb([65535u16, 0, 0]),
-    ));
-    let thumbs = process(
-        &encode_with_image(rgb16, image::ImageFormat::Png),
-        &config(),
-    )
-    .unwrap();
-    assert!(close(
-        pixel(&decode_output(&thumbs.renditions[0].data), 5, 5),
-        [255, 0, 0]
-    ));
+    let rgb16 =
+        image::DynamicImage::ImageRgb16(image::ImageBuffer::from_pixel(90, 60, image::Rgb([65535u16, 0, 0])));
+    let thumbs = process(&encode_with_image(rgb16, image::ImageFormat::Png), &config()).unwrap();
+    assert!(close(pixel(&decode_output(&thumbs.renditions[0].data), 5, 5), [255, 0, 0]));
 
     let webp_in = encode_with_image(
-        image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
-            500,
-            300,
-            image::Rgb([0, 128, 0]),
-        )),
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(500, 300, image::Rgb([0, 128, 0]))),
         image::ImageFormat::WebP,
     );
     let thumbs = process(&webp_in, &config()).unwrap();
-    assert_eq!(
-        (thumbs.source.format, thumbs.renditions[0].width),
-        (InputFormat::Webp, 500)
-    );
+    assert_eq!((thumbs.source.format, thumbs.renditions[0].width), (InputFormat::Webp, 500));
 
-    let grey = Pixels {
-        width: 80,
-        height: 80,
-        channels: 3,
-        data: [90u8; 80 * 80 * 3].to_vec(),
-    };
+    let grey = Pixels { width: 80, height: 80, channels: 3, data: [90u8; 80 * 80 * 3].to_vec() };
     let mut compress = Compress::new(ColorSpace::JCS_GRAYSCALE);
     compress.set_size(80, 80);
     let mut started = compress.start_compress(Vec::new()).unwrap();
     started.write_scanlines(&grey.data[..80 * 80]).unwrap();
     let grey_jpeg = started.finish().unwrap();
     let thumbs = process(&grey_jpeg, &config()).unwrap();
-    assert!(close(
-        pixel(&decode_output(&thumbs.renditions[0].data), 40, 40),
-        [90, 90, 90]
-    ));
+    assert!(close(pixel(&decode_output(&thumbs.renditions[0].data), 40, 40), [90, 90, 90]));
 }
 
 #[test]
@@ -452,9 +364,7 @@ fn cmyk_jpeg_is_converted() {
     let mut compress = Compress::new(ColorSpace::JCS_CMYK);
     compress.set_size(32, 32);
     let mut started = compress.start_compress(Vec::new()).unwrap();
-    started
-        .write_scanlines(&[0u8, 255, 255, 255].repeat(32 * 32))
-        .unwrap();
+    started.write_scanlines(&[0u8, 255, 255, 255].repeat(32 * 32)).unwrap();
     let cmyk = started.finish().unwrap();
     let thumbs = process(&cmyk, &config()).unwrap();
     let p = pixel(&decode_output(&thumbs.renditions[0].data), 16, 16);
@@ -468,22 +378,14 @@ fn gif_takes_the_first_frame_of_many() {
     {
         let mut encoder = GifEncoder::new(&mut out);
         for i in 0..400u32 {
-            let colour = if i == 0 {
-                [250, 0, 0, 255]
-            } else {
-                [0, 0, 250, 255]
-            };
-            let frame =
-                image::Frame::new(image::RgbaImage::from_pixel(256, 256, image::Rgba(colour)));
+            let colour = if i == 0 { [250, 0, 0, 255] } else { [0, 0, 250, 255] };
+            let frame = image::Frame::new(image::RgbaImage::from_pixel(256, 256, image::Rgba(colour)));
             encoder.encode_frame(frame).unwrap();
         }
     }
     let thumbs = process(&out, &config()).unwrap();
     assert_eq!(thumbs.source.format, InputFormat::Gif);
-    assert!(close(
-        pixel(&decode_output(&thumbs.renditions[0].data), 100, 100),
-        [250, 0, 0]
-    ));
+    assert!(close(pixel(&decode_output(&thumbs.renditions[0].data), 100, 100), [250, 0, 0]));
 }
 
 // ---- rejections -------------------------------------------------------------------------------
@@ -491,27 +393,12 @@ fn gif_takes_the_first_frame_of_many() {
 #[test]
 fn non_images_and_empty_files() {
     assert_eq!(reason(b"", &config()), RejectReason::Empty);
+    assert_eq!(reason(b"just some text renamed to .jpg", &config()), RejectReason::NotAnImage);
+    assert_eq!(reason(b"<!DOCTYPE html><script>alert(1)</script>", &config()), RejectReason::NotAnImage);
+    assert_eq!(reason(b"\xFF\xD8\xFF\xD9", &config()), RejectReason::NotAnImage);
+    assert_eq!(reason(b"\x89PNG\r\n\x1a\n", &config()), RejectReason::Corrupt);
     assert_eq!(
-        reason(b"just some text renamed to .jpg", &config()),
-        RejectReason::NotAnImage
-    );
-    assert_eq!(
-        reason(b"<!DOCTYPE html><script>alert(1)</script>", &config()),
-        RejectReason::NotAnImage
-    );
-    assert_eq!(
-        reason(b"\xFF\xD8\xFF\xD9", &config()),
-        RejectReason::NotAnImage
-    );
-    assert_eq!(
-        reason(b"\x89PNG\r\n\x1a\n", &config()),
-        RejectReason::Corrupt
-    );
-    assert_eq!(
-        reason(
-            b"<svg xmlns='http://www.w3.org/2000/svg'><script>x</script></svg>",
-            &config()
-        ),
+        reason(b"<svg xmlns='http://www.w3.org/2000/svg'><script>x</script></svg>", &config()),
         RejectReason::UnsupportedFormat
     );
     let bmp = encode_with_image(
@@ -520,10 +407,7 @@ fn non_images_and_empty_files() {
     );
     let mut bmp_like = b"BM".to_vec();
     bmp_like.extend_from_slice(&bmp);
-    assert_eq!(
-        reason(&bmp_like, &config()),
-        RejectReason::UnsupportedFormat
-    );
+    assert_eq!(reason(&bmp_like, &config()), RejectReason::UnsupportedFormat);
 }
 
 #[test]
@@ -533,40 +417,24 @@ fn allow_list_is_enforced() {
     let png = grey_png(10, 10, &[]);
     let reject = process(&png, &config).unwrap_err();
     assert_eq!(reject.reason, RejectReason::UnsupportedFormat);
-    assert!(
-        reject.message.contains("accepted formats: JPEG"),
-        "{}",
-        reject.message
-    );
+    assert!(reject.message.contains("accepted formats: JPEG"), "{}", reject.message);
 }
 
 #[test]
 fn header_bombs_are_refused_before_any_pixel_buffer() {
     let png_bomb = png(100_000, 100_000, 2, &[], None);
-    assert_eq!(
-        reason(&png_bomb, &config()),
-        RejectReason::DimensionsTooLarge
-    );
+    assert_eq!(reason(&png_bomb, &config()), RejectReason::DimensionsTooLarge);
     let png_bomb = png(16_000, 16_000, 6, &[], None);
     assert_eq!(reason(&png_bomb, &config()), RejectReason::TooManyPixels);
 
     let mut jpeg_bomb = encode_jpeg(&card(16, 16), &[], None);
-    let sof = jpeg_bomb
-        .windows(2)
-        .position(|w| w[0] == 0xFF && matches!(w[1], 0xC0 | 0xC2))
-        .unwrap();
+    let sof = jpeg_bomb.windows(2).position(|w| w[0] == 0xFF && matches!(w[1], 0xC0 | 0xC2)).unwrap();
     jpeg_bomb[sof + 5..sof + 9].copy_from_slice(&[0xFD, 0xE8, 0xFD, 0xE8]); // 65000 × 65000
-    assert_eq!(
-        reason(&jpeg_bomb, &config()),
-        RejectReason::DimensionsTooLarge
-    );
+    assert_eq!(reason(&jpeg_bomb, &config()), RejectReason::DimensionsTooLarge);
     jpeg_bomb[sof + 5..sof + 9].copy_from_slice(&[0x3A, 0x98, 0x3A, 0x98]); // 15000 × 15000
     assert_eq!(reason(&jpeg_bomb, &config()), RejectReason::TooManyPixels);
     jpeg_bomb[sof + 5..sof + 9].copy_from_slice(&[0x00, 0x00, 0x00, 0x10]); // 16 × 0
-    assert_eq!(
-        reason(&jpeg_bomb, &config()),
-        RejectReason::InvalidDimensions
-    );
+    assert_eq!(reason(&jpeg_bomb, &config()), RejectReason::InvalidDimensions);
 
     let mut gif_bomb = b"GIF89a\xFF\xFF\xFF\xFF\x00\x00\x00".to_vec();
     gif_bomb.extend_from_slice(b"\x2C\0\0\0\0\xFF\xFF\xFF\xFF\x00\x02\x02\x44\x01\x00\x3B");
@@ -584,10 +452,7 @@ fn header_bombs_are_refused_before_any_pixel_buffer() {
     webp_bomb.extend_from_slice(b"WEBPVP8X");
     webp_bomb.extend_from_slice(&10u32.to_le_bytes());
     webp_bomb.extend_from_slice(&vp8x);
-    assert!(matches!(
-        reason(&webp_bomb, &config()),
-        RejectReason::TooManyPixels | RejectReason::Corrupt
-    ));
+    assert!(matches!(reason(&webp_bomb, &config()), RejectReason::TooManyPixels | RejectReason::Corrupt));
 }
 
 #[test]
@@ -610,10 +475,7 @@ fn metadata_bombs_cost_no_more_than_a_budget() {
         match process(&file, &config()) {
             Ok(thumbs) => assert_eq!(thumbs.renditions[0].width, 64),
             Err(reject) => assert!(
-                matches!(
-                    reject.reason,
-                    RejectReason::DecodeLimitExceeded | RejectReason::Corrupt
-                ),
+                matches!(reject.reason, RejectReason::DecodeLimitExceeded | RejectReason::Corrupt),
                 "{reject}"
             ),
         }
@@ -694,11 +556,7 @@ fn every_prefix_of_other_formats_gets_an_outcome() {
     let image = image::DynamicImage::ImageRgb8(
         image::RgbImage::from_raw(photo.width, photo.height, photo.data).unwrap(),
     );
-    for format in [
-        image::ImageFormat::Png,
-        image::ImageFormat::Gif,
-        image::ImageFormat::WebP,
-    ] {
+    for format in [image::ImageFormat::Png, image::ImageFormat::Gif, image::ImageFormat::WebP] {
         let file = encode_with_image(image.clone(), format);
         process(&file, &config()).unwrap();
         for cut in cuts(file.len()) {
@@ -721,11 +579,7 @@ fn seeded_byte_flips_never_panic() {
         state ^= state << 17;
         state
     };
-    let small = encode_jpeg(
-        &card(96, 64),
-        &[(Marker::APP(1), exif_orientation(6))],
-        None,
-    );
+    let small = encode_jpeg(&card(96, 64), &[(Marker::APP(1), exif_orientation(6))], None);
     let small_png = grey_png(40, 30, &[]);
     for base in [&small, &small_png] {
         for _ in 0..300 {
