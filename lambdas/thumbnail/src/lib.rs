@@ -4,5 +4,4 @@
 
 pub mod engine;
 pub mod handler;
-pub mod runtime;
 pub mod store;

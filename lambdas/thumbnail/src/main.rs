@@ -3,19 +3,22 @@
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-use thumbnail::{handler::Summary, runtime};
+use thumbforge_lambda::Settings;
+use thumbnail::handler::{Handler, Summary};
+use thumbnail::store::S3Store;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    runtime::init_logging();
-    let handler = match runtime::handler_from_env().await {
-        Ok(handler) => handler,
-        Err(message) => {
-            tracing::error!(%message, "invalid configuration; refusing to start");
-            return Err(message.into());
+    thumbforge_lambda::init_logging();
+    let settings = match Settings::from_process_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            tracing::error!(%error, "invalid configuration; refusing to start");
+            return Err(error.into());
         }
     };
-    let handler = &handler;
+    let store = S3Store::new(settings.s3_client().await, settings.bucket.clone());
+    let handler = &Handler::new(store, settings.bucket, settings.config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let summary: Summary = handler.handle(&event.payload).await?;
         Ok::<Summary, Error>(summary)

@@ -2,9 +2,8 @@
 
 use std::future::Future;
 
-use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
+use thumbforge_lambda::{describe, http_status as status};
 
 /// What a `get` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,22 +66,6 @@ impl S3Store {
     /// Wraps a client and a bucket name.
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
         Self { client, bucket: bucket.into() }
-    }
-}
-
-fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
-    err.raw_response().map(|r| r.status().as_u16())
-}
-
-fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    err: &SdkError<E, HttpResponse>,
-) -> String {
-    match err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            format!("{} ({})", e.code().unwrap_or("error"), e.message().unwrap_or("no message"))
-        }
-        other => DisplayErrorContext(other).to_string(),
     }
 }
 

@@ -329,7 +329,11 @@ fn the_binary_refuses_to_start_on_a_bad_config() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+    // One structured JSON log line naming the problem.
     let log = String::from_utf8_lossy(&out.stdout);
-    assert!(log.contains("invalid configuration"), "{log}");
-    assert!(log.contains("THUMBFORGE_JPEG_QUALITY"), "{log}");
+    let line: Value = serde_json::from_str(log.lines().next().unwrap_or_default()).unwrap();
+    assert_eq!(line["level"], "ERROR", "{log}");
+    assert_eq!(line["fields"]["message"], "invalid configuration; refusing to start");
+    let error = line["fields"]["error"].as_str().unwrap();
+    assert!(error.contains("THUMBFORGE_JPEG_QUALITY"), "{error}");
 }
