@@ -50,21 +50,25 @@ impl Settings {
         Self::from_env(|name| std::env::var(name).ok())
     }
 
-    /// An S3 client for the function's role (or the local stack's endpoint), whose stalled calls
-    /// become retryable errors well inside the function's timeout.
-    pub async fn s3_client(&self) -> aws_sdk_s3::Client {
+    /// An S3 client for the function's role (or the local stack's endpoint). Each function
+    /// passes [`timeouts`] that make a stalled call a retryable error well inside its own timeout.
+    pub async fn s3_client(&self, timeouts: TimeoutConfig) -> aws_sdk_s3::Client {
         let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .operation_attempt_timeout(Duration::from_secs(10))
-            .operation_timeout(Duration::from_secs(25))
-            .build();
         let mut s3 = aws_sdk_s3::config::Builder::from(&shared).timeout_config(timeouts);
         if let Some(endpoint) = &self.endpoint {
             s3 = s3.endpoint_url(endpoint).force_path_style(true);
         }
         aws_sdk_s3::Client::from_conf(s3.build())
     }
+}
+
+/// S3 timeouts: connect, each attempt and the whole operation (retries included).
+pub fn timeouts(connect: Duration, attempt: Duration, operation: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(connect)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
+        .build()
 }
 
 /// The HTTP status S3 answered with, if it answered.

@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
             return Err(error.into());
         }
     };
-    let store = S3Store::new(settings.s3_client().await, settings.bucket.clone());
+    let store = S3Store::new(settings.s3_client(thumbnail::store::timeouts()).await, settings.bucket.clone());
     let handler = &Handler::new(store, settings.bucket, settings.config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let summary: Summary = handler.handle(&event.payload).await?;

@@ -62,6 +62,13 @@ pub struct S3Store {
     bucket: String,
 }
 
+/// The thumbnail function's S3 timeouts: a stalled call fails (and the invocation is retried)
+/// well inside the function's 30 s timeout (`functions.thumbnail`).
+pub fn timeouts() -> aws_sdk_s3::config::timeout::TimeoutConfig {
+    use std::time::Duration;
+    thumbforge_lambda::timeouts(Duration::from_secs(3), Duration::from_secs(10), Duration::from_secs(25))
+}
+
 impl S3Store {
     /// Wraps a client and a bucket name.
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {

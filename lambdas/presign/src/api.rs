@@ -1,0 +1,220 @@
+//! The API core: routes an API Gateway HTTP API (payload 2.0) request and always answers with
+//! JSON, never with an invocation error.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /api/uploads` | `201` an upload ticket ([`UploadTicket`](crate::uploads::UploadTicket)) |
+//! | `GET /api/images/{id}` | `200` an [`Image`](crate::images::Image); `404` for a malformed or unknown id |
+//! | `GET /api/images?limit&cursor` | `200` an [`ImagePage`](crate::images::ImagePage) |
+//! | a known path, another method | `405` with `Allow` |
+//! | anything else | `404` |
+
+use std::time::Instant;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::http::header::LOCATION;
+use serde_json::Value;
+use thumbforge_core::RuntimeConfig;
+
+use crate::http::{self, ApiError, json_response, query_param, route_path, with_header};
+use crate::images::{self, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::ports::{Bucket, Clock, IdGenerator, Presigner, SystemClock, V7Ids};
+
+/// The API over its ports: a bucket to read, a URL signer, a clock and an id generator.
+#[derive(Debug)]
+pub struct Api<B, P, C = SystemClock, I = V7Ids> {
+    bucket: B,
+    presigner: P,
+    clock: C,
+    ids: I,
+    config: RuntimeConfig,
+}
+
+/// What a path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `/api/uploads`.
+    Uploads,
+    /// `/api/images`.
+    Images,
+    /// `/api/images/{id}` (the id unchecked).
+    Image(&'a str),
+}
+
+impl<'a> Route<'a> {
+    /// The route of a path (after [`route_path`]); `None` for an unknown path. Paths are matched
+    /// exactly: no trailing slash, no decoding, no normalisation.
+    pub fn of(path: &'a str) -> Option<Self> {
+        match path {
+            "/api/uploads" => Some(Self::Uploads),
+            "/api/images" => Some(Self::Images),
+            _ => path.strip_prefix("/api/images/").filter(|id| !id.contains('/')).map(Self::Image),
+        }
+    }
+
+    /// The one method the route serves (its `Allow` header).
+    pub fn allow(self) -> &'static str {
+        match self {
+            Self::Uploads => "POST",
+            Self::Images | Self::Image(_) => "GET",
+        }
+    }
+}
+
+impl<B: Bucket, P: Presigner> Api<B, P> {
+    /// The API with the system clock and [`uuid::Uuid::now_v7`] ids.
+    pub fn new(bucket: B, presigner: P, config: RuntimeConfig) -> Self {
+        Self { bucket, presigner, clock: SystemClock, ids: V7Ids, config }
+    }
+}
+
+impl<B, P, C, I> Api<B, P, C, I> {
+    /// The same API with another clock.
+    pub fn with_clock<C2: Clock>(self, clock: C2) -> Api<B, P, C2, I> {
+        let Self { bucket, presigner, ids, config, .. } = self;
+        Api { bucket, presigner, clock, ids, config }
+    }
+
+    /// The same API with another id generator.
+    pub fn with_ids<I2: IdGenerator>(self, ids: I2) -> Api<B, P, C, I2> {
+        let Self { bucket, presigner, clock, config, .. } = self;
+        Api { bucket, presigner, clock, ids, config }
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    pub(crate) fn bucket(&self) -> &B {
+        &self.bucket
+    }
+
+    pub(crate) fn presigner(&self) -> &P {
+        &self.presigner
+    }
+
+    pub(crate) fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    pub(crate) fn ids(&self) -> &I {
+        &self.ids
+    }
+}
+
+impl<B: Bucket, P: Presigner, C: Clock, I: IdGenerator> Api<B, P, C, I> {
+    /// Handles a raw Lambda payload: a payload that is not an HTTP API request is answered with
+    /// `400 bad_event` (and logged) rather than failing the invocation.
+    pub async fn handle_event(&self, event: Value) -> ApiGatewayV2httpResponse {
+        match serde_json::from_value::<ApiGatewayV2httpRequest>(event) {
+            Ok(request) => self.handle(&request).await,
+            Err(err) => {
+                tracing::warn!(error = %err, "not an API Gateway HTTP API (payload 2.0) event");
+                ApiError::new(
+                    400,
+                    "bad_event",
+                    "the request is not an API Gateway HTTP API (payload 2.0) event",
+                )
+                .into_response()
+            }
+        }
+    }
+
+    /// Handles one request. Every outcome is a JSON response.
+    pub async fn handle(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        let started = Instant::now();
+        let method = request.request_context.http.method.as_str();
+        let path = route_path(request);
+        let response = self.route(method, path, request).await.unwrap_or_else(ApiError::into_response);
+        tracing::info!(
+            method,
+            path,
+            status = response.status_code,
+            request_id = request.request_context.request_id.as_deref().unwrap_or(""),
+            ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "request"
+        );
+        response
+    }
+
+    async fn route(
+        &self,
+        method: &str,
+        path: &str,
+        request: &ApiGatewayV2httpRequest,
+    ) -> Result<ApiGatewayV2httpResponse, ApiError> {
+        let route = Route::of(path).ok_or_else(|| ApiError::no_route(path))?;
+        if method != route.allow() {
+            return Err(ApiError::method_not_allowed(method, path, route.allow()));
+        }
+        match route {
+            Route::Uploads => {
+                let body = http::body_bytes(request)?;
+                let ticket = self.create_upload(&body).await?;
+                let location = ticket.status_url.clone();
+                Ok(with_header(json_response(201, &ticket), LOCATION, &location))
+            }
+            Route::Image(id) => Ok(json_response(200, &self.image(id).await?)),
+            Route::Images => {
+                let limit = parse_limit(query_param(request, "limit", "invalid_limit")?)?;
+                let cursor = match query_param(request, "cursor", "invalid_cursor")? {
+                    None => None,
+                    Some(text) => Some(images::parse_id(text).ok_or_else(|| {
+                        ApiError::new(
+                            400,
+                            "invalid_cursor",
+                            "`cursor` must be a `next` value returned by this API",
+                        )
+                    })?),
+                };
+                Ok(json_response(200, &self.images(limit, cursor).await?))
+            }
+        }
+    }
+}
+
+/// `limit`: a whole number from 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
+pub fn parse_limit(text: Option<&str>) -> Result<usize, ApiError> {
+    let Some(text) = text else { return Ok(DEFAULT_LIMIT) };
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| text.bytes().all(|b| b.is_ascii_digit()) && (1..=MAX_LIMIT).contains(n))
+        .ok_or_else(|| {
+            ApiError::new(
+                400,
+                "invalid_limit",
+                format!("`limit` must be a whole number from 1 to {MAX_LIMIT}, not {text:?}"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_exactly() {
+        assert_eq!(Route::of("/api/uploads"), Some(Route::Uploads));
+        assert_eq!(Route::of("/api/images"), Some(Route::Images));
+        assert_eq!(Route::of("/api/images/abc"), Some(Route::Image("abc")));
+        assert_eq!(Route::of("/api/images/"), Some(Route::Image("")));
+        for path in
+            ["/", "", "/api", "/api/", "/api/uploads/", "/api/images/a/b", "/API/uploads", "/api//images"]
+        {
+            assert_eq!(Route::of(path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(parse_limit(None).unwrap(), 24);
+        assert_eq!(parse_limit(Some("1")).unwrap(), 1);
+        assert_eq!(parse_limit(Some("100")).unwrap(), 100);
+        assert_eq!(parse_limit(Some("012")).unwrap(), 12);
+        for bad in ["0", "101", "-1", "+5", "", " 5", "5 ", "1e2", "abc", "99999999999999999999999"] {
+            let err = parse_limit(Some(bad)).unwrap_err();
+            assert_eq!((err.status, err.code), (400, "invalid_limit"), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! thumbforge's API function, behind API Gateway HTTP API (payload format 2.0):
+//!
+//! - `POST /api/uploads` hands out a pre-signed S3 `PUT` whose key, length, type and
+//!   no-overwrite condition S3 enforces ([`uploads`]);
+//! - `GET /api/images/{id}` and `GET /api/images` report what became of uploads ([`images`]).
+//!
+//! [`api::Api`] is the pure core: it talks to the world only through the [`ports`] (a read-only
+//! bucket, a URL signer, a clock, an id generator), implemented over S3 in [`s3`]; [`runtime`] is
+//! the cold-start wiring.
+
+pub mod api;
+pub mod http;
+pub mod images;
+pub mod ports;
+pub mod runtime;
+pub mod s3;
+pub mod uploads;
+
+pub use api::Api;
+
+#[cfg(test)]
+mod tests;

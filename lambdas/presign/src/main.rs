@@ -1,0 +1,24 @@
+//! The presign Lambda behind API Gateway HTTP API (payload 2.0): upload URLs, image status and
+//! listing. All logic is in the library; see `api.rs`.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use presign::runtime;
+use serde_json::Value;
+use thumbforge_lambda::Settings;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    thumbforge_lambda::init_logging();
+    let settings = match Settings::from_process_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            tracing::error!(%error, "invalid configuration; refusing to start");
+            return Err(error.into());
+        }
+    };
+    let api = &runtime::api(settings).await;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<_, Error>(api.handle_event(event.payload).await)
+    }))
+    .await
+}

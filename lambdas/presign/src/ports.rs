@@ -1,0 +1,144 @@
+//! What the API core depends on, as small ports: a read-only view of the bucket, a URL signer, a
+//! clock and an id generator. `s3.rs` implements the first two over `aws_sdk_s3::Client`; the
+//! tests use in-memory fakes.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use uuid::Uuid;
+
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Its key.
+    pub key: String,
+    /// When it was written (S3 `LastModified`).
+    pub last_modified: SystemTime,
+}
+
+/// One page of a listing, in ascending key order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListPage {
+    /// The objects, ascending.
+    pub objects: Vec<Listed>,
+    /// Whether more keys follow the last one.
+    pub truncated: bool,
+}
+
+/// The bucket failed to answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} {key}: {message}")]
+pub struct StoreError {
+    /// The operation (`GetObject`, `ListObjectsV2`, …).
+    pub operation: &'static str,
+    /// The key or prefix.
+    pub key: String,
+    /// What went wrong.
+    pub message: String,
+    /// A timeout, a dropped connection, throttling or a 5xx: worth retrying later (the API
+    /// answers 503); otherwise 502.
+    pub transient: bool,
+}
+
+/// The read-only view of the media bucket the API needs.
+pub trait Bucket: Send + Sync {
+    /// Reads a small object whole: `None` when there is no such key; an error when it is larger
+    /// than `max_bytes`.
+    fn get(
+        &self,
+        key: &str,
+        max_bytes: u64,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
+    /// Lists at most `max_keys` (1–1000) keys starting with `prefix` that sort strictly after
+    /// `start_after`, in ascending (UTF-8 byte) order.
+    fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        max_keys: u16,
+    ) -> impl Future<Output = Result<ListPage, StoreError>> + Send;
+}
+
+/// The upload a URL is signed for. Every field is signed: S3 refuses a request that differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRequest {
+    /// The object key (`raw/{id}.{ext}`).
+    pub key: String,
+    /// The exact `Content-Type`.
+    pub content_type: String,
+    /// The exact `Content-Length`.
+    pub content_length: u64,
+    /// `x-amz-meta-*` headers (names without the prefix) and their ASCII values.
+    pub metadata: BTreeMap<String, String>,
+    /// Sign `If-None-Match: *`: S3 refuses to overwrite an existing object.
+    pub if_none_match_any: bool,
+    /// The signing time.
+    pub start: SystemTime,
+    /// How long the URL stays valid from `start`.
+    pub expires_in: Duration,
+}
+
+/// A pre-signed `PUT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPut {
+    /// The URL, signature in the query string.
+    pub url: String,
+    /// Every header the client must send with it (lower-case names; `Host` excluded, as the
+    /// HTTP client sets it from the URL).
+    pub headers: BTreeMap<String, String>,
+    /// When the URL stops working (the credentials' expiry can make it earlier than asked).
+    pub expires_at: SystemTime,
+}
+
+/// The URL could not be signed (no credentials, typically).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("presigning PutObject {key}: {message}")]
+pub struct PresignError {
+    /// The key.
+    pub key: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Signs upload URLs.
+pub trait Presigner: Send + Sync {
+    /// Signs a `PUT` of exactly `request`.
+    fn presign_put(
+        &self,
+        request: &UploadRequest,
+    ) -> impl Future<Output = Result<PresignedPut, PresignError>> + Send;
+}
+
+/// The current time.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> SystemTime;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// Makes image ids.
+pub trait IdGenerator: Send + Sync {
+    /// A new UUIDv7.
+    fn new_id(&self) -> Uuid;
+}
+
+/// [`Uuid::now_v7`]: time-ordered, and strictly increasing within the process.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct V7Ids;
+
+impl IdGenerator for V7Ids {
+    fn new_id(&self) -> Uuid {
+        Uuid::now_v7()
+    }
+}

@@ -1,0 +1,44 @@
+//! Cold-start wiring for `main.rs`: the S3 client with the API's timeouts, and the API over it.
+//! Logging and settings come from `thumbforge-lambda`, shared with the thumbnail function.
+
+use std::time::Duration;
+
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use thumbforge_lambda::Settings;
+
+use crate::api::Api;
+use crate::s3::{S3Bucket, S3Presigner};
+
+/// The API as deployed.
+pub type LambdaApi = Api<S3Bucket, S3Presigner>;
+
+/// The API's S3 timeouts: a stalled call becomes a retryable error, then a JSON 503, well inside
+/// the function's 10 s timeout (`functions.presign`), instead of API Gateway's bare 503 after a
+/// Lambda timeout.
+pub fn timeouts() -> TimeoutConfig {
+    thumbforge_lambda::timeouts(Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(4))
+}
+
+/// The API for `settings`: the function role's credentials (or the local stack's endpoint).
+pub async fn api(settings: Settings) -> LambdaApi {
+    let client = settings.s3_client(timeouts()).await;
+    Api::new(
+        S3Bucket::new(client.clone(), settings.bucket.clone()),
+        S3Presigner::new(client, settings.bucket),
+        settings.config,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stalled_calls_fail_well_inside_the_function_timeout() {
+        let timeouts = timeouts();
+        let function = thumbforge_core::Config::default().functions.presign.timeout_seconds;
+        let operation = timeouts.operation_timeout().unwrap();
+        assert!(timeouts.operation_attempt_timeout().unwrap() < operation);
+        assert!(operation * 2 <= Duration::from_secs(u64::from(function)), "{operation:?} vs {function} s");
+    }
+}
