@@ -45,9 +45,12 @@ impl Settings {
         Ok(Self { config, bucket, endpoint })
     }
 
-    /// Reads the settings from the process environment.
-    pub fn from_process_env() -> Result<Self, String> {
-        Self::from_env(|name| std::env::var(name).ok())
+    /// Reads the settings from the process environment; on failure logs one error line naming
+    /// every problem (the cold start then fails with the same message).
+    pub fn load() -> Result<Self, String> {
+        Self::from_env(|name| std::env::var(name).ok()).inspect_err(|error| {
+            tracing::error!(%error, "invalid configuration; refusing to start");
+        })
     }
 
     /// An S3 client for the function's role (or the local stack's endpoint). Each function
@@ -59,6 +62,31 @@ impl Settings {
             s3 = s3.endpoint_url(endpoint).force_path_style(true);
         }
         aws_sdk_s3::Client::from_conf(s3.build())
+    }
+}
+
+/// The bucket failed to answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} {key}: {message}")]
+pub struct StoreError {
+    /// The operation (`GetObject`, `ListObjectsV2`, …).
+    pub operation: &'static str,
+    /// The key or prefix.
+    pub key: String,
+    /// What went wrong.
+    pub message: String,
+    /// A timeout, a dropped connection, throttling or a 5xx: retrying later may help.
+    pub transient: bool,
+}
+
+impl StoreError {
+    /// Describes and classifies an SDK error.
+    pub fn from_sdk<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        operation: &'static str,
+        key: &str,
+        err: &SdkError<E, HttpResponse>,
+    ) -> Self {
+        Self { operation, key: key.to_owned(), message: describe(err), transient: is_transient(err) }
     }
 }
 

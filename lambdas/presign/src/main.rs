@@ -9,13 +9,7 @@ use thumbforge_lambda::Settings;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     thumbforge_lambda::init_logging();
-    let settings = match Settings::from_process_env() {
-        Ok(settings) => settings,
-        Err(error) => {
-            tracing::error!(%error, "invalid configuration; refusing to start");
-            return Err(error.into());
-        }
-    };
+    let settings = Settings::load()?;
     let api = &runtime::api(settings).await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<_, Error>(api.handle_event(event.payload).await)

@@ -26,20 +26,7 @@ pub struct ListPage {
     pub truncated: bool,
 }
 
-/// The bucket failed to answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{operation} {key}: {message}")]
-pub struct StoreError {
-    /// The operation (`GetObject`, `ListObjectsV2`, …).
-    pub operation: &'static str,
-    /// The key or prefix.
-    pub key: String,
-    /// What went wrong.
-    pub message: String,
-    /// A timeout, a dropped connection, throttling or a 5xx: worth retrying later (the API
-    /// answers 503); otherwise 502.
-    pub transient: bool,
-}
+pub use thumbforge_lambda::StoreError;
 
 /// The read-only view of the media bucket the API needs.
 pub trait Bucket: Send + Sync {

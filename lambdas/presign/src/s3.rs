@@ -3,11 +3,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::presigning::PresigningConfig;
 
-use thumbforge_lambda::{describe, http_status, is_transient};
+use thumbforge_lambda::http_status;
 
 use crate::ports::{
     Bucket, ListPage, Listed, PresignError, PresignedPut, Presigner, StoreError, UploadRequest,
@@ -27,16 +26,6 @@ impl S3Bucket {
     }
 }
 
-/// A [`StoreError`] from an SDK error (transient: timeouts, connection failures, throttling and
-/// 5xx answers).
-fn store_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    operation: &'static str,
-    key: &str,
-    err: &SdkError<E, HttpResponse>,
-) -> StoreError {
-    StoreError { operation, key: key.to_owned(), message: describe(err), transient: is_transient(err) }
-}
-
 impl Bucket for S3Bucket {
     async fn get(&self, key: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let response = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
@@ -47,7 +36,7 @@ impl Bucket for S3Bucket {
             {
                 return Ok(None);
             }
-            Err(err) => return Err(store_error("GetObject", key, &err)),
+            Err(err) => return Err(StoreError::from_sdk("GetObject", key, &err)),
         };
         let too_large = || StoreError {
             operation: "GetObject",
@@ -89,7 +78,7 @@ impl Bucket for S3Bucket {
             .max_keys(i32::from(max_keys))
             .send()
             .await
-            .map_err(|err| store_error("ListObjectsV2", prefix, &err))?;
+            .map_err(|err| StoreError::from_sdk("ListObjectsV2", prefix, &err))?;
         let objects = response
             .contents()
             .iter()

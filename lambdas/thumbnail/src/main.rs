@@ -10,13 +10,7 @@ use thumbnail::store::S3Store;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     thumbforge_lambda::init_logging();
-    let settings = match Settings::from_process_env() {
-        Ok(settings) => settings,
-        Err(error) => {
-            tracing::error!(%error, "invalid configuration; refusing to start");
-            return Err(error.into());
-        }
-    };
+    let settings = Settings::load()?;
     let store = S3Store::new(settings.s3_client(thumbnail::store::timeouts()).await, settings.bucket.clone());
     let handler = &Handler::new(store, settings.bucket, settings.config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

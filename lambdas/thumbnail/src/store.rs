@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use aws_sdk_s3::primitives::ByteStream;
-use thumbforge_lambda::{describe, http_status as status};
+use thumbforge_lambda::http_status as status;
 
 /// What a `get` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,17 +25,8 @@ pub enum Put {
     AlreadyExists,
 }
 
-/// A failure worth retrying: the store answered with an error or not at all.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{operation} {key}: {message}")]
-pub struct StoreError {
-    /// The operation (`GetObject`, …).
-    pub operation: &'static str,
-    /// The key.
-    pub key: String,
-    /// What went wrong.
-    pub message: String,
-}
+/// A store failure. The handler fails the invocation on any of them, so Lambda retries it.
+pub use thumbforge_lambda::StoreError;
 
 /// The handler's view of the bucket.
 pub trait ObjectStore: Send + Sync {
@@ -78,7 +69,12 @@ impl S3Store {
 
 impl ObjectStore for S3Store {
     async fn get(&self, key: &str, max_bytes: u64) -> Result<Fetched, StoreError> {
-        let fail = |message: String| StoreError { operation: "GetObject", key: key.to_owned(), message };
+        let fail = |message: String| StoreError {
+            operation: "GetObject",
+            key: key.to_owned(),
+            message,
+            transient: true,
+        };
         let response = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(response) => response,
             Err(err)
@@ -87,7 +83,7 @@ impl ObjectStore for S3Store {
             {
                 return Ok(Fetched::Missing);
             }
-            Err(err) => return Err(fail(describe(&err))),
+            Err(err) => return Err(StoreError::from_sdk("GetObject", key, &err)),
         };
         if response.content_length().is_some_and(|len| u64::try_from(len).unwrap_or(u64::MAX) > max_bytes) {
             return Ok(Fetched::TooLarge);
@@ -112,9 +108,7 @@ impl ObjectStore for S3Store {
             {
                 Ok(false)
             }
-            Err(err) => {
-                Err(StoreError { operation: "HeadObject", key: key.to_owned(), message: describe(&err) })
-            }
+            Err(err) => Err(StoreError::from_sdk("HeadObject", key, &err)),
         }
     }
 
@@ -140,9 +134,7 @@ impl ObjectStore for S3Store {
         match request.send().await {
             Ok(_) => Ok(Put::Written),
             Err(err) if if_absent && status(&err) == Some(412) => Ok(Put::AlreadyExists),
-            Err(err) => {
-                Err(StoreError { operation: "PutObject", key: key.to_owned(), message: describe(&err) })
-            }
+            Err(err) => Err(StoreError::from_sdk("PutObject", key, &err)),
         }
     }
 }
