@@ -16,6 +16,7 @@ use thumbforge_core::config::human_bytes;
 use thumbforge_core::keys::{self, KeyError};
 use thumbforge_core::manifest::{MANIFEST_VERSION, Rendition, Source};
 use thumbforge_core::{Manifest, Outcome, RejectReason, RuntimeConfig};
+use tracing::Instrument;
 
 use crate::engine::{self, Reject};
 use crate::store::{Fetched, ObjectStore, Put, StoreError};
@@ -191,20 +192,24 @@ impl<S: ObjectStore> Handler<S> {
             Err(err) => return Ok(Self::ignore(format!("key {key:?}: {err}"))),
         };
         let span = tracing::info_span!("record", %key, %id);
-        let _entered = span.enter();
+        self.process(id, key, object.size).instrument(span).await
+    }
+
+    /// Processes one upload: `raw/{id}.*` at `key`, of `size` bytes if the event said.
+    async fn process(&self, id: String, key: String, size: Option<u64>) -> Result<RecordOutcome, StoreError> {
         let manifest_key = keys::manifest_key(&id);
         if self.store.exists(&manifest_key).await? {
             tracing::info!("manifest exists: duplicate delivery, nothing to do");
             return Ok(RecordOutcome::AlreadyDone { id });
         }
         let limits = &self.config.limits;
-        let early = match object.size {
+        let early = match size {
             Some(0) => Some(Reject { reason: RejectReason::Empty, message: "the file is empty".into() }),
             Some(size) if size > limits.max_upload_bytes => Some(too_large(limits.max_upload_bytes)),
             _ => None,
         };
         if let Some(reject) = early {
-            tracing::info!(size = object.size, "rejected from the event size, without downloading");
+            tracing::info!(size, "rejected from the event size, without downloading");
             return self.reject(&id, &key, reject).await;
         }
 
