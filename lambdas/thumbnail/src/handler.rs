@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::s3::S3EventRecord;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thumbforge_core::config::human_bytes;
 use thumbforge_core::keys::{self, KeyError};
@@ -108,7 +108,7 @@ pub fn decode_key(encoded: &str) -> Option<String> {
 /// Reads a record with the AWS types, or, for emulators that send another shape (no timezone,
 /// no sequencer), by the few fields needed.
 fn parse_record(record: &Value) -> Option<ObjectCreated> {
-    if let Ok(typed) = serde_json::from_value::<S3EventRecord>(record.clone()) {
+    if let Ok(typed) = S3EventRecord::deserialize(record) {
         return Some(ObjectCreated {
             event_name: typed.event_name.unwrap_or_default(),
             bucket: typed.s3.bucket.name.unwrap_or_default(),

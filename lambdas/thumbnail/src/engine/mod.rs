@@ -294,7 +294,7 @@ fn process_unguarded(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, 
     let (source, targets) = decode(data, format, config)?;
     let mut timings = Timings { decode: started.elapsed(), ..Timings::default() };
 
-    let to_srgb = source.icc.as_deref().and_then(pixels::ToSrgb::new);
+    let to_srgb = source.icc.as_deref().and_then(|icc| pixels::ToSrgb::new(icc, source.pixels.channels));
     let quality = &config.thumbnails;
     let mut renditions = Vec::with_capacity(targets.len() * 2);
     let mut previous = source.pixels;

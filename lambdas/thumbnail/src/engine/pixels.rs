@@ -48,31 +48,38 @@ pub fn orient(pixels: Pixels, orientation: Orientation) -> Pixels {
     Pixels { width, height, channels, data }
 }
 
-/// A prepared conversion from an embedded ICC profile to sRGB.
-#[derive(Debug, Clone)]
+/// A prepared conversion from an embedded ICC profile to sRGB, built once per image.
+#[derive(Clone)]
 pub struct ToSrgb {
-    profile: ColorProfile,
+    transform: std::sync::Arc<moxcms::Transform8BitExecutor>,
+}
+
+impl std::fmt::Debug for ToSrgb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ToSrgb")
+    }
 }
 
 impl ToSrgb {
-    /// Parses an ICC profile; `None` when it is unusable or not an RGB profile (the pixels are
-    /// then taken as sRGB, which is what browsers do with an untagged image).
-    pub fn new(icc: &[u8]) -> Option<Self> {
+    /// Parses an ICC profile and prepares its transform for pixels of `channels` (3 or 4);
+    /// `None` when it is unusable or not an RGB profile (the pixels are then taken as sRGB,
+    /// which is what browsers do with an untagged image).
+    pub fn new(icc: &[u8], channels: u8) -> Option<Self> {
         let profile = ColorProfile::new_from_slice(icc).ok()?;
-        (profile.color_space == moxcms::DataColorSpace::Rgb).then_some(Self { profile })
+        if profile.color_space != moxcms::DataColorSpace::Rgb {
+            return None;
+        }
+        let layout = if channels == 4 { Layout::Rgba } else { Layout::Rgb };
+        let transform = profile
+            .create_transform_8bit(layout, &ColorProfile::new_srgb(), layout, TransformOptions::default())
+            .ok()?;
+        Some(Self { transform })
     }
 
-    /// Converts the pixels in place; leaves them untouched if the transform cannot be built.
+    /// Converts the pixels in place; leaves them untouched if the transform fails.
     pub fn apply(&self, pixels: &mut Pixels) {
-        let layout = if pixels.channels == 4 { Layout::Rgba } else { Layout::Rgb };
-        let srgb = ColorProfile::new_srgb();
-        let Ok(transform) =
-            self.profile.create_transform_8bit(layout, &srgb, layout, TransformOptions::default())
-        else {
-            return;
-        };
         let mut out = vec![0; pixels.data.len()];
-        if transform.transform(&pixels.data, &mut out).is_ok() {
+        if self.transform.transform(&pixels.data, &mut out).is_ok() {
             pixels.data = out;
         }
     }
@@ -130,6 +137,6 @@ mod tests {
 
     #[test]
     fn garbage_icc_is_ignored() {
-        assert!(ToSrgb::new(b"not a profile").is_none());
+        assert!(ToSrgb::new(b"not a profile", 3).is_none());
     }
 }
