@@ -6,6 +6,7 @@
 //! | `POST /api/uploads` | `201` an upload ticket ([`UploadTicket`](crate::uploads::UploadTicket)) |
 //! | `GET /api/images/{id}` | `200` an [`Image`](crate::images::Image); `404` for a malformed or unknown id |
 //! | `GET /api/images?limit&cursor` | `200` an [`ImagePage`](crate::images::ImagePage) |
+//! | `GET /api/config` | `200` the [`PublicConfig`] the page checks files against |
 //! | a known path, another method | `405` with `Allow` |
 //! | anything else | `404` |
 
@@ -14,7 +15,7 @@ use std::time::Instant;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::http::header::LOCATION;
 use serde_json::Value;
-use thumbforge_core::RuntimeConfig;
+use thumbforge_core::{OutputFormat, RuntimeConfig};
 
 use crate::http::{self, ApiError, json_response, query_param, route_path, with_header};
 use crate::images::{self, DEFAULT_LIMIT, MAX_LIMIT};
@@ -39,6 +40,44 @@ pub enum Route<'a> {
     Images,
     /// `/api/images/{id}` (the id unchecked).
     Image(&'a str),
+    /// `/api/config`.
+    Config,
+}
+
+/// The limits a client checks before asking for an upload (the API enforces them anyway).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicConfig {
+    /// Largest upload in bytes.
+    pub max_upload_bytes: u64,
+    /// The exact `contentType` values `POST /api/uploads` accepts.
+    pub allowed_content_types: Vec<&'static str>,
+    /// Rendition box sizes, smallest first.
+    pub sizes: Vec<u32>,
+    /// Output formats, in order of preference for a browser that supports them all.
+    pub formats: Vec<&'static str>,
+    /// Lifetime of an upload URL in seconds.
+    pub upload_expiry_seconds: u64,
+}
+
+impl PublicConfig {
+    /// What a client may know of the configuration.
+    pub fn of(config: &RuntimeConfig) -> Self {
+        let mut sizes = config.sizes_largest_first();
+        sizes.reverse();
+        let mut formats = Vec::new();
+        if config.thumbnails.webp {
+            formats.push(OutputFormat::Webp.name());
+        }
+        formats.push(OutputFormat::Jpeg.name());
+        Self {
+            max_upload_bytes: config.limits.max_upload_bytes,
+            allowed_content_types: config.limits.allowed_types.iter().map(|t| t.content_type()).collect(),
+            sizes,
+            formats,
+            upload_expiry_seconds: u64::from(config.upload.presign_expiry_seconds),
+        }
+    }
 }
 
 impl<'a> Route<'a> {
@@ -48,6 +87,7 @@ impl<'a> Route<'a> {
         match path {
             "/api/uploads" => Some(Self::Uploads),
             "/api/images" => Some(Self::Images),
+            "/api/config" => Some(Self::Config),
             _ => path.strip_prefix("/api/images/").filter(|id| !id.contains('/')).map(Self::Image),
         }
     }
@@ -56,7 +96,7 @@ impl<'a> Route<'a> {
     pub fn allow(self) -> &'static str {
         match self {
             Self::Uploads => "POST",
-            Self::Images | Self::Image(_) => "GET",
+            Self::Images | Self::Image(_) | Self::Config => "GET",
         }
     }
 }
@@ -156,6 +196,7 @@ impl<B: Bucket, P: Presigner, C: Clock, I: IdGenerator> Api<B, P, C, I> {
                 Ok(with_header(json_response(201, &ticket), LOCATION, &location))
             }
             Route::Image(id) => Ok(json_response(200, &self.image(id).await?)),
+            Route::Config => Ok(json_response(200, &PublicConfig::of(&self.config))),
             Route::Images => {
                 let limit = parse_limit(query_param(request, "limit", "invalid_limit")?)?;
                 let cursor = match query_param(request, "cursor", "invalid_cursor")? {
@@ -199,11 +240,40 @@ mod tests {
         assert_eq!(Route::of("/api/images"), Some(Route::Images));
         assert_eq!(Route::of("/api/images/abc"), Some(Route::Image("abc")));
         assert_eq!(Route::of("/api/images/"), Some(Route::Image("")));
-        for path in
-            ["/", "", "/api", "/api/", "/api/uploads/", "/api/images/a/b", "/API/uploads", "/api//images"]
-        {
+        assert_eq!(Route::of("/api/config"), Some(Route::Config));
+        for path in [
+            "/",
+            "",
+            "/api",
+            "/api/",
+            "/api/uploads/",
+            "/api/config/",
+            "/api/images/a/b",
+            "/API/uploads",
+            "/api//images",
+        ] {
             assert_eq!(Route::of(path), None, "{path}");
         }
+    }
+
+    #[test]
+    fn public_config_follows_the_runtime_config() {
+        let mut config = RuntimeConfig::default();
+        let public = PublicConfig::of(&config);
+        assert_eq!(public.max_upload_bytes, config.limits.max_upload_bytes);
+        assert_eq!(public.allowed_content_types, ["image/jpeg", "image/png", "image/webp", "image/gif"]);
+        assert_eq!(public.sizes, [256, 1024]);
+        assert_eq!(public.formats, ["webp", "jpeg"]);
+        config.thumbnails.webp = false;
+        config.thumbnails.sizes = vec![512, 64];
+        config.limits.allowed_types = vec![thumbforge_core::InputFormat::Png];
+        let public = PublicConfig::of(&config);
+        assert_eq!(public.formats, ["jpeg"]);
+        assert_eq!(public.sizes, [64, 512]);
+        assert_eq!(public.allowed_content_types, ["image/png"]);
+        let json = serde_json::to_value(&public).unwrap();
+        assert_eq!(json["maxUploadBytes"], 26_214_400);
+        assert_eq!(json["uploadExpirySeconds"], 300);
     }
 
     #[test]

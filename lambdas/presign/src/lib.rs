@@ -2,7 +2,8 @@
 //!
 //! - `POST /api/uploads` hands out a pre-signed S3 `PUT` whose key, length, type and
 //!   no-overwrite condition S3 enforces ([`uploads`]);
-//! - `GET /api/images/{id}` and `GET /api/images` report what became of uploads ([`images`]).
+//! - `GET /api/images/{id}` and `GET /api/images` report what became of uploads ([`images`]);
+//! - `GET /api/config` tells the page the limits it checks files against ([`api::PublicConfig`]).
 //!
 //! [`api::Api`] is the pure core: it talks to the world only through the [`ports`] (a read-only
 //! bucket, a URL signer, a clock, an id generator), implemented over S3 in [`s3`]; [`runtime`] is

@@ -21,10 +21,7 @@ use tracing::Instrument;
 use crate::engine::{self, Reject};
 use crate::store::{Fetched, ObjectStore, Put, StoreError};
 
-/// `Cache-Control` of every rendition: the key changes with every upload, so it never changes.
-pub const RENDITION_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
-/// `Cache-Control` of a manifest.
-pub const MANIFEST_CACHE_CONTROL: &str = "no-cache";
+use thumbforge_core::web::{MANIFEST_CACHE_CONTROL, THUMBS_CACHE_CONTROL};
 /// `Content-Type` of a manifest.
 pub const MANIFEST_CONTENT_TYPE: &str = "application/json";
 
@@ -246,7 +243,7 @@ impl<S: ObjectStore> Handler<S> {
             let rendition_key = keys::rendition_key(&id, r.size, r.format);
             let len = u64::try_from(r.data.len()).unwrap_or(u64::MAX);
             self.store
-                .put(&rendition_key, r.data, r.format.content_type(), RENDITION_CACHE_CONTROL, false)
+                .put(&rendition_key, r.data, r.format.content_type(), THUMBS_CACHE_CONTROL, false)
                 .await?;
             renditions.push(Rendition {
                 key: rendition_key,

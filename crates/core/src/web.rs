@@ -1,0 +1,111 @@
+//! What the edge adds to every answer: security headers and cache policies, named once here.
+//!
+//! `cargo xtask tfvars` exports these values to Terraform (the CloudFront response headers policy
+//! and the site objects' `Cache-Control`), and the local stack's gateway sets the very same
+//! headers, so the page is tested under the policy it is deployed with.
+
+/// Placeholder in [`CONTENT_SECURITY_POLICY_TEMPLATE`] for the origin the browser sends the
+/// pre-signed upload to (the media bucket's regional endpoint on AWS, the local S3 server in dev).
+pub const UPLOAD_ORIGIN_PLACEHOLDER: &str = "{upload_origin}";
+
+/// The page's Content-Security-Policy, with [`UPLOAD_ORIGIN_PLACEHOLDER`] to fill in: scripts,
+/// styles and images from the site only, API calls to the site, uploads to the bucket, no framing.
+pub const CONTENT_SECURITY_POLICY_TEMPLATE: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' blob: data:; connect-src 'self' {upload_origin}; \
+     manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// `Strict-Transport-Security: max-age=…; includeSubDomains` (two years).
+pub const HSTS_MAX_AGE_SECONDS: u32 = 63_072_000;
+
+/// `X-Frame-Options`.
+pub const FRAME_OPTIONS: &str = "DENY";
+
+/// `Referrer-Policy`.
+pub const REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
+
+/// `Cache-Control` of every rendition: its key never changes content.
+pub const THUMBS_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+
+/// `Cache-Control` of a manifest (rewritten never, but read while pending).
+pub const MANIFEST_CACHE_CONTROL: &str = "no-cache";
+
+/// `Cache-Control` of the page's HTML: always revalidated, so a deploy shows at once.
+pub const SITE_HTML_CACHE_CONTROL: &str = "no-cache";
+
+/// `Cache-Control` of the page's scripts, styles and icons (not fingerprinted: kept short).
+pub const SITE_ASSET_CACHE_CONTROL: &str = "public, max-age=300";
+
+/// The CSP for a deployment whose uploads go to `upload_origin` (e.g. `https://b.s3.eu-west-1.amazonaws.com`).
+pub fn content_security_policy(upload_origin: &str) -> String {
+    CONTENT_SECURITY_POLICY_TEMPLATE.replace(UPLOAD_ORIGIN_PLACEHOLDER, upload_origin)
+}
+
+/// Every security header the edge adds to every answer, in a fixed order.
+pub fn security_headers(upload_origin: &str) -> [(&'static str, String); 5] {
+    [
+        ("content-security-policy", content_security_policy(upload_origin)),
+        ("strict-transport-security", format!("max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains")),
+        ("x-content-type-options", "nosniff".to_owned()),
+        ("x-frame-options", FRAME_OPTIONS.to_owned()),
+        ("referrer-policy", REFERRER_POLICY.to_owned()),
+    ]
+}
+
+/// The `Content-Type` and `Cache-Control` the site serves a page file with, by its extension;
+/// `None` for a file that is not part of the page (it is not published).
+pub fn site_file_headers(path: &str) -> Option<(&'static str, &'static str)> {
+    let extension = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
+    let (content_type, cache) = match extension.as_str() {
+        "html" => ("text/html; charset=utf-8", SITE_HTML_CACHE_CONTROL),
+        "js" | "mjs" => ("text/javascript; charset=utf-8", SITE_ASSET_CACHE_CONTROL),
+        "css" => ("text/css; charset=utf-8", SITE_ASSET_CACHE_CONTROL),
+        "svg" => ("image/svg+xml", SITE_ASSET_CACHE_CONTROL),
+        "png" => ("image/png", SITE_ASSET_CACHE_CONTROL),
+        "ico" => ("image/x-icon", SITE_ASSET_CACHE_CONTROL),
+        "json" | "webmanifest" => ("application/json", SITE_ASSET_CACHE_CONTROL),
+        "txt" => ("text/plain; charset=utf-8", SITE_ASSET_CACHE_CONTROL),
+        _ => return None,
+    };
+    Some((content_type, cache))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csp_names_the_upload_origin_once_and_nothing_unsafe() {
+        let csp = content_security_policy("https://b.s3.eu-west-1.amazonaws.com");
+        assert!(csp.contains("connect-src 'self' https://b.s3.eu-west-1.amazonaws.com;"), "{csp}");
+        assert!(!csp.contains(UPLOAD_ORIGIN_PLACEHOLDER));
+        assert!(!csp.contains("unsafe"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert_eq!(CONTENT_SECURITY_POLICY_TEMPLATE.matches(UPLOAD_ORIGIN_PLACEHOLDER).count(), 1);
+    }
+
+    #[test]
+    fn security_headers_are_complete() {
+        let headers = security_headers("http://127.0.0.1:9000");
+        let names: Vec<_> = headers.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "content-security-policy",
+                "strict-transport-security",
+                "x-content-type-options",
+                "x-frame-options",
+                "referrer-policy"
+            ]
+        );
+        assert_eq!(headers[1].1, "max-age=63072000; includeSubDomains");
+    }
+
+    #[test]
+    fn site_files_get_types_and_cache_policies() {
+        assert_eq!(site_file_headers("index.html"), Some(("text/html; charset=utf-8", "no-cache")));
+        assert_eq!(site_file_headers("app.JS").map(|h| h.0), Some("text/javascript; charset=utf-8"));
+        assert_eq!(site_file_headers("app.css").map(|h| h.1), Some(SITE_ASSET_CACHE_CONTROL));
+        assert_eq!(site_file_headers("README.md"), None);
+        assert_eq!(site_file_headers("Makefile"), None);
+    }
+}
