@@ -1,0 +1,123 @@
+// The same-origin API under /api (see "The API" in the repository README).
+// Every failure becomes an ApiError whose message can be shown as it is.
+
+import { describeApiError, parseConfig, parseRetryAfter } from "./lib.js";
+
+/** How long one API call may take before it is given up. */
+const TIMEOUT_MS = 20000;
+
+export class ApiError extends Error {
+  /**
+   * @param {string} message a sentence for people
+   * @param {{status?: number, code?: string, retryAfterMs?: number|null, request?: string}} details
+   */
+  constructor(message, { status = 0, code = "network", retryAfterMs = null, request = "" } = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.retryAfterMs = retryAfterMs;
+    this.request = request;
+  }
+
+  /** Whether trying again later may help (network trouble, 429, 5xx). */
+  get transient() {
+    return this.status === 0 || this.status === 429 || this.status >= 500;
+  }
+}
+
+/** Calls the API and returns the decoded JSON body, or throws an ApiError. */
+export async function apiFetch(path, { method = "GET", body, signal } = {}) {
+  const request = `${method} ${path}`;
+  // One controller for both the caller's signal and the time limit (AbortSignal.any is too new).
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, TIMEOUT_MS);
+  const forward = () => controller.abort();
+  signal?.addEventListener("abort", forward, { once: true });
+  const init = {
+    method,
+    headers: { accept: "application/json" },
+    credentials: "same-origin",
+    signal: controller.signal,
+  };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  let text;
+  try {
+    try {
+      response = await fetch(path, init);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      const why = timedOut ? `no answer within ${TIMEOUT_MS / 1000} s` : "the network request failed";
+      throw new ApiError(`Could not reach the server (${request}: ${why}).`, { request });
+    }
+    try {
+      text = await response.text();
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new ApiError(`The server's answer to ${request} was cut off.`, { status: response.status, request });
+    }
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", forward);
+  }
+  if (!response.ok) {
+    const { code, message } = describeApiError(response.status, response.statusText, text);
+    throw new ApiError(`${capitalize(message)} (${request} → ${response.status}).`, {
+      status: response.status,
+      code,
+      retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
+      request,
+    });
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(`The server's answer to ${request} is not JSON.`, {
+      status: response.status,
+      code: "bad_response",
+      request,
+    });
+  }
+}
+
+function capitalize(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** `GET /api/config`, checked. */
+export async function getConfig() {
+  const body = await apiFetch("/api/config");
+  try {
+    return parseConfig(body);
+  } catch (error) {
+    throw new ApiError(`${capitalize(error.message)} (GET /api/config).`, { status: 200, code: "bad_response" });
+  }
+}
+
+/** `POST /api/uploads` for a File. */
+export function createUpload(file) {
+  return apiFetch("/api/uploads", {
+    method: "POST",
+    body: { filename: file.name, contentType: file.type, size: file.size },
+  });
+}
+
+/** `GET /api/images/{id}`. */
+export function getImage(id, { signal } = {}) {
+  return apiFetch(`/api/images/${encodeURIComponent(id)}`, { signal });
+}
+
+/** `GET /api/images?limit=N&cursor=C`: `{items, next}`. */
+export function listImages({ limit = 24, cursor = null } = {}) {
+  const query = new URLSearchParams({ limit: String(limit) });
+  if (cursor) query.set("cursor", cursor);
+  return apiFetch(`/api/images?${query}`);
+}

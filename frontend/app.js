@@ -1,0 +1,320 @@
+// The upload page: wires the file picker, the drop zone, the upload rows and the gallery.
+// Selectors are documented in README.md beside this file.
+
+import { ApiError, createUpload, getConfig, listImages } from "./api.js";
+import { Gallery, h } from "./gallery.js";
+import { checkFile, humanBytes, limitsText, nextPollDelay, reasonText } from "./lib.js";
+import { createLimiter, pollImage, putFile } from "./upload.js";
+
+/** Images per `GET /api/images` page. */
+const PAGE_SIZE = 24;
+/** Files sent at once. */
+const PARALLEL_UPLOADS = 3;
+/** How often `POST /api/uploads` is asked again after a transient failure. */
+const PRESIGN_RETRIES = 2;
+
+const $ = (id) => document.getElementById(id);
+
+const elements = {
+  error: $("error"),
+  errorList: $("error-list"),
+  errorDismiss: $("error-dismiss"),
+  dropZone: $("drop-zone"),
+  fileInput: $("file-input"),
+  limits: $("limits"),
+  uploads: $("uploads"),
+  gallery: $("gallery"),
+  galleryEmpty: $("gallery-empty"),
+  loadMore: $("load-more"),
+  announcer: $("announcer"),
+  viewer: $("viewer"),
+};
+
+const gallery = new Gallery({ list: elements.gallery, empty: elements.galleryEmpty, viewer: elements.viewer });
+const limiter = createLimiter(PARALLEL_UPLOADS);
+/** The `GET /api/config` answer once loaded. */
+let config = null;
+
+// ---- messages -------------------------------------------------------------------------------
+
+/** Shows an error in the page-wide error area (never only in the console). */
+function showError(message) {
+  elements.errorList.append(h("li", { "data-testid": "error-message", text: message }));
+  elements.error.hidden = false;
+}
+
+elements.errorDismiss.addEventListener("click", () => {
+  elements.errorList.replaceChildren();
+  elements.error.hidden = true;
+});
+
+window.addEventListener("error", (event) => {
+  showError(`Something went wrong in this page: ${event.message}`);
+});
+window.addEventListener("unhandledrejection", (event) => {
+  showError(`Something went wrong in this page: ${event.reason?.message ?? event.reason}`);
+});
+
+/** Tells screen-reader users about a status change (one polite live region). */
+function announce(text) {
+  // A sentence equal to the current one would not be read again: make it differ.
+  elements.announcer.textContent = elements.announcer.textContent === text ? `${text}\u00a0` : text;
+}
+
+// ---- one row per chosen file ----------------------------------------------------------------
+
+const STATE_TEXT = {
+  queued: "Waiting to upload…",
+  presigning: "Preparing the upload…",
+  uploading: "Uploading…",
+  processing: "Uploaded. Making thumbnails…",
+  ready: "Ready.",
+};
+
+class UploadRow {
+  constructor(file) {
+    this.file = file;
+    this.percent = -1;
+    this.progress = h("progress", {
+      class: "upload__progress",
+      max: 100,
+      "data-testid": "upload-progress",
+      "aria-label": `Upload progress of ${file.name}`,
+    });
+    this.status = h("p", { class: "upload__status", "data-testid": "upload-status" });
+    this.element = h(
+      "li",
+      { class: "upload", "data-testid": "upload-row", "data-file": file.name },
+      h(
+        "div",
+        { class: "upload__head" },
+        h("span", { class: "upload__name", "data-testid": "upload-name", text: file.name }),
+        h("span", { class: "upload__size", text: humanBytes(file.size) }),
+      ),
+      this.progress,
+      this.status,
+    );
+    elements.uploads.append(this.element);
+  }
+
+  /** Moves to a state; `text` replaces the state's usual sentence. */
+  set(state, text = STATE_TEXT[state], detail = null) {
+    this.state = state;
+    this.element.dataset.state = state;
+    this.status.replaceChildren(text);
+    if (detail) this.status.append(" ", h("span", { class: "upload__detail", text: detail }));
+    if (state === "refused" || state === "error") {
+      this.progress.hidden = true;
+    } else if (state === "queued" || state === "presigning") {
+      this.progress.removeAttribute("value"); // indeterminate
+    } else if (state === "uploading") {
+      this.progress.value = 0;
+    } else {
+      this.progress.value = 100;
+    }
+    if (state !== "uploading" && state !== "queued" && state !== "presigning") {
+      announce(`${this.file.name}: ${[text, detail].filter(Boolean).join(" ")}`);
+    }
+  }
+
+  setId(id) {
+    this.element.dataset.id = id;
+  }
+
+  onProgress(loaded, total) {
+    const percent = total > 0 ? Math.min(100, Math.floor((loaded / total) * 100)) : 0;
+    if (percent === this.percent) return;
+    this.percent = percent;
+    this.progress.value = percent;
+    this.element.dataset.progress = String(percent);
+    this.status.textContent = `Uploading… ${percent} %`;
+  }
+
+  /** Shows the outcome of processing. */
+  outcome(image) {
+    if (image.status === "ready") this.set("ready");
+    else if (image.status === "rejected")
+      this.set(
+        "rejected",
+        `Not accepted: ${reasonText(image.reason)}`,
+        image.message ? `Details: ${image.message}` : null,
+      );
+    else if (image.slow)
+      this.set("slow", "Uploaded, still processing. It will show in the gallery when done; reload later.");
+  }
+}
+
+// ---- watching images until they are done ----------------------------------------------------
+
+/** id → the promise of its final state, so an image is polled once however it was found. */
+const watched = new Map();
+
+function watch(id) {
+  if (!watched.has(id)) {
+    const done = pollImage(id, { onUpdate: (image) => gallery.upsert(image) }).then((image) => {
+      gallery.upsert(image);
+      return image;
+    });
+    watched.set(id, done);
+  }
+  return watched.get(id);
+}
+
+// ---- uploading ------------------------------------------------------------------------------
+
+async function uploadFile(file) {
+  const row = new UploadRow(file);
+  const refusal = checkFile(file, config);
+  if (refusal) {
+    row.set("refused", refusal.message);
+    return;
+  }
+  row.set("queued");
+  const id = await limiter.run(async () => {
+    row.set("presigning");
+    let ticket;
+    for (let attempt = 0; ticket === undefined; attempt += 1) {
+      try {
+        ticket = await createUpload(file);
+      } catch (error) {
+        // A busy or unreachable API (503 with Retry-After, network trouble) is asked again, a little.
+        if (!(error instanceof ApiError) || !error.transient || attempt >= PRESIGN_RETRIES) {
+          row.set("error", `Could not start the upload. ${error.message}`);
+          return null;
+        }
+        const wait = nextPollDelay(attempt + 1, error.retryAfterMs);
+        row.set("presigning", `The server is busy; trying again in ${Math.ceil(wait / 1000)} s…`);
+        await new Promise((resolve) => window.setTimeout(resolve, wait));
+      }
+    }
+    row.setId(ticket.id);
+    row.set("uploading");
+    try {
+      await putFile(ticket.upload, file, { onProgress: (loaded, total) => row.onProgress(loaded, total) });
+    } catch (error) {
+      row.set("error", `Upload failed. ${error.message}`);
+      return null;
+    }
+    return ticket.id;
+  });
+  if (id === null) return;
+  row.set("processing");
+  gallery.upsert({ id, status: "pending", createdAt: new Date().toISOString() }, file.name);
+  try {
+    row.outcome(await watch(id));
+  } catch (error) {
+    row.set("error", `Could not get the result. ${error.message}`);
+  }
+}
+
+function uploadFiles(fileList) {
+  const files = [...fileList];
+  if (files.length === 0) return;
+  if (config === null) {
+    showError("Uploads are not possible yet: the upload settings could not be loaded.");
+    return;
+  }
+  for (const file of files) {
+    uploadFile(file).catch((error) => showError(`Uploading “${file.name}” failed: ${error.message}`));
+  }
+}
+
+elements.fileInput.addEventListener("change", () => {
+  uploadFiles(elements.fileInput.files);
+  elements.fileInput.value = ""; // the same file can be chosen again
+});
+
+// The drop zone. Elsewhere on the page a drop is ignored instead of opening the file.
+let dragDepth = 0;
+elements.dropZone.addEventListener("dragenter", (event) => {
+  event.preventDefault();
+  dragDepth += 1;
+  elements.dropZone.classList.add("is-dragover");
+});
+elements.dropZone.addEventListener("dragleave", () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (dragDepth === 0) elements.dropZone.classList.remove("is-dragover");
+});
+elements.dropZone.addEventListener("dragover", (event) => {
+  event.preventDefault();
+  if (event.dataTransfer) event.dataTransfer.dropEffect = config ? "copy" : "none";
+});
+elements.dropZone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  event.stopPropagation();
+  dragDepth = 0;
+  elements.dropZone.classList.remove("is-dragover");
+  uploadFiles(event.dataTransfer?.files ?? []);
+});
+for (const type of ["dragover", "drop"]) {
+  window.addEventListener(type, (event) => {
+    if (!elements.dropZone.contains(event.target)) {
+      event.preventDefault();
+      if (event.dataTransfer) event.dataTransfer.dropEffect = "none";
+    }
+  });
+}
+
+// ---- the gallery listing --------------------------------------------------------------------
+
+let cursor = null;
+let loading = false;
+
+async function loadPage() {
+  if (loading) return;
+  loading = true;
+  elements.gallery.setAttribute("aria-busy", "true");
+  elements.loadMore.disabled = true;
+  elements.loadMore.textContent = "Loading…";
+  try {
+    const page = await listImages({ limit: PAGE_SIZE, cursor });
+    if (!page || !Array.isArray(page.items))
+      throw new ApiError("The image list from the server is malformed.", { status: 200, code: "bad_response" });
+    for (const image of page.items) {
+      gallery.upsert(image);
+      if (image.status === "pending")
+        watch(image.id).catch((error) => showError(`Could not follow an upload: ${error.message}`));
+    }
+    cursor = typeof page.next === "string" ? page.next : null;
+    gallery.loaded = true;
+    gallery.updateEmpty();
+    elements.loadMore.hidden = cursor === null;
+    elements.loadMore.textContent = "Load more";
+    elements.gallery.dataset.loaded = "true";
+  } catch (error) {
+    showError(`Could not load the gallery. ${error.message}`);
+    elements.loadMore.hidden = false;
+    elements.loadMore.textContent = "Try loading again";
+  } finally {
+    loading = false;
+    elements.loadMore.disabled = false;
+    elements.gallery.setAttribute("aria-busy", "false");
+  }
+}
+
+elements.loadMore.addEventListener("click", () => loadPage());
+
+// ---- start ----------------------------------------------------------------------------------
+
+async function start() {
+  const configLoaded = getConfig().then(
+    (loaded) => {
+      config = loaded;
+      elements.limits.textContent = limitsText(config);
+      elements.fileInput.accept = config.allowedContentTypes.join(",");
+      elements.fileInput.disabled = false;
+      document.documentElement.dataset.config = "ready";
+    },
+    (error) => {
+      elements.limits.textContent = "Uploading is unavailable right now.";
+      elements.dropZone.classList.add("is-disabled");
+      document.documentElement.dataset.config = "failed";
+      showError(
+        `Could not load the upload settings, so uploading is off; reload the page to try again. ${error.message}`,
+      );
+    },
+  );
+  await Promise.all([configLoaded, loadPage()]);
+}
+
+start();

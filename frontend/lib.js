@@ -1,0 +1,369 @@
+// Pure logic of the upload page: no DOM, no network, no timers.
+// Everything here is unit-tested by `node --test frontend/tests` (tests/lib.test.mjs).
+
+/** Rejection reasons (crates/core/src/manifest.rs) in plain words. */
+export const REASONS = Object.freeze({
+  empty: "The file is empty.",
+  file_too_large: "The file is larger than the upload limit.",
+  not_an_image: "This file is not an image.",
+  unsupported_format: "This kind of image is not supported.",
+  invalid_dimensions: "The image has no width or no height.",
+  dimensions_too_large: "The image is too wide or too tall.",
+  too_many_pixels: "The image has too many pixels.",
+  extreme_aspect_ratio: "The image is too long and thin to make a thumbnail.",
+  decode_limit_exceeded: "The image would need too much memory to open.",
+  corrupt: "The file is damaged or incomplete.",
+});
+
+/** The plain-words explanation of a rejection reason code. */
+export function reasonText(reason) {
+  return Object.hasOwn(REASONS, reason) ? REASONS[reason] : "The image was not accepted.";
+}
+
+/** Bytes in binary units, exactly like `human_bytes` in crates/core/src/config.rs: "25 MiB", "1.5 KiB", "12 bytes". */
+export function humanBytes(bytes) {
+  const units = [
+    ["GiB", 2 ** 30],
+    ["MiB", 2 ** 20],
+    ["KiB", 2 ** 10],
+  ];
+  for (const [unit, size] of units) {
+    if (bytes >= size) {
+      return bytes % size === 0 ? `${bytes / size} ${unit}` : `${(bytes / size).toFixed(1)} ${unit}`;
+    }
+  }
+  return bytes === 1 ? "1 byte" : `${bytes} bytes`;
+}
+
+const TYPE_LABELS = Object.freeze({
+  "image/jpeg": "JPEG",
+  "image/png": "PNG",
+  "image/webp": "WebP",
+  "image/gif": "GIF",
+  "image/avif": "AVIF",
+  "image/heic": "HEIC",
+  "image/heif": "HEIF",
+  "image/bmp": "BMP",
+  "image/tiff": "TIFF",
+  "image/svg+xml": "SVG",
+});
+
+/** A short human name of a media type: "image/jpeg" → "JPEG"; unknown types are returned as given. */
+export function typeLabel(contentType) {
+  if (Object.hasOwn(TYPE_LABELS, contentType)) return TYPE_LABELS[contentType];
+  return contentType || "unknown type";
+}
+
+/** "A", "A or B", "A, B or C". */
+export function orList(words) {
+  if (words.length <= 1) return words.join("");
+  return `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]}`;
+}
+
+/** One sentence describing what may be uploaded: "JPEG, PNG, WebP or GIF images up to 25 MiB each." */
+export function limitsText(config) {
+  return `${orList(config.allowedContentTypes.map(typeLabel))} images, up to ${humanBytes(config.maxUploadBytes)} each.`;
+}
+
+function isPositiveInteger(value) {
+  return Number.isSafeInteger(value) && value > 0;
+}
+
+/**
+ * Checks the `GET /api/config` answer and returns the part the page uses.
+ * Throws an Error naming every problem, so a broken server is reported instead of guessed around.
+ */
+export function parseConfig(body) {
+  const problems = [];
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new Error("the upload settings are not a JSON object");
+  }
+  if (!isPositiveInteger(body.maxUploadBytes)) problems.push("`maxUploadBytes` is not a positive integer");
+  const types = body.allowedContentTypes;
+  if (!Array.isArray(types) || types.length === 0 || !types.every((t) => typeof t === "string" && t !== "")) {
+    problems.push("`allowedContentTypes` is not a non-empty list of media types");
+  }
+  const sizes = body.sizes;
+  if (sizes !== undefined && !(Array.isArray(sizes) && sizes.every(isPositiveInteger))) {
+    problems.push("`sizes` is not a list of positive integers");
+  }
+  if (problems.length > 0) throw new Error(`the upload settings are invalid: ${problems.join("; ")}`);
+  return {
+    maxUploadBytes: body.maxUploadBytes,
+    allowedContentTypes: [...types],
+    sizes: Array.isArray(sizes) ? [...sizes] : [],
+    formats: Array.isArray(body.formats) ? [...body.formats] : [],
+    uploadExpirySeconds: isPositiveInteger(body.uploadExpirySeconds) ? body.uploadExpirySeconds : null,
+  };
+}
+
+/**
+ * Checks a file ({name, type, size}) against the limits the API enforces, before anything is sent.
+ * Returns null when the file may be uploaded, else {code, message} with a sentence for people.
+ */
+export function checkFile(file, config) {
+  const allowed = orList(config.allowedContentTypes.map(typeLabel));
+  if (!config.allowedContentTypes.includes(file.type)) {
+    const what = file.type ? `its type is ${typeLabel(file.type)}` : "this browser cannot tell its type";
+    return {
+      code: "unsupported_type",
+      message: `“${file.name}” is not a ${allowed} image (${what}).`,
+    };
+  }
+  if (file.size === 0) {
+    return { code: "empty_file", message: `“${file.name}” is empty (0 bytes).` };
+  }
+  if (file.size > config.maxUploadBytes) {
+    return {
+      code: "file_too_large",
+      message: `“${file.name}” is ${humanBytes(file.size)}, over the ${humanBytes(config.maxUploadBytes)} limit per file.`,
+    };
+  }
+  return null;
+}
+
+/**
+ * Header names a page may not set on an XMLHttpRequest or fetch (the Fetch standard's forbidden
+ * request-header names); the browser sets or refuses them itself. `content-length` is among them:
+ * the browser takes it from the Blob, whose size is the `size` the upload URL was signed for.
+ */
+export const FORBIDDEN_HEADER_NAMES = Object.freeze([
+  "accept-charset",
+  "accept-encoding",
+  "access-control-request-headers",
+  "access-control-request-method",
+  "connection",
+  "content-length",
+  "cookie",
+  "cookie2",
+  "date",
+  "dnt",
+  "expect",
+  "host",
+  "keep-alive",
+  "origin",
+  "referer",
+  "set-cookie",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "via",
+]);
+
+/** Prefixes of forbidden header names. */
+export const FORBIDDEN_HEADER_PREFIXES = Object.freeze(["proxy-", "sec-"]);
+
+/** Whether a page is not allowed to set this request header. */
+export function isForbiddenHeader(name) {
+  const lower = name.toLowerCase();
+  return FORBIDDEN_HEADER_NAMES.includes(lower) || FORBIDDEN_HEADER_PREFIXES.some((p) => lower.startsWith(p));
+}
+
+/**
+ * Splits the `upload.headers` of `POST /api/uploads` into those to set on the PUT (every one the
+ * page may set, values unchanged) and those the browser sets itself (skipped).
+ * A declared `content-length` must equal the file's size, or the signature cannot match.
+ */
+export function planUploadHeaders(headers, fileSize) {
+  const set = [];
+  const skipped = [];
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (isForbiddenHeader(name)) {
+      skipped.push(name);
+      if (name.toLowerCase() === "content-length" && String(value) !== String(fileSize)) {
+        throw new Error(`the upload was signed for ${value} bytes but the file has ${fileSize}`);
+      }
+    } else {
+      set.push([name, String(value)]);
+    }
+  }
+  return { set, skipped };
+}
+
+/** Polling of `GET /api/images/{id}`: first wait, growth, longest wait, and when to stop waiting. */
+export const POLL = Object.freeze({
+  firstDelayMs: 500,
+  factor: 1.5,
+  maxDelayMs: 5000,
+  maxRetryAfterMs: 30000,
+  giveUpAfterMs: 180000,
+});
+
+/** The wait before poll number `attempt` (0 for the first): 500 ms, 750 ms, 1.125 s … up to 5 s. */
+export function backoffDelay(attempt, policy = POLL) {
+  const delay = policy.firstDelayMs * policy.factor ** Math.max(0, attempt);
+  return Math.round(Math.min(delay, policy.maxDelayMs));
+}
+
+/** The whole schedule of waits that fit in the policy's patience (for display and tests). */
+export function backoffSchedule(policy = POLL) {
+  const waits = [];
+  let total = 0;
+  for (let attempt = 0; ; attempt += 1) {
+    const wait = backoffDelay(attempt, policy);
+    if (total + wait > policy.giveUpAfterMs) return waits;
+    waits.push(wait);
+    total += wait;
+  }
+}
+
+/**
+ * A `Retry-After` value (delta seconds or an HTTP date) in milliseconds from `nowMs`,
+ * or null when absent or unreadable.
+ */
+export function parseRetryAfter(value, nowMs = Date.now()) {
+  if (value === null || value === undefined) return null;
+  const text = String(value).trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return null;
+  return Math.max(0, at - nowMs);
+}
+
+/** The wait before the next poll: the back-off, or longer if the server asked for it (capped). */
+export function nextPollDelay(attempt, retryAfterMs = null, policy = POLL) {
+  const backoff = backoffDelay(attempt, policy);
+  if (retryAfterMs === null) return backoff;
+  return Math.max(backoff, Math.min(retryAfterMs, policy.maxRetryAfterMs));
+}
+
+/**
+ * Turns an API answer that is not a success into {status, code, message}.
+ * API errors are `{"error": {"code", "message"}}`; anything else (a proxy's HTML page, an empty
+ * body) still gets a message that says what happened.
+ */
+export function describeApiError(status, statusText, bodyText) {
+  let code = `http_${status}`;
+  let message = null;
+  try {
+    const body = JSON.parse(bodyText);
+    if (body && typeof body.error === "object" && body.error !== null) {
+      if (typeof body.error.code === "string") code = body.error.code;
+      if (typeof body.error.message === "string" && body.error.message !== "") message = body.error.message;
+    }
+  } catch {
+    // not JSON: described below
+  }
+  if (message === null) {
+    const said = statusText ? `${status} ${statusText}` : `${status}`;
+    message = `the server answered ${said} without an explanation`;
+  }
+  return { status, code, message };
+}
+
+/** Decodes the five predefined XML entities and numeric references. */
+function xmlText(text) {
+  return text.replace(/&(lt|gt|amp|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (_, e) => {
+    switch (e) {
+      case "lt":
+        return "<";
+      case "gt":
+        return ">";
+      case "amp":
+        return "&";
+      case "quot":
+        return '"';
+      case "apos":
+        return "'";
+      default:
+        return String.fromCodePoint(e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+    }
+  });
+}
+
+/**
+ * A sentence for a failed PUT to S3, from its status and XML error body
+ * (`<Error><Code>…</Code><Message>…</Message></Error>`). Status 0 is a network or CORS failure.
+ */
+export function describeUploadFailure(status, bodyText = "") {
+  if (status === 0) {
+    return "The upload did not reach the storage service (network error, or the storage refused this page's origin).";
+  }
+  const code = /<Code>([^<]*)<\/Code>/.exec(bodyText)?.[1];
+  const detail = /<Message>([^<]*)<\/Message>/.exec(bodyText)?.[1];
+  const explanation = detail ? `: ${xmlText(detail).trim().replace(/\.$/, "")}` : "";
+  const said = code ? ` (${xmlText(code)}${explanation})` : "";
+  let sentence;
+  if (code === "PreconditionFailed" || status === 412) {
+    sentence = "This upload link was already used.";
+  } else if (/expired/i.test(detail ?? "") || code === "ExpiredToken") {
+    sentence = "The upload link expired before the upload finished; please try again.";
+  } else if (code === "EntityTooLarge" || code === "EntityTooSmall" || code === "IncompleteBody") {
+    sentence = "The storage refused the file because its size differs from the size announced.";
+  } else if (status === 403) {
+    sentence = "The storage refused the upload.";
+  } else if (status >= 500) {
+    sentence = "The storage service failed; please try again.";
+  } else {
+    sentence = "The storage refused the upload.";
+  }
+  return `${sentence} Storage answered ${status}${said}.`;
+}
+
+/**
+ * How to show a ready image from its `thumbnails` list ([{url, width, height, format}]):
+ * a WebP `<source>` and a JPEG `<img>` (each with a `srcset` by actual width), the `<img>`'s
+ * fallback `src` and intrinsic size (the smallest rendition), and the largest rendition to open.
+ * Returns null when there is nothing to show.
+ */
+export function pictureModel(thumbnails) {
+  if (!Array.isArray(thumbnails) || thumbnails.length === 0) return null;
+  const byFormat = new Map();
+  for (const t of thumbnails) {
+    if (!t || typeof t.url !== "string" || !isPositiveInteger(t.width) || !isPositiveInteger(t.height)) continue;
+    if (!byFormat.has(t.format)) byFormat.set(t.format, []);
+    byFormat.get(t.format).push(t);
+  }
+  const srcsetOf = (list) => {
+    // Smallest first; one candidate per width (a small source gives equal widths for two boxes).
+    const sorted = [...list].sort((a, b) => a.width - b.width);
+    const unique = sorted.filter((t, i) => i === 0 || t.width !== sorted[i - 1].width);
+    return { list: unique, srcset: unique.map((t) => `${t.url} ${t.width}w`).join(", ") };
+  };
+  const fallbackFormat = byFormat.has("jpeg") ? "jpeg" : [...byFormat.keys()][0];
+  if (fallbackFormat === undefined) return null;
+  const fallback = srcsetOf(byFormat.get(fallbackFormat));
+  const sources = [];
+  if (fallbackFormat !== "webp" && byFormat.has("webp")) {
+    sources.push({ type: "image/webp", srcset: srcsetOf(byFormat.get("webp")).srcset });
+  }
+  const smallest = fallback.list[0];
+  const largest = fallback.list[fallback.list.length - 1];
+  return {
+    sources,
+    img: { src: smallest.url, srcset: fallback.srcset, width: smallest.width, height: smallest.height },
+    largest: { url: largest.url, width: largest.width, height: largest.height, format: largest.format },
+  };
+}
+
+/** The `sizes` attribute matching the gallery grid in app.css. */
+export const GALLERY_SIZES = "(max-width: 30rem) 100vw, (max-width: 48rem) 50vw, 18rem";
+
+/**
+ * Where to insert an id into a list kept newest first. Ids are UUIDv7, whose canonical text sorts
+ * by creation time, so "newest first" is "descending text". Returns -1 if the id is present.
+ */
+export function insertionIndex(ids, id) {
+  for (let i = 0; i < ids.length; i += 1) {
+    if (ids[i] === id) return -1;
+    if (ids[i] < id) return i;
+  }
+  return ids.length;
+}
+
+/** "1800 × 1200 JPEG, 344.5 KiB" from a ready image's `source`. */
+export function describeSource(source) {
+  if (!source || typeof source !== "object") return "";
+  const parts = [];
+  if (isPositiveInteger(source.width) && isPositiveInteger(source.height))
+    parts.push(`${source.width} × ${source.height}`);
+  if (typeof source.format === "string") parts.push(typeLabel(`image/${source.format}`));
+  const head = parts.join(" ");
+  return Number.isSafeInteger(source.bytes) ? `${head}, ${humanBytes(source.bytes)}` : head;
+}
+
+/** The API id format: a canonical lower-case UUID. */
+export function isImageId(text) {
+  return typeof text === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(text);
+}

@@ -1,0 +1,347 @@
+// Unit tests of the page's pure logic: `node --test frontend/tests`.
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+import {
+  FORBIDDEN_HEADER_NAMES,
+  POLL,
+  REASONS,
+  backoffDelay,
+  backoffSchedule,
+  checkFile,
+  describeApiError,
+  describeSource,
+  describeUploadFailure,
+  humanBytes,
+  insertionIndex,
+  isForbiddenHeader,
+  isImageId,
+  limitsText,
+  nextPollDelay,
+  orList,
+  parseConfig,
+  parseRetryAfter,
+  pictureModel,
+  planUploadHeaders,
+  reasonText,
+  typeLabel,
+} from "../lib.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const frontend = join(here, "..");
+
+const CONFIG = parseConfig({
+  maxUploadBytes: 26214400,
+  allowedContentTypes: ["image/jpeg", "image/png", "image/webp", "image/gif"],
+  sizes: [256, 1024],
+  formats: ["jpeg", "webp"],
+  uploadExpirySeconds: 300,
+});
+
+test("humanBytes matches the Rust human_bytes", () => {
+  assert.equal(humanBytes(25 << 20), "25 MiB");
+  assert.equal(humanBytes(26214400), "25 MiB");
+  assert.equal(humanBytes(1536), "1.5 KiB");
+  assert.equal(humanBytes(12), "12 bytes");
+  assert.equal(humanBytes(1), "1 byte");
+  assert.equal(humanBytes(0), "0 bytes");
+  assert.equal(humanBytes(83912 * 1024), "81.9 MiB");
+  assert.equal(humanBytes(2 ** 30), "1 GiB");
+  assert.equal(humanBytes(26214401), "25.0 MiB");
+});
+
+test("type labels and lists read well", () => {
+  assert.equal(typeLabel("image/jpeg"), "JPEG");
+  assert.equal(typeLabel("image/webp"), "WebP");
+  assert.equal(typeLabel("text/plain"), "text/plain");
+  assert.equal(typeLabel(""), "unknown type");
+  assert.equal(orList([]), "");
+  assert.equal(orList(["A"]), "A");
+  assert.equal(orList(["A", "B"]), "A or B");
+  assert.equal(orList(["A", "B", "C"]), "A, B or C");
+  assert.equal(limitsText(CONFIG), "JPEG, PNG, WebP or GIF images, up to 25 MiB each.");
+});
+
+test("parseConfig keeps what the page uses and refuses a broken answer", () => {
+  assert.deepEqual(CONFIG, {
+    maxUploadBytes: 26214400,
+    allowedContentTypes: ["image/jpeg", "image/png", "image/webp", "image/gif"],
+    sizes: [256, 1024],
+    formats: ["jpeg", "webp"],
+    uploadExpirySeconds: 300,
+  });
+  assert.throws(() => parseConfig(null), /not a JSON object/);
+  assert.throws(() => parseConfig([]), /not a JSON object/);
+  assert.throws(() => parseConfig({}), /`maxUploadBytes`.*`allowedContentTypes`/);
+  assert.throws(() => parseConfig({ maxUploadBytes: "25", allowedContentTypes: ["image/png"] }), /maxUploadBytes/);
+  assert.throws(() => parseConfig({ maxUploadBytes: 5, allowedContentTypes: [] }), /allowedContentTypes/);
+  assert.throws(() => parseConfig({ maxUploadBytes: 5, allowedContentTypes: ["image/png"], sizes: [0] }), /`sizes`/);
+  const minimal = parseConfig({ maxUploadBytes: 5, allowedContentTypes: ["image/png"] });
+  assert.deepEqual(minimal.sizes, []);
+  assert.equal(minimal.uploadExpirySeconds, null);
+});
+
+test("checkFile uses the configured limits and says them in human units", () => {
+  assert.equal(checkFile({ name: "a.jpg", type: "image/jpeg", size: 352727 }, CONFIG), null);
+  assert.equal(checkFile({ name: "max.gif", type: "image/gif", size: 26214400 }, CONFIG), null);
+
+  const big = checkFile({ name: "big.jpg", type: "image/jpeg", size: 26214401 }, CONFIG);
+  assert.equal(big.code, "file_too_large");
+  assert.match(big.message, /big\.jpg/);
+  assert.match(big.message, /25 MiB limit/);
+
+  const smaller = { ...CONFIG, maxUploadBytes: 1024 * 1024 };
+  assert.match(
+    checkFile({ name: "x.png", type: "image/png", size: 2 * 1024 * 1024 }, smaller).message,
+    /2 MiB, over the 1 MiB limit/,
+  );
+
+  const empty = checkFile({ name: "e.png", type: "image/png", size: 0 }, CONFIG);
+  assert.equal(empty.code, "empty_file");
+
+  const text = checkFile({ name: "notes.txt", type: "text/plain", size: 10 }, CONFIG);
+  assert.equal(text.code, "unsupported_type");
+  assert.equal(text.message, "“notes.txt” is not a JPEG, PNG, WebP or GIF image (its type is text/plain).");
+  assert.match(checkFile({ name: "x", type: "", size: 10 }, CONFIG).message, /cannot tell/);
+  assert.match(checkFile({ name: "x.bmp", type: "image/bmp", size: 10 }, CONFIG).message, /its type is BMP\)\.$/);
+  // The type comes before the size: a huge video is refused for what it is.
+  assert.equal(checkFile({ name: "v.mp4", type: "video/mp4", size: 2 ** 40 }, CONFIG).code, "unsupported_type");
+});
+
+test("upload headers: every settable header is sent, forbidden ones are skipped", () => {
+  const headers = {
+    "content-length": "352727",
+    "content-type": "image/jpeg",
+    "if-none-match": "*",
+    "x-amz-meta-filename": "IMG_2041.JPG",
+    host: "media.s3.example",
+  };
+  const plan = planUploadHeaders(headers, 352727);
+  assert.deepEqual(plan.set, [
+    ["content-type", "image/jpeg"],
+    ["if-none-match", "*"],
+    ["x-amz-meta-filename", "IMG_2041.JPG"],
+  ]);
+  assert.deepEqual(plan.skipped, ["content-length", "host"]);
+  assert.throws(() => planUploadHeaders(headers, 10), /signed for 352727 bytes but the file has 10/);
+  assert.deepEqual(planUploadHeaders(undefined, 1), { set: [], skipped: [] });
+
+  for (const name of ["Content-Length", "HOST", "sec-fetch-mode", "Proxy-Authorization", "origin", "referer"]) {
+    assert.ok(isForbiddenHeader(name), name);
+  }
+  for (const name of ["content-type", "if-none-match", "x-amz-meta-filename", "x-amz-date", "authorization"]) {
+    assert.ok(!isForbiddenHeader(name), name);
+  }
+  assert.ok(FORBIDDEN_HEADER_NAMES.includes("content-length"));
+});
+
+test("back-off grows, is capped, and honours Retry-After", () => {
+  assert.equal(backoffDelay(0), 500);
+  assert.equal(backoffDelay(1), 750);
+  assert.equal(backoffDelay(2), 1125);
+  assert.equal(backoffDelay(-3), 500);
+  assert.equal(backoffDelay(50), POLL.maxDelayMs);
+  const schedule = backoffSchedule();
+  for (let i = 1; i < schedule.length; i += 1) assert.ok(schedule[i] >= schedule[i - 1]);
+  const total = schedule.reduce((a, b) => a + b, 0);
+  assert.ok(total <= POLL.giveUpAfterMs && total > POLL.giveUpAfterMs - POLL.maxDelayMs, `${total}`);
+  assert.deepEqual(backoffSchedule({ ...POLL, giveUpAfterMs: 2000 }), [500, 750]);
+
+  assert.equal(nextPollDelay(0, null), 500);
+  assert.equal(nextPollDelay(0, 3000), 3000);
+  assert.equal(nextPollDelay(10, 1000), POLL.maxDelayMs);
+  assert.equal(nextPollDelay(0, 10 * 60 * 1000), POLL.maxRetryAfterMs);
+
+  assert.equal(parseRetryAfter(null), null);
+  assert.equal(parseRetryAfter("1"), 1000);
+  assert.equal(parseRetryAfter(" 120 "), 120000);
+  assert.equal(parseRetryAfter("soon"), null);
+  const now = Date.parse("2025-03-12T14:00:00Z");
+  assert.equal(parseRetryAfter("Wed, 12 Mar 2025 14:00:05 GMT", now), 5000);
+  assert.equal(parseRetryAfter("Wed, 12 Mar 2025 13:00:00 GMT", now), 0);
+});
+
+test("every rejection reason has plain words", () => {
+  const reasons = [
+    "empty",
+    "file_too_large",
+    "not_an_image",
+    "unsupported_format",
+    "invalid_dimensions",
+    "dimensions_too_large",
+    "too_many_pixels",
+    "extreme_aspect_ratio",
+    "decode_limit_exceeded",
+    "corrupt",
+  ];
+  assert.deepEqual(Object.keys(REASONS).sort(), [...reasons].sort());
+  for (const reason of reasons) {
+    const text = reasonText(reason);
+    assert.match(text, /^[A-Z].*\.$/, reason);
+    assert.ok(!text.includes("_"), reason);
+  }
+  assert.equal(reasonText("not_an_image"), "This file is not an image.");
+  assert.equal(reasonText("something_new"), "The image was not accepted.");
+  assert.equal(reasonText("constructor"), "The image was not accepted.");
+  assert.equal(reasonText(null), "The image was not accepted.");
+});
+
+test("API errors are described, whatever the body", () => {
+  assert.deepEqual(
+    describeApiError(
+      415,
+      "Unsupported Media Type",
+      '{"error":{"code":"unsupported_media_type","message":"`contentType` \\"image/bmp\\" is not accepted"}}',
+    ),
+    { status: 415, code: "unsupported_media_type", message: '`contentType` "image/bmp" is not accepted' },
+  );
+  assert.deepEqual(describeApiError(404, "Not Found", "<html>nope</html>"), {
+    status: 404,
+    code: "http_404",
+    message: "the server answered 404 Not Found without an explanation",
+  });
+  assert.equal(describeApiError(502, "", "").message, "the server answered 502 without an explanation");
+  assert.equal(describeApiError(500, "", '{"error":"boom"}').code, "http_500");
+});
+
+test("S3 upload failures become sentences", () => {
+  const xml = (code, message) =>
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>1</RequestId></Error>`;
+  assert.match(describeUploadFailure(0), /did not reach the storage/);
+  assert.equal(
+    describeUploadFailure(403, xml("SignatureDoesNotMatch", "The request signature we calculated does not match")),
+    "The storage refused the upload. Storage answered 403 (SignatureDoesNotMatch: The request signature we calculated does not match).",
+  );
+  assert.equal(
+    describeUploadFailure(403, xml("AccessDenied", "Access Denied.")),
+    "The storage refused the upload. Storage answered 403 (AccessDenied: Access Denied).",
+  );
+  assert.match(describeUploadFailure(403, xml("AccessDenied", "Request has expired")), /^The upload link expired/);
+  assert.match(
+    describeUploadFailure(
+      412,
+      xml("PreconditionFailed", "At least one of the pre-conditions you specified did not hold"),
+    ),
+    /already used/,
+  );
+  assert.match(describeUploadFailure(400, xml("EntityTooLarge", "x")), /size differs/);
+  assert.match(
+    describeUploadFailure(503, xml("SlowDown", "Please reduce your request rate.")),
+    /failed; please try again.*503 \(SlowDown/,
+  );
+  assert.equal(describeUploadFailure(403, ""), "The storage refused the upload. Storage answered 403.");
+  assert.match(describeUploadFailure(400, xml("InvalidArgument", "a &lt;b&gt; &amp; &#65;")), /a <b> & A/);
+});
+
+const ID = "0192f0c4-7d1e-7c3a-9b1e-6f4d2c1a0b9e";
+const READY_THUMBS = [
+  { url: `/thumbs/${ID}/1024.jpg`, width: 1024, height: 683, format: "jpeg" },
+  { url: `/thumbs/${ID}/1024.webp`, width: 1024, height: 683, format: "webp" },
+  { url: `/thumbs/${ID}/256.jpg`, width: 256, height: 171, format: "jpeg" },
+  { url: `/thumbs/${ID}/256.webp`, width: 256, height: 171, format: "webp" },
+];
+
+test("pictureModel builds WebP and JPEG srcsets from the thumbnails", () => {
+  assert.deepEqual(pictureModel(READY_THUMBS), {
+    sources: [{ type: "image/webp", srcset: `/thumbs/${ID}/256.webp 256w, /thumbs/${ID}/1024.webp 1024w` }],
+    img: {
+      src: `/thumbs/${ID}/256.jpg`,
+      srcset: `/thumbs/${ID}/256.jpg 256w, /thumbs/${ID}/1024.jpg 1024w`,
+      width: 256,
+      height: 171,
+    },
+    largest: { url: `/thumbs/${ID}/1024.jpg`, width: 1024, height: 683, format: "jpeg" },
+  });
+});
+
+test("pictureModel copes with small sources, JPEG only, WebP only and junk", () => {
+  // A 200 px source: both boxes give 200 px; one candidate per width.
+  const small = pictureModel([
+    { url: "/t/1024.jpg", width: 200, height: 100, format: "jpeg" },
+    { url: "/t/1024.webp", width: 200, height: 100, format: "webp" },
+    { url: "/t/256.jpg", width: 200, height: 100, format: "jpeg" },
+    { url: "/t/256.webp", width: 200, height: 100, format: "webp" },
+  ]);
+  assert.equal(small.img.srcset, "/t/1024.jpg 200w");
+  assert.equal(small.sources[0].srcset, "/t/1024.webp 200w");
+
+  const jpegOnly = pictureModel(READY_THUMBS.filter((t) => t.format === "jpeg"));
+  assert.deepEqual(jpegOnly.sources, []);
+  assert.equal(jpegOnly.largest.url, `/thumbs/${ID}/1024.jpg`);
+
+  const webpOnly = pictureModel(READY_THUMBS.filter((t) => t.format === "webp"));
+  assert.deepEqual(webpOnly.sources, []);
+  assert.equal(webpOnly.img.src, `/thumbs/${ID}/256.webp`);
+
+  assert.equal(pictureModel([]), null);
+  assert.equal(pictureModel(undefined), null);
+  assert.equal(pictureModel([{ url: "/x", width: 0, height: 1, format: "jpeg" }, null]), null);
+  // Portrait (an EXIF-rotated photo): height > width is kept as is.
+  const portrait = pictureModel([{ url: "/p/256.jpg", width: 171, height: 256, format: "jpeg" }]);
+  assert.deepEqual([portrait.img.width, portrait.img.height], [171, 256]);
+});
+
+test("insertionIndex keeps UUIDv7 ids newest first", () => {
+  const a = "0192f0c4-0000-7000-8000-000000000000";
+  const b = "0192f0c5-0000-7000-8000-000000000000";
+  const c = "0192f0c6-0000-7000-8000-000000000000";
+  assert.equal(insertionIndex([], a), 0);
+  assert.equal(insertionIndex([c, a], b), 1);
+  assert.equal(insertionIndex([b, a], c), 0);
+  assert.equal(insertionIndex([c, b], a), 2);
+  assert.equal(insertionIndex([c, b, a], b), -1);
+});
+
+test("sources and ids are described", () => {
+  assert.equal(
+    describeSource({ format: "jpeg", width: 1800, height: 1200, bytes: 352727 }),
+    "1800 × 1200 JPEG, 344.5 KiB",
+  );
+  assert.equal(describeSource({ format: "png", width: 10, height: 20 }), "10 × 20 PNG");
+  assert.equal(describeSource(null), "");
+  assert.ok(isImageId(ID));
+  assert.ok(!isImageId(ID.toUpperCase()));
+  assert.ok(!isImageId("../etc"));
+});
+
+// ---- static checks of the page against the CSP it is served with ----------------------------
+// default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; ...
+
+const sources = readdirSync(frontend).filter((name) => /\.(html|js|css)$/.test(name));
+
+test("the page has nothing inline that the CSP forbids", () => {
+  const html = readFileSync(join(frontend, "index.html"), "utf8");
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/i, "inline <script>");
+  assert.doesNotMatch(html, /<style/i, "inline <style>");
+  assert.doesNotMatch(html, /\sstyle\s*=/i, "style attribute");
+  assert.doesNotMatch(html, /\son[a-z]+\s*=/i, "inline event handler");
+  assert.doesNotMatch(html, /javascript:/i);
+  for (const match of html.matchAll(/\b(?:src|href)="([^"]+)"/g)) {
+    const url = match[1];
+    assert.ok(!/^(https?:)?\/\//.test(url), `external resource ${url}`);
+  }
+  for (const name of sources.filter((n) => n.endsWith(".js"))) {
+    const js = readFileSync(join(frontend, name), "utf8");
+    assert.doesNotMatch(js, /\beval\s*\(|new Function\s*\(|setTimeout\(\s*["'`]/, `${name}: eval`);
+    assert.doesNotMatch(js, /\.innerHTML\s*=|insertAdjacentHTML|document\.write/, `${name}: HTML strings`);
+    assert.doesNotMatch(js, /setAttribute\(\s*["']style["']|["']style["']\s*:/, `${name}: style attribute`);
+    assert.doesNotMatch(js, /\bconsole\.(log|error|warn)\b/, `${name}: console output`);
+  }
+});
+
+test("every module the page imports exists and has no bare specifiers", () => {
+  const html = readFileSync(join(frontend, "index.html"), "utf8");
+  const referenced = [...html.matchAll(/\b(?:src|href)="([^"#]+)"/g)].map((m) => m[1]);
+  for (const url of referenced) assert.ok(sources.includes(url) || url === "favicon.svg", `missing ${url}`);
+  for (const name of sources.filter((n) => n.endsWith(".js"))) {
+    const js = readFileSync(join(frontend, name), "utf8");
+    for (const match of js.matchAll(/^\s*import\b[^"']*["']([^"']+)["']/gm)) {
+      const specifier = match[1];
+      assert.match(specifier, /^\.\/[a-z]+\.js$/, `${name} imports ${specifier}`);
+      assert.ok(sources.includes(specifier.slice(2)), `${name} imports missing ${specifier}`);
+    }
+  }
+});
