@@ -35,6 +35,16 @@ pub const SITE_HTML_CACHE_CONTROL: &str = "no-cache";
 /// `Cache-Control` of the page's scripts, styles and icons (not fingerprinted: kept short).
 pub const SITE_ASSET_CACHE_CONTROL: &str = "public, max-age=300";
 
+/// Request headers the page sends with its pre-signed `PUT` (besides `Content-Length`, which
+/// the browser sets): the media bucket's CORS rule allows exactly these, from the site's origin.
+pub const UPLOAD_CORS_ALLOWED_HEADERS: [&str; 3] = ["content-type", "if-none-match", "x-amz-meta-filename"];
+
+/// Response headers of the upload the page may read.
+pub const UPLOAD_CORS_EXPOSE_HEADERS: [&str; 1] = ["ETag"];
+
+/// How long a browser may cache the upload preflight, in seconds.
+pub const UPLOAD_CORS_MAX_AGE_SECONDS: u32 = 3000;
+
 /// The CSP for a deployment whose uploads go to `upload_origin` (e.g. `https://b.s3.eu-west-1.amazonaws.com`).
 pub fn content_security_policy(upload_origin: &str) -> String {
     CONTENT_SECURITY_POLICY_TEMPLATE.replace(UPLOAD_ORIGIN_PLACEHOLDER, upload_origin)
@@ -57,7 +67,7 @@ pub fn site_file_headers(path: &str) -> Option<(&'static str, &'static str)> {
     let extension = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
     let (content_type, cache) = match extension.as_str() {
         "html" => ("text/html; charset=utf-8", SITE_HTML_CACHE_CONTROL),
-        "js" | "mjs" => ("text/javascript; charset=utf-8", SITE_ASSET_CACHE_CONTROL),
+        "js" => ("text/javascript; charset=utf-8", SITE_ASSET_CACHE_CONTROL),
         "css" => ("text/css; charset=utf-8", SITE_ASSET_CACHE_CONTROL),
         "svg" => ("image/svg+xml", SITE_ASSET_CACHE_CONTROL),
         "png" => ("image/png", SITE_ASSET_CACHE_CONTROL),

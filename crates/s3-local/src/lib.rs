@@ -55,6 +55,7 @@
 //!
 //! - `client`: [`LocalS3::client`] and [`LocalS3::client_config`] (pulls `aws-sdk-s3`).
 
+mod cors;
 mod events;
 mod faults;
 mod locks;
@@ -72,11 +73,12 @@ use std::time::Duration;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use s3s::auth::SimpleAuth;
-use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use cors::CorsRule;
 pub use events::{EventName, ObjectCreated};
 pub use faults::{Fault, Faults, Operation};
 
@@ -105,6 +107,7 @@ pub struct Options {
     secret_key: String,
     buckets: Vec<String>,
     event_capacity: usize,
+    cors: Vec<CorsRule>,
 }
 
 impl Options {
@@ -120,6 +123,7 @@ impl Options {
             secret_key: DEFAULT_SECRET_KEY.to_owned(),
             buckets: Vec::new(),
             event_capacity: DEFAULT_EVENT_CAPACITY,
+            cors: Vec::new(),
         }
     }
 
@@ -156,6 +160,14 @@ impl Options {
         self
     }
 
+    /// A CORS rule for every bucket (like a bucket CORS configuration; may be called repeatedly).
+    /// Without one, answers carry no CORS headers and preflight requests get `403`.
+    #[must_use]
+    pub fn cors(mut self, rule: CorsRule) -> Self {
+        self.cors.push(rule);
+        self
+    }
+
     /// How many [`ObjectCreated`] events a subscriber may fall behind by before it loses the
     /// oldest ones (at least 1).
     #[must_use]
@@ -174,6 +186,7 @@ impl fmt::Debug for Options {
             .field("secret_key", &"<redacted>")
             .field("buckets", &self.buckets)
             .field("event_capacity", &self.event_capacity)
+            .field("cors", &self.cors)
             .finish()
     }
 }
@@ -206,7 +219,7 @@ impl LocalS3 {
     ///
     /// Outside a tokio runtime.
     pub async fn start(options: Options) -> io::Result<Self> {
-        let Options { root, addr, access_key, secret_key, buckets, event_capacity } = options;
+        let Options { root, addr, access_key, secret_key, buckets, event_capacity, cors } = options;
 
         for bucket in &buckets {
             if !s3s::path::check_bucket_name(bucket) {
@@ -236,6 +249,7 @@ impl LocalS3 {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel();
+        let service = cors::Cors { inner: service, rules: cors.into() };
         let task = tokio::spawn(serve(listener, service, stopped));
 
         Ok(Self {
@@ -354,7 +368,7 @@ impl fmt::Debug for LocalS3 {
 }
 
 /// Accepts connections until told to stop, then shuts the open ones down gracefully.
-async fn serve(listener: TcpListener, service: S3Service, mut stop: oneshot::Receiver<()>) {
+async fn serve(listener: TcpListener, service: cors::Cors, mut stop: oneshot::Receiver<()>) {
     let graceful = GracefulShutdown::new();
     // Connection tasks live in this set so that none outlives the server for long.
     let mut connections = JoinSet::new();
@@ -368,7 +382,9 @@ async fn serve(listener: TcpListener, service: S3Service, mut stop: oneshot::Rec
             accepted = listener.accept() => match accepted {
                 Ok((socket, _peer)) => {
                     let _ = socket.set_nodelay(true);
-                    let conn = http.serve_connection(TokioIo::new(socket), service.clone());
+                    let service = service.clone();
+                    let service = hyper::service::service_fn(move |request| service.clone().call(request));
+                    let conn = http.serve_connection(TokioIo::new(socket), service);
                     let conn = graceful.watch(conn);
                     connections.spawn(async move {
                         // A connection error (client gone, malformed HTTP) concerns that client only.

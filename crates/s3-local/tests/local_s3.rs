@@ -14,7 +14,7 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use tempfile::TempDir;
-use thumbforge_s3_local::{EventName, Fault, LocalS3, ObjectCreated, Operation, Options, REGION};
+use thumbforge_s3_local::{CorsRule, EventName, Fault, LocalS3, ObjectCreated, Operation, Options, REGION};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 
@@ -603,4 +603,84 @@ async fn overlong_keys_are_refused_cleanly() {
     let listed = client.list_objects_v2().bucket(BUCKET).send().await.unwrap();
     let keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(keys, [longest.as_str()], "nothing else stored");
+}
+
+/// Sends a bare request with `headers` and returns the status and the response headers.
+async fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, hyper::HeaderMap) {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let mut req = hyper::Request::builder().method(method).uri(path).header("host", addr.to_string());
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let resp = sender.send_request(req.body(Full::new(Bytes::new())).unwrap()).await.unwrap();
+    (resp.status().as_u16(), resp.headers().clone())
+}
+
+#[tokio::test]
+async fn cors_rules_answer_preflights_and_mark_allowed_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = "http://127.0.0.1:8080";
+    let rule = CorsRule {
+        allowed_origins: vec![page.into()],
+        allowed_methods: vec!["PUT".into()],
+        allowed_headers: vec!["content-type".into(), "if-none-match".into()],
+        expose_headers: vec!["ETag".into()],
+        max_age: Duration::from_secs(600),
+    };
+    let s3 = LocalS3::start(Options::new(dir.path()).bucket(BUCKET).cors(rule)).await.unwrap();
+    let addr = s3.local_addr();
+    let path = format!("/{BUCKET}/raw/a.jpg");
+
+    let preflight = |origin, method, headers| {
+        let path = path.clone();
+        async move {
+            raw_request(
+                addr,
+                "OPTIONS",
+                &path,
+                &[
+                    ("origin", origin),
+                    ("access-control-request-method", method),
+                    ("access-control-request-headers", headers),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, headers) = preflight(page, "PUT", "Content-Type, if-none-match").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["access-control-allow-origin"], page);
+    assert_eq!(headers["access-control-allow-methods"], "PUT");
+    assert_eq!(headers["access-control-allow-headers"], "content-type, if-none-match");
+    assert_eq!(headers["access-control-max-age"], "600");
+
+    // Another origin, another method or a header outside the rule: refused, as S3 does.
+    for (origin, method, asked) in [
+        ("http://evil.example", "PUT", "content-type"),
+        (page, "DELETE", "content-type"),
+        (page, "PUT", "content-type, x-amz-acl"),
+    ] {
+        let (status, headers) = preflight(origin, method, asked).await;
+        assert_eq!(status, 403, "{origin} {method} {asked}");
+        assert!(headers.get("access-control-allow-origin").is_none());
+    }
+
+    // A real request from the page carries the CORS headers (even an S3 error does); one from
+    // elsewhere or without an Origin does not.
+    let (status, headers) = raw_request(addr, "PUT", &path, &[("origin", page)]).await;
+    assert_eq!(status, 403, "unsigned");
+    assert_eq!(headers["access-control-allow-origin"], page);
+    assert_eq!(headers["access-control-expose-headers"], "ETag");
+    let (_, headers) = raw_request(addr, "PUT", &path, &[("origin", "http://evil.example")]).await;
+    assert!(headers.get("access-control-allow-origin").is_none());
+    let (_, headers) = raw_request(addr, "PUT", &path, &[]).await;
+    assert!(headers.get("access-control-allow-origin").is_none());
+    s3.shutdown().await;
 }

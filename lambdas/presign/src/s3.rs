@@ -237,6 +237,10 @@ mod tests {
             ])
         );
         assert_eq!(put.expires_at, SystemTime::UNIX_EPOCH + Duration::from_secs(1_741_788_191 + 300));
+        // A browser sets Content-Length itself; every other header must pass the bucket's CORS rule.
+        for name in put.headers.keys().filter(|name| *name != "content-length") {
+            assert!(thumbforge_core::web::UPLOAD_CORS_ALLOWED_HEADERS.contains(&name.as_str()), "{name}");
+        }
     }
 
     #[tokio::test]
