@@ -1,0 +1,252 @@
+//! thumbforge's local stack: the whole product on one machine, through the real code paths.
+//!
+//! Each AWS part is replaced by an embedded equivalent that speaks the same protocol, and the
+//! Lambdas run as their real binaries:
+//!
+//! | AWS | here |
+//! |---|---|
+//! | S3 (media bucket, CORS for the page) | [`thumbforge_s3_local`]: s3s + s3s-fs, SigV4 and presigned URLs verified |
+//! | Lambda | [`lambda`]: a Runtime API emulator per function running its binary as child processes |
+//! | S3 → Lambda notification, async retries, DLQ | [`notify`] |
+//! | CloudFront + API Gateway HTTP API | [`gateway`]: the page, `/api/*` as payload-2.0 events, `/thumbs/*` from the bucket |
+//!
+//! The functions get the same variables Terraform sets, from the same [`Config`], plus the local
+//! S3 endpoint and credentials. [`Stack::start`] boots it all; `cargo xtask dev` is the command.
+
+pub mod binaries;
+pub mod gateway;
+pub mod lambda;
+pub mod logs;
+pub mod notify;
+pub mod time;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use thumbforge_core::{Config, env, web};
+use thumbforge_s3_local::{CorsRule, LocalS3, Options};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use binaries::{Binaries, Runner};
+pub use lambda::{Function, FunctionSpec, InvokeError};
+pub use logs::LogSink;
+pub use notify::{Delivery, Notifications, RetryPolicy};
+
+/// Resolves once `stop` holds `true` (or its sender is gone).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// The media bucket's name in the local stack.
+pub const BUCKET: &str = "thumbforge-dev-media";
+
+/// The region the local stack claims to be in.
+pub const REGION: &str = thumbforge_s3_local::REGION;
+
+/// How to run the stack.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// The configuration (sizes, limits, memory, timeouts…).
+    pub config: Config,
+    /// Where the bucket's data and the dead-letter folder live.
+    pub data_dir: PathBuf,
+    /// The page's files.
+    pub frontend_dir: PathBuf,
+    /// Where the edge listens (`127.0.0.1:8080` for `cargo xtask dev`; port 0 for a free one).
+    pub listen: SocketAddr,
+    /// Where S3 listens (port 0 for a free one).
+    pub s3_listen: SocketAddr,
+    /// The function binaries.
+    pub binaries: Binaries,
+    /// Execution environments per function.
+    pub instances: usize,
+    /// Retries of failed S3 events.
+    pub retry: RetryPolicy,
+    /// Where log lines go.
+    pub logs: LogSink,
+}
+
+impl StackOptions {
+    /// The defaults of `cargo xtask dev`: `127.0.0.1:8080`, S3 on a free port, two environments
+    /// per function, Lambda's retry policy (with short waits), logs on standard error.
+    #[must_use]
+    pub fn new(config: Config, data_dir: PathBuf, frontend_dir: PathBuf, binaries: Binaries) -> Self {
+        Self {
+            config,
+            data_dir,
+            frontend_dir,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            s3_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            binaries,
+            instances: 2,
+            retry: RetryPolicy::default(),
+            logs: LogSink::stderr(),
+        }
+    }
+}
+
+/// The running stack. [`Stack::shutdown`] stops it; dropping it stops the servers and kills
+/// the function processes too.
+#[derive(Debug)]
+pub struct Stack {
+    url: String,
+    s3: LocalS3,
+    presign: Function,
+    thumbnail: Function,
+    notifications: Arc<Notifications>,
+    stop: watch::Sender<bool>,
+    gateway: tokio::task::JoinHandle<()>,
+    notify: tokio::task::JoinHandle<()>,
+}
+
+impl Stack {
+    /// Starts S3, both functions (waiting until each environment is ready), the notification
+    /// and the edge.
+    ///
+    /// # Errors
+    ///
+    /// A port cannot be bound, the data folder cannot be created, or a function fails to start
+    /// (its log lines say why).
+    pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
+        let StackOptions {
+            config,
+            data_dir,
+            frontend_dir,
+            listen,
+            s3_listen,
+            binaries,
+            instances,
+            retry,
+            logs,
+        } = options;
+        config.validate().context("the configuration is invalid")?;
+        if !frontend_dir.join("index.html").is_file() {
+            anyhow::bail!("{} has no index.html: is this the page's folder?", frontend_dir.display());
+        }
+
+        // The edge's port first: the bucket's CORS rule names the page's origin.
+        let edge = TcpListener::bind(listen).await.with_context(|| {
+            format!("cannot listen on {listen} (is another `cargo xtask dev` running? try --port)")
+        })?;
+        let edge_addr = edge.local_addr().context("reading the edge's address")?;
+        let url = format!("http://{edge_addr}");
+        let origins = if edge_addr.ip().is_loopback() {
+            vec![url.clone(), format!("http://localhost:{}", edge_addr.port())]
+        } else {
+            vec![url.clone()]
+        };
+        let cors = CorsRule {
+            allowed_origins: origins,
+            allowed_methods: vec!["PUT".to_owned()],
+            allowed_headers: web::UPLOAD_CORS_ALLOWED_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
+            expose_headers: web::UPLOAD_CORS_EXPOSE_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
+            max_age: Duration::from_secs(u64::from(web::UPLOAD_CORS_MAX_AGE_SECONDS)),
+        };
+        let s3 = LocalS3::start(Options::new(data_dir.join("s3")).addr(s3_listen).bucket(BUCKET).cors(cors))
+            .await
+            .with_context(|| {
+                format!("starting the local S3 server on {s3_listen} with data in {}", data_dir.display())
+            })?;
+        let events = s3.subscribe();
+        logs.line(
+            "dev",
+            &format!("S3 at {} (bucket {BUCKET}, data in {})", s3.endpoint(), s3.root().display()),
+        );
+
+        let mut function_env: BTreeMap<String, String> =
+            config.runtime().to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        function_env.insert(env::BUCKET.to_owned(), BUCKET.to_owned());
+        function_env.insert(env::S3_ENDPOINT.to_owned(), s3.endpoint());
+        function_env.insert("AWS_ACCESS_KEY_ID".to_owned(), s3.access_key().to_owned());
+        function_env.insert("AWS_SECRET_ACCESS_KEY".to_owned(), s3.secret_key().to_owned());
+        let startup_timeout =
+            if binaries.runner.is_some() { Duration::from_secs(120) } else { Duration::from_secs(30) };
+        let spec = |name: &str, executable: &PathBuf, settings: &thumbforge_core::config::Function| {
+            let (program, args, runner_env) = binaries.command(executable);
+            let mut env = function_env.clone();
+            env.extend(runner_env);
+            FunctionSpec {
+                name: format!("thumbforge-dev-{name}"),
+                program,
+                args,
+                env,
+                timeout: Duration::from_secs(u64::from(settings.timeout_seconds)),
+                memory_mb: settings.memory_mb,
+                instances,
+                region: REGION.to_owned(),
+                startup_timeout,
+            }
+        };
+        let presign_spec = spec("presign", &binaries.presign, &config.functions.presign);
+        let thumbnail_spec = spec("thumbnail", &binaries.thumbnail, &config.functions.thumbnail);
+        let (presign, thumbnail) = tokio::try_join!(
+            Function::start(presign_spec, logs.clone()),
+            Function::start(thumbnail_spec, logs.clone())
+        )?;
+        let notifications = Notifications::new(
+            thumbnail.clone(),
+            BUCKET,
+            REGION,
+            data_dir.join("dead-letter"),
+            retry,
+            logs.clone(),
+        );
+        let notify = tokio::spawn(Arc::clone(&notifications).run(events));
+
+        let (stop, stopped) = watch::channel(false);
+        let edge_routes = gateway::Edge {
+            frontend_dir,
+            api: presign.clone(),
+            s3: s3.client(),
+            bucket: BUCKET.to_owned(),
+            upload_origin: s3.endpoint(),
+            region: REGION.to_owned(),
+        };
+        let gateway = tokio::spawn(gateway::serve(edge, edge_routes, stopped));
+        Ok(Self { url, s3, presign, thumbnail, notifications, stop, gateway, notify })
+    }
+
+    /// The page's URL, e.g. `http://127.0.0.1:8080`.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The S3 server (endpoint, credentials, call counters, fault injection).
+    #[must_use]
+    pub fn s3(&self) -> &LocalS3 {
+        &self.s3
+    }
+
+    /// The API function.
+    #[must_use]
+    pub fn presign(&self) -> &Function {
+        &self.presign
+    }
+
+    /// The thumbnail function.
+    #[must_use]
+    pub fn thumbnail(&self) -> &Function {
+        &self.thumbnail
+    }
+
+    /// The S3 → thumbnail notification and its deliveries.
+    #[must_use]
+    pub fn notifications(&self) -> &Arc<Notifications> {
+        &self.notifications
+    }
+
+    /// Stops the edge, the functions (killing their processes) and S3.
+    pub async fn shutdown(self) {
+        self.stop.send_replace(true);
+        let _ = self.gateway.await;
+        tokio::join!(self.presign.stop(), self.thumbnail.stop());
+        self.notify.abort();
+        self.s3.shutdown().await;
+    }
+}

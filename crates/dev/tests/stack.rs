@@ -1,0 +1,433 @@
+//! The local stack end to end, over HTTP, with the real function binaries: what a user of
+//! `cargo xtask dev` (or of the page) does, and what must never happen.
+#![allow(clippy::unwrap_used, clippy::print_stderr, reason = "tests")]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::HeaderMap;
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use thumbforge_core::Config;
+use thumbforge_dev::{Binaries, LogSink, RetryPolicy, Stack, StackOptions, binaries};
+use thumbforge_s3_local::Operation;
+use tokio::net::TcpStream;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The functions built for this host once per test binary (cargo's own build lock orders this
+/// with any other build).
+fn native() -> Binaries {
+    static BUILT: OnceLock<Binaries> = OnceLock::new();
+    BUILT.get_or_init(|| binaries::cargo_build(&workspace(), false).unwrap()).clone()
+}
+
+struct Booted {
+    stack: Stack,
+    logs: Arc<Mutex<Vec<String>>>,
+    _data: tempfile::TempDir,
+}
+
+impl Booted {
+    fn dump_logs(&self) {
+        for line in self.logs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// A failing test shows what the functions logged.
+impl Drop for Booted {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dump_logs();
+        }
+    }
+}
+
+async fn boot(binaries: Binaries, retry: RetryPolicy) -> Booted {
+    let data = tempfile::tempdir().unwrap();
+    let (logs, lines) = LogSink::memory();
+    let mut options =
+        StackOptions::new(Config::default(), data.path().to_owned(), workspace().join("frontend"), binaries);
+    options.listen = "127.0.0.1:0".parse().unwrap();
+    options.retry = retry;
+    options.logs = logs;
+    let stack = match Stack::start(options).await {
+        Ok(stack) => stack,
+        Err(err) => {
+            for line in lines.lock().unwrap().iter() {
+                eprintln!("{line}");
+            }
+            panic!("the stack did not start: {err:#}");
+        }
+    };
+    Booted { stack, logs: lines, _data: data }
+}
+
+fn quick_retries() -> RetryPolicy {
+    RetryPolicy { delays: vec![Duration::from_millis(20), Duration::from_millis(40)] }
+}
+
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection.
+async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Answer {
+    let uri: hyper::Uri = url.parse().unwrap();
+    let authority = uri.authority().unwrap().to_string();
+    let stream = TcpStream::connect(&authority).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let body = body.into();
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(uri.path_and_query().map_or("/", |p| p.as_str()))
+        .header("host", &authority)
+        .header("content-length", body.len());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = sender.send_request(request.body(Full::new(body)).unwrap()).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Answer { status, headers, body }
+}
+
+async fn get(url: &str) -> Answer {
+    send("GET", url, &[], Bytes::new()).await
+}
+
+async fn post_json(url: &str, body: &Value) -> Answer {
+    send("POST", url, &[("content-type", "application/json")], body.to_string()).await
+}
+
+/// `POST /api/uploads` for `bytes`.
+async fn presign(stack: &Stack, filename: &str, content_type: &str, size: usize) -> Value {
+    let answer = post_json(
+        &format!("{}/api/uploads", stack.url()),
+        &json!({"filename": filename, "contentType": content_type, "size": size}),
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    answer.json()
+}
+
+/// The upload a browser makes: every returned header but Content-Length (the client sets that
+/// from the body), sent from the page's origin.
+async fn put(ticket: &Value, origin: &str, body: &[u8]) -> Answer {
+    let headers: Vec<(String, String)> = ticket["upload"]["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| *name != "content-length")
+        .map(|(name, value)| (name.clone(), value.as_str().unwrap().to_owned()))
+        .chain([("origin".to_owned(), origin.to_owned())])
+        .collect();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    send("PUT", ticket["upload"]["url"].as_str().unwrap(), &headers, body.to_vec()).await
+}
+
+/// Polls the status URL until it is no longer `pending`.
+async fn wait_done(stack: &Stack, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut pause = Duration::from_millis(20);
+    loop {
+        let answer = get(&format!("{}/api/images/{id}", stack.url())).await;
+        assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+        let image = answer.json();
+        if image["status"] != "pending" {
+            return image;
+        }
+        assert!(Instant::now() < deadline, "{id} still pending after 120 s");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(250));
+    }
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(workspace().join("fixtures/photos").join(name)).unwrap()
+}
+
+/// The whole user journey through one stack: the page, an upload to thumbnails, a hostile file,
+/// tampered uploads, a duplicate event.
+async fn user_journey(booted: &Booted) {
+    let stack = &booted.stack;
+    let origin = stack.url();
+
+    // The page, under the distribution's headers.
+    let page = get(&format!("{origin}/")).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("content-type"), "text/html; charset=utf-8");
+    assert_eq!(page.header("cache-control"), "no-cache");
+    assert_eq!(page.header("x-content-type-options"), "nosniff");
+    assert_eq!(page.header("x-frame-options"), "DENY");
+    let csp = page.header("content-security-policy");
+    assert!(csp.contains(&format!("connect-src 'self' {}", stack.s3().endpoint())), "{csp}");
+    for path in ["/../Cargo.toml", "/%2e%2e/Cargo.toml", "/README.md", "/tests/lib.test.mjs", "/.git/config"]
+    {
+        assert_eq!(get(&format!("{origin}{path}")).await.status, 404, "{path}");
+    }
+    assert_eq!(send("POST", &format!("{origin}/index.html"), &[], "x").await.status, 403);
+
+    // The limits the page checks files against.
+    let config = get(&format!("{origin}/api/config")).await;
+    assert_eq!(config.status, 200);
+    assert_eq!(config.json()["maxUploadBytes"], 26_214_400);
+    assert!(!config.header("content-security-policy").is_empty());
+
+    // A photo with EXIF orientation 6 → ready, upright renditions, each served with its type.
+    let photo = fixture("orient_6.jpg");
+    let ticket = presign(stack, "IMG 6 (été).jpg", "image/jpeg", photo.len()).await;
+    let id = ticket["id"].as_str().unwrap().to_owned();
+    let upload_url = ticket["upload"]["url"].as_str().unwrap().to_owned();
+    assert!(upload_url.starts_with(&stack.s3().endpoint()), "{upload_url}");
+    // The browser's preflight, then the upload, both from the page's origin.
+    let preflight = send(
+        "OPTIONS",
+        &upload_url,
+        &[
+            ("origin", origin),
+            ("access-control-request-method", "PUT"),
+            ("access-control-request-headers", "content-type,if-none-match,x-amz-meta-filename"),
+        ],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(preflight.status, 200);
+    assert_eq!(preflight.header("access-control-allow-origin"), origin);
+    let uploaded = put(&ticket, origin, &photo).await;
+    assert_eq!(uploaded.status, 200, "{}", String::from_utf8_lossy(&uploaded.body));
+    assert_eq!(uploaded.header("access-control-allow-origin"), origin);
+
+    let image = wait_done(stack, &id).await;
+    assert_eq!(image["status"], "ready", "{image}");
+    let thumbnails = image["thumbnails"].as_array().unwrap();
+    assert_eq!(thumbnails.len(), 4, "{image}");
+    for thumbnail in thumbnails {
+        let (width, height) = (thumbnail["width"].as_u64().unwrap(), thumbnail["height"].as_u64().unwrap());
+        // Stored 1200×1800 with orientation 6, shown 1800×1200: the renditions follow the
+        // orientation (the pixel check is in the engine's tests and the browser tests).
+        assert!(width > height, "{thumbnail}");
+        let served = get(&format!("{origin}{}", thumbnail["url"].as_str().unwrap())).await;
+        assert_eq!(served.status, 200, "{thumbnail}");
+        assert_eq!(served.header("cache-control"), "public, max-age=31536000, immutable");
+        match thumbnail["format"].as_str().unwrap() {
+            "jpeg" => {
+                assert_eq!(served.header("content-type"), "image/jpeg");
+                assert_eq!(&served.body[..3], &[0xFF, 0xD8, 0xFF]);
+            }
+            "webp" => {
+                assert_eq!(served.header("content-type"), "image/webp");
+                assert_eq!(&served.body[8..12], b"WEBP");
+            }
+            other => panic!("unexpected format {other}"),
+        }
+    }
+    assert_eq!(get(&format!("{origin}/thumbs/{id}/999.jpg")).await.status, 404);
+
+    // A text file that claims to be a JPEG → rejected, with its reason.
+    let text = b"just some text, not a picture\n";
+    let hostile = presign(stack, "notes.jpg", "image/jpeg", text.len()).await;
+    assert_eq!(put(&hostile, origin, text).await.status, 200);
+    let rejected = wait_done(stack, hostile["id"].as_str().unwrap()).await;
+    assert_eq!(rejected["status"], "rejected", "{rejected}");
+    assert_eq!(rejected["reason"], "not_an_image", "{rejected}");
+
+    // Tampered uploads are refused by S3 itself, and nothing is stored.
+    let small = fixture("orient_1.jpg");
+    let ticket = presign(stack, "a.jpg", "image/jpeg", small.len()).await;
+    let mut longer = small.clone();
+    longer.push(0);
+    assert_eq!(put(&ticket, origin, &longer).await.status, 403, "a longer body");
+    let mut other_type = ticket.clone();
+    other_type["upload"]["headers"]["content-type"] = json!("image/png");
+    assert_eq!(put(&other_type, origin, &small).await.status, 403, "another type");
+    let mut other_key = ticket.clone();
+    let signed_url = ticket["upload"]["url"].as_str().unwrap();
+    let moved = signed_url.replace(ticket["id"].as_str().unwrap(), "0192f0c4-7d1e-7c3a-9b1e-6f4d2c1a0b9e");
+    assert_ne!(moved, signed_url);
+    other_key["upload"]["url"] = json!(moved);
+    assert_eq!(put(&other_key, origin, &small).await.status, 403, "another key");
+    let nothing = get(&format!("{origin}/api/images/{}", ticket["id"].as_str().unwrap())).await;
+    assert_eq!(nothing.status, 404, "nothing was stored under the ticket's key");
+    // The ticket still works once, and only once.
+    assert_eq!(put(&ticket, origin, &small).await.status, 200);
+    assert_eq!(put(&ticket, origin, &small).await.status, 412, "a second write of the key");
+    assert_eq!(wait_done(stack, ticket["id"].as_str().unwrap()).await["status"], "ready");
+
+    // A duplicate event changes nothing: no write, the manifest as it was.
+    let notifications = stack.notifications();
+    notifications.wait_idle().await;
+    let delivery = notifications.deliveries().into_iter().find(|d| d.key.contains(&id)).unwrap();
+    let s3 = stack.s3().client();
+    let manifest_key = format!("thumbs/{id}/manifest.json");
+    let manifest = s3.get_object().bucket(thumbforge_dev::BUCKET).key(&manifest_key).send().await.unwrap();
+    let manifest = manifest.body.collect().await.unwrap().into_bytes();
+    let puts = stack.s3().calls(Operation::PutObject);
+    let again = notifications.deliver(delivery.key.clone(), delivery.event.clone(), Instant::now()).await;
+    let summary = again.outcome.unwrap();
+    assert_eq!(summary["records"][0]["outcome"], "already_done", "{summary}");
+    assert_eq!(stack.s3().calls(Operation::PutObject), puts);
+    let after = s3.get_object().bucket(thumbforge_dev::BUCKET).key(&manifest_key).send().await.unwrap();
+    assert_eq!(after.body.collect().await.unwrap().into_bytes(), manifest);
+
+    // The gallery lists them newest first; nothing went to the dead-letter folder.
+    let list = get(&format!("{origin}/api/images")).await.json();
+    let ids: Vec<&str> =
+        list["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [ticket["id"].as_str().unwrap(), hostile["id"].as_str().unwrap(), id.as_str()]);
+    assert!(!notifications.dead_letter_dir().exists());
+    assert!(notifications.deliveries().iter().all(|d| d.attempts == 1 && d.outcome.is_ok()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_native_stack_serves_the_whole_journey() {
+    let booted = boot(native(), quick_retries()).await;
+    user_journey(&booted).await;
+    // Cold starts are measured from process start to the first request for an event.
+    assert_eq!(booted.stack.thumbnail().cold_starts().len(), 2, "two environments, no restart");
+}
+
+/// The shipped artifacts: the aarch64 zips `cargo xtask build` writes, run under qemu.
+/// `cargo xtask test` builds them and runs this test; alone it needs `cargo xtask build` first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs target/dist/*.zip from `cargo xtask build` and qemu; `cargo xtask test` runs it"]
+async fn the_aarch64_artifacts_serve_the_whole_journey_under_qemu() {
+    let work = tempfile::tempdir().unwrap();
+    let binaries = binaries::arm64_from_zips(&workspace().join("target/dist"), work.path()).unwrap();
+    let booted = boot(binaries, quick_retries()).await;
+    user_journey(&booted).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_events_are_retried_then_dead_lettered_and_can_be_replayed() {
+    let booted = boot(native(), quick_retries()).await;
+    let stack = &booted.stack;
+    let photo = fixture("orient_1.jpg");
+    let faults = stack.s3().faults();
+    // S3 fails every duplicate check of the thumbnail function: each invocation fails.
+    faults.fail_next(Operation::HeadObject, 10_000, 503);
+    let ticket = presign(stack, "a.jpg", "image/jpeg", photo.len()).await;
+    assert_eq!(put(&ticket, stack.url(), &photo).await.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while stack.notifications().deliveries().is_empty() {
+        assert!(Instant::now() < deadline, "no delivery finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    faults.clear();
+    let delivery = stack.notifications().deliveries().remove(0);
+    assert_eq!(delivery.attempts, 3, "one attempt and Lambda's two retries");
+    assert!(delivery.outcome.is_err());
+    let letters: Vec<_> = std::fs::read_dir(stack.notifications().dead_letter_dir()).unwrap().collect();
+    assert_eq!(letters.len(), 1);
+    let letter: Value =
+        serde_json::from_slice(&std::fs::read(letters[0].as_ref().unwrap().path()).unwrap()).unwrap();
+    assert_eq!(letter["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(letter["requestContext"]["approximateInvokeCount"], 3);
+    assert_eq!(letter["requestPayload"], delivery.event);
+    assert_eq!(wait_status(stack, ticket["id"].as_str().unwrap()).await, "pending");
+
+    // Replaying the dead letter, once S3 is back, completes the work.
+    let replay =
+        stack.notifications().deliver(delivery.key, letter["requestPayload"].clone(), Instant::now()).await;
+    assert_eq!(replay.outcome.unwrap()["records"][0]["outcome"], "ready");
+    assert_eq!(wait_done(stack, ticket["id"].as_str().unwrap()).await["status"], "ready");
+}
+
+async fn wait_status(stack: &Stack, id: &str) -> String {
+    get(&format!("{}/api/images/{id}", stack.url())).await.json()["status"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_uploads_from_32_clients_all_become_ready() {
+    const UPLOADS: usize = 200;
+    const CLIENTS: usize = 32;
+    let booted = Arc::new(boot(native(), quick_retries()).await);
+    let photo = Arc::new(fixture("orient_1.jpg"));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..CLIENTS {
+        let (booted, photo, next) = (Arc::clone(&booted), Arc::clone(&photo), Arc::clone(&next));
+        clients.spawn(async move {
+            let stack = &booted.stack;
+            let mut latencies = Vec::new();
+            while next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < UPLOADS {
+                let ticket = presign(stack, "load.jpg", "image/jpeg", photo.len()).await;
+                let started = Instant::now();
+                assert_eq!(put(&ticket, stack.url(), &photo).await.status, 200);
+                let image = wait_done(stack, ticket["id"].as_str().unwrap()).await;
+                assert_eq!(image["status"], "ready", "{image}");
+                latencies.push(started.elapsed());
+            }
+            latencies
+        });
+    }
+    let mut latencies = Vec::new();
+    while let Some(done) = clients.join_next().await {
+        match done {
+            Ok(mine) => latencies.extend(mine),
+            Err(panic) => {
+                booted.dump_logs();
+                std::panic::resume_unwind(panic.into_panic());
+            }
+        }
+    }
+    latencies.sort();
+    assert_eq!(latencies.len(), UPLOADS, "every upload became ready");
+    let notifications = booted.stack.notifications();
+    notifications.wait_idle().await;
+    let deliveries = notifications.deliveries();
+    assert_eq!(deliveries.len(), UPLOADS, "one delivery per upload, none lost");
+    assert!(deliveries.iter().all(|d| d.outcome.is_ok()));
+    assert!(!notifications.dead_letter_dir().exists(), "the dead-letter folder is empty");
+    let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    let report = format!(
+        "{UPLOADS} uploads ({} KiB JPEG) from {CLIENTS} clients, 2 environments per function: \
+         upload-to-ready p50 {:.0?}, p95 {:.0?}, max {:.0?}\n",
+        photo.len() / 1024,
+        percentile(50),
+        percentile(95),
+        latencies[latencies.len() - 1]
+    );
+    eprint!("{report}");
+    // Kept for people to read (`cargo test` hides the output of passing tests).
+    let reports = workspace().join("target/reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    std::fs::write(reports.join("dev-load.txt"), report).unwrap();
+}
+
+#[tokio::test]
+async fn a_function_that_cannot_start_fails_the_stack_with_its_reason() {
+    let mut broken = native();
+    broken.presign = PathBuf::from("/bin/false");
+    let data = tempfile::tempdir().unwrap();
+    let (logs, _lines) = LogSink::memory();
+    let mut options =
+        StackOptions::new(Config::default(), data.path().to_owned(), workspace().join("frontend"), broken);
+    options.listen = "127.0.0.1:0".parse().unwrap();
+    options.logs = logs;
+    let err = Stack::start(options).await.unwrap_err();
+    let text = format!("{err:#}");
+    assert!(text.contains("thumbforge-dev-presign") && text.contains("exited"), "{text}");
+}
