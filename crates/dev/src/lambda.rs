@@ -99,6 +99,8 @@ struct Shared {
     arn: String,
     timeout: Duration,
     queue: mpsc::UnboundedSender<Pending>,
+    /// The other end of `queue`, shared by the instances' `next` requests.
+    waiting: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
     cold_starts: Mutex<Vec<Duration>>,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -128,7 +130,6 @@ struct InstanceState {
 struct Instance {
     label: String,
     shared: Arc<Shared>,
-    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>>,
     state: Mutex<InstanceState>,
     /// Asks the supervisor to kill the process (after a timeout).
     kill: mpsc::UnboundedSender<()>,
@@ -159,12 +160,12 @@ impl Function {
             name: spec.name.clone(),
             timeout: spec.timeout,
             queue: queue_tx,
+            waiting: tokio::sync::Mutex::new(queue_rx),
             cold_starts: Mutex::new(Vec::new()),
             stop,
             tasks: Mutex::new(Vec::new()),
         });
         let function = Self { shared: Arc::clone(&shared) };
-        let queue = Arc::new(tokio::sync::Mutex::new(queue_rx));
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let count = spec.instances.max(1);
         for index in 0..count {
@@ -177,7 +178,6 @@ impl Function {
             let instance = Arc::new(Instance {
                 label,
                 shared: Arc::clone(&shared),
-                queue: Arc::clone(&queue),
                 state: Mutex::new(InstanceState::default()),
                 kill: kill_tx,
                 events: events_tx.clone(),
@@ -259,6 +259,12 @@ impl Function {
         let tasks = std::mem::take(&mut *lock(&self.shared.tasks));
         for task in tasks {
             let _ = task.await;
+        }
+        // What was still queued fails, and nothing more can be queued.
+        let mut waiting = self.shared.waiting.lock().await;
+        waiting.close();
+        while let Ok(pending) = waiting.try_recv() {
+            let _ = pending.reply.send(Err(InvokeError::Stopped));
         }
     }
 }
@@ -507,16 +513,18 @@ async fn next(instance: &Arc<Instance>) -> Response<Full<Bytes>> {
         let _ = instance.events.send(Lifecycle::Ready);
     }
 
+    // While the function stops, the request is left unanswered: the process is killed waiting,
+    // as a Lambda environment is frozen, instead of logging a failed poll.
     let mut stop = instance.shared.stop.subscribe();
     let pending = {
-        let mut queue = instance.queue.lock().await;
+        let mut queue = instance.shared.waiting.lock().await;
         tokio::select! {
             pending = queue.recv() => pending,
-            _ = crate::stopped(&mut stop) => None,
+            () = crate::stopped(&mut stop) => None,
         }
     };
     let Some(pending) = pending else {
-        return api_error(StatusCode::GONE, "Stopped", "the function is stopping");
+        return std::future::pending().await;
     };
 
     let timeout = instance.shared.timeout;

@@ -50,14 +50,20 @@ impl Drop for Booted {
     }
 }
 
-async fn boot(binaries: Binaries, retry: RetryPolicy) -> Booted {
-    let data = tempfile::tempdir().unwrap();
+/// Options for a stack on free ports with its data in `data`, logging to memory.
+fn options(binaries: Binaries, data: &Path) -> (StackOptions, Arc<Mutex<Vec<String>>>) {
     let (logs, lines) = LogSink::memory();
     let mut options =
-        StackOptions::new(Config::default(), data.path().to_owned(), workspace().join("frontend"), binaries);
+        StackOptions::new(Config::default(), data.to_owned(), workspace().join("frontend"), binaries);
     options.listen = "127.0.0.1:0".parse().unwrap();
-    options.retry = retry;
     options.logs = logs;
+    (options, lines)
+}
+
+async fn boot(binaries: Binaries, retry: RetryPolicy) -> Booted {
+    let data = tempfile::tempdir().unwrap();
+    let (mut options, lines) = options(binaries, data.path());
+    options.retry = retry;
     let stack = match Stack::start(options).await {
         Ok(stack) => stack,
         Err(err) => {
@@ -422,12 +428,23 @@ async fn a_function_that_cannot_start_fails_the_stack_with_its_reason() {
     let mut broken = native();
     broken.presign = PathBuf::from("/bin/false");
     let data = tempfile::tempdir().unwrap();
-    let (logs, _lines) = LogSink::memory();
-    let mut options =
-        StackOptions::new(Config::default(), data.path().to_owned(), workspace().join("frontend"), broken);
-    options.listen = "127.0.0.1:0".parse().unwrap();
-    options.logs = logs;
+    let (options, _lines) = options(broken, data.path());
     let err = Stack::start(options).await.unwrap_err();
     let text = format!("{err:#}");
     assert!(text.contains("thumbforge-dev-presign") && text.contains("exited"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_stops_the_functions_and_frees_the_ports() {
+    let data = tempfile::tempdir().unwrap();
+    let (options, _lines) = options(native(), data.path());
+    let stack = Stack::start(options).await.unwrap();
+    let (url, s3) = (stack.url().to_owned(), stack.s3().local_addr());
+    let presign = stack.presign().clone();
+    assert_eq!(get(&format!("{url}/api/config")).await.status, 200);
+    stack.shutdown().await;
+    assert_eq!(presign.invoke("{}").await, Err(thumbforge_dev::InvokeError::Stopped));
+    let edge = url.trim_start_matches("http://").to_owned();
+    assert!(TcpStream::connect(&edge).await.is_err(), "the edge still listens");
+    assert!(TcpStream::connect(s3).await.is_err(), "S3 still listens");
 }
