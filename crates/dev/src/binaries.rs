@@ -109,13 +109,14 @@ fn writeln_stderr(line: &str) -> std::io::Result<()> {
 
 /// Unpacks the aarch64 deployment zips `{dist}/presign.zip` and `{dist}/thumbnail.zip` (as
 /// `cargo xtask build` writes them) into `work/arm64/{name}/bootstrap` and finds qemu to run
-/// them with.
+/// them with (on an aarch64 host they run as they are).
 ///
 /// # Errors
 ///
 /// A zip is missing or has no `bootstrap`, or qemu is not installed.
 pub fn arm64_from_zips(dist: &Path, work: &Path) -> anyhow::Result<Binaries> {
-    let runner = qemu()?;
+    // An aarch64 host runs them as they are.
+    let runner = if cfg!(target_arch = "aarch64") { None } else { Some(qemu()?) };
     let unpack = |name: &str| -> anyhow::Result<PathBuf> {
         let zip_path = dist.join(format!("{name}.zip"));
         let file = fs::File::open(&zip_path)
@@ -134,7 +135,7 @@ pub fn arm64_from_zips(dist: &Path, work: &Path) -> anyhow::Result<Binaries> {
         make_executable(&bootstrap)?;
         Ok(bootstrap)
     };
-    Ok(Binaries { presign: unpack("presign")?, thumbnail: unpack("thumbnail")?, runner: Some(runner) })
+    Ok(Binaries { presign: unpack("presign")?, thumbnail: unpack("thumbnail")?, runner })
 }
 
 #[cfg(unix)]

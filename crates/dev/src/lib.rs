@@ -184,10 +184,23 @@ impl Stack {
         };
         let presign_spec = spec("presign", &binaries.presign, &config.functions.presign);
         let thumbnail_spec = spec("thumbnail", &binaries.thumbnail, &config.functions.thumbnail);
-        let (presign, thumbnail) = tokio::try_join!(
+        let (presign, thumbnail) = match tokio::join!(
             Function::start(presign_spec, logs.clone()),
             Function::start(thumbnail_spec, logs.clone())
-        )?;
+        ) {
+            (Ok(presign), Ok(thumbnail)) => (presign, thumbnail),
+            (presign, thumbnail) => {
+                // Stop whichever did start, then report the first failure.
+                let mut failure = None;
+                for started in [presign, thumbnail] {
+                    match started {
+                        Ok(function) => function.stop().await,
+                        Err(err) => failure = failure.or(Some(err)),
+                    }
+                }
+                return Err(failure.unwrap_or_else(|| anyhow::anyhow!("a function failed to start")));
+            }
+        };
         let notifications = Notifications::new(
             thumbnail.clone(),
             BUCKET,

@@ -19,7 +19,7 @@ use thumbforge_dev::{LogSink, Stack, StackOptions, binaries};
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(420);
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
 /// A path from the environment, else the default; it must exist.
