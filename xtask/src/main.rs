@@ -4,9 +4,20 @@
 
 #![allow(clippy::print_stderr, reason = "a command-line tool reports progress on stderr")]
 
+mod aws;
+mod bench;
+mod browser;
+mod build;
+mod deploy;
+mod destroy;
+mod dev;
 mod flags;
+mod moto;
+mod terraform;
 mod test;
+mod tfvars;
 mod thumbnail;
+mod tools;
 mod util;
 
 use clap::Parser;
@@ -16,6 +27,13 @@ fn main() -> anyhow::Result<()> {
     util::enter_project_root()?;
     match flags.command {
         flags::Command::Thumbnail(cmd) => cmd.run(),
+        flags::Command::Dev(cmd) => cmd.run(),
         flags::Command::Test(cmd) => cmd.run(),
+        flags::Command::Build(cmd) => cmd.run(),
+        flags::Command::Tfvars(cmd) => cmd.run(),
+        flags::Command::Deploy(cmd) => cmd.run(),
+        flags::Command::Destroy(cmd) => cmd.run(),
+        flags::Command::Moto(cmd) => cmd.run(),
+        flags::Command::Bench(cmd) => cmd.run(),
     }
 }

@@ -1,0 +1,85 @@
+# The HTTP API in front of the presign function, reached through CloudFront under /api/*.
+#
+# The four routes are declared one by one (their own metrics and access-log route keys), plus
+# `ANY /api/{proxy+}` so that anything else under /api/ still reaches the function and gets its
+# JSON 404, or its 405 with `Allow`, rather than API Gateway's bare 404. The page and the API share
+# CloudFront's origin, so no CORS is configured here.
+
+locals {
+  api_routes = toset([
+    "POST /api/uploads",
+    "GET /api/images",
+    "GET /api/images/{id}",
+    "GET /api/config",
+    "ANY /api/{proxy+}",
+  ])
+}
+
+resource "aws_apigatewayv2_api" "this" {
+  name          = "${local.name}-api"
+  description   = "thumbforge API (presign function)"
+  protocol_type = "HTTP"
+}
+
+resource "aws_apigatewayv2_integration" "presign" {
+  api_id                 = aws_apigatewayv2_api.this.id
+  integration_type       = "AWS_PROXY"
+  integration_method     = "POST"
+  integration_uri        = module.presign.invoke_arn
+  payload_format_version = "2.0"
+  timeout_milliseconds   = min(30000, (var.presign_timeout_seconds + 1) * 1000)
+}
+
+resource "aws_apigatewayv2_route" "presign" {
+  # checkov:skip=CKV_AWS_309: An anonymous upload API by design: the function validates every request, signed URLs bound each upload, the stage is throttled.
+  for_each = local.api_routes
+
+  api_id    = aws_apigatewayv2_api.this.id
+  route_key = each.key
+  target    = "integrations/${aws_apigatewayv2_integration.presign.id}"
+}
+
+resource "aws_cloudwatch_log_group" "api" {
+  # checkov:skip=CKV_AWS_338: Retention is `logs.retention_days` of thumbforge.toml (14 days by default); raise it there where a year is required.
+  # checkov:skip=CKV_AWS_158: CloudWatch Logs encrypts at rest by default; a customer key adds cost and a key policy for no stated need.
+  name              = "/aws/apigateway/${local.name}-api"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_apigatewayv2_stage" "default" {
+  api_id      = aws_apigatewayv2_api.this.id
+  name        = "$default"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_rate_limit  = var.api_throttling_rate_limit
+    throttling_burst_limit = var.api_throttling_burst_limit
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.api.arn
+    format = jsonencode({
+      requestId        = "$context.requestId"
+      time             = "$context.requestTime"
+      ip               = "$context.identity.sourceIp"
+      method           = "$context.httpMethod"
+      path             = "$context.path"
+      routeKey         = "$context.routeKey"
+      status           = "$context.status"
+      bytes            = "$context.responseLength"
+      latencyMs        = "$context.responseLatency"
+      integrationMs    = "$context.integration.latency"
+      integrationError = "$context.integrationErrorMessage"
+      userAgent        = "$context.identity.userAgent"
+    })
+  }
+}
+
+# API Gateway may invoke the presign function, from this API's routes only.
+resource "aws_lambda_permission" "api_invokes_presign" {
+  statement_id  = "AllowApiGatewayInvoke"
+  action        = "lambda:InvokeFunction"
+  function_name = module.presign.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*"
+}

@@ -1,0 +1,187 @@
+# One CloudFront distribution: the page (site bucket), the thumbnails (media bucket, thumbs/) and
+# the API (API Gateway), all on one origin, so the page needs no CORS and the CSP can say 'self'.
+
+locals {
+  # AWS-managed policies, by their documented, fixed ids (the same in every account).
+  managed_cache_policy = {
+    caching_optimized = "658327ea-f89d-4fab-a63d-7e88639e58f6" # honours the origin's Cache-Control, up to a year
+    caching_disabled  = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+  }
+  managed_origin_request_policy = {
+    all_viewer_except_host_header = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+  }
+
+  site_origin   = "site"
+  thumbs_origin = "media-thumbs"
+  api_origin    = "api"
+
+  # cloudfront/viewer-request.js: index.html for folder paths and WebP/JPEG negotiation of
+  # /thumbs/{id}/{width}. Left out against an emulator (moto cannot publish functions).
+  viewer_request_js = "${path.module}/../cloudfront/viewer-request.js"
+  viewer_request    = !local.emulated
+  # Security headers (thumbforge_core::web). Left out against an emulator (no policies in moto).
+  response_headers = !local.emulated
+  response_headers_policy_id = (
+    local.response_headers ? aws_cloudfront_response_headers_policy.security[0].id : null
+  )
+}
+
+resource "aws_cloudfront_origin_access_control" "s3" {
+  name                              = "${local.name}-s3"
+  description                       = "CloudFront reads the thumbforge buckets (SigV4)"
+  origin_access_control_origin_type = "s3"
+  signing_behavior                  = "always"
+  signing_protocol                  = "sigv4"
+}
+
+resource "aws_cloudfront_function" "viewer_request" {
+  count = local.viewer_request ? 1 : 0
+
+  name    = "${local.name}-viewer-request"
+  comment = "index.html for folders; WebP or JPEG for /thumbs/{id}/{width}"
+  runtime = "cloudfront-js-2.0"
+  code    = file(local.viewer_request_js)
+  publish = true
+}
+
+resource "aws_cloudfront_response_headers_policy" "security" {
+  # checkov:skip=CKV_AWS_259: HSTS is set (two years, includeSubDomains, from thumbforge_core::web through a variable checkov cannot read); no preload, as the site runs on a cloudfront.net name the project does not own.
+  count = local.response_headers ? 1 : 0
+
+  name    = "${local.name}-security-headers"
+  comment = "thumbforge security headers (thumbforge_core::web)"
+
+  security_headers_config {
+    content_security_policy {
+      content_security_policy = replace(var.security_headers.csp_template, "{upload_origin}", local.upload_origin)
+      override                = true
+    }
+    strict_transport_security {
+      access_control_max_age_sec = var.security_headers.hsts_max_age_seconds
+      include_subdomains         = true
+      override                   = true
+    }
+    content_type_options {
+      override = true
+    }
+    frame_options {
+      frame_option = var.security_headers.frame_options
+      override     = true
+    }
+    referrer_policy {
+      referrer_policy = var.security_headers.referrer_policy
+      override        = true
+    }
+  }
+}
+
+resource "aws_cloudfront_distribution" "this" {
+  # checkov:skip=CKV_AWS_68: WAF costs at least 5 USD a month plus requests; the API is throttled at its stage and every upload is bounded by its signed URL. Attach a web ACL for production traffic.
+  # checkov:skip=CKV2_AWS_47: No WAF (see CKV_AWS_68), so no Log4j rule group; nothing here runs Java.
+  # checkov:skip=CKV_AWS_86: Standard logs need a log bucket with ACLs enabled; API Gateway access logs record every API call.
+  # checkov:skip=CKV_AWS_174: The default *.cloudfront.net certificate is used (no custom domain); CloudFront fixes its protocols.
+  # checkov:skip=CKV2_AWS_42: No custom domain, hence no custom certificate.
+  # checkov:skip=CKV_AWS_310: One origin per path; failover would need replicated buckets (see CKV_AWS_144).
+  # checkov:skip=CKV_AWS_374: A public image service: no country is excluded.
+  enabled             = true
+  comment             = "thumbforge ${var.environment}"
+  default_root_object = "index.html"
+  price_class         = var.price_class
+  http_version        = "http2and3"
+  is_ipv6_enabled     = true
+
+  origin {
+    origin_id                = local.site_origin
+    domain_name              = aws_s3_bucket.site.bucket_regional_domain_name
+    origin_access_control_id = aws_cloudfront_origin_access_control.s3.id
+  }
+
+  origin {
+    origin_id                = local.thumbs_origin
+    domain_name              = aws_s3_bucket.media.bucket_regional_domain_name
+    origin_access_control_id = aws_cloudfront_origin_access_control.s3.id
+  }
+
+  origin {
+    origin_id   = local.api_origin
+    domain_name = replace(aws_apigatewayv2_api.this.api_endpoint, "/^https?://([^/]*).*/", "$1")
+
+    custom_origin_config {
+      http_port              = 80
+      https_port             = 443
+      origin_protocol_policy = "https-only"
+      origin_ssl_protocols   = ["TLSv1.2"]
+    }
+  }
+
+  # The page.
+  default_cache_behavior {
+    target_origin_id           = local.site_origin
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    cache_policy_id            = local.managed_cache_policy.caching_optimized
+    response_headers_policy_id = local.response_headers_policy_id
+
+    dynamic "function_association" {
+      for_each = aws_cloudfront_function.viewer_request
+      content {
+        event_type   = "viewer-request"
+        function_arn = function_association.value.arn
+      }
+    }
+  }
+
+  # Thumbnails: immutable keys, served for a year (their Cache-Control says so).
+  ordered_cache_behavior {
+    path_pattern               = "/thumbs/*"
+    target_origin_id           = local.thumbs_origin
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = false
+    cache_policy_id            = local.managed_cache_policy.caching_optimized
+    response_headers_policy_id = local.response_headers_policy_id
+
+    dynamic "function_association" {
+      for_each = aws_cloudfront_function.viewer_request
+      content {
+        event_type   = "viewer-request"
+        function_arn = function_association.value.arn
+      }
+    }
+  }
+
+  # The API: never cached, every method, every viewer header but Host.
+  ordered_cache_behavior {
+    path_pattern               = "/api/*"
+    target_origin_id           = local.api_origin
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    cache_policy_id            = local.managed_cache_policy.caching_disabled
+    origin_request_policy_id   = local.managed_origin_request_policy.all_viewer_except_host_header
+    response_headers_policy_id = local.response_headers_policy_id
+  }
+
+  # Negative caching: a thumbnail asked for a moment too early must not stay missing for long.
+  dynamic "custom_error_response" {
+    for_each = [403, 404]
+    content {
+      error_code            = custom_error_response.value
+      error_caching_min_ttl = var.error_caching_seconds
+    }
+  }
+
+  restrictions {
+    geo_restriction {
+      restriction_type = "none"
+    }
+  }
+
+  viewer_certificate {
+    cloudfront_default_certificate = true
+  }
+}

@@ -1,0 +1,63 @@
+# The two Rust Lambdas (zips from `cargo xtask build`), their triggers and the thumbnail
+# function's failure path.
+
+locals {
+  function_environment = merge(var.function_environment, { THUMBFORGE_BUCKET = aws_s3_bucket.media.id })
+}
+
+module "presign" {
+  source = "./modules/rust-lambda"
+
+  name                 = "${local.name}-presign"
+  description          = "thumbforge API: pre-signed uploads, image status and listing"
+  zip                  = local.presign_zip
+  memory_mb            = var.presign_memory_mb
+  timeout_seconds      = var.presign_timeout_seconds
+  environment          = local.function_environment
+  log_retention_days   = var.log_retention_days
+  reserved_concurrency = null
+  policy_statements    = local.presign_statements
+}
+
+module "thumbnail" {
+  source = "./modules/rust-lambda"
+
+  name                 = "${local.name}-thumbnail"
+  description          = "thumbforge thumbnails: raw/ uploads to thumbs/ renditions and a manifest"
+  zip                  = local.thumbnail_zip
+  memory_mb            = var.thumbnail_memory_mb
+  timeout_seconds      = var.thumbnail_timeout_seconds
+  environment          = local.function_environment
+  log_retention_days   = var.log_retention_days
+  reserved_concurrency = var.thumbnail_reserved_concurrency
+  policy_statements    = local.thumbnail_statements
+}
+
+# S3 may invoke the thumbnail function, for this bucket of this account only.
+resource "aws_lambda_permission" "s3_invokes_thumbnail" {
+  statement_id   = "AllowS3Invoke"
+  action         = "lambda:InvokeFunction"
+  function_name  = module.thumbnail.function_name
+  principal      = "s3.amazonaws.com"
+  source_arn     = aws_s3_bucket.media.arn
+  source_account = local.account_id
+}
+
+# Events still failing after the retries, or too old, land here (encrypted).
+resource "aws_sqs_queue" "thumbnail_dlq" {
+  name                      = "${local.name}-thumbnail-dlq"
+  message_retention_seconds = var.dlq_retention_seconds
+  sqs_managed_sse_enabled   = true
+}
+
+resource "aws_lambda_function_event_invoke_config" "thumbnail" {
+  function_name                = module.thumbnail.function_name
+  maximum_retry_attempts       = var.thumbnail_max_retries
+  maximum_event_age_in_seconds = var.thumbnail_max_event_age_seconds
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.thumbnail_dlq.arn
+    }
+  }
+}

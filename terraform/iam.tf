@@ -1,0 +1,60 @@
+# What each function may do, besides writing its own log group (modules/rust-lambda).
+#
+# Both roles get s3:ListBucket on the media bucket without a prefix condition: S3 answers a read of
+# a missing key with 404 only to a caller allowed to list the bucket, and with 403 otherwise. Both
+# functions read manifests that do not exist yet (presign: the status of a pending image;
+# thumbnail: the duplicate-delivery check), so a conditioned grant, which the implicit check does
+# not satisfy, would turn "pending" into a storage error. Listing reveals only key names of the
+# same bucket both may read anyway.
+
+locals {
+  media_arn = aws_s3_bucket.media.arn
+
+  presign_statements = [
+    {
+      sid       = "CreateUploads"
+      actions   = ["s3:PutObject"]
+      resources = ["${local.media_arn}/${local.raw_prefix}*"]
+    },
+    {
+      sid       = "ReadUploadsAndManifests"
+      actions   = ["s3:GetObject"]
+      resources = ["${local.media_arn}/${local.raw_prefix}*", "${local.media_arn}/${local.thumbs_prefix}*"]
+    },
+    {
+      sid       = "ListImages"
+      actions   = ["s3:ListBucket"]
+      resources = [local.media_arn]
+    },
+  ]
+
+  thumbnail_statements = [
+    {
+      sid       = "ReadUploads"
+      actions   = ["s3:GetObject"]
+      resources = ["${local.media_arn}/${local.raw_prefix}*"]
+    },
+    {
+      sid       = "WriteThumbnails"
+      actions   = ["s3:PutObject"]
+      resources = ["${local.media_arn}/${local.thumbs_prefix}*"]
+    },
+    {
+      # Reading a manifest to skip duplicate deliveries needs 404 for "not yet" (see above).
+      sid       = "ReadManifests"
+      actions   = ["s3:GetObject"]
+      resources = ["${local.media_arn}/${local.thumbs_prefix}*"]
+    },
+    {
+      sid       = "KnowMissingKeys"
+      actions   = ["s3:ListBucket"]
+      resources = [local.media_arn]
+    },
+    {
+      # Lambda delivers failed asynchronous events to the on-failure destination with this role.
+      sid       = "DeadLetters"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.thumbnail_dlq.arn]
+    },
+  ]
+}

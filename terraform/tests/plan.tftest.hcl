@@ -1,0 +1,565 @@
+# Plan-level checks of the whole stack under a mocked AWS provider (no account, no network):
+# `terraform test` from terraform/ (cargo xtask test runs it). The real provider against moto is
+# exercised by `cargo xtask test` too (xtask/src/moto.rs).
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
+
+  mock_resource "aws_s3_bucket" {
+    defaults = {
+      arn                         = "arn:aws:s3:::thumbforge-test-bucket"
+      bucket_regional_domain_name = "thumbforge-test-bucket.s3.eu-west-3.amazonaws.com"
+    }
+  }
+
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/thumbforge-test-role"
+    }
+  }
+
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:eu-west-3:123456789012:log-group:/aws/lambda/test"
+    }
+  }
+
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn        = "arn:aws:lambda:eu-west-3:123456789012:function:thumbforge-test-function"
+      invoke_arn = "arn:aws:apigateway:eu-west-3:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-3:123456789012:function:thumbforge-test-function/invocations"
+    }
+  }
+
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:eu-west-3:123456789012:thumbforge-test-thumbnail-dlq"
+    }
+  }
+
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = {
+      api_endpoint  = "https://abc123.execute-api.eu-west-3.amazonaws.com"
+      execution_arn = "arn:aws:execute-api:eu-west-3:123456789012:abc123"
+    }
+  }
+
+  mock_resource "aws_cloudfront_distribution" {
+    defaults = {
+      arn         = "arn:aws:cloudfront::123456789012:distribution/EDFDVBD6EXAMPLE"
+      domain_name = "d111111abcdef8.cloudfront.net"
+    }
+  }
+
+  mock_resource "aws_cloudfront_function" {
+    defaults = {
+      arn = "arn:aws:cloudfront::123456789012:function/thumbforge-test-viewer-request"
+    }
+  }
+}
+
+# Values a real run takes from generated.auto.tfvars.json (its own, so that the test does not
+# depend on thumbforge.toml).
+variables {
+  environment   = "test"
+  region        = "eu-west-3"
+  presign_zip   = "tests/fixtures/bootstrap.zip"
+  thumbnail_zip = "tests/fixtures/bootstrap.zip"
+  site_dir      = "tests/fixtures/site"
+  site_files = {
+    "index.html" = { content_type = "text/html; charset=utf-8", cache_control = "no-cache" }
+    "app.css"    = { content_type = "text/css; charset=utf-8", cache_control = "public, max-age=300" }
+  }
+  function_environment = {
+    THUMBFORGE_SIZES            = "256,1024"
+    THUMBFORGE_MAX_UPLOAD_BYTES = "26214400"
+  }
+  max_upload_bytes          = 26214400
+  thumbnail_memory_mb       = 1024
+  thumbnail_timeout_seconds = 30
+  presign_memory_mb         = 256
+  presign_timeout_seconds   = 10
+  log_retention_days        = 14
+  security_headers = {
+    csp_template         = "default-src 'none'; connect-src 'self' {upload_origin}"
+    hsts_max_age_seconds = 63072000
+    frame_options        = "DENY"
+    referrer_policy      = "strict-origin-when-cross-origin"
+  }
+  upload_cors = {
+    allowed_headers = ["content-type", "if-none-match", "x-amz-meta-filename"]
+    expose_headers  = ["ETag"]
+    max_age_seconds = 3000
+  }
+}
+
+run "uploads_under_raw_trigger_the_thumbnail_function" {
+  command = apply
+
+  assert {
+    condition     = length(aws_s3_bucket_notification.media.lambda_function) == 1
+    error_message = "exactly one Lambda notification"
+  }
+  assert {
+    condition     = aws_s3_bucket_notification.media.lambda_function[0].filter_prefix == "raw/"
+    error_message = "the notification must filter on raw/ (thumbs/ would loop)"
+  }
+  assert {
+    condition     = aws_s3_bucket_notification.media.lambda_function[0].events == toset(["s3:ObjectCreated:*"])
+    error_message = "the notification must fire on ObjectCreated:* only"
+  }
+  assert {
+    condition     = aws_s3_bucket_notification.media.lambda_function[0].lambda_function_arn == module.thumbnail.function_arn
+    error_message = "the notification must target the thumbnail function"
+  }
+  assert {
+    condition     = aws_lambda_permission.s3_invokes_thumbnail.source_arn == aws_s3_bucket.media.arn && aws_lambda_permission.s3_invokes_thumbnail.source_account == "123456789012"
+    error_message = "S3 may invoke the thumbnail function for the media bucket of this account only"
+  }
+}
+
+run "functions_are_arm64_al2023_with_the_typed_config" {
+  command = apply
+
+  assert {
+    condition     = output.presign_function == "thumbforge-test-presign" && output.thumbnail_function == "thumbforge-test-thumbnail"
+    error_message = "function names follow thumbforge-<env>-<function>"
+  }
+  assert {
+    condition     = local.function_environment["THUMBFORGE_BUCKET"] == aws_s3_bucket.media.id && local.function_environment["THUMBFORGE_SIZES"] == "256,1024"
+    error_message = "the functions get the generated environment plus THUMBFORGE_BUCKET"
+  }
+  assert {
+    condition     = aws_lambda_function_event_invoke_config.thumbnail.destination_config[0].on_failure[0].destination == aws_sqs_queue.thumbnail_dlq.arn
+    error_message = "failed thumbnail events must go to the dead-letter queue"
+  }
+  assert {
+    condition     = aws_lambda_function_event_invoke_config.thumbnail.maximum_retry_attempts == 2 && aws_lambda_function_event_invoke_config.thumbnail.maximum_event_age_in_seconds == 3600
+    error_message = "async invoke config: 2 retries, 1 hour"
+  }
+  assert {
+    condition     = aws_sqs_queue.thumbnail_dlq.sqs_managed_sse_enabled
+    error_message = "the dead-letter queue must be encrypted"
+  }
+}
+
+run "iam_is_least_privilege" {
+  command = apply
+
+  # Presign: create uploads under raw/ only; read raw/ and thumbs/ (manifests); list.
+  assert {
+    condition     = toset(flatten([for s in module.presign.policy_statements : s.Resource if contains(s.Action, "s3:PutObject")])) == toset(["arn:aws:s3:::thumbforge-test-bucket/raw/*"])
+    error_message = "presign may write raw/* only"
+  }
+  assert {
+    condition     = toset(flatten([for s in module.presign.policy_statements : s.Resource if contains(s.Action, "s3:GetObject")])) == toset(["arn:aws:s3:::thumbforge-test-bucket/raw/*", "arn:aws:s3:::thumbforge-test-bucket/thumbs/*"])
+    error_message = "presign may read raw/* and thumbs/* only"
+  }
+  # Thumbnail: read raw/, write thumbs/, send to its DLQ.
+  assert {
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "s3:PutObject")])) == toset(["arn:aws:s3:::thumbforge-test-bucket/thumbs/*"])
+    error_message = "thumbnail may write thumbs/* only"
+  }
+  assert {
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "s3:GetObject")])) == toset(["arn:aws:s3:::thumbforge-test-bucket/raw/*", "arn:aws:s3:::thumbforge-test-bucket/thumbs/*"])
+    error_message = "thumbnail may read raw/* (uploads) and thumbs/* (manifests) only"
+  }
+  assert {
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "sqs:SendMessage")])) == toset([aws_sqs_queue.thumbnail_dlq.arn])
+    error_message = "thumbnail may send to its dead-letter queue only"
+  }
+  # Both: logs to their own group only; nothing on "*"; no wildcard actions.
+  assert {
+    condition     = alltrue([for s in concat(module.presign.policy_statements, module.thumbnail.policy_statements) : !contains(s.Resource, "*") && alltrue([for a in s.Action : !endswith(a, "*")])])
+    error_message = "no statement may grant a wildcard action or resource"
+  }
+  assert {
+    condition     = alltrue([for m in [module.presign, module.thumbnail] : toset(flatten([for s in m.policy_statements : s.Resource if contains(s.Action, "logs:PutLogEvents")])) == toset(["arn:aws:logs:eu-west-3:123456789012:log-group:/aws/lambda/test:*"])])
+    error_message = "each function may write to its own log group only"
+  }
+}
+
+run "buckets_are_private_encrypted_and_tls_only" {
+  command = apply
+
+  assert {
+    condition     = alltrue([for b in aws_s3_bucket_public_access_block.this : b.block_public_acls && b.block_public_policy && b.ignore_public_acls && b.restrict_public_buckets])
+    error_message = "both buckets block every kind of public access"
+  }
+  assert {
+    condition     = alltrue([for o in aws_s3_bucket_ownership_controls.this : o.rule[0].object_ownership == "BucketOwnerEnforced"])
+    error_message = "ACLs are disabled (BucketOwnerEnforced)"
+  }
+  assert {
+    condition     = alltrue([for p in local.bucket_policies : p.Statement[0].Effect == "Deny" && p.Statement[0].Condition.Bool["aws:SecureTransport"] == "false"])
+    error_message = "both bucket policies deny plain HTTP"
+  }
+  assert {
+    condition     = local.bucket_policies.media.Statement[1].Resource == "arn:aws:s3:::thumbforge-test-bucket/thumbs/*"
+    error_message = "CloudFront may read thumbs/ of the media bucket, not raw/"
+  }
+  assert {
+    condition     = alltrue([for p in local.bucket_policies : p.Statement[1].Condition.StringEquals["AWS:SourceArn"] == aws_cloudfront_distribution.this.arn])
+    error_message = "only this distribution may read through OAC"
+  }
+  assert {
+    condition     = one(aws_s3_bucket_cors_configuration.media.cors_rule).allowed_methods == toset(["PUT"]) && one(aws_s3_bucket_cors_configuration.media.cors_rule).allowed_origins == toset(["https://d111111abcdef8.cloudfront.net"])
+    error_message = "the media bucket accepts cross-origin PUTs from the site only"
+  }
+  assert {
+    condition     = length([for r in aws_s3_bucket_lifecycle_configuration.media.rule : r if length(r.abort_incomplete_multipart_upload) > 0]) == 1
+    error_message = "incomplete multipart uploads are aborted"
+  }
+  assert {
+    condition     = length([for r in aws_s3_bucket_lifecycle_configuration.media.rule : r if r.id == "expire-raw-uploads"]) == 0
+    error_message = "raw/ does not expire unless asked"
+  }
+  assert {
+    condition     = aws_s3_object.site["index.html"].content_type == "text/html; charset=utf-8" && aws_s3_object.site["app.css"].cache_control == "public, max-age=300"
+    error_message = "site files get their Content-Type and Cache-Control"
+  }
+}
+
+run "raw_uploads_can_expire" {
+  command = apply
+
+  variables {
+    raw_expiration_days = 7
+  }
+
+  assert {
+    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.media.rule : r.filter[0].prefix if r.id == "expire-raw-uploads"]) == "raw/"
+    error_message = "the expiry rule applies to raw/ only"
+  }
+}
+
+run "cloudfront_routes_page_thumbnails_and_api" {
+  command = apply
+
+  assert {
+    condition     = aws_cloudfront_distribution.this.default_cache_behavior[0].target_origin_id == "site"
+    error_message = "the default behaviour serves the site bucket"
+  }
+  assert {
+    condition     = [for b in aws_cloudfront_distribution.this.ordered_cache_behavior : b.path_pattern] == ["/thumbs/*", "/api/*"]
+    error_message = "ordered behaviours: /thumbs/* then /api/*"
+  }
+  assert {
+    condition     = aws_cloudfront_distribution.this.ordered_cache_behavior[0].target_origin_id == "media-thumbs" && aws_cloudfront_distribution.this.ordered_cache_behavior[0].cache_policy_id == "658327ea-f89d-4fab-a63d-7e88639e58f6"
+    error_message = "/thumbs/* serves the media bucket with the long-TTL managed policy"
+  }
+  assert {
+    condition     = aws_cloudfront_distribution.this.ordered_cache_behavior[1].target_origin_id == "api" && aws_cloudfront_distribution.this.ordered_cache_behavior[1].cache_policy_id == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+    error_message = "/api/* goes to API Gateway, uncached"
+  }
+  assert {
+    condition     = length(aws_cloudfront_distribution.this.ordered_cache_behavior[1].allowed_methods) == 7 && aws_cloudfront_distribution.this.ordered_cache_behavior[1].origin_request_policy_id == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+    error_message = "/api/* allows every method and forwards every viewer header but Host"
+  }
+  assert {
+    condition     = alltrue([for o in aws_cloudfront_distribution.this.origin : o.origin_access_control_id == aws_cloudfront_origin_access_control.s3.id if o.origin_id != "api"])
+    error_message = "both S3 origins are reached through OAC"
+  }
+  assert {
+    condition     = one([for o in aws_cloudfront_distribution.this.origin : o.domain_name if o.origin_id == "api"]) == "abc123.execute-api.eu-west-3.amazonaws.com"
+    error_message = "the API origin is the API Gateway host"
+  }
+  assert {
+    condition     = alltrue([for e in aws_cloudfront_distribution.this.custom_error_response : e.error_caching_min_ttl == 5])
+    error_message = "403 and 404 are cached briefly"
+  }
+  assert {
+    condition     = aws_cloudfront_distribution.this.price_class == "PriceClass_100"
+    error_message = "the default price class is the cheapest"
+  }
+}
+
+run "every_answer_carries_the_security_headers" {
+  command = apply
+
+  assert {
+    condition     = aws_cloudfront_response_headers_policy.security[0].security_headers_config[0].content_security_policy[0].content_security_policy == "default-src 'none'; connect-src 'self' https://thumbforge-test-media-123456789012-eu-west-3.s3.eu-west-3.amazonaws.com"
+    error_message = "the CSP lets the page upload to the media bucket's regional endpoint"
+  }
+  assert {
+    condition     = aws_cloudfront_response_headers_policy.security[0].security_headers_config[0].strict_transport_security[0].access_control_max_age_sec == 63072000
+    error_message = "HSTS comes from the typed config"
+  }
+  assert {
+    condition     = aws_cloudfront_response_headers_policy.security[0].security_headers_config[0].frame_options[0].frame_option == "DENY"
+    error_message = "frame options come from the typed config"
+  }
+  assert {
+    condition = alltrue(concat(
+      [aws_cloudfront_distribution.this.default_cache_behavior[0].response_headers_policy_id == aws_cloudfront_response_headers_policy.security[0].id],
+      [for b in aws_cloudfront_distribution.this.ordered_cache_behavior : b.response_headers_policy_id == aws_cloudfront_response_headers_policy.security[0].id],
+    ))
+    error_message = "every behaviour adds the security headers"
+  }
+  assert {
+    condition     = aws_cloudfront_function.viewer_request[0].runtime == "cloudfront-js-2.0" && aws_cloudfront_function.viewer_request[0].publish
+    error_message = "the viewer-request function is published on cloudfront-js-2.0"
+  }
+  assert {
+    condition = (
+      one(aws_cloudfront_distribution.this.default_cache_behavior[0].function_association).function_arn == aws_cloudfront_function.viewer_request[0].arn
+      && one(aws_cloudfront_distribution.this.ordered_cache_behavior[0].function_association).event_type == "viewer-request"
+      && length(aws_cloudfront_distribution.this.ordered_cache_behavior[1].function_association) == 0
+    )
+    error_message = "the function runs on the page and /thumbs/* (viewer request), not on /api/*"
+  }
+}
+
+run "the_api_serves_the_presign_routes" {
+  command = apply
+
+  assert {
+    condition     = toset(keys(aws_apigatewayv2_route.presign)) == toset(["POST /api/uploads", "GET /api/images", "GET /api/images/{id}", "GET /api/config", "ANY /api/{proxy+}"])
+    error_message = "the presign routes"
+  }
+  assert {
+    condition     = aws_apigatewayv2_integration.presign.payload_format_version == "2.0" && aws_apigatewayv2_integration.presign.integration_type == "AWS_PROXY"
+    error_message = "payload format 2.0, Lambda proxy"
+  }
+  assert {
+    condition     = aws_apigatewayv2_stage.default.default_route_settings[0].throttling_rate_limit == 50 && aws_apigatewayv2_stage.default.default_route_settings[0].throttling_burst_limit == 100
+    error_message = "the stage is throttled"
+  }
+  assert {
+    condition     = aws_apigatewayv2_stage.default.access_log_settings[0].destination_arn == aws_cloudwatch_log_group.api.arn && aws_cloudwatch_log_group.api.retention_in_days == 14
+    error_message = "access logs go to a log group with retention"
+  }
+}
+
+run "an_emulator_run_leaves_out_what_moto_lacks" {
+  command = apply
+
+  variables {
+    aws_endpoint = "http://127.0.0.1:5000"
+  }
+
+  assert {
+    condition     = length(aws_cloudfront_response_headers_policy.security) == 0 && length(aws_cloudfront_function.viewer_request) == 0
+    error_message = "against an emulator, no response headers policy and no CloudFront Function"
+  }
+}
+
+# Every validation block has a failing case.
+
+run "rejects_a_bad_environment" {
+  command = plan
+  variables { environment = "Prod_1" }
+  expect_failures = [var.environment]
+}
+
+run "rejects_a_bad_region" {
+  command = plan
+  variables { region = "mars" }
+  expect_failures = [var.region]
+}
+
+run "rejects_an_endpoint_with_a_path" {
+  command = plan
+  variables { aws_endpoint = "localhost:5000/x" }
+  expect_failures = [var.aws_endpoint]
+}
+
+run "rejects_a_presign_zip_that_is_not_a_zip" {
+  command = plan
+  variables { presign_zip = "bootstrap" }
+  expect_failures = [var.presign_zip]
+}
+
+run "rejects_a_thumbnail_zip_that_is_not_a_zip" {
+  command = plan
+  variables { thumbnail_zip = "bootstrap" }
+  expect_failures = [var.thumbnail_zip]
+}
+
+run "rejects_an_unknown_price_class" {
+  command = plan
+  variables { price_class = "PriceClass_Cheap" }
+  expect_failures = [var.price_class]
+}
+
+run "rejects_long_error_caching" {
+  command = plan
+  variables { error_caching_seconds = 3600 }
+  expect_failures = [var.error_caching_seconds]
+}
+
+run "rejects_fractional_reserved_concurrency" {
+  command = plan
+  variables { thumbnail_reserved_concurrency = 2.5 }
+  expect_failures = [var.thumbnail_reserved_concurrency]
+}
+
+run "rejects_too_many_retries" {
+  command = plan
+  variables { thumbnail_max_retries = 3 }
+  expect_failures = [var.thumbnail_max_retries]
+}
+
+run "rejects_a_short_event_age" {
+  command = plan
+  variables { thumbnail_max_event_age_seconds = 30 }
+  expect_failures = [var.thumbnail_max_event_age_seconds]
+}
+
+run "rejects_a_long_dlq_retention" {
+  command = plan
+  variables { dlq_retention_seconds = 1209601 }
+  expect_failures = [var.dlq_retention_seconds]
+}
+
+run "rejects_zero_day_raw_expiry" {
+  command = plan
+  variables { raw_expiration_days = 0 }
+  expect_failures = [var.raw_expiration_days]
+}
+
+run "rejects_zero_day_noncurrent_versions" {
+  command = plan
+  variables { noncurrent_version_days = 0 }
+  expect_failures = [var.noncurrent_version_days]
+}
+
+run "rejects_zero_rate_limit" {
+  command = plan
+  variables { api_throttling_rate_limit = 0 }
+  expect_failures = [var.api_throttling_rate_limit]
+}
+
+run "rejects_zero_burst_limit" {
+  command = plan
+  variables { api_throttling_burst_limit = 0 }
+  expect_failures = [var.api_throttling_burst_limit]
+}
+
+run "rejects_foreign_environment_variables" {
+  command = plan
+  variables {
+    function_environment = { PATH = "/bin" }
+  }
+  expect_failures = [var.function_environment]
+}
+
+run "rejects_a_hand_set_bucket" {
+  command = plan
+  variables {
+    function_environment = { THUMBFORGE_BUCKET = "mine", THUMBFORGE_MAX_UPLOAD_BYTES = "26214400" }
+  }
+  expect_failures = [var.function_environment]
+}
+
+run "rejects_an_upload_limit_over_5_gib" {
+  command = plan
+  variables {
+    max_upload_bytes     = 6000000000
+    function_environment = { THUMBFORGE_MAX_UPLOAD_BYTES = "6000000000" }
+  }
+  expect_failures = [var.max_upload_bytes]
+}
+
+run "rejects_an_upload_limit_that_disagrees_with_the_environment" {
+  command = plan
+  variables { max_upload_bytes = 1000 }
+  expect_failures = [var.max_upload_bytes]
+}
+
+run "rejects_thumbnail_memory_out_of_range" {
+  command = plan
+  variables { thumbnail_memory_mb = 64 }
+  expect_failures = [var.thumbnail_memory_mb]
+}
+
+run "rejects_thumbnail_timeout_out_of_range" {
+  command = plan
+  variables { thumbnail_timeout_seconds = 901 }
+  expect_failures = [var.thumbnail_timeout_seconds]
+}
+
+run "rejects_presign_memory_out_of_range" {
+  command = plan
+  variables { presign_memory_mb = 20000 }
+  expect_failures = [var.presign_memory_mb]
+}
+
+run "rejects_a_presign_timeout_api_gateway_cannot_wait_for" {
+  command = plan
+  variables { presign_timeout_seconds = 60 }
+  expect_failures = [var.presign_timeout_seconds]
+}
+
+run "rejects_an_unsupported_log_retention" {
+  command = plan
+  variables { log_retention_days = 10 }
+  expect_failures = [var.log_retention_days]
+}
+
+run "rejects_a_csp_without_the_upload_origin" {
+  command = plan
+  variables {
+    security_headers = { csp_template = "default-src 'self'", hsts_max_age_seconds = 1, frame_options = "DENY", referrer_policy = "no-referrer" }
+  }
+  expect_failures = [var.security_headers]
+}
+
+run "rejects_bad_frame_options" {
+  command = plan
+  variables {
+    security_headers = { csp_template = "connect-src {upload_origin}", hsts_max_age_seconds = 1, frame_options = "ALLOW-FROM x", referrer_policy = "no-referrer" }
+  }
+  expect_failures = [var.security_headers]
+}
+
+run "rejects_a_bad_referrer_policy" {
+  command = plan
+  variables {
+    security_headers = { csp_template = "connect-src {upload_origin}", hsts_max_age_seconds = 1, frame_options = "DENY", referrer_policy = "always" }
+  }
+  expect_failures = [var.security_headers]
+}
+
+run "rejects_a_negative_hsts_max_age" {
+  command = plan
+  variables {
+    security_headers = { csp_template = "connect-src {upload_origin}", hsts_max_age_seconds = -1, frame_options = "DENY", referrer_policy = "no-referrer" }
+  }
+  expect_failures = [var.security_headers]
+}
+
+run "rejects_a_site_without_index_html" {
+  command = plan
+  variables {
+    site_files = { "app.css" = { content_type = "text/css", cache_control = "no-cache" } }
+  }
+  expect_failures = [var.site_files]
+}
+
+run "rejects_cors_without_the_signed_headers" {
+  command = plan
+  variables {
+    upload_cors = { allowed_headers = ["content-type"], expose_headers = [], max_age_seconds = 60 }
+  }
+  expect_failures = [var.upload_cors]
+}
+
+run "rejects_a_day_long_preflight_cache" {
+  command = plan
+  variables {
+    upload_cors = { allowed_headers = ["content-type", "if-none-match"], expose_headers = [], max_age_seconds = 86401 }
+  }
+  expect_failures = [var.upload_cors]
+}

@@ -1,0 +1,615 @@
+//! The bench's outputs: `target/bench/report.md`, `target/bench/results.csv` and the summary.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::{Image, Kind, Mode, Results, Series, Tool};
+
+const MIB: f64 = 1024.0;
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 { values[mid] } else { f64::midpoint(values[mid - 1], values[mid]) })
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+impl Series {
+    /// Median wall time, ms.
+    pub fn median_ms(&self) -> Option<f64> {
+        median(&mut self.samples.iter().map(|s| ms(s.wall)).collect::<Vec<_>>())
+    }
+
+    /// Fastest run, ms.
+    pub fn min_ms(&self) -> Option<f64> {
+        self.samples.iter().map(|s| ms(s.wall)).min_by(f64::total_cmp)
+    }
+
+    /// Slowest run, ms.
+    pub fn max_ms(&self) -> Option<f64> {
+        self.samples.iter().map(|s| ms(s.wall)).max_by(f64::total_cmp)
+    }
+
+    /// Highest peak RSS of the runs, MiB.
+    pub fn peak_mib(&self) -> Option<f64> {
+        self.samples.iter().map(|s| s.rss_kib).max().map(|kib| kib as f64 / MIB)
+    }
+}
+
+impl Results {
+    fn series(&self, mode: Mode, image: usize, tool: Tool) -> Option<&Series> {
+        match mode {
+            Mode::Cold => self.cold.get(&(image, tool)),
+            Mode::Warm(_) => self.warm.get(&(image, tool)),
+        }
+        .filter(|s| s.error.is_none())
+    }
+
+    /// Median cold wall time, ms.
+    pub fn cold_ms(&self, image: usize, tool: Tool) -> Option<f64> {
+        self.series(Mode::Cold, image, tool)?.median_ms()
+    }
+
+    /// Per-image time in a warm process: `(T(K) − T(1)) / (K − 1)`, ms.
+    pub fn warm_ms(&self, image: usize, tool: Tool) -> Option<f64> {
+        if self.warm_repeat < 2 {
+            return None;
+        }
+        let k = self.warm_repeat as f64;
+        let many = self.series(Mode::Warm(self.warm_repeat), image, tool)?.median_ms()?;
+        let one = self.cold_ms(image, tool)?;
+        Some(((many - one) / (k - 1.0)).max(0.0))
+    }
+
+    /// thumbforge's own median per-image time in a warm process (repetitions after the first), ms.
+    pub fn in_process_ms(&self, image: usize, tool: Tool) -> Option<f64> {
+        median(&mut self.series(Mode::Warm(self.warm_repeat), image, tool)?.in_process_ms.clone())
+    }
+
+    /// Median decode, resize and encode times in a warm process, ms.
+    pub fn stages_ms(&self, image: usize, tool: Tool) -> Option<[f64; 3]> {
+        let stages = &self.series(Mode::Warm(self.warm_repeat), image, tool)?.stages_ms;
+        let pick = |i: usize| median(&mut stages.iter().map(|s| s[i]).collect::<Vec<_>>());
+        Some([pick(0)?, pick(1)?, pick(2)?])
+    }
+
+    /// Peak RSS of the cold runs, MiB.
+    pub fn rss_mib(&self, image: usize, tool: Tool) -> Option<f64> {
+        self.series(Mode::Cold, image, tool)?.peak_mib()
+    }
+
+    /// `tool`'s cold time over vipsthumbnail's (N px job).
+    pub fn cold_ratio(&self, image: usize, tool: Tool) -> Option<f64> {
+        Some(self.cold_ms(image, tool)? / self.cold_ms(image, Tool::Vips)?)
+    }
+
+    /// The fastest peer in a warm process and its per-image time.
+    pub fn best_warm_peer(&self, image: usize) -> Option<(Tool, f64)> {
+        self.tools
+            .iter()
+            .filter(|t| t.is_peer())
+            .filter_map(|&t| Some((t, self.warm_ms(image, t)?)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
+    /// thumbforge's warm per-image time over the best peer's.
+    pub fn warm_ratio(&self, image: usize) -> Option<f64> {
+        Some(self.warm_ms(image, Tool::Thumbforge)? / self.best_warm_peer(image)?.1)
+    }
+
+    fn error(&self, image: usize, tool: Tool) -> Option<&str> {
+        self.cold.get(&(image, tool)).and_then(|s| s.error.as_deref())
+    }
+}
+
+fn num(value: Option<f64>, digits: usize) -> String {
+    value.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
+}
+
+fn ratio(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_owned(), |v| format!("{v:.2}×"))
+}
+
+/// One target and how the run did against it.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// What is asked.
+    pub target: String,
+    /// What it was checked on.
+    pub scope: String,
+    /// The worst case: value and where.
+    pub worst: Option<(f64, String)>,
+    /// The limit (same unit as the worst case).
+    pub limit: f64,
+    /// `<=` or `<`.
+    pub strict: bool,
+    /// Unit shown after values ("×", " MiB", " ms").
+    pub unit: &'static str,
+}
+
+impl Verdict {
+    /// Met, not met, or not measured.
+    pub fn met(&self) -> Option<bool> {
+        self.worst.as_ref().map(|(v, _)| if self.strict { *v < self.limit } else { *v <= self.limit })
+    }
+
+    fn outcome(&self) -> String {
+        match (self.met(), &self.worst) {
+            (Some(true), _) => "**met**".to_owned(),
+            (Some(false), Some((v, _))) => {
+                format!(
+                    "**not met**: {:.2}{} over ({:+.0} %)",
+                    v - self.limit,
+                    self.unit,
+                    (v / self.limit - 1.0) * 100.0
+                )
+            }
+            _ => "not measured".to_owned(),
+        }
+    }
+}
+
+fn worst(values: impl Iterator<Item = (f64, String)>) -> Option<(f64, String)> {
+    values.max_by(|a, b| a.0.total_cmp(&b.0))
+}
+
+/// Every target of the issue, checked.
+pub fn verdicts(r: &Results) -> Vec<Verdict> {
+    let images = || r.images.iter().enumerate();
+    let names = |filter: &dyn Fn(&Image) -> bool| -> String {
+        let list: Vec<&str> = r.images.iter().filter(|i| filter(i)).map(|i| short(&i.name)).collect();
+        if list.is_empty() { "no such image in this run".to_owned() } else { list.join(", ") }
+    };
+    let baseline_8 = |i: &Image| i.kind == Kind::Baseline && i.is_8mp_or_more();
+    let progressive = |i: &Image| i.kind == Kind::Progressive;
+    let jpeg_8 = |i: &Image| i.kind.is_jpeg() && i.is_8mp_or_more();
+    let progressive_24 = |i: &Image| i.kind == Kind::Progressive && i.megapixels() <= 24.5;
+    let baseline_48 = |i: &Image| i.kind == Kind::Baseline && i.megapixels() <= 48.5;
+    let n = r.size;
+    let rss = |filter: &dyn Fn(&Image) -> bool| {
+        worst(images().filter(|(_, i)| filter(i)).flat_map(|(idx, i)| {
+            [Tool::Thumbforge, Tool::ThumbforgeFull]
+                .into_iter()
+                .filter_map(move |t| Some((r.rss_mib(idx, t)?, format!("{} ({})", short(&i.name), t.name()))))
+        }))
+    };
+    let mut verdicts = vec![
+        Verdict {
+            target: format!("cold, {n} px job ≤ 0.5× vipsthumbnail, baseline JPEG ≥ 8 MP"),
+            scope: names(&baseline_8),
+            worst: worst(images().filter(|(_, i)| baseline_8(i)).filter_map(|(idx, i)| {
+                Some((r.cold_ratio(idx, Tool::Thumbforge)?, short(&i.name).to_owned()))
+            })),
+            limit: 0.5,
+            strict: false,
+            unit: "×",
+        },
+        Verdict {
+            target: format!("cold, {n} px job ≤ 0.75× vipsthumbnail, progressive JPEG"),
+            scope: names(&progressive),
+            worst: worst(images().filter(|(_, i)| progressive(i)).filter_map(|(idx, i)| {
+                Some((r.cold_ratio(idx, Tool::Thumbforge)?, short(&i.name).to_owned()))
+            })),
+            limit: 0.75,
+            strict: false,
+            unit: "×",
+        },
+        Verdict {
+            target: format!("cold, full job ≤ 0.67× vipsthumbnail's {n} px job, JPEG ≥ 8 MP"),
+            scope: names(&jpeg_8),
+            worst: worst(images().filter(|(_, i)| jpeg_8(i)).filter_map(|(idx, i)| {
+                Some((r.cold_ratio(idx, Tool::ThumbforgeFull)?, short(&i.name).to_owned()))
+            })),
+            limit: 0.67,
+            strict: false,
+            unit: "×",
+        },
+        Verdict {
+            target: format!("warm, {n} px job ≤ 0.8× the best peer per image, JPEG ≥ 8 MP"),
+            scope: names(&jpeg_8),
+            worst: worst(images().filter(|(_, i)| jpeg_8(i)).filter_map(|(idx, i)| {
+                let (peer, _) = r.best_warm_peer(idx)?;
+                Some((r.warm_ratio(idx)?, format!("{} (vs {})", short(&i.name), peer.name())))
+            })),
+            limit: 0.8,
+            strict: false,
+            unit: "×",
+        },
+        Verdict {
+            target: "peak RSS ≤ 80 MiB, progressive JPEG up to 24 MP (both jobs)".to_owned(),
+            scope: names(&progressive_24),
+            worst: rss(&progressive_24),
+            limit: 80.0,
+            strict: false,
+            unit: " MiB",
+        },
+        Verdict {
+            target: "peak RSS ≤ 32 MiB, baseline JPEG up to 48 MP (both jobs)".to_owned(),
+            scope: names(&baseline_48),
+            worst: rss(&baseline_48),
+            limit: 32.0,
+            strict: false,
+            unit: " MiB",
+        },
+    ];
+    for start in &r.cold_starts {
+        verdicts.push(Verdict {
+            target: format!("cold start < 30 ms native, {}", start.function),
+            scope: format!("median of {} starts", start.samples.len()),
+            worst: median(&mut start.samples.iter().map(|d| ms(*d)).collect::<Vec<_>>())
+                .map(|v| (v, start.function.to_owned())),
+            limit: 30.0,
+            strict: true,
+            unit: " ms",
+        });
+    }
+    for (name, bytes) in &r.zips {
+        verdicts.push(Verdict {
+            target: format!("deployment zip < 8 MiB, {name}"),
+            scope: format!("target/dist/{name}.zip"),
+            worst: bytes.map(|b| (b as f64 / MIB / MIB, format!("{name}.zip"))),
+            limit: 8.0,
+            strict: true,
+            unit: " MiB",
+        });
+    }
+    verdicts
+}
+
+/// The name without its descriptive tail: `p01_unsplash-…_24mp_prog.jpg` → `p01`.
+fn short(name: &str) -> &str {
+    match name.split_once('_') {
+        Some((head, _)) if head.len() <= 4 && !head.starts_with("orient") => head,
+        _ => name.trim_end_matches(".jpg"),
+    }
+}
+
+fn header(r: &Results) -> String {
+    let m = &r.machine;
+    let mut s = String::new();
+    let _ = writeln!(s, "- date: {}", m.date);
+    let _ = writeln!(s, "- machine: {}, {} CPUs online, {}", m.cpu_model, m.cpus, m.kernel);
+    let _ = writeln!(
+        s,
+        "- load average (1, 5, 15 min): {} before the timed runs, {} after{}",
+        m.load_before,
+        m.load_after,
+        if quiet(m) { " (a quiet machine)" } else { " (**other work was running: figures are noisy**)" }
+    );
+    let _ = writeln!(
+        s,
+        "- every process pinned to CPU {} (`taskset`); {} timed runs per figure after one warm-up round, tools in rotating order; \
+         cold figures are medians of spawn-to-exit wall time and include {:.1} ms of `taskset` + `/usr/bin/time` spawning, \
+         the same for every tool",
+        r.cpu,
+        r.runs,
+        ms(r.spawn_overhead)
+    );
+    if r.warm_repeat >= 2 {
+        let _ = writeln!(
+            s,
+            "- warm: one process, the same image K = {} times; per image = (T(K) − T(1)) / (K − 1) from the medians \
+             (`vipsthumbnail` gets K links to the file, the others loop)",
+            r.warm_repeat
+        );
+    }
+    let versions: Vec<String> = r.versions.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let _ = writeln!(s, "- versions: {}", versions.join("; "));
+    let _ = writeln!(s, "- corpus: {} ({} images)", r.corpus.display(), r.images.len());
+    for (tool, why) in &r.missing {
+        let _ = writeln!(s, "- **{} left out**: {why}", tool.name());
+    }
+    s
+}
+
+fn quiet(m: &super::Machine) -> bool {
+    let first = |s: &str| s.split_whitespace().next().and_then(|v| v.parse::<f64>().ok());
+    match (first(&m.load_before), first(&m.load_after)) {
+        (Some(a), Some(b)) => a.max(b) < 1.5,
+        _ => false,
+    }
+}
+
+/// The whole report.
+pub fn markdown(r: &Results) -> String {
+    let n = r.size;
+    let mut s = String::new();
+    let _ = writeln!(s, "# thumbforge benchmark\n");
+    let _ = writeln!(
+        s,
+        "Same job for every tool: fit inside {n}×{n}, EXIF orientation applied, JPEG quality 80, metadata stripped. \
+         `thumbforge-full` is thumbforge's configured job (every rendition and format of `thumbforge.toml`).\n"
+    );
+    s.push_str(&header(r));
+
+    let _ = writeln!(s, "\n## Targets\n");
+    let _ = writeln!(s, "| target | checked on | worst case | outcome |");
+    let _ = writeln!(s, "|---|---|---|---|");
+    for v in verdicts(r) {
+        let worst = v
+            .worst
+            .as_ref()
+            .map_or_else(|| "–".to_owned(), |(value, at)| format!("{value:.2}{} ({at})", v.unit));
+        let _ = writeln!(s, "| {} | {} | {worst} | {} |", v.target, v.scope, v.outcome());
+    }
+
+    let tools: Vec<Tool> = r.tools.clone();
+    let _ = writeln!(s, "\n## Cold: one process per image (median ms, peak RSS MiB)\n");
+    let mut head = "| image | MP | kind |".to_owned();
+    let mut rule = "|---|---:|---|".to_owned();
+    for t in &tools {
+        let _ = write!(head, " {} ms | RSS |", t.name());
+        rule.push_str("---:|---:|");
+    }
+    head.push_str(" thumbforge ÷ vips | full ÷ vips |");
+    rule.push_str("---:|---:|");
+    let _ = writeln!(s, "{head}\n{rule}");
+    for (idx, image) in r.images.iter().enumerate() {
+        let _ = write!(s, "| {} | {:.1} | {} |", image.name, image.megapixels(), image.kind.name());
+        for &t in &tools {
+            if let Some(e) = r.error(idx, t) {
+                let _ = write!(s, " failed | {} |", e.chars().take(40).collect::<String>().replace('|', "/"));
+            } else {
+                let _ = write!(s, " {} | {} |", num(r.cold_ms(idx, t), 1), num(r.rss_mib(idx, t), 1));
+            }
+        }
+        let _ = writeln!(
+            s,
+            " {} | {} |",
+            ratio(r.cold_ratio(idx, Tool::Thumbforge)),
+            ratio(r.cold_ratio(idx, Tool::ThumbforgeFull))
+        );
+    }
+
+    if r.warm_repeat >= 2 {
+        let _ =
+            writeln!(s, "\n## Warm: one process, the same image {} times (ms per image)\n", r.warm_repeat);
+        let mut head = "| image | MP |".to_owned();
+        let mut rule = "|---|---:|".to_owned();
+        for t in &tools {
+            let _ = write!(head, " {} |", t.name());
+            rule.push_str("---:|");
+        }
+        head.push_str(" best peer | thumbforge ÷ best peer | thumbforge in-process (decode / resize / encode) | full in-process |");
+        rule.push_str("---|---:|---:|---:|");
+        let _ = writeln!(s, "{head}\n{rule}");
+        for (idx, image) in r.images.iter().enumerate() {
+            let _ = write!(s, "| {} | {:.1} |", image.name, image.megapixels());
+            for &t in &tools {
+                let _ = write!(s, " {} |", num(r.warm_ms(idx, t), 1));
+            }
+            let best =
+                r.best_warm_peer(idx).map_or_else(|| "–".to_owned(), |(t, v)| format!("{} {v:.1}", t.name()));
+            let stages = |t: Tool| {
+                let total = num(r.in_process_ms(idx, t), 1);
+                match r.stages_ms(idx, t) {
+                    Some([d, z, e]) => format!("{total} ({d:.1} / {z:.1} / {e:.1})"),
+                    None => total,
+                }
+            };
+            let _ = writeln!(
+                s,
+                " {best} | {} | {} | {} |",
+                ratio(r.warm_ratio(idx)),
+                stages(Tool::Thumbforge),
+                stages(Tool::ThumbforgeFull)
+            );
+        }
+    }
+
+    let _ = writeln!(s, "\n## Lambda cold starts and deployment size\n");
+    let _ = writeln!(s, "| function | cold start, median (min–max) | starts | zip |");
+    let _ = writeln!(s, "|---|---:|---:|---:|");
+    for start in &r.cold_starts {
+        let mut values: Vec<f64> = start.samples.iter().map(|d| ms(*d)).collect();
+        let min = values.iter().copied().min_by(f64::total_cmp);
+        let max = values.iter().copied().max_by(f64::total_cmp);
+        let cold = match (&start.error, median(&mut values)) {
+            (Some(e), _) => format!("failed: {e}"),
+            (None, Some(m)) => format!("{m:.1} ms ({}–{} ms)", num(min, 1), num(max, 1)),
+            (None, None) => "–".to_owned(),
+        };
+        let zip = r.zips.iter().find(|(name, _)| *name == start.function).and_then(|(_, b)| *b).map_or_else(
+            || "not built (`cargo xtask build`, or `--build-zips`)".to_owned(),
+            |b| format!("{:.2} MiB", b as f64 / MIB / MIB),
+        );
+        let _ = writeln!(s, "| {} | {cold} | {} | {zip} |", start.function, start.samples.len());
+    }
+    let _ = writeln!(
+        s,
+        "\nCold start: the release binary for this machine under the local Runtime API emulator (`thumbforge-dev`), \
+         from process start to its first `GET …/invocation/next`. Zips: the aarch64 deployment packages of `cargo xtask build`."
+    );
+    if let Some(text) = &r.criterion {
+        let _ = writeln!(
+            s,
+            "\n## criterion micro-benchmarks (`cargo bench -p thumbnail --bench engine -- --quick`)\n"
+        );
+        let _ = writeln!(s, "```text\n{}\n```", text.trim());
+    }
+    s
+}
+
+/// A short table for the terminal and the README.
+pub fn summary(r: &Results) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| image | MP | kind | thumbforge cold ms | full job cold ms | vipsthumbnail | sharp | Pillow (draft) | thumbforge ÷ vips | full ÷ vips | warm: thumbforge | warm: best peer | peak RSS MiB (256 / full) |"
+    );
+    let _ = writeln!(s, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (idx, image) in r.images.iter().enumerate() {
+        let best =
+            r.best_warm_peer(idx).map_or_else(|| "–".to_owned(), |(t, v)| format!("{v:.1} ({})", t.name()));
+        let _ = writeln!(
+            s,
+            "| {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {best} | {} / {} |",
+            short(&image.name),
+            image.megapixels(),
+            image.kind.name(),
+            num(r.cold_ms(idx, Tool::Thumbforge), 1),
+            num(r.cold_ms(idx, Tool::ThumbforgeFull), 1),
+            num(r.cold_ms(idx, Tool::Vips), 1),
+            num(r.cold_ms(idx, Tool::Sharp), 1),
+            num(r.cold_ms(idx, Tool::PillowDraft), 1),
+            ratio(r.cold_ratio(idx, Tool::Thumbforge)),
+            ratio(r.cold_ratio(idx, Tool::ThumbforgeFull)),
+            num(r.warm_ms(idx, Tool::Thumbforge), 1),
+            num(r.rss_mib(idx, Tool::Thumbforge), 1),
+            num(r.rss_mib(idx, Tool::ThumbforgeFull), 1),
+        );
+    }
+    let _ = writeln!(s, "\n| target | worst case | outcome |\n|---|---|---|");
+    for v in verdicts(r) {
+        let worst = v
+            .worst
+            .as_ref()
+            .map_or_else(|| "–".to_owned(), |(value, at)| format!("{value:.2}{} ({at})", v.unit));
+        let _ = writeln!(s, "| {} | {worst} | {} |", v.target, v.outcome());
+    }
+    s
+}
+
+/// One row per (image, tool, mode).
+pub fn csv(r: &Results) -> String {
+    let mut s = String::from(
+        "image,megapixels,kind,bytes,tool,mode,repeat,runs,median_ms,min_ms,max_ms,per_image_ms,peak_rss_kib,ratio_to_vipsthumbnail,in_process_ms,error\n",
+    );
+    for (idx, image) in r.images.iter().enumerate() {
+        for &tool in &r.tools {
+            for (mode, map) in [("cold", &r.cold), ("warm", &r.warm)] {
+                let Some(series) = map.get(&(idx, tool)) else { continue };
+                let (repeat, per_image, ratio, in_process) = if mode == "cold" {
+                    (1, series.median_ms(), r.cold_ratio(idx, tool), None)
+                } else {
+                    let vips = r.warm_ms(idx, Tool::Vips);
+                    let per_image = r.warm_ms(idx, tool);
+                    let ratio = per_image.zip(vips).map(|(a, b)| a / b);
+                    (r.warm_repeat, per_image, ratio, r.in_process_ms(idx, tool))
+                };
+                let rss = series.samples.iter().map(|x| x.rss_kib).max();
+                let _ = writeln!(
+                    s,
+                    "{},{:.2},{},{},{},{mode},{repeat},{},{},{},{},{},{},{},{},{}",
+                    image.name,
+                    image.megapixels(),
+                    image.kind.name(),
+                    image.bytes,
+                    tool.name(),
+                    series.samples.len(),
+                    opt(series.median_ms()),
+                    opt(series.min_ms()),
+                    opt(series.max_ms()),
+                    opt(per_image),
+                    rss.map(|v| v.to_string()).unwrap_or_default(),
+                    ratio.map(|v| format!("{v:.3}")).unwrap_or_default(),
+                    opt(in_process),
+                    series.error.as_deref().unwrap_or("").replace([',', '\n'], " "),
+                );
+            }
+        }
+    }
+    s
+}
+
+fn opt(value: Option<f64>) -> String {
+    value.map(|v| format!("{v:.2}")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::super::{Machine, Sample};
+    use super::*;
+
+    fn series(ms: &[u64], rss_kib: u64) -> Series {
+        Series {
+            samples: ms.iter().map(|&m| Sample { wall: Duration::from_millis(m), rss_kib }).collect(),
+            ..Series::default()
+        }
+    }
+
+    fn results() -> Results {
+        let image = |name: &str, width, height, kind| Image {
+            path: PathBuf::from(name),
+            name: name.to_owned(),
+            width,
+            height,
+            kind,
+            bytes: 1,
+        };
+        let mut cold = BTreeMap::new();
+        let mut warm = BTreeMap::new();
+        // p03: baseline 12 MP; thumbforge 40 ms vs vips 100 ms.
+        cold.insert((0, Tool::Thumbforge), series(&[40, 41, 39, 60, 40], 20 * 1024));
+        cold.insert((0, Tool::ThumbforgeFull), series(&[60; 5], 30 * 1024));
+        cold.insert((0, Tool::Vips), series(&[100; 5], 50 * 1024));
+        cold.insert((0, Tool::Sharp), series(&[200; 5], 90 * 1024));
+        warm.insert((0, Tool::Thumbforge), series(&[40 + 9 * 20; 5], 20 * 1024));
+        warm.insert((0, Tool::Vips), series(&[100 + 9 * 50; 5], 50 * 1024));
+        warm.insert((0, Tool::Sharp), series(&[200 + 9 * 30; 5], 90 * 1024));
+        // p01: progressive 24 MP; thumbforge 80 ms vs vips 100 ms; 85 MiB.
+        cold.insert((1, Tool::Thumbforge), series(&[80; 5], 85 * 1024));
+        cold.insert((1, Tool::Vips), series(&[100; 5], 50 * 1024));
+        Results {
+            size: 256,
+            runs: 5,
+            warm_repeat: 10,
+            cpu: 1,
+            corpus: PathBuf::from("corpus"),
+            images: vec![
+                image("p03_olympus.jpg", 4032, 3024, Kind::Baseline),
+                image("p01_unsplash.jpg", 6000, 4000, Kind::Progressive),
+            ],
+            tools: vec![Tool::Thumbforge, Tool::ThumbforgeFull, Tool::Vips, Tool::Sharp],
+            missing: Vec::new(),
+            cold,
+            warm,
+            spawn_overhead: Duration::from_millis(2),
+            cold_starts: Vec::new(),
+            zips: vec![("thumbnail", Some(5 << 20)), ("presign", None)],
+            versions: BTreeMap::new(),
+            machine: Machine::default(),
+            criterion: None,
+        }
+    }
+
+    #[test]
+    fn ratios_are_medians_over_vipsthumbnail() {
+        let r = results();
+        assert_eq!(r.cold_ms(0, Tool::Thumbforge), Some(40.0));
+        assert_eq!(r.cold_ratio(0, Tool::Thumbforge), Some(0.4));
+        assert_eq!(r.rss_mib(0, Tool::Thumbforge), Some(20.0));
+    }
+
+    #[test]
+    fn warm_time_per_image_cancels_the_process_start() {
+        let r = results();
+        assert_eq!(r.warm_ms(0, Tool::Thumbforge), Some(20.0));
+        assert_eq!(r.best_warm_peer(0), Some((Tool::Sharp, 30.0)));
+        assert!((r.warm_ratio(0).unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn verdicts_say_by_how_much() {
+        let v = verdicts(&results());
+        let find = |prefix: &str| v.iter().find(|v| v.target.starts_with(prefix)).unwrap();
+        assert_eq!(find("cold, 256 px job ≤ 0.5×").met(), Some(true));
+        assert_eq!(find("cold, 256 px job ≤ 0.75×").met(), Some(false));
+        assert!(find("cold, 256 px job ≤ 0.75×").outcome().contains("0.05× over"));
+        assert_eq!(find("peak RSS ≤ 80").met(), Some(false));
+        assert_eq!(find("deployment zip < 8 MiB, thumbnail").met(), Some(true));
+        assert_eq!(find("deployment zip < 8 MiB, presign").met(), None);
+        let md = markdown(&results());
+        assert!(md.contains("| p03_olympus.jpg | 12.2 | baseline JPEG |"), "{md}");
+        assert!(csv(&results()).lines().count() > 5);
+    }
+}

@@ -1,0 +1,363 @@
+//! Running Terraform on `terraform/`: one workspace per environment, the same variables for every
+//! command of an environment (so that a plan after an apply compares like with like), offline
+//! `init` from a provider mirror when there is one, and the emulator switches.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::flags;
+use crate::tools;
+use crate::util::{self, run};
+
+/// The Terraform root module, relative to the project root.
+pub const DIR: &str = "terraform";
+
+/// Credentials handed to Terraform and the SDK against an emulator (moto accepts any).
+pub const EMULATOR_ACCESS_KEY: &str = "thumbforge-emulator";
+
+/// Terraform for one environment.
+#[derive(Debug, Clone)]
+pub struct Terraform {
+    dir: PathBuf,
+    workspace: String,
+    vars: Vec<(String, String)>,
+    env: Vec<(OsString, Option<OsString>)>,
+    plugin_dir: Option<PathBuf>,
+}
+
+impl Terraform {
+    /// Terraform for the deployment `target` names.
+    pub fn new(target: &flags::Target) -> anyhow::Result<Self> {
+        tools::terraform()?;
+        let mut vars = vec![
+            ("environment".to_owned(), target.env.clone()),
+            ("region".to_owned(), target.region.clone()),
+        ];
+        let mut env: Vec<(OsString, Option<OsString>)> =
+            vec![("TF_IN_AUTOMATION".into(), Some("1".into())), ("TF_INPUT".into(), Some("0".into()))];
+        if let Some(endpoint) = &target.endpoint {
+            vars.push(("aws_endpoint".to_owned(), endpoint.clone()));
+            // Never hand real credentials to an emulator, nor let a profile override these.
+            env.extend(emulator_env(&target.region));
+        }
+        Ok(Self {
+            dir: util::project_root().join(DIR),
+            workspace: target.env.clone(),
+            vars,
+            env,
+            plugin_dir: tools::plugin_dir(target.plugin_dir.as_deref()),
+        })
+    }
+
+    /// Keeps Terraform's working data (providers, selected workspace) in `dir` instead of
+    /// `terraform/.terraform`, so that a test run never switches a developer's workspace.
+    pub fn with_data_dir(mut self, dir: &Path) -> Self {
+        self.env.push(("TF_DATA_DIR".into(), Some(dir.as_os_str().to_owned())));
+        self
+    }
+
+    /// `terraform -chdir=terraform ARGS` with this environment's process environment.
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut command = Command::new("terraform");
+        // Terraform never reads the terminal here (-input=false, TF_INPUT=0); xtask asks itself.
+        command.arg(format!("-chdir={}", self.dir.display())).args(args).stdin(std::process::Stdio::null());
+        for (name, value) in &self.env {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        command
+    }
+
+    /// `-var=NAME=VALUE` for every variable of the environment, after the environment's own
+    /// variable file `terraform/env/NAME.tfvars` when there is one (deployment choices such as
+    /// `price_class` or `thumbnail_reserved_concurrency`).
+    fn var_args(&self) -> Vec<String> {
+        let file = Path::new("env").join(format!("{}.tfvars", self.workspace));
+        let file = self.dir.join(&file).is_file().then(|| format!("-var-file={}", file.display()));
+        file.into_iter().chain(self.vars.iter().map(|(name, value)| format!("-var={name}={value}"))).collect()
+    }
+
+    /// `terraform init` (offline from the mirror when there is one; the lock file is never
+    /// rewritten), then selects the environment's workspace, creating it if needed.
+    pub fn init(&self) -> anyhow::Result<()> {
+        let mut args = vec!["init".to_owned(), "-input=false".to_owned(), "-lockfile=readonly".to_owned()];
+        let hint = match &self.plugin_dir {
+            Some(dir) => {
+                args.push(format!("-plugin-dir={}", dir.display()));
+                "the provider mirror must hold hashicorp/aws 5.100.0 matching terraform/.terraform.lock.hcl"
+            }
+            None => {
+                "check network access to registry.terraform.io, or pass --plugin-dir DIR (a provider mirror)"
+            }
+        };
+        run(&mut self.command(&args), hint)?;
+        run(
+            &mut self.command(["workspace", "select", "-or-create=true", &self.workspace]),
+            "see Terraform's message above",
+        )
+    }
+
+    /// `terraform apply`: with `auto_approve`, at once; otherwise a saved plan, a question, then
+    /// exactly that plan.
+    pub fn apply(&self, auto_approve: bool) -> anyhow::Result<()> {
+        let hint =
+            "fix the error above, then run the same command again (Terraform resumes where it stopped)";
+        if auto_approve {
+            let mut args = vec!["apply".to_owned(), "-auto-approve".to_owned()];
+            args.extend(self.var_args());
+            return run(&mut self.command(&args), hint);
+        }
+        let plan = self.plan_file()?;
+        let mut args = vec!["plan".to_owned(), format!("-out={}", plan.display())];
+        args.extend(self.var_args());
+        run(&mut self.command(&args), hint)?;
+        if !confirm(&format!("Apply this plan to environment `{}`?", self.workspace))? {
+            bail!("nothing was changed (answer `y`, or pass --yes)");
+        }
+        run(&mut self.command(["apply".to_owned(), plan.display().to_string()]), hint)
+    }
+
+    fn plan_file(&self) -> anyhow::Result<PathBuf> {
+        let dir = util::project_root().join("target").join("terraform");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(dir.join(format!("{}.tfplan", self.workspace)))
+    }
+
+    /// `terraform plan -detailed-exitcode`: whether anything would change.
+    pub fn has_changes(&self) -> anyhow::Result<bool> {
+        let mut args = vec!["plan".to_owned(), "-detailed-exitcode".to_owned(), "-lock=false".to_owned()];
+        args.extend(self.var_args());
+        let mut command = self.command(&args);
+        println!("$ {}", util::display(&command));
+        let status = command.status().context("running terraform plan")?;
+        match status.code() {
+            Some(0) => Ok(false),
+            Some(2) => Ok(true),
+            _ => bail!("`terraform plan` failed ({status}): see its message above"),
+        }
+    }
+
+    /// `terraform destroy`.
+    pub fn destroy(&self, auto_approve: bool) -> anyhow::Result<()> {
+        let mut args = vec!["destroy".to_owned()];
+        if auto_approve {
+            args.push("-auto-approve".to_owned());
+        }
+        args.extend(self.var_args());
+        run(
+            &mut self.command(&args),
+            "fix the error above and run destroy again; what is already gone stays gone",
+        )
+    }
+
+    /// The addresses still in the state.
+    pub fn state_list(&self) -> anyhow::Result<Vec<String>> {
+        let mut command = self.command(["state", "list"]);
+        println!("$ {}", util::display(&command));
+        let output = command.output().context("running terraform state list")?;
+        if !output.status.success() {
+            bail!("`terraform state list` failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .filter(|l| !l.is_empty())
+            .collect())
+    }
+
+    /// The stack's outputs; `None` when nothing is deployed.
+    pub fn outputs(&self) -> anyhow::Result<Option<Outputs>> {
+        let mut command = self.command(["output", "-json"]);
+        println!("$ {}", util::display(&command));
+        let output = command.output().context("running terraform output")?;
+        if !output.status.success() {
+            bail!("`terraform output` failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let raw: BTreeMap<String, OutputValue> =
+            serde_json::from_slice(&output.stdout).context("reading `terraform output -json`")?;
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let values: serde_json::Map<String, serde_json::Value> =
+            raw.into_iter().map(|(k, v)| (k, v.value)).collect();
+        serde_json::from_value(serde_json::Value::Object(values))
+            .map(Some)
+            .context("the stack's outputs lack a value xtask needs (see terraform/outputs.tf)")
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct OutputValue {
+    value: serde_json::Value,
+}
+
+/// What `terraform/outputs.tf` gives.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Outputs {
+    /// `https://<distribution>/`.
+    pub site_url: String,
+    /// The API through CloudFront.
+    pub api_url: String,
+    /// The API Gateway endpoint itself.
+    pub api_gateway_url: String,
+    /// The API id.
+    pub api_id: String,
+    /// The CloudFront distribution id.
+    pub distribution_id: String,
+    /// Uploads and thumbnails.
+    pub media_bucket: String,
+    /// The page.
+    pub site_bucket: String,
+    /// Where browsers PUT uploads.
+    pub upload_origin: String,
+    /// The API function's name.
+    pub presign_function: String,
+    /// The thumbnail function's name.
+    pub thumbnail_function: String,
+    /// The dead-letter queue.
+    pub dlq_url: String,
+}
+
+/// The process environment of every AWS client pointed at an emulator.
+pub fn emulator_env(region: &str) -> Vec<(OsString, Option<OsString>)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID".into(), Some(EMULATOR_ACCESS_KEY.into())),
+        ("AWS_SECRET_ACCESS_KEY".into(), Some(EMULATOR_ACCESS_KEY.into())),
+        ("AWS_REGION".into(), Some(region.into())),
+        ("AWS_SESSION_TOKEN".into(), None),
+        ("AWS_PROFILE".into(), None),
+    ]
+}
+
+/// Asks a yes/no question on the terminal; refuses to guess without one.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        bail!("{question} needs an answer, and there is no terminal to ask: pass --yes");
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush().context("writing to the terminal")?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).context("reading the answer")?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// The static checks of `terraform/`, as the commands `cargo xtask test` runs.
+pub fn check_commands(plugin_dir: Option<&Path>) -> Vec<(&'static str, Command, &'static str)> {
+    let dir = util::project_root().join(DIR);
+    let terraform = |args: &[&str]| {
+        let mut command = Command::new("terraform");
+        command.arg(format!("-chdir={}", dir.display())).args(args).env("TF_IN_AUTOMATION", "1");
+        command
+    };
+    let mut init = terraform(&["init", "-backend=false", "-input=false", "-lockfile=readonly"]);
+    if let Some(dir) = plugin_dir {
+        init.arg(format!("-plugin-dir={}", dir.display()));
+    }
+    vec![
+        (
+            "terraform init",
+            init,
+            "the provider must match terraform/.terraform.lock.hcl; see Terraform's message",
+        ),
+        ("terraform validate", terraform(&["validate"]), "fix the configuration errors above"),
+        (
+            "terraform test",
+            terraform(&["test"]),
+            "see the failing run above; rerun with `terraform -chdir=terraform test -filter=tests/plan.tftest.hcl`",
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(endpoint: Option<&str>) -> flags::Target {
+        flags::Target {
+            env: "qa".into(),
+            region: "eu-west-3".into(),
+            endpoint: endpoint.map(str::to_owned),
+            plugin_dir: Some(PathBuf::from("/mirror")),
+            yes: true,
+        }
+    }
+
+    #[test]
+    fn every_command_of_an_environment_gets_the_same_variables() {
+        if !util::on_path("terraform") {
+            return;
+        }
+        let tf = Terraform::new(&target(None)).unwrap();
+        assert_eq!(tf.var_args(), ["-var=environment=qa", "-var=region=eu-west-3"]);
+        let shown = util::display(&tf.command(["plan"]));
+        assert!(shown.starts_with("terraform -chdir=") && shown.ends_with("/terraform plan"), "{shown}");
+
+        let tf = Terraform::new(&target(Some("http://127.0.0.1:5000"))).unwrap();
+        assert_eq!(tf.var_args().last().unwrap(), "-var=aws_endpoint=http://127.0.0.1:5000");
+        let command = tf.command(["apply"]);
+        let envs: BTreeMap<_, _> = command.get_envs().collect();
+        assert_eq!(
+            envs[std::ffi::OsStr::new("AWS_ACCESS_KEY_ID")],
+            Some(std::ffi::OsStr::new(EMULATOR_ACCESS_KEY))
+        );
+        assert_eq!(
+            envs[std::ffi::OsStr::new("AWS_PROFILE")],
+            None,
+            "a profile must not leak to the emulator"
+        );
+    }
+
+    #[test]
+    fn the_static_checks_init_offline_from_the_mirror() {
+        let checks = check_commands(Some(Path::new("/mirror")));
+        let names: Vec<_> = checks.iter().map(|c| c.0).collect();
+        assert_eq!(names, ["terraform init", "terraform validate", "terraform test"]);
+        let init = util::display(&checks[0].1);
+        assert!(
+            init.ends_with("init -backend=false -input=false -lockfile=readonly -plugin-dir=/mirror"),
+            "{init}"
+        );
+    }
+
+    /// `terraform test` cannot tell two validations of one variable apart, so this counts: each
+    /// variable needs at least as many failing runs as it has `validation` blocks.
+    #[test]
+    fn every_validation_block_has_a_failing_case() {
+        let dir = util::project_root().join(DIR);
+        let variables = std::fs::read_to_string(dir.join("variables.tf")).unwrap();
+        let mut blocks: BTreeMap<String, usize> = BTreeMap::new();
+        let mut current = None;
+        for line in variables.lines() {
+            if let Some(rest) = line.strip_prefix("variable \"") {
+                current = rest.split('"').next().map(str::to_owned);
+            } else if line.trim() == "validation {" {
+                *blocks.entry(current.clone().unwrap()).or_default() += 1;
+            }
+        }
+        assert!(blocks.len() > 20, "{blocks:?}");
+        let tests = std::fs::read_to_string(dir.join("tests").join("plan.tftest.hcl")).unwrap();
+        for (variable, count) in blocks {
+            let cases = tests.matches(&format!("expect_failures = [var.{variable}]")).count();
+            assert!(cases >= count, "var.{variable}: {count} validation blocks, {cases} failing runs");
+        }
+    }
+
+    #[test]
+    fn outputs_are_read_from_terraform_output_json() {
+        let json = r#"{"site_url":{"sensitive":false,"type":"string","value":"https://d.cloudfront.net/"}}"#;
+        let raw: BTreeMap<String, OutputValue> = serde_json::from_str(json).unwrap();
+        assert_eq!(raw["site_url"].value, "https://d.cloudfront.net/");
+    }
+}
