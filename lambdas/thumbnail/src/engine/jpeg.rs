@@ -207,8 +207,22 @@ fn working_bytes(frame: &Frame) -> u64 {
 
 /// Decodes at `numerator / 8` of the full size into 8-bit RGB.
 ///
-/// libjpeg reports fatal errors by unwinding; they come back as `Err` with its message.
+/// At 1/8 the block averages are all a thumbnail needs: [`super::jpeg_dc`] computes them from
+/// the DC coefficients alone (and skips the AC scans of progressive files); a file it declines
+/// goes to libjpeg like every other scale.
 pub fn decode(data: &[u8], info: &JpegInfo<'_>, numerator: u8) -> Result<Pixels, String> {
+    if numerator == 1
+        && let Ok(pixels) = super::jpeg_dc::decode(data)
+    {
+        return Ok(pixels);
+    }
+    decode_libjpeg(data, info, numerator)
+}
+
+/// Decodes at `numerator / 8` of the full size into 8-bit RGB with libjpeg-turbo.
+///
+/// libjpeg reports fatal errors by unwinding; they come back as `Err` with its message.
+pub fn decode_libjpeg(data: &[u8], info: &JpegInfo<'_>, numerator: u8) -> Result<Pixels, String> {
     let result = catch_unwind(AssertUnwindSafe(|| -> std::io::Result<Pixels> {
         let mut decompress = Decompress::new_mem(data)?;
         decompress.scale(numerator);

@@ -5,11 +5,12 @@
 //! rendition, then each smaller one from the previous → orient → sRGB → encode. Same bytes and
 //! config give byte-identical outputs.
 
-mod encode;
+pub mod encode;
 mod generic;
 pub mod geometry;
 pub mod jpeg;
-mod pixels;
+mod jpeg_dc;
+pub mod pixels;
 pub mod sniff;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,586 @@
+// The upload page in a real browser: headless Chromium driven by playwright-core, against a
+// running stack (`cargo xtask dev`, or the one `crates/dev/tests/browser.rs` boots).
+//
+//   THUMBFORGE_URL=http://127.0.0.1:8080 node e2e/browser.test.mjs
+//
+// Optional: THUMBFORGE_CHROMIUM (default /usr/bin/chromium), THUMBFORGE_NODE_MODULES (where
+// playwright-core is installed; default target/tools/node/node_modules), THUMBFORGE_E2E_OUT
+// (screenshots; default target/e2e). The stack must be fresh: the gallery starts empty.
+// Prints one "ok N - step" line per step; exits 1 at the first failure, after saving
+// failure.png beside the other screenshots.
+
+import assert from "node:assert/strict";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { humanBytes, reasonText } from "../frontend/lib.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const BASE_URL = process.env.THUMBFORGE_URL;
+const CHROMIUM = process.env.THUMBFORGE_CHROMIUM || "/usr/bin/chromium";
+const NODE_MODULES = process.env.THUMBFORGE_NODE_MODULES || path.join(ROOT, "target/tools/node/node_modules");
+const OUT = process.env.THUMBFORGE_E2E_OUT || path.join(ROOT, "target/e2e");
+const PHOTOS = path.join(ROOT, "fixtures/photos");
+
+/** The longest any single wait may take. */
+const WAIT_MS = 60_000;
+/** The longest the whole run may take. */
+const TOTAL_MS = 300_000;
+/** Upload speed while the first files go up, so that progress can be seen (bytes per second). */
+const THROTTLED_UPLOAD = 512 * 1024;
+
+if (!BASE_URL) {
+  console.error("THUMBFORGE_URL is not set: point it at a running stack (cargo xtask dev)");
+  process.exit(2);
+}
+
+const require = createRequire(import.meta.url);
+const { chromium } = require(path.join(NODE_MODULES, "playwright-core"));
+
+// ---- bookkeeping ----------------------------------------------------------------------------
+
+/** Console errors, page errors, failed requests and 4xx/5xx answers: each fails the run. */
+const problems = [];
+/** Every request the page made, in order ("METHOD url"). */
+const requests = [];
+let stepNumber = 0;
+let page;
+
+function log(message) {
+  console.log(`# ${message}`);
+}
+
+async function step(name, body) {
+  stepNumber += 1;
+  const started = Date.now();
+  try {
+    await body();
+    await expectNoProblems();
+  } catch (error) {
+    console.log(`not ok ${stepNumber} - ${name}`);
+    throw error;
+  }
+  console.log(`ok ${stepNumber} - ${name} (${Date.now() - started} ms)`);
+}
+
+/** Fails on anything the page complained about, or showed in its error area. */
+async function expectNoProblems() {
+  assert.deepEqual(problems, [], "the page logged errors or made failing requests");
+  const errorArea = page.locator("#error");
+  if (await errorArea.isVisible()) {
+    assert.fail(`the page's error area shows: ${await errorArea.innerText()}`);
+  }
+}
+
+async function screenshot(name, { fullPage = true, decode = fullPage } = {}) {
+  if (decode) await decodeGalleryImages();
+  const file = path.join(OUT, `${name}.png`);
+  await page.screenshot({ path: file, fullPage });
+  log(`screenshot ${path.relative(ROOT, file)}`);
+}
+
+/** Brings every gallery image in (they load lazily) and waits until each is decoded. */
+async function decodeGalleryImages() {
+  const images = page.locator("[data-testid=gallery-image]");
+  const count = await images.count();
+  for (let i = 0; i < count; i += 1) {
+    await images.nth(i).scrollIntoViewIfNeeded();
+  }
+  await page.waitForFunction(
+    () =>
+      [...document.querySelectorAll("[data-testid=gallery-image]")].every((img) => img.dataset.loaded === "true"),
+    null,
+    { timeout: WAIT_MS },
+  );
+  await page.evaluate(() => Promise.all([...document.querySelectorAll("[data-testid=gallery-image]")].map((img) => img.decode())));
+  await page.evaluate(() => window.scrollTo(0, 0));
+}
+
+const row = (file) => `[data-testid=upload-row][data-file="${file}"]`;
+const card = (id) => `[data-testid=gallery-item][data-id="${id}"]`;
+
+/** Waits until every named row reached a final state; returns {file: {state, id, status, progress}}. */
+async function settledRows(files) {
+  await page.waitForFunction(
+    (names) =>
+      names.every((name) =>
+        ["ready", "rejected", "refused", "error", "slow"].includes(
+          document.querySelector(`[data-testid=upload-row][data-file="${name}"]`)?.dataset.state,
+        ),
+      ),
+    files,
+    { timeout: WAIT_MS },
+  );
+  return page.evaluate((names) => {
+    const result = {};
+    for (const name of names) {
+      const element = document.querySelector(`[data-testid=upload-row][data-file="${name}"]`);
+      const progress = element.querySelector("[data-testid=upload-progress]");
+      result[name] = {
+        state: element.dataset.state,
+        id: element.dataset.id ?? null,
+        status: element.querySelector("[data-testid=upload-status]").textContent,
+        progress: progress.hidden ? null : progress.value,
+        dataProgress: element.dataset.progress ?? null,
+      };
+    }
+    return result;
+  }, files);
+}
+
+/** Ids of the gallery's items, in display order. */
+function galleryIds() {
+  return page.$$eval("[data-testid=gallery-item]", (items) => items.map((item) => item.dataset.id));
+}
+
+/** Newest first: UUIDv7 text sorts by creation time. */
+function newestFirst(ids) {
+  return [...ids].sort().reverse();
+}
+
+// ---- in-page helpers (run inside the page, through page.evaluate) ----------------------------
+
+/** Keeps every change of a row's data-state / data-progress in window.__rowLog. */
+function recordRowChanges() {
+  const entries = [];
+  window.__rowLog = entries;
+  new MutationObserver((records) => {
+    for (const record of records) {
+      const element = record.target;
+      if (!(element instanceof HTMLElement) || element.dataset.testid !== "upload-row") continue;
+      const progress = element.querySelector("[data-testid=upload-progress]");
+      entries.push({
+        file: element.dataset.file,
+        state: element.dataset.state,
+        progress: element.dataset.progress ?? null,
+        progressShown: !progress.hidden && progress.getClientRects().length > 0,
+      });
+    }
+  }).observe(document.getElementById("uploads"), {
+    subtree: true,
+    attributes: true,
+    attributeFilter: ["data-state", "data-progress"],
+  });
+}
+
+/**
+ * Derives photos from a fixture with a canvas: `window.__photo` (the decoded fixture) and files
+ * returned as base64. Each spec: {name, type, crop: [x, y, w, h], size: [w, h]}.
+ */
+async function derivePhotos({ base64, specs }) {
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  const photo = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
+  const out = {};
+  for (const { name, type, crop, size } of specs) {
+    const canvas = new OffscreenCanvas(size[0], size[1]);
+    canvas.getContext("2d").drawImage(photo, ...crop, 0, 0, ...size);
+    const blob = await canvas.convertToBlob({ type, quality: 0.9 });
+    const data = new Uint8Array(await blob.arrayBuffer());
+    let binary = "";
+    for (let i = 0; i < data.length; i += 0x8000) binary += String.fromCharCode(...data.subarray(i, i + 0x8000));
+    out[name] = btoa(binary);
+  }
+  return out;
+}
+
+/**
+ * The size of the file an <img> shows, in pixels. (An <img> with a `w` srcset reports a
+ * density-corrected natural size: the file's size scaled to the `sizes` slot.)
+ */
+async function shownFile(img) {
+  const file = new Image();
+  file.src = img.currentSrc;
+  await file.decode();
+  return {
+    url: img.currentSrc,
+    natural: [img.naturalWidth, img.naturalHeight],
+    pixels: [file.naturalWidth, file.naturalHeight],
+  };
+}
+
+/** Drops one file on the drop zone the way a browser does: dragenter, dragover, drop. */
+function dropFile({ base64, name, type }) {
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  const zone = document.getElementById("drop-zone");
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], name, { type }));
+  const fire = (kind) => {
+    const event = new DragEvent(kind, { dataTransfer: transfer, bubbles: true, cancelable: true });
+    zone.dispatchEvent(event);
+    return event.defaultPrevented;
+  };
+  const entered = fire("dragenter");
+  const highlighted = zone.classList.contains("is-dragover");
+  const over = fire("dragover");
+  const dropped = fire("drop");
+  return { entered, highlighted, over, dropped, highlightedAfter: zone.classList.contains("is-dragover") };
+}
+
+/** Chooses a Blob one byte over the limit through the file input (no 25 MiB file on disk). */
+async function chooseOverLimitFile({ name }) {
+  const config = await (await fetch("/api/config")).json();
+  const input = document.getElementById("file-input");
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([new Uint8Array(config.maxUploadBytes + 1)], name, { type: "image/jpeg" }));
+  input.files = transfer.files;
+  input.dispatchEvent(new Event("change", { bubbles: true }));
+  return config.maxUploadBytes;
+}
+
+/**
+ * Compares the 256 px JPEG thumbnails of two images on a small canvas: mean absolute difference
+ * per channel (0–255) as they are, with the second turned half a turn, and mirrored.
+ */
+async function compareThumbnails({ expectedId, actualId }) {
+  const thumbnail = async (id) => {
+    const image = await (await fetch(`/api/images/${id}`)).json();
+    const small = image.thumbnails
+      .filter((t) => t.format === "jpeg")
+      .sort((a, b) => Math.max(a.width, a.height) - Math.max(b.width, b.height))[0];
+    return createImageBitmap(await (await fetch(small.url)).blob());
+  };
+  const [expected, actual] = await Promise.all([thumbnail(expectedId), thumbnail(actualId)]);
+  const [w, h] = [48, 32];
+  const pixels = (bitmap, transform = () => {}) => {
+    const context = new OffscreenCanvas(w, h).getContext("2d");
+    transform(context);
+    context.drawImage(bitmap, 0, 0, w, h);
+    return context.getImageData(0, 0, w, h).data;
+  };
+  const difference = (a, b) => {
+    let sum = 0;
+    for (let i = 0; i < a.length; i += 4) {
+      sum += Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]);
+    }
+    return sum / ((a.length / 4) * 3);
+  };
+  const reference = pixels(expected);
+  return {
+    expectedSize: [expected.width, expected.height],
+    actualSize: [actual.width, actual.height],
+    same: difference(reference, pixels(actual)),
+    halfTurn: difference(
+      reference,
+      pixels(actual, (c) => {
+        c.translate(w, h);
+        c.rotate(Math.PI);
+      }),
+    ),
+    mirrored: difference(
+      reference,
+      pixels(actual, (c) => {
+        c.translate(w, 0);
+        c.scale(-1, 1);
+      }),
+    ),
+  };
+}
+
+// ---- the run --------------------------------------------------------------------------------
+
+async function main() {
+  await rm(OUT, { recursive: true, force: true });
+  await mkdir(OUT, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    // Without the background-networking flags Chromium keeps calling Google's hosts.
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    timeout: WAIT_MS,
+  });
+  log(`Chromium ${browser.version()} (${CHROMIUM}) against ${BASE_URL}`);
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
+    context.setDefaultTimeout(WAIT_MS);
+    page = await context.newPage();
+    page.on("console", (message) => {
+      if (message.type() === "error") {
+        const { url, lineNumber } = message.location();
+        problems.push(`console error: ${message.text()}${url ? ` (${url}:${lineNumber})` : ""}`);
+      } else if (message.type() === "warning") {
+        log(`console warning: ${message.text()}`);
+      }
+    });
+    page.on("pageerror", (error) => problems.push(`page error: ${error.stack ?? error.message}`));
+    page.on("request", (request) => requests.push(`${request.method()} ${request.url()}`));
+    page.on("requestfailed", (request) =>
+      problems.push(`request failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`),
+    );
+    page.on("response", (response) => {
+      if (response.status() >= 400) {
+        problems.push(`HTTP ${response.status()} for ${response.request().method()} ${response.url()}`);
+      }
+    });
+    await run(context);
+  } catch (error) {
+    if (page) {
+      await page
+        .screenshot({ path: path.join(OUT, "failure.png"), fullPage: true })
+        .then(() => log(`screenshot ${path.relative(ROOT, path.join(OUT, "failure.png"))}`))
+        .catch(() => {});
+      const rows = await page
+        .$$eval("[data-testid=upload-row]", (list) =>
+          list.map((r) => `${r.dataset.file}: ${r.dataset.state} — ${r.querySelector("[data-testid=upload-status]").textContent}`),
+        )
+        .catch(() => []);
+      for (const line of rows) log(`row ${line}`);
+    }
+    for (const problem of problems) log(`problem: ${problem}`);
+    throw error;
+  } finally {
+    await browser.close();
+  }
+}
+
+async function run(context) {
+  const orient1 = await readFile(path.join(PHOTOS, "orient_1.jpg"));
+  const derived = {};
+  /** file name → image id. */
+  const ids = {};
+
+  await step("the page loads its limits and an empty gallery", async () => {
+    await page.goto(BASE_URL, { waitUntil: "load" });
+    await page.waitForSelector("html[data-config=ready]", { state: "attached" });
+    await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+    assert.equal(await page.locator("#file-input").isEnabled(), true);
+    const { maxUploadBytes } = await page.evaluate(async () => (await fetch("/api/config")).json());
+    const limits = await page.locator("#limits").innerText();
+    assert.ok(limits.includes(`up to ${humanBytes(maxUploadBytes)} each`), limits);
+    assert.equal(await page.locator("#gallery-empty").isVisible(), true, "the empty gallery says so");
+    await page.evaluate(recordRowChanges);
+    await screenshot("01-empty");
+  });
+
+  await step("a third photo and a PNG are derived from a fixture", async () => {
+    Object.assign(
+      derived,
+      await page.evaluate(derivePhotos, {
+        base64: orient1.toString("base64"),
+        specs: [
+          // A portrait crop of the photo, re-encoded as JPEG (EXIF-free).
+          { name: "portrait.jpg", type: "image/jpeg", crop: [500, 0, 800, 1200], size: [800, 1200] },
+          // The whole photo at half size as PNG, for the drop.
+          { name: "dropped.png", type: "image/png", crop: [0, 0, 1800, 1200], size: [900, 600] },
+        ],
+      }),
+    );
+    log(`portrait.jpg ${Buffer.from(derived["portrait.jpg"], "base64").length} bytes, dropped.png ${Buffer.from(derived["dropped.png"], "base64").length} bytes`);
+  });
+
+  const picked = ["orient_1.jpg", "orient_6.jpg", "portrait.jpg"];
+  await step("three photos chosen through the file input show progress, then become ready", async () => {
+    // Throttle the upload so that the progress bars can be seen moving (loopback is instant).
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: THROTTLED_UPLOAD,
+    });
+    const jpeg = (name, buffer) => ({ name, mimeType: "image/jpeg", buffer });
+    await page.locator("#file-input").setInputFiles([
+      jpeg("orient_1.jpg", orient1),
+      jpeg("orient_6.jpg", await readFile(path.join(PHOTOS, "orient_6.jpg"))),
+      jpeg("portrait.jpg", Buffer.from(derived["portrait.jpg"], "base64")),
+    ]);
+    assert.deepEqual(
+      await page.$$eval("[data-testid=upload-row]", (rows) => rows.map((r) => r.dataset.file)),
+      picked,
+      "one row per file, in the order chosen",
+    );
+    // A screenshot while the bars move (or go on at once if every row is already done).
+    const midway = await page.waitForFunction(
+      () => {
+        const rows = [...document.querySelectorAll("[data-testid=upload-row]")];
+        if (rows.some((r) => r.dataset.state === "uploading" && Number(r.dataset.progress) > 0 && Number(r.dataset.progress) < 100))
+          return "midway";
+        return rows.every((r) => ["ready", "rejected", "refused", "error", "slow"].includes(r.dataset.state)) && "done";
+      },
+      null,
+      { timeout: WAIT_MS, polling: 20 },
+    );
+    if ((await midway.jsonValue()) === "midway") await screenshot("02-uploading", { decode: false });
+
+    const rows = await settledRows(picked);
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: -1,
+    });
+    await cdp.detach();
+    for (const file of picked) {
+      const { state, id, status, progress } = rows[file];
+      assert.equal(state, "ready", `${file}: ${status}`);
+      assert.equal(progress, 100, `${file}: the progress bar ends full`);
+      assert.equal(rows[file].dataProgress, "100", `${file}: the last progress sent is 100 %`);
+      ids[file] = id;
+    }
+    const changes = await page.evaluate(() => window.__rowLog);
+    for (const file of picked) {
+      const mine = changes.filter((c) => c.file === file);
+      // States as seen by a MutationObserver (two changes in one task show as the later one).
+      const states = mine.map((c) => c.state).filter((state, i, all) => state !== all[i - 1]);
+      assert.deepEqual(states.slice(-3), ["uploading", "processing", "ready"], `${file}: states ${states}`);
+      const percents = mine.filter((c) => c.state === "uploading" && c.progress !== null).map((c) => Number(c.progress));
+      assert.ok(percents.length > 0, `${file}: progress was reported`);
+      assert.ok(
+        mine.filter((c) => c.state === "uploading").every((c) => c.progressShown),
+        `${file}: the progress bar is visible while uploading`,
+      );
+      assert.deepEqual(percents, [...percents].sort((a, b) => a - b), `${file}: progress only grows`);
+      log(`${file}: progress ${percents.join(" → ")} %`);
+    }
+    const seenMidway = changes.some((c) => c.state === "uploading" && Number(c.progress) > 0 && Number(c.progress) < 100);
+    assert.ok(seenMidway, "progress between 0 and 100 % was shown");
+  });
+
+  await step("their thumbnails appear in the gallery, newest first", async () => {
+    for (const file of picked) {
+      await page.waitForSelector(`${card(ids[file])}[data-status=ready]`, { state: "attached" });
+    }
+    await decodeGalleryImages();
+    assert.deepEqual(await galleryIds(), newestFirst(Object.values(ids)));
+  });
+
+  await step("the EXIF-rotated photo's thumbnail is upright", async () => {
+    const shown = (id) => page.$eval(`${card(id)} [data-testid=gallery-image]`, shownFile);
+    const rotated = await shown(ids["orient_6.jpg"]);
+    const plain = await shown(ids["orient_1.jpg"]);
+    const portrait = await shown(ids["portrait.jpg"]);
+    for (const [name, image] of Object.entries({ orient_6: rotated, orient_1: plain, portrait })) {
+      log(`${name}: ${image.url} is ${image.pixels.join("×")}, natural size ${image.natural.join("×")}`);
+    }
+    // orient_6.jpg is stored 1200×1800 and displays 1800×1200: its thumbnails are landscape, 3:2.
+    for (const [width, height] of [rotated.natural, rotated.pixels]) {
+      assert.ok(width > height, "orient_6's thumbnail is landscape");
+      assert.ok(Math.abs(width / height - 1.5) < 0.01, "orient_6's thumbnail is 3:2");
+    }
+    assert.deepEqual(rotated.pixels, plain.pixels, "orient_6's thumbnail has orient_1's size");
+    assert.deepEqual(rotated.natural, plain.natural);
+    assert.ok(portrait.pixels[1] > portrait.pixels[0], "the portrait crop stays portrait");
+    assert.ok(portrait.natural[1] > portrait.natural[0], "the portrait crop stays portrait");
+
+    const pixels = await page.evaluate(compareThumbnails, {
+      expectedId: ids["orient_1.jpg"],
+      actualId: ids["orient_6.jpg"],
+    });
+    log(`256 px thumbnails, mean difference per channel: ${JSON.stringify(pixels)}`);
+    assert.deepEqual(pixels.actualSize, pixels.expectedSize);
+    assert.ok(pixels.same < 8, `orient_6's thumbnail looks like orient_1's (difference ${pixels.same})`);
+    assert.ok(pixels.halfTurn > 4 * pixels.same && pixels.halfTurn > 20, "…and not like it turned half a turn");
+    assert.ok(pixels.mirrored > 4 * pixels.same && pixels.mirrored > 20, "…and not like it mirrored");
+  });
+
+  await step("a photo dropped on the drop zone is uploaded too", async () => {
+    const drop = await page.evaluate(dropFile, {
+      base64: derived["dropped.png"],
+      name: "dropped.png",
+      type: "image/png",
+    });
+    assert.deepEqual(
+      drop,
+      { entered: true, highlighted: true, over: true, dropped: true, highlightedAfter: false },
+      "the drop zone takes the drag (highlighted while over it) and the drop",
+    );
+    const { "dropped.png": dropped } = await settledRows(["dropped.png"]);
+    assert.equal(dropped.state, "ready", dropped.status);
+    assert.equal(dropped.progress, 100);
+    ids["dropped.png"] = dropped.id;
+    await page.waitForSelector(`${card(dropped.id)}[data-status=ready]`, { state: "attached" });
+    await decodeGalleryImages();
+    assert.equal((await galleryIds())[0], dropped.id, "the newest upload comes first");
+  });
+
+  await step("a text file renamed .jpg is rejected with the reason in plain words", async () => {
+    await page.locator("#file-input").setInputFiles({
+      name: "notes.jpg",
+      mimeType: "image/jpeg",
+      buffer: Buffer.from("just some text, not a picture\n"),
+    });
+    const { "notes.jpg": notes } = await settledRows(["notes.jpg"]);
+    assert.equal(notes.state, "rejected", notes.status);
+    assert.ok(notes.status.includes(reasonText("not_an_image")), notes.status);
+    ids["notes.jpg"] = notes.id;
+    const item = page.locator(`${card(notes.id)}[data-status=rejected]`);
+    await item.waitFor({ state: "attached" });
+    assert.equal(await item.locator("[data-testid=gallery-reason]").innerText(), reasonText("not_an_image"));
+  });
+
+  await step("an over-limit file is refused before upload, naming the limit", async () => {
+    const presignsBefore = requests.filter((r) => r.startsWith("POST ")).length;
+    const requestsBefore = requests.length;
+    const limit = await page.evaluate(chooseOverLimitFile, { name: "huge.jpg" });
+    const { "huge.jpg": huge } = await settledRows(["huge.jpg"]);
+    assert.equal(huge.state, "refused", huge.status);
+    assert.ok(huge.status.includes(humanBytes(limit)), `the message names the limit: ${huge.status}`);
+    assert.match(huge.status, /over the \d+(\.\d)? [KMG]iB limit/, huge.status);
+    assert.equal(huge.progress, null, "no progress bar for a refused file");
+    assert.equal(huge.id, null, "no upload was asked for");
+    await page.waitForTimeout(500);
+    const after = requests.slice(requestsBefore);
+    assert.equal(requests.filter((r) => r.startsWith("POST ")).length, presignsBefore, `nothing was sent: ${after}`);
+    assert.ok(after.every((r) => r === `GET ${BASE_URL}/api/config`), `only the test's own config read: ${after}`);
+    log(`refused: ${huge.status}`);
+    await screenshot("03-uploaded");
+  });
+
+  await step("a thumbnail opens the largest rendition in the viewer", async () => {
+    await page.locator(`${card(ids["orient_6.jpg"])} [data-testid=gallery-open]`).click();
+    const viewer = page.locator("#viewer[open]");
+    await viewer.waitFor({ state: "visible" });
+    const image = viewer.locator("[data-testid=viewer-image]");
+    await image.evaluate((img) => img.decode());
+    const { pixels } = await image.evaluate(shownFile);
+    assert.deepEqual(pixels, [1024, 683], "the 1024 px rendition, upright");
+    await screenshot("04-viewer", { fullPage: false });
+    await page.keyboard.press("Escape");
+    await page.locator("#viewer").waitFor({ state: "hidden" });
+  });
+
+  await step("after a reload the gallery lists the uploads newest first", async () => {
+    await page.reload({ waitUntil: "load" });
+    await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+    const shown = await galleryIds();
+    const uploadOrder = [...picked, "dropped.png", "notes.jpg"];
+    // The three chosen together were sent in parallel; each later one was started after them.
+    assert.deepEqual(shown.slice(0, 2), [ids["notes.jpg"], ids["dropped.png"]]);
+    assert.deepEqual(new Set(shown.slice(2)), new Set(picked.map((f) => ids[f])));
+    assert.deepEqual(shown, newestFirst(uploadOrder.map((f) => ids[f])), "newest first");
+    const statuses = await page.$$eval("[data-testid=gallery-item]", (items) => items.map((i) => i.dataset.status));
+    assert.deepEqual(statuses, ["rejected", "ready", "ready", "ready", "ready"]);
+    assert.equal(
+      await page.locator(`${card(ids["notes.jpg"])} [data-testid=gallery-reason]`).innerText(),
+      reasonText("not_an_image"),
+    );
+    const api = await page.evaluate(async () => (await (await fetch("/api/images")).json()).items.map((i) => i.id));
+    assert.deepEqual(shown, api, "the same order as the API's listing");
+    await screenshot("05-reloaded");
+  });
+}
+
+const watchdog = setTimeout(() => {
+  console.error(`the browser tests did not finish within ${TOTAL_MS / 1000} s`);
+  process.exit(1);
+}, TOTAL_MS);
+watchdog.unref();
+
+try {
+  await main();
+  console.log(`${stepNumber} passed, 0 failed`);
+} catch (error) {
+  console.error(error);
+  console.log(`${stepNumber - 1} passed, 1 failed`);
+  process.exitCode = 1;
+}
