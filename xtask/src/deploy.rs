@@ -26,6 +26,7 @@ impl flags::Deploy {
     pub fn run(self) -> anyhow::Result<()> {
         let started = Instant::now();
         let target = &self.target;
+        crate::terraform::require_answerable(target.yes)?;
         let total = if self.no_smoke { 5 } else { 6 };
         let step = |n: usize, what: &str| println!("==> [{n}/{total}] {what}");
 

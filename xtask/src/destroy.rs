@@ -13,6 +13,7 @@ impl flags::Destroy {
     /// Runs every step; each failure says what to do next.
     pub fn run(self) -> anyhow::Result<()> {
         let target = &self.target;
+        terraform::require_answerable(target.yes)?;
         println!("==> [1/4] terraform init (environment `{}`, region {})", target.env, target.region);
         let terraform = Terraform::new(target)?;
         terraform.init()?;

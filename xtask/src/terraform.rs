@@ -166,6 +166,10 @@ impl Terraform {
         let mut command = self.command(["state", "list"]);
         println!("$ {}", util::display(&command));
         let output = command.output().context("running terraform state list")?;
+        // A workspace nothing was ever applied to has no state file at all.
+        if !output.status.success() && String::from_utf8_lossy(&output.stderr).contains("No state file was found") {
+            return Ok(Vec::new());
+        }
         if !output.status.success() {
             bail!("`terraform state list` failed: {}", String::from_utf8_lossy(&output.stderr));
         }
@@ -238,6 +242,15 @@ pub fn emulator_env(region: &str) -> Vec<(OsString, Option<OsString>)> {
         ("AWS_SESSION_TOKEN".into(), None),
         ("AWS_PROFILE".into(), None),
     ]
+}
+
+/// Fails at once when a question will have to be asked and nobody can answer it (CI).
+pub fn require_answerable(yes: bool) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if !yes && !std::io::stdin().is_terminal() {
+        bail!("there is no terminal to confirm on: pass --yes to proceed without asking");
+    }
+    Ok(())
 }
 
 /// Asks a yes/no question on the terminal; refuses to guess without one.

@@ -7,7 +7,9 @@ use mozjpeg::{ColorSpace, Compress};
 use super::Pixels;
 use super::jpeg::panic_message;
 
-/// Baseline JPEG with optimised Huffman tables, 4:2:0, libjpeg-turbo's fast path.
+/// Baseline JPEG, 4:2:0, libjpeg-turbo's fast path with the standard Huffman tables: optimised
+/// tables would take a second pass over the coefficients (about 3× the encoding time) to save
+/// about 1 % of the bytes.
 pub fn jpeg(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, String> {
     let rgb = super::pixels::flatten(pixels);
     let width = usize::try_from(pixels.width).map_err(|e| e.to_string())?;
@@ -17,7 +19,7 @@ pub fn jpeg(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, String> {
         compress.set_fastest_defaults();
         compress.set_size(width, height);
         compress.set_quality(f32::from(quality));
-        compress.set_optimize_coding(true);
+        compress.set_optimize_coding(false);
         let mut started = compress.start_compress(Vec::with_capacity(width * height / 4))?;
         started.write_scanlines(&rgb)?;
         started.finish()

@@ -22,11 +22,10 @@ pub fn dct_scaled(width: u32, height: u32, numerator: u8) -> (u32, u32) {
     (u32::try_from(scaled(width)).unwrap_or(u32::MAX), u32::try_from(scaled(height)).unwrap_or(u32::MAX))
 }
 
-/// The smallest DCT scale (1/8, 1/4, 1/2 or 1) whose output still covers `target`, so the final
-/// resize only ever shrinks.
+/// The smallest DCT scale (1/8, 2/8, … 7/8 or 1: libjpeg scales by any eighth) whose output
+/// still covers `target`, so the final resize only ever shrinks, from as few pixels as possible.
 pub fn dct_numerator(width: u32, height: u32, target: (u32, u32)) -> u8 {
-    [1, 2, 4]
-        .into_iter()
+    (1..8)
         .find(|&n| {
             let (w, h) = dct_scaled(width, height, n);
             w >= target.0 && h >= target.1
@@ -81,10 +80,13 @@ mod tests {
     fn dct_scale_is_the_smallest_that_covers_the_target() {
         assert_eq!(dct_numerator(8485, 5657, (1024, 683)), 1);
         assert_eq!(dct_numerator(6000, 4000, (1024, 683)), 2);
-        assert_eq!(dct_numerator(4032, 3024, (1024, 768)), 4);
+        assert_eq!(dct_numerator(4032, 3024, (1024, 768)), 3);
+        assert_eq!(dct_numerator(3264, 2448, (1024, 768)), 3);
         assert_eq!(dct_numerator(2048, 1536, (1024, 768)), 4);
-        assert_eq!(dct_numerator(1800, 1200, (1024, 683)), 8);
+        assert_eq!(dct_numerator(1800, 1200, (1024, 683)), 5);
+        assert_eq!(dct_numerator(1800, 1200, (256, 171)), 2);
         assert_eq!(dct_numerator(800, 600, (800, 600)), 8);
         assert_eq!(dct_scaled(8485, 5657, 1), (1061, 708));
+        assert_eq!(dct_scaled(4032, 3024, 3), (1512, 1134));
     }
 }

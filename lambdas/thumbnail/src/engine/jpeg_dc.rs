@@ -28,15 +28,19 @@ pub struct Unsupported(pub &'static str);
 type Result<T> = std::result::Result<T, Unsupported>;
 
 /// Bits of lookahead of the fast Huffman tables.
-const LOOKAHEAD: u32 = 10;
+const LOOKAHEAD: u32 = 11;
 
-/// Fast AC entry: bits 0–7 the bits to drop (code + value), 8–15 how far `k` advances, bit 16 EOB.
-const AC_EOB: u32 = 1 << 16;
+// A fast AC entry describes the one or two complete symbols that start in the next `LOOKAHEAD`
+// bits (codes inside the lookahead; their value bits may run past it), for walking past them:
+// bits 0–4 the bits they take, 5–9 the bits the first one takes, 10–15 how far they move the
+// coefficient index, 16–20 how far the first one moves it, then the flags. 0: decode slowly.
+const AC_TWO: u32 = 1 << 21;
+const AC_EOB: u32 = 1 << 22;
 
 #[derive(Clone)]
 struct Huffman {
     /// Indexed by the next `LOOKAHEAD` bits. DC tables: `code length << 8 | symbol`; AC tables:
-    /// the fused entry. 0: the code is longer than `LOOKAHEAD` bits (or invalid).
+    /// the fused entry above. 0: the code is longer than `LOOKAHEAD` bits (or invalid).
     fast: Box<[u32; 1 << LOOKAHEAD]>,
     /// Largest code of each length (index 1–16), -1 if none.
     maxcode: [i32; 18],
@@ -54,6 +58,7 @@ impl std::fmt::Debug for Huffman {
 impl Huffman {
     /// Builds a table from a DHT definition (`counts[l]`: codes of length `l + 1`).
     fn new(counts: &[u8; 16], values: &[u8], ac: bool) -> Result<Self> {
+        // First the plain lookup: `code length << 8 | symbol` for codes within the lookahead.
         let mut fast = Box::new([0u32; 1 << LOOKAHEAD]);
         let mut maxcode = [-1i32; 18];
         let mut offset = [0i32; 17];
@@ -67,13 +72,12 @@ impl Huffman {
             for _ in 0..count {
                 let symbol = *values.get(index).ok_or(Unsupported("Huffman table too short"))?;
                 if length <= LOOKAHEAD {
-                    let entry = if ac { ac_entry(length, symbol) } else { length << 8 | u32::from(symbol) };
                     let shift = LOOKAHEAD - length;
                     let first = (code << shift) as usize;
                     for slot in
                         fast.get_mut(first..first + (1 << shift)).ok_or(Unsupported("bad Huffman table"))?
                     {
-                        *slot = entry;
+                        *slot = length << 8 | u32::from(symbol);
                     }
                 }
                 code += 1;
@@ -89,6 +93,12 @@ impl Huffman {
             code <<= 1;
         }
         maxcode[17] = i32::MAX;
+        if ac {
+            let plain = fast.clone();
+            for (bits, slot) in fast.iter_mut().enumerate() {
+                *slot = ac_entry(&plain, bits as u32);
+            }
+        }
         Ok(Self { fast, maxcode, offset, values: values.to_vec() })
     }
 
@@ -111,17 +121,40 @@ impl Huffman {
     }
 }
 
-/// The fused entry of an AC symbol whose code is `length` bits long.
-fn ac_entry(length: u32, symbol: u8) -> u32 {
-    let run = u32::from(symbol >> 4);
-    let size = u32::from(symbol & 15);
-    match (run, size) {
-        (0, 0) => length | AC_EOB,
-        (15, 0) => length | 16 << 8,
-        // Other zero-size symbols are invalid in sequential scans: leave them to the slow path,
-        // which reports them.
-        (_, 0) => 0,
-        _ => (length + size) | (run + 1) << 8,
+/// The fused AC entry for the lookahead bits `bits`, from the plain lookup `plain`.
+fn ac_entry(plain: &[u32; 1 << LOOKAHEAD], bits: u32) -> u32 {
+    const MASK: u32 = (1 << LOOKAHEAD) - 1;
+    // (bits taken, index advance, end of block) of the symbol whose code starts the lookahead
+    // bits `at`, if its code lies within the first `known` of them.
+    let symbol = |at: u32, known: u32| -> Option<(u32, u32, bool)> {
+        let entry = plain[(at & MASK) as usize];
+        let length = entry >> 8;
+        if entry == 0 || length > known {
+            return None;
+        }
+        let (run, size) = ((entry >> 4) & 15, entry & 15);
+        match (run, size) {
+            (0, 0) => Some((length, 0, true)),
+            (15, 0) => Some((length, 16, false)),
+            // Other zero-size symbols are invalid in sequential scans: the slow path reports them.
+            (_, 0) => None,
+            _ => Some((length + size, run + 1, false)),
+        }
+    };
+    let Some((taken, advance, eob)) = symbol(bits, LOOKAHEAD) else { return 0 };
+    let single = taken | taken << 5 | advance << 10 | advance << 16;
+    if eob {
+        return single | AC_EOB;
+    }
+    if taken >= LOOKAHEAD {
+        return single;
+    }
+    match symbol(bits << taken, LOOKAHEAD - taken) {
+        Some((taken2, advance2, eob2)) => {
+            let eob = if eob2 { AC_EOB } else { 0 };
+            (taken + taken2) | taken << 5 | (advance + advance2) << 10 | advance << 16 | AC_TWO | eob
+        }
+        None => single,
     }
 }
 
@@ -583,7 +616,9 @@ fn block(
     al: u32,
 ) -> Result<()> {
     let value = plane.get_mut(slot).ok_or(Unsupported("block outside the plane"))?;
-    reader.refill();
+    if reader.count < 32 {
+        reader.refill();
+    }
     let Some(dc) = sc.dc else {
         let bit = (reader.buf >> 63) as i16;
         reader.consume(1);
@@ -614,14 +649,23 @@ fn block(
 fn skip_ac(reader: &mut Reader<'_>, ac: &Huffman) -> Result<()> {
     let mut k = 1u32;
     while k < 64 {
-        reader.refill();
+        // A fast entry takes at most LOOKAHEAD + 15 bits, a slow symbol 16 + 15.
+        if reader.count < 32 {
+            reader.refill();
+        }
         let entry = ac.fast[(reader.buf >> (64 - LOOKAHEAD)) as usize];
         if entry != 0 {
-            reader.consume(entry & 0xFF);
-            if entry & AC_EOB != 0 {
-                return Ok(());
+            if entry & AC_TWO != 0 && k + ((entry >> 16) & 31) >= 64 {
+                // The block ends with the first symbol; the second belongs to the next block.
+                reader.consume((entry >> 5) & 31);
+                k += (entry >> 16) & 31;
+                break;
             }
-            k += (entry >> 8) & 0xFF;
+            reader.consume(entry & 31);
+            k += (entry >> 10) & 63;
+            if entry & AC_EOB != 0 {
+                break;
+            }
             continue;
         }
         let (symbol, length) = ac.decode_slow(reader.buf)?;
@@ -629,7 +673,7 @@ fn skip_ac(reader: &mut Reader<'_>, ac: &Huffman) -> Result<()> {
         match (run, size) {
             (0, 0) => {
                 reader.consume(length);
-                return Ok(());
+                break;
             }
             (15, 0) => k += 16,
             (_, 0) => return Err(Unsupported("invalid AC symbol")),
@@ -954,7 +998,7 @@ mod tests {
                 }
             };
             let mut restart_point = |w: &mut Writer, preds: &mut [i32; 3], units: &mut usize| {
-                if restart > 0 && *units > 0 && *units % usize::from(restart) == 0 {
+                if restart > 0 && *units > 0 && (*units).is_multiple_of(usize::from(restart)) {
                     w.flush();
                     w.out.extend_from_slice(&[0xFF, 0xD0 + rst]);
                     rst = (rst + 1) % 8;

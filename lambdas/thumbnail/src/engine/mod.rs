@@ -298,16 +298,27 @@ fn process_unguarded(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, 
     let to_srgb = source.icc.as_deref().and_then(|icc| pixels::ToSrgb::new(icc, source.pixels.channels));
     let quality = &config.thumbnails;
     let mut renditions = Vec::with_capacity(targets.len() * 2);
+    // The largest rendition is resized from the decoded source, then oriented and converted to
+    // sRGB; each smaller one is resized from the previous output, which is upright and sRGB
+    // already (so the source is freed after the first resize, and nothing is copied).
     let mut previous = source.pixels;
+    let mut prepared = false;
     for Target { size, width, height } in targets {
         let started = Instant::now();
-        let resized =
-            pixels::resize(&previous, width, height).map_err(|e| Reject::new(RejectReason::Corrupt, e))?;
-        let mut out = pixels::orient(resized.clone(), source.orientation);
-        if let Some(to_srgb) = &to_srgb {
-            to_srgb.apply(&mut out);
-        }
-        previous = resized;
+        let (width, height) =
+            if prepared && swaps_sides(source.orientation) { (height, width) } else { (width, height) };
+        let resized = pixels::resize_owned(previous, width, height)
+            .map_err(|e| Reject::new(RejectReason::Corrupt, e))?;
+        let out = if prepared {
+            resized
+        } else {
+            let mut out = pixels::orient(resized, source.orientation);
+            if let Some(to_srgb) = &to_srgb {
+                to_srgb.apply(&mut out);
+            }
+            prepared = true;
+            out
+        };
         let encode_started = Instant::now();
         timings.resize += encode_started - started;
 
@@ -320,6 +331,7 @@ fn process_unguarded(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, 
             renditions.push(Encoded { size, width: out.width, height: out.height, format, data });
         }
         timings.encode += encode_started.elapsed();
+        previous = out;
     }
     let (width, height) = if swaps_sides(source.orientation) {
         (source.height, source.width)

@@ -1,5 +1,7 @@
 //! Operations on decoded 8-bit pixels: resize, orient, convert to sRGB, flatten alpha.
 
+use std::borrow::Cow;
+
 use fast_image_resize::images::Image;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::metadata::Orientation;
@@ -28,6 +30,15 @@ pub fn resize(src: &Pixels, width: u32, height: u32) -> Result<Pixels, String> {
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FILTER));
     Resizer::new().resize(&source, &mut target, &options).map_err(|e| format!("resize: {e}"))?;
     Ok(Pixels { width, height, channels: src.channels, data: target.into_vec() })
+}
+
+/// [`resize`], taking the source: returned as it is when it already has the size, dropped
+/// after resizing otherwise.
+pub fn resize_owned(src: Pixels, width: u32, height: u32) -> Result<Pixels, String> {
+    if (src.width, src.height) == (width, height) {
+        return Ok(src);
+    }
+    resize(&src, width, height)
 }
 
 /// Applies an EXIF orientation (all eight cases).
@@ -85,11 +96,15 @@ impl ToSrgb {
     }
 }
 
-/// Composites RGBA onto white and drops alpha (for JPEG, which has none).
-pub fn flatten(pixels: &Pixels) -> Vec<u8> {
+/// Composites RGBA onto white and drops alpha (for JPEG, which has none); RGB is borrowed.
+pub fn flatten(pixels: &Pixels) -> Cow<'_, [u8]> {
     if pixels.channels == 3 {
-        return pixels.data.clone();
+        return Cow::Borrowed(&pixels.data);
     }
+    Cow::Owned(flatten_rgba(pixels))
+}
+
+fn flatten_rgba(pixels: &Pixels) -> Vec<u8> {
     pixels
         .data
         .chunks_exact(4)
@@ -132,7 +147,7 @@ mod tests {
     #[test]
     fn flatten_composites_on_white() {
         let p = Pixels { width: 2, height: 1, channels: 4, data: vec![0, 0, 0, 0, 10, 20, 30, 255] };
-        assert_eq!(flatten(&p), [255, 255, 255, 10, 20, 30]);
+        assert_eq!(*flatten(&p), [255, 255, 255, 10, 20, 30]);
     }
 
     #[test]
