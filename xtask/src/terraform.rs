@@ -167,7 +167,9 @@ impl Terraform {
         println!("$ {}", util::display(&command));
         let output = command.output().context("running terraform state list")?;
         // A workspace nothing was ever applied to has no state file at all.
-        if !output.status.success() && String::from_utf8_lossy(&output.stderr).contains("No state file was found") {
+        if !output.status.success()
+            && String::from_utf8_lossy(&output.stderr).contains("No state file was found")
+        {
             return Ok(Vec::new());
         }
         if !output.status.success() {

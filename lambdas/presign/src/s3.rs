@@ -120,6 +120,9 @@ fn signed_expiry(url: &str) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// The header the SDK adds inside Lambda to trace (and detect recursion in) its calls.
+const TRACE_ID_HEADER: &str = "x-amzn-trace-id";
+
 /// The signing time SigV4 uses: whole seconds.
 fn whole_seconds(time: SystemTime) -> SystemTime {
     let secs = time.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -148,7 +151,17 @@ impl Presigner for S3Presigner {
         for (name, value) in &request.metadata {
             put = put.metadata(name, value);
         }
-        let presigned = put.presigned(config).await.map_err(|e| fail(DisplayErrorContext(e).to_string()))?;
+        let presigned = put
+            .customize()
+            // Inside Lambda the SDK adds `x-amzn-trace-id` (recursion detection) and would sign
+            // it: the browser would then have to send a header the bucket's CORS rule does not
+            // allow, and every upload from the page would fail its preflight.
+            .mutate_request(|request| {
+                request.headers_mut().remove(TRACE_ID_HEADER);
+            })
+            .presigned(config)
+            .await
+            .map_err(|e| fail(DisplayErrorContext(e).to_string()))?;
         let url = presigned.uri().to_owned();
         // The SDK shortens the URL's life to the credentials' expiry; trust what it signed.
         let expires_in = signed_expiry(&url).unwrap_or(request.expires_in);
