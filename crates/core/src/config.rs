@@ -51,11 +51,13 @@ pub struct Thumbnails {
     pub webp: bool,
     /// Lossy WebP output quality (1–100).
     pub webp_quality: u8,
+    /// libwebp's `method` (0–6, sharp's `effort`): higher spends more time on smaller files.
+    pub webp_effort: u8,
 }
 
 impl Default for Thumbnails {
     fn default() -> Self {
-        Self { sizes: vec![256, 1024], jpeg_quality: 80, webp: true, webp_quality: 80 }
+        Self { sizes: vec![256, 1024], jpeg_quality: 80, webp: true, webp_quality: 80, webp_effort: 2 }
     }
 }
 
@@ -276,6 +278,7 @@ impl RuntimeConfig {
         }
         check_range(&mut problems, "thumbnails.jpeg_quality", t.jpeg_quality, 1, 100);
         check_range(&mut problems, "thumbnails.webp_quality", t.webp_quality, 1, 100);
+        check_range(&mut problems, "thumbnails.webp_effort", t.webp_effort, 0, 6);
         check_range(&mut problems, "limits.max_upload_bytes", l.max_upload_bytes, 1, S3_MAX_PUT_BYTES);
         check_range(&mut problems, "limits.max_pixels", l.max_pixels, 1, 1 << 32);
         check_range(&mut problems, "limits.max_side", l.max_side, 1, 65_535);
@@ -313,6 +316,7 @@ impl RuntimeConfig {
             (env::JPEG_QUALITY, self.thumbnails.jpeg_quality.to_string()),
             (env::WEBP, self.thumbnails.webp.to_string()),
             (env::WEBP_QUALITY, self.thumbnails.webp_quality.to_string()),
+            (env::WEBP_EFFORT, self.thumbnails.webp_effort.to_string()),
             (env::MAX_UPLOAD_BYTES, self.limits.max_upload_bytes.to_string()),
             (env::MAX_PIXELS, self.limits.max_pixels.to_string()),
             (env::MAX_SIDE, self.limits.max_side.to_string()),
@@ -357,6 +361,7 @@ impl RuntimeConfig {
         let max_decode_bytes = number(env::MAX_DECODE_BYTES);
         let presign_expiry_seconds = narrow(number(env::PRESIGN_EXPIRY_SECONDS));
         let webp_quality = narrow8(number(env::WEBP_QUALITY));
+        let webp_effort = narrow8(number(env::WEBP_EFFORT));
         let webp = raw[env::WEBP].trim().parse().unwrap_or_else(|_| {
             errors.push(format!("`{}` is `{}`, expected `true` or `false`", env::WEBP, raw[env::WEBP]));
             false
@@ -374,7 +379,7 @@ impl RuntimeConfig {
             return Err(ConfigError { problems: errors });
         }
         let config = Self {
-            thumbnails: Thumbnails { sizes, jpeg_quality, webp, webp_quality },
+            thumbnails: Thumbnails { sizes, jpeg_quality, webp, webp_quality, webp_effort },
             limits: Limits { max_upload_bytes, max_pixels, max_side, max_decode_bytes, allowed_types },
             upload: Upload { presign_expiry_seconds },
         };
@@ -407,6 +412,7 @@ mod tests {
         let mut runtime = Config::default().runtime();
         runtime.thumbnails.webp = false;
         runtime.thumbnails.webp_quality = 55;
+        runtime.thumbnails.webp_effort = 6;
         runtime.thumbnails.sizes = vec![64, 512, 128];
         runtime.limits.allowed_types = vec![InputFormat::Png, InputFormat::Jpeg];
         let env = runtime.to_env();
@@ -435,6 +441,7 @@ mod tests {
         let mut config = Config::default();
         config.thumbnails.sizes = vec![256, 256, 8];
         config.thumbnails.jpeg_quality = 0;
+        config.thumbnails.webp_effort = 7;
         config.upload.presign_expiry_seconds = 7200;
         config.logs.retention_days = 10;
         config.functions.thumbnail.memory_mb = 256;
@@ -443,6 +450,7 @@ mod tests {
             "must not repeat a size",
             "`thumbnails.sizes[]` is 8",
             "`thumbnails.jpeg_quality` is 0",
+            "`thumbnails.webp_effort` is 7, must be between 0 and 6",
             "`upload.presign_expiry_seconds` is 7200, must be between 1 and 3600",
             "`logs.retention_days` is 10",
             "must stay below `functions.thumbnail.memory_mb`",

@@ -13,6 +13,8 @@ pub const JPEG_QUALITY: &str = "THUMBFORGE_JPEG_QUALITY";
 pub const WEBP: &str = "THUMBFORGE_WEBP";
 /// WebP quality, 1–100.
 pub const WEBP_QUALITY: &str = "THUMBFORGE_WEBP_QUALITY";
+/// WebP effort (libwebp's `method`), 0–6.
+pub const WEBP_EFFORT: &str = "THUMBFORGE_WEBP_EFFORT";
 /// Largest accepted upload in bytes.
 pub const MAX_UPLOAD_BYTES: &str = "THUMBFORGE_MAX_UPLOAD_BYTES";
 /// Largest accepted image in pixels.
@@ -29,11 +31,12 @@ pub const PRESIGN_EXPIRY_SECONDS: &str = "THUMBFORGE_PRESIGN_EXPIRY_SECONDS";
 pub const S3_ENDPOINT: &str = "THUMBFORGE_S3_ENDPOINT";
 
 /// Every variable [`crate::RuntimeConfig::from_env`] reads.
-pub const RUNTIME: [&str; 10] = [
+pub const RUNTIME: [&str; 11] = [
     SIZES,
     JPEG_QUALITY,
     WEBP,
     WEBP_QUALITY,
+    WEBP_EFFORT,
     MAX_UPLOAD_BYTES,
     MAX_PIXELS,
     MAX_SIDE,

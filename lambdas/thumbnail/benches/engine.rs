@@ -59,9 +59,11 @@ fn encode(c: &mut Criterion) {
         group.bench_function(format!("jpeg q80 {name}"), |b| {
             b.iter(|| encode::jpeg(black_box(pixels), 80).unwrap())
         });
-        group.bench_function(format!("webp q80 {name}"), |b| {
-            b.iter(|| encode::webp(black_box(pixels), 80).unwrap())
-        });
+        for effort in [0, 2, 4] {
+            group.bench_function(format!("webp q80 effort {effort} {name}"), |b| {
+                b.iter(|| encode::webp(black_box(pixels), 80, effort).unwrap())
+            });
+        }
     }
     group.finish();
 }

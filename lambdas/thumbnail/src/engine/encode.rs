@@ -32,7 +32,7 @@ pub fn jpeg(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, String> {
 }
 
 /// Lossy WebP (alpha kept), single-threaded so the bytes are deterministic.
-pub fn webp(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, String> {
+pub fn webp(pixels: &Pixels, quality: u8, effort: u8) -> Result<Vec<u8>, String> {
     let encoder = if pixels.channels == 4 {
         webp::Encoder::from_rgba(&pixels.data, pixels.width, pixels.height)
     } else {
@@ -41,7 +41,7 @@ pub fn webp(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, String> {
     let mut config = webp::WebPConfig::new().map_err(|()| "webp encoder: bad default config".to_owned())?;
     config.lossless = 0;
     config.quality = f32::from(quality);
-    config.method = 4;
+    config.method = i32::from(effort.min(6));
     config.thread_level = 0;
     config.alpha_compression = 1;
     let memory = encoder.encode_advanced(&config).map_err(|e| format!("webp encoder: {e:?}"))?;

@@ -324,7 +324,7 @@ fn process_unguarded(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, 
 
         let mut formats = vec![(OutputFormat::Jpeg, encode::jpeg(&out, quality.jpeg_quality))];
         if quality.webp {
-            formats.push((OutputFormat::Webp, encode::webp(&out, quality.webp_quality)));
+            formats.push((OutputFormat::Webp, encode::webp(&out, quality.webp_quality, quality.webp_effort)));
         }
         for (format, encoded) in formats {
             let data = encoded.map_err(|e| Reject::new(RejectReason::Corrupt, e))?;
