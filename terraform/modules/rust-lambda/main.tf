@@ -58,14 +58,16 @@ resource "aws_lambda_function" "this" {
   # checkov:skip=CKV_AWS_173: The environment holds only the non-secret THUMBFORGE_* settings; Lambda encrypts it at rest with an AWS-managed key.
   # checkov:skip=CKV_AWS_272: Zips are built reproducibly and deployed with their hash by Terraform; code signing needs AWS Signer profiles.
   # checkov:skip=CKV_AWS_50: The functions write structured JSON logs, not X-Ray segments; tracing would cost per trace and record nothing.
-  function_name    = var.name
-  description      = var.description
-  role             = aws_iam_role.this.arn
-  runtime          = "provided.al2023"
-  architectures    = ["arm64"]
-  handler          = "bootstrap"
-  filename         = var.zip
-  source_code_hash = filebase64sha256(var.zip)
+  function_name = var.name
+  description   = var.description
+  role          = aws_iam_role.this.arn
+  runtime       = "provided.al2023"
+  architectures = ["arm64"]
+  handler       = "bootstrap"
+  filename      = var.zip
+  # Without the zip (a clone that never ran `cargo xtask build`), `destroy` must still plan;
+  # an apply then fails on the missing file, naming it.
+  source_code_hash = fileexists(var.zip) ? filebase64sha256(var.zip) : null
   memory_size      = var.memory_mb
   timeout          = var.timeout_seconds
 
