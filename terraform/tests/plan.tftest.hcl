@@ -129,6 +129,22 @@ run "uploads_under_raw_trigger_the_thumbnail_function" {
   }
 }
 
+# `cargo xtask destroy` from a clone that never built the zips: the configuration must still
+# plan (it failed in filebase64sha256 before).
+run "plans_without_the_zips" {
+  command = plan
+
+  variables {
+    presign_zip   = "tests/fixtures/never-built.zip"
+    thumbnail_zip = "tests/fixtures/never-built.zip"
+  }
+
+  assert {
+    condition     = output.presign_function == "thumbforge-test-presign"
+    error_message = "the stack plans without the zips"
+  }
+}
+
 run "functions_are_arm64_al2023_with_the_typed_config" {
   command = apply
 
