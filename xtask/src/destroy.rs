@@ -152,6 +152,10 @@ pub async fn remaining(aws: &Aws, outputs: &Outputs) -> anyhow::Result<Vec<Strin
         if lambda.get_function().function_name(function).send().await.is_ok() {
             left.push(format!("function {function}"));
         }
+        // Each function's execution role carries the function's name.
+        if aws.iam().get_role().role_name(function.as_str()).send().await.is_ok() {
+            left.push(format!("role {function}"));
+        }
     }
     if aws.apigateway().get_api().api_id(&outputs.api_id).send().await.is_ok() {
         left.push(format!("HTTP API {}", outputs.api_id));
