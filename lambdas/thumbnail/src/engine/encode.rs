@@ -8,8 +8,7 @@ use super::Pixels;
 use super::jpeg::panic_message;
 
 /// Baseline JPEG, 4:2:0, libjpeg-turbo's fast path with the standard Huffman tables: optimised
-/// tables would take a second pass over the coefficients (about 3× the encoding time) to save
-/// about 1 % of the bytes.
+/// tables would take a second pass over the coefficients for a few per cent fewer bytes.
 pub fn jpeg(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, String> {
     let rgb = super::pixels::flatten(pixels);
     let width = usize::try_from(pixels.width).map_err(|e| e.to_string())?;
