@@ -164,20 +164,11 @@ test("back-off grows, is capped, and honours Retry-After", () => {
   assert.equal(parseRetryAfter("Wed, 12 Mar 2025 13:00:00 GMT", now), 0);
 });
 
+// The list of reasons is the Rust enum's (`RejectReason::ALL` in crates/core/src/manifest.rs); its
+// test `the_page_explains_every_reason_and_no_other` checks REASONS against it, key for key.
 test("every rejection reason has plain words", () => {
-  const reasons = [
-    "empty",
-    "file_too_large",
-    "not_an_image",
-    "unsupported_format",
-    "invalid_dimensions",
-    "dimensions_too_large",
-    "too_many_pixels",
-    "extreme_aspect_ratio",
-    "decode_limit_exceeded",
-    "corrupt",
-  ];
-  assert.deepEqual(Object.keys(REASONS).sort(), [...reasons].sort());
+  const reasons = Object.keys(REASONS);
+  assert.ok(reasons.length > 0);
   for (const reason of reasons) {
     const text = reasonText(reason);
     assert.match(text, /^[A-Z].*\.$/, reason);

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+use thumbforge_core::config::{FUNCTION_NAMES, PRESIGN, THUMBNAIL};
 use thumbforge_core::{Config, env};
 use thumbnail::engine::jpeg;
 
@@ -573,7 +574,7 @@ fn build_release() -> anyhow::Result<Built> {
     let mut command = Command::new(cargo);
     command.args(["build", "--release", "--message-format=json-render-diagnostics"]);
     for (package, bin) in
-        [("thumbforge-bench", "thumbforge-bench"), ("presign", "presign"), ("thumbnail", "thumbnail")]
+        [("thumbforge-bench", "thumbforge-bench"), (PRESIGN, PRESIGN), (THUMBNAIL, THUMBNAIL)]
     {
         command.args(["--package", package, "--bin", bin]);
     }
@@ -596,7 +597,7 @@ fn build_release() -> anyhow::Result<Built> {
     let mut take = |name: &str| {
         found.remove(name).with_context(|| format!("cargo did not report the `{name}` executable"))
     };
-    Ok(Built { bench: take("thumbforge-bench")?, presign: take("presign")?, thumbnail: take("thumbnail")? })
+    Ok(Built { bench: take("thumbforge-bench")?, presign: take(PRESIGN)?, thumbnail: take(THUMBNAIL)? })
 }
 
 /// CPUs this process may run on.
@@ -873,7 +874,7 @@ fn cold_starts(built: &Built, starts: usize) -> Vec<ColdStart> {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            return ["presign", "thumbnail"]
+            return FUNCTION_NAMES
                 .into_iter()
                 .map(|function| ColdStart { function, samples: Vec::new(), error: Some(e.to_string()) })
                 .collect();
@@ -887,8 +888,9 @@ fn cold_starts(built: &Built, starts: usize) -> Vec<ColdStart> {
     function_env.insert(env::S3_ENDPOINT.to_owned(), "http://127.0.0.1:9".to_owned());
     function_env.insert("AWS_ACCESS_KEY_ID".to_owned(), "bench".to_owned());
     function_env.insert("AWS_SECRET_ACCESS_KEY".to_owned(), "bench".to_owned());
-    [("presign", &built.presign), ("thumbnail", &built.thumbnail)]
+    FUNCTION_NAMES
         .into_iter()
+        .zip([&built.presign, &built.thumbnail])
         .map(|(function, program)| {
             let spec = thumbforge_dev::FunctionSpec {
                 name: format!("thumbforge-bench-{function}"),

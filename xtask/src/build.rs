@@ -19,7 +19,7 @@ use crate::tools;
 use crate::util::{self, run};
 
 /// The Lambda binaries (each a workspace package with a bin of the same name).
-pub const LAMBDAS: [&str; 2] = ["presign", "thumbnail"];
+pub const LAMBDAS: [&str; 2] = thumbforge_core::config::FUNCTION_NAMES;
 
 /// The Rust target of `cargo lambda build --arm64`.
 pub const TARGET: &str = "aarch64-unknown-linux-gnu";

@@ -27,6 +27,7 @@ impl flags::Deploy {
         let started = Instant::now();
         let target = &self.target;
         crate::terraform::require_answerable(target.yes)?;
+        crate::tools::terraform()?;
         let total = if self.no_smoke { 5 } else { 6 };
         let step = |n: usize, what: &str| println!("==> [{n}/{total}] {what}");
 

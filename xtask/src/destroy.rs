@@ -1,9 +1,13 @@
-//! `cargo xtask destroy`: empties both buckets (every object version and delete marker: the
-//! buckets are versioned), `terraform destroy`, then checks that nothing is left, in the state and
-//! in AWS.
+//! `cargo xtask destroy`: stops everything that writes into the media bucket (S3's events, both
+//! functions, and any upload URL already handed out), empties both buckets until they stay empty
+//! (every object version and delete marker: the buckets are versioned), `terraform destroy`, then
+//! checks that nothing is left, in the state and in AWS. Only a not-found answer counts as gone.
+
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::types::{Delete, NotificationConfiguration, ObjectIdentifier};
 
 use crate::aws::{self, Aws, SdkContext};
 use crate::flags;
@@ -14,7 +18,8 @@ impl flags::Destroy {
     pub fn run(self) -> anyhow::Result<()> {
         let target = &self.target;
         terraform::require_answerable(target.yes)?;
-        println!("==> [1/4] terraform init (environment `{}`, region {})", target.env, target.region);
+        crate::tools::terraform()?;
+        println!("==> [1/5] terraform init (environment `{}`, region {})", target.env, target.region);
         let terraform = Terraform::new(target)?;
         terraform.init()?;
         let before = terraform.state_list()?;
@@ -35,18 +40,33 @@ impl flags::Destroy {
             bail!("nothing was destroyed");
         }
 
-        println!("==> [2/4] empty the buckets (all versions)");
         let runtime = aws::runtime()?;
         let aws = runtime.block_on(Aws::new(&target.region, target.endpoint.as_deref()));
+        println!("==> [2/5] stop what writes into the media bucket");
+        match &outputs {
+            Some(outputs) => runtime.block_on(stop_inflow(&aws, outputs))?,
+            None => println!("the state has no outputs (an apply that failed early): nothing to stop"),
+        }
+
+        println!("==> [3/5] empty the buckets (all versions) until they stay empty");
+        let s3 = aws.s3();
         for bucket in &buckets {
-            let deleted = runtime.block_on(empty_bucket(&aws, bucket))?;
+            let deleted = runtime.block_on(drain_bucket(&s3, bucket, SETTLE))?;
             println!("emptied s3://{bucket}: {deleted} object versions and delete markers");
         }
 
-        println!("==> [3/4] terraform destroy");
-        terraform.destroy(true)?;
+        println!("==> [4/5] terraform destroy");
+        if let Err(first) = terraform.destroy(true) {
+            // A write that slipped in before the stop took effect fails the bucket's deletion
+            // (BucketNotEmpty): empty what is left and try once more.
+            println!("terraform destroy failed ({first:#}); emptying the buckets again and retrying once");
+            for bucket in &buckets {
+                runtime.block_on(drain_bucket(&s3, bucket, SETTLE))?;
+            }
+            terraform.destroy(true)?;
+        }
 
-        println!("==> [4/4] check that nothing is left");
+        println!("==> [5/5] check that nothing is left");
         let left = terraform.state_list()?;
         if !left.is_empty() {
             bail!("still in the Terraform state: {}; run destroy again", left.join(", "));
@@ -88,18 +108,57 @@ fn buckets_in_state(state: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// How long a bucket must stay empty after a pass before it counts as empty: writes that were
+/// already authorised when the stop took effect land within it.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// How many emptying passes may find new objects before destroy gives up and says so.
+const MAX_ROUNDS: usize = 10;
+
+/// Empties `bucket`, waits `settle`, and empties it again for as long as something arrived in
+/// between; returns how many versions and delete markers were deleted. A bucket that is gone
+/// counts as empty.
+pub async fn drain_bucket(s3: &aws_sdk_s3::Client, bucket: &str, settle: Duration) -> anyhow::Result<usize> {
+    let mut deleted = 0;
+    for round in 1..=MAX_ROUNDS {
+        deleted += empty_bucket(s3, bucket).await?;
+        tokio::time::sleep(settle).await;
+        if is_empty(s3, bucket).await? {
+            return Ok(deleted);
+        }
+        println!("  s3://{bucket}: objects arrived while it was emptied (pass {round}); emptying it again");
+    }
+    bail!(
+        "objects keep arriving in s3://{bucket} after {MAX_ROUNDS} passes: something outside this \
+         stack writes to it; stop it, then run destroy again"
+    )
+}
+
+async fn list_versions(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    max_keys: i32,
+) -> anyhow::Result<Option<aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput>> {
+    match s3.list_object_versions().bucket(bucket).max_keys(max_keys).send().await {
+        Ok(page) => Ok(Some(page)),
+        Err(err) if err.as_service_error().is_some_and(|e| e.meta().code() == Some("NoSuchBucket")) => {
+            Ok(None)
+        }
+        Err(err) => Err(err).sdk_context(&format!("listing the versions in s3://{bucket}")),
+    }
+}
+
+async fn is_empty(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<bool> {
+    Ok(list_versions(s3, bucket, 1)
+        .await?
+        .is_none_or(|page| page.versions().is_empty() && page.delete_markers().is_empty()))
+}
+
 /// Deletes every object version and delete marker; returns how many.
-pub async fn empty_bucket(aws: &Aws, bucket: &str) -> anyhow::Result<usize> {
-    let s3 = aws.s3();
+pub async fn empty_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<usize> {
     let mut deleted = 0;
     loop {
-        let page = match s3.list_object_versions().bucket(bucket).max_keys(1000).send().await {
-            Ok(page) => page,
-            Err(err) if err.as_service_error().is_some_and(|e| e.meta().code() == Some("NoSuchBucket")) => {
-                return Ok(deleted);
-            }
-            Err(err) => return Err(err).sdk_context(&format!("listing the versions in s3://{bucket}")),
-        };
+        let Some(page) = list_versions(s3, bucket, 1000).await? else { return Ok(deleted) };
         let mut objects = Vec::new();
         for version in page.versions() {
             objects.push(identifier(version.key(), version.version_id())?);
@@ -138,39 +197,149 @@ fn identifier(key: Option<&str>, version: Option<&str>) -> anyhow::Result<Object
         .build()?)
 }
 
+/// The bucket policy destroy puts on the media bucket before emptying it: no principal may write
+/// an object any more (an explicit deny wins over every role's allow and every upload URL).
+pub fn deny_writes_policy(bucket: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DestroyInProgressNoWrites",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": format!("arn:aws:s3:::{bucket}/*"),
+        }],
+    })
+    .to_string()
+}
+
+/// Stops everything that could write into the media bucket while it is emptied, so that an
+/// in-flight or retried invocation cannot refill `thumbs/` and fail the bucket's deletion: S3
+/// sends no more events, neither function may run (reserved concurrency 0 also stops Lambda's
+/// retries), and a deny-all-writes bucket policy refuses the writes of an invocation still running
+/// and of every upload URL already handed out. What is already gone is skipped.
+pub async fn stop_inflow(aws: &Aws, outputs: &Outputs) -> anyhow::Result<()> {
+    let s3 = aws.s3();
+    let media = &outputs.media_bucket;
+    let no_events = s3
+        .put_bucket_notification_configuration()
+        .bucket(media)
+        .notification_configuration(NotificationConfiguration::builder().build())
+        .send()
+        .await;
+    report_stop(&format!("S3 events of s3://{media}"), "sends no events", no_events, S3_GONE)?;
+    let lambda = aws.lambda();
+    for function in [&outputs.presign_function, &outputs.thumbnail_function] {
+        let throttled = lambda
+            .put_function_concurrency()
+            .function_name(function)
+            .reserved_concurrent_executions(0)
+            .send()
+            .await;
+        report_stop(
+            &format!("function {function}"),
+            "throttled (reserved concurrency 0)",
+            throttled,
+            LAMBDA_GONE,
+        )?;
+    }
+    let denied = s3.put_bucket_policy().bucket(media).policy(deny_writes_policy(media)).send().await;
+    report_stop(&format!("s3://{media}"), "refuses every write", denied, S3_GONE)
+}
+
+fn report_stop<T, E, R>(
+    what: &str,
+    done: &str,
+    result: Result<T, SdkError<E, R>>,
+    gone: &[&str],
+) -> anyhow::Result<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if exists(what, result, gone)? {
+        println!("  {what}: {done}");
+    } else {
+        println!("  {what}: already gone");
+    }
+    Ok(())
+}
+
+/// The error codes that mean "no such resource", per service.
+const S3_GONE: &[&str] = &["NoSuchBucket", "NotFound"];
+const LAMBDA_GONE: &[&str] = &["ResourceNotFoundException"];
+const IAM_GONE: &[&str] = &["NoSuchEntity"];
+const APIGATEWAY_GONE: &[&str] = &["NotFoundException"];
+const CLOUDFRONT_GONE: &[&str] = &["NoSuchDistribution"];
+const SQS_GONE: &[&str] = &["AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"];
+
+/// Whether the resource a call read exists: yes on success, no on an answer whose code is one of
+/// `gone`; anything else (access denied, throttling, a network failure) is an error naming `what`,
+/// never taken for "gone".
+fn exists<T, E, R>(what: &str, result: Result<T, SdkError<E, R>>, gone: &[&str]) -> anyhow::Result<bool>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err
+                .as_service_error()
+                .and_then(ProvideErrorMetadata::code)
+                .is_some_and(|c| gone.contains(&c)) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(err).sdk_context(&format!(
+            "could not tell whether {what} is gone (only a not-found answer counts as gone)"
+        )),
+    }
+}
+
 /// What of `outputs` still exists.
 pub async fn remaining(aws: &Aws, outputs: &Outputs) -> anyhow::Result<Vec<String>> {
     let mut left = Vec::new();
+    let mut check = |what: String, exists: bool| {
+        if exists {
+            left.push(what);
+        }
+    };
     let s3 = aws.s3();
     for bucket in [&outputs.media_bucket, &outputs.site_bucket] {
-        if s3.head_bucket().bucket(bucket).send().await.is_ok() {
-            left.push(format!("bucket {bucket}"));
-        }
+        let what = format!("bucket {bucket}");
+        let found = exists(&what, s3.head_bucket().bucket(bucket).send().await, S3_GONE)?;
+        check(what, found);
     }
     let lambda = aws.lambda();
     for function in [&outputs.presign_function, &outputs.thumbnail_function] {
-        if lambda.get_function().function_name(function).send().await.is_ok() {
-            left.push(format!("function {function}"));
-        }
+        let what = format!("function {function}");
+        let found = exists(&what, lambda.get_function().function_name(function).send().await, LAMBDA_GONE)?;
+        check(what, found);
         // Each function's execution role carries the function's name.
-        if aws.iam().get_role().role_name(function.as_str()).send().await.is_ok() {
-            left.push(format!("role {function}"));
-        }
+        let what = format!("role {function}");
+        let found = exists(&what, aws.iam().get_role().role_name(function.as_str()).send().await, IAM_GONE)?;
+        check(what, found);
     }
-    if aws.apigateway().get_api().api_id(&outputs.api_id).send().await.is_ok() {
-        left.push(format!("HTTP API {}", outputs.api_id));
-    }
-    if aws.cloudfront().get_distribution().id(&outputs.distribution_id).send().await.is_ok() {
-        left.push(format!("distribution {}", outputs.distribution_id));
-    }
-    if aws.sqs().get_queue_attributes().queue_url(&outputs.dlq_url).send().await.is_ok() {
-        left.push(format!("queue {}", outputs.dlq_url));
-    }
+    let what = format!("HTTP API {}", outputs.api_id);
+    let found =
+        exists(&what, aws.apigateway().get_api().api_id(&outputs.api_id).send().await, APIGATEWAY_GONE)?;
+    check(what, found);
+    let what = format!("distribution {}", outputs.distribution_id);
+    let answer = aws.cloudfront().get_distribution().id(&outputs.distribution_id).send().await;
+    let found = exists(&what, answer, CLOUDFRONT_GONE)?;
+    check(what, found);
+    let what = format!("queue {}", outputs.dlq_url);
+    let found =
+        exists(&what, aws.sqs().get_queue_attributes().queue_url(&outputs.dlq_url).send().await, SQS_GONE)?;
+    check(what, found);
     Ok(left)
 }
 
 #[cfg(test)]
 mod tests {
+    use thumbforge_s3_local::{LocalS3, Options};
+
     use super::*;
 
     #[test]
@@ -183,5 +352,124 @@ mod tests {
         ]}}});
         assert_eq!(buckets_in_state(&state), ["media", "site"]);
         assert!(buckets_in_state(&serde_json::json!({"format_version": "1.0"})).is_empty());
+    }
+
+    fn outputs(bucket: &str) -> Outputs {
+        let s = |v: &str| v.to_owned();
+        Outputs {
+            site_url: s("https://d.example/"),
+            api_url: s("https://d.example/api"),
+            api_gateway_url: s("https://api.example"),
+            api_id: s("api1"),
+            distribution_id: s("E1"),
+            media_bucket: s(bucket),
+            site_bucket: s(bucket),
+            upload_origin: s("https://media.example"),
+            presign_function: s("t-presign"),
+            thumbnail_function: s("t-thumbnail"),
+            dlq_url: s("https://sqs.example/1/dlq"),
+        }
+    }
+
+    async fn local_s3(dir: &std::path::Path) -> LocalS3 {
+        LocalS3::start(Options::new(dir).bucket("media")).await.unwrap()
+    }
+
+    async fn put(s3: &aws_sdk_s3::Client, key: &str) {
+        s3.put_object().bucket("media").key(key).body(b"x".to_vec().into()).send().await.unwrap();
+    }
+
+    async fn keys(s3: &aws_sdk_s3::Client) -> Vec<String> {
+        let page = s3.list_objects_v2().bucket("media").send().await.unwrap();
+        page.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect()
+    }
+
+    /// A late write (an invocation that was still running) lands after the first pass emptied the
+    /// bucket: emptying goes on until the bucket stays empty. One pass, as destroy made before,
+    /// leaves it behind, and `terraform destroy` then fails on a non-empty bucket.
+    #[tokio::test]
+    async fn emptying_goes_on_until_a_late_write_is_gone_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = local_s3(dir.path()).await;
+        let s3 = server.client();
+        for key in ["raw/a.jpg", "thumbs/a/256.jpg", "thumbs/a/manifest.json"] {
+            put(&s3, key).await;
+        }
+        // The old single pass leaves a late write behind.
+        empty_bucket(&s3, "media").await.unwrap();
+        put(&s3, "thumbs/late/256.jpg").await;
+        assert_eq!(keys(&s3).await, ["thumbs/late/256.jpg"]);
+
+        put(&s3, "raw/b.jpg").await;
+        let late = {
+            let s3 = s3.clone();
+            tokio::spawn(async move {
+                // As soon as the bucket is seen empty, the late invocation writes its rendition.
+                while !keys(&s3).await.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                put(&s3, "thumbs/b/256.jpg").await;
+            })
+        };
+        let deleted = drain_bucket(&s3, "media", Duration::from_millis(300)).await.unwrap();
+        late.await.unwrap();
+        assert_eq!(deleted, 3, "two objects, then the late one");
+        assert!(keys(&s3).await.is_empty());
+        assert!(is_empty(&s3, "media").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_bucket_that_is_gone_counts_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = local_s3(dir.path()).await;
+        assert_eq!(drain_bucket(&server.client(), "no-such-bucket", Duration::ZERO).await.unwrap(), 0);
+    }
+
+    /// An answer that is not "not found" (here S3's 403 for credentials it does not know) is an
+    /// error naming the resource; destroy used to count it as gone.
+    #[tokio::test]
+    async fn access_denied_is_not_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = local_s3(dir.path()).await;
+        // Aws::new signs with the emulator key, which this server does not know.
+        let aws = Aws::new("us-east-1", Some(&server.endpoint())).await;
+        let err = remaining(&aws, &outputs("media")).await.unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("could not tell whether bucket media is gone"), "{text}");
+        let err = stop_inflow(&aws, &outputs("media")).await.unwrap_err();
+        assert!(format!("{err:#}").contains("S3 events of s3://media"), "{err:#}");
+    }
+
+    /// Nothing listens: a network failure is an error, not "gone".
+    #[tokio::test]
+    async fn an_unreachable_endpoint_is_not_gone() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let aws = Aws::new("us-east-1", Some(&endpoint)).await;
+        let err = remaining(&aws, &outputs("media")).await.unwrap_err();
+        assert!(format!("{err:#}").contains("could not tell whether bucket media is gone"), "{err:#}");
+    }
+
+    /// The right credentials and an existing bucket: it exists; a missing one is gone.
+    #[tokio::test]
+    async fn only_not_found_means_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = local_s3(dir.path()).await;
+        let s3 = server.client();
+        assert!(exists("bucket media", s3.head_bucket().bucket("media").send().await, S3_GONE).unwrap());
+        assert!(!exists("bucket other", s3.head_bucket().bucket("other").send().await, S3_GONE).unwrap());
+        let err = exists("bucket other", s3.head_bucket().bucket("other").send().await, &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("bucket other"), "{err:#}");
+    }
+
+    #[test]
+    fn the_stop_policy_denies_every_write_to_the_bucket() {
+        let policy: serde_json::Value = serde_json::from_str(&deny_writes_policy("media")).unwrap();
+        let statement = &policy["Statement"][0];
+        assert_eq!(statement["Effect"], "Deny");
+        assert_eq!(statement["Principal"], "*");
+        assert_eq!(statement["Action"], "s3:PutObject");
+        assert_eq!(statement["Resource"], "arn:aws:s3:::media/*");
     }
 }

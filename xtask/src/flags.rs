@@ -20,6 +20,8 @@ pub enum Command {
     Thumbnail(Thumbnail),
     /// Run the whole product locally at http://127.0.0.1:8080: page, API, uploads, thumbnails.
     Dev(Dev),
+    /// Check (and where apt can, install) what `cargo xtask test` needs on this machine.
+    Setup(Setup),
     /// Run every check: formatting, lints and the whole test suite (installs what it needs).
     Test(Test),
     /// Cross-build both Lambdas for arm64 into reproducible zips (target/dist/*.zip).
@@ -85,6 +87,17 @@ pub struct Test {
     /// Skip the end-to-end deployment of the Terraform stack to a local moto server.
     #[arg(long)]
     pub no_moto: bool,
+}
+
+/// `cargo xtask setup`.
+#[derive(Debug, Args)]
+pub struct Setup {
+    /// Only check: install nothing.
+    #[arg(long)]
+    pub no_install: bool,
+    /// Print the apt packages of the list, space-separated, and do nothing else.
+    #[arg(long, conflicts_with = "no_install")]
+    pub apt_packages: bool,
 }
 
 /// `cargo xtask build`.

@@ -13,6 +13,7 @@ mod destroy;
 mod dev;
 mod flags;
 mod moto;
+mod setup;
 mod terraform;
 mod test;
 mod tfvars;
@@ -28,6 +29,7 @@ fn main() -> anyhow::Result<()> {
     match flags.command {
         flags::Command::Thumbnail(cmd) => cmd.run(),
         flags::Command::Dev(cmd) => cmd.run(),
+        flags::Command::Setup(cmd) => cmd.run(),
         flags::Command::Test(cmd) => cmd.run(),
         flags::Command::Build(cmd) => cmd.run(),
         flags::Command::Tfvars(cmd) => cmd.run(),

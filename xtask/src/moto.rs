@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+use thumbforge_core::config::{FUNCTION_NAMES, PRESIGN, THUMBNAIL};
 use thumbforge_core::{Config, env, web};
 
 use crate::aws::{self, Aws, SdkContext};
@@ -39,6 +40,7 @@ impl flags::Moto {
         let work = util::project_root().join("target").join("moto");
         std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
         let venv = tools::MAIN_VENV.ensure()?;
+        tools::terraform()?;
 
         println!("==> [1/5] start moto");
         let server = Server::start(&venv, &work.join("moto.log"))?;
@@ -453,10 +455,7 @@ async fn check_stack(
     let mut environment: BTreeMap<String, String> =
         config.runtime().to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     environment.insert(env::BUCKET.to_owned(), media.clone());
-    for (name, function, sizing) in [
-        ("presign", &presign, config.functions.presign),
-        ("thumbnail", &thumbnail, config.functions.thumbnail),
-    ] {
+    for ((name, sizing), function) in config.functions.by_name().into_iter().zip([&presign, &thumbnail]) {
         report.eq(
             &format!("{name}: runtime provided.al2023"),
             function.runtime().map(|r| r.as_str()),
@@ -537,7 +536,7 @@ async fn check_stack(
     // --- IAM: least privilege.
     let iam = aws.iam();
     let mut role_grants = BTreeMap::new();
-    for (name, function) in [("presign", &presign), ("thumbnail", &thumbnail)] {
+    for (name, function) in FUNCTION_NAMES.into_iter().zip([&presign, &thumbnail]) {
         let role = function.role().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_owned();
         let names =
             iam.list_role_policies().role_name(&role).send().await.sdk_context("listing role policies")?;
@@ -558,8 +557,8 @@ async fn check_stack(
     }
     let raw = format!("{media_arn}/raw/*");
     let thumbs = format!("{media_arn}/thumbs/*");
-    let presign_grants = &role_grants["presign"];
-    let thumbnail_grants = &role_grants["thumbnail"];
+    let presign_grants = &role_grants[PRESIGN];
+    let thumbnail_grants = &role_grants[THUMBNAIL];
     report.eq(
         "presign role: PutObject on raw/* only",
         presign_grants.get("s3:PutObject"),
@@ -592,7 +591,7 @@ async fn check_stack(
     );
     for (name, grants) in &role_grants {
         let actions: BTreeSet<&str> = grants.keys().map(String::as_str).collect();
-        let expected: BTreeSet<&str> = if *name == "presign" {
+        let expected: BTreeSet<&str> = if *name == PRESIGN {
             ["logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]
                 .into()
         } else {

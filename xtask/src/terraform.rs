@@ -31,9 +31,9 @@ pub struct Terraform {
 }
 
 impl Terraform {
-    /// Terraform for the deployment `target` names.
+    /// Terraform for the deployment `target` names (pure: the commands that run it check first
+    /// that `terraform` is installed, with [`tools::terraform`]).
     pub fn new(target: &flags::Target) -> anyhow::Result<Self> {
-        tools::terraform()?;
         let mut vars = vec![
             ("environment".to_owned(), target.env.clone()),
             ("region".to_owned(), target.region.clone()),
@@ -311,9 +311,6 @@ mod tests {
 
     #[test]
     fn every_command_of_an_environment_gets_the_same_variables() {
-        if !util::on_path("terraform") {
-            return;
-        }
         let tf = Terraform::new(&target(None)).unwrap();
         assert_eq!(tf.var_args(), ["-var=environment=qa", "-var=region=eu-west-3"]);
         let shown = util::display(&tf.command(["plan"]));
@@ -344,6 +341,35 @@ mod tests {
             init.ends_with("init -backend=false -input=false -lockfile=readonly -plugin-dir=/mirror"),
             "{init}"
         );
+    }
+
+    /// The numbers in `var.NAME`'s validation condition `var.NAME >= A && var.NAME <= B`.
+    fn bounds(variables: &str, name: &str) -> (u32, u32) {
+        let block = &variables[variables.find(&format!("variable \"{name}\" {{")).unwrap()..];
+        let condition = block.lines().find(|l| l.trim_start().starts_with("condition")).unwrap();
+        let number = |op: &str| -> u32 {
+            let after = &condition
+                [condition.find(&format!("var.{name} {op} ")).unwrap() + name.len() + op.len() + 6..];
+            after.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+        };
+        (number(">="), number("<="))
+    }
+
+    /// Terraform's validations and the typed config's checks state the same limits (each is
+    /// written in both languages, so this holds them together).
+    #[test]
+    fn terraform_validates_the_limits_the_typed_config_does() {
+        use thumbforge_core::config::{
+            LAMBDA_MAX_TIMEOUT_SECONDS, LOG_RETENTION_DAYS, MEMORY_MB, PRESIGN_MAX_TIMEOUT_SECONDS,
+        };
+        let variables = std::fs::read_to_string(util::project_root().join(DIR).join("variables.tf")).unwrap();
+        assert_eq!(bounds(&variables, "presign_timeout_seconds"), (1, PRESIGN_MAX_TIMEOUT_SECONDS));
+        assert_eq!(bounds(&variables, "thumbnail_timeout_seconds"), (1, LAMBDA_MAX_TIMEOUT_SECONDS));
+        for name in ["presign_memory_mb", "thumbnail_memory_mb"] {
+            assert_eq!(bounds(&variables, name), MEMORY_MB, "{name}");
+        }
+        let days: Vec<String> = LOG_RETENTION_DAYS.iter().map(u32::to_string).collect();
+        assert!(variables.contains(&format!("contains([{}], var.log_retention_days)", days.join(", "))));
     }
 
     /// `terraform test` cannot tell two validations of one variable apart, so this counts: each

@@ -11,7 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::env;
-use crate::format::InputFormat;
+use crate::format::{InputFormat, OutputFormat};
 
 /// A byte count with a readable `Display` (`25 MiB`).
 pub fn human_bytes(bytes: u64) -> String {
@@ -58,6 +58,18 @@ pub struct Thumbnails {
 impl Default for Thumbnails {
     fn default() -> Self {
         Self { sizes: vec![256, 1024], jpeg_quality: 80, webp: true, webp_quality: 80, webp_effort: 2 }
+    }
+}
+
+impl Thumbnails {
+    /// The formats every rendition is written in, in the manifest's order: JPEG (always), then
+    /// WebP when enabled. The engine writes, and the API announces, renditions in this order.
+    pub fn output_formats(&self) -> Vec<OutputFormat> {
+        let mut formats = vec![OutputFormat::Jpeg];
+        if self.webp {
+            formats.push(OutputFormat::Webp);
+        }
+        formats
     }
 }
 
@@ -122,15 +134,37 @@ impl Default for Functions {
     }
 }
 
+/// The API function's name: its package, binary, deployment zip and Terraform module.
+pub const PRESIGN: &str = "presign";
+/// The thumbnail function's name, likewise.
+pub const THUMBNAIL: &str = "thumbnail";
+/// Both functions, in the order every tool lists them.
+pub const FUNCTION_NAMES: [&str; 2] = [PRESIGN, THUMBNAIL];
+
+impl Functions {
+    /// Each function's sizing by its name, in [`FUNCTION_NAMES`] order.
+    pub fn by_name(&self) -> [(&'static str, Function); 2] {
+        [(PRESIGN, self.presign), (THUMBNAIL, self.thumbnail)]
+    }
+}
+
 /// One function's memory and timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Function {
-    /// Memory in MB (128–10240).
+    /// Memory in MB ([`MEMORY_MB`]).
     pub memory_mb: u32,
-    /// Timeout in seconds (1–900).
+    /// Timeout in seconds (1 to [`PRESIGN_MAX_TIMEOUT_SECONDS`] or [`LAMBDA_MAX_TIMEOUT_SECONDS`]).
     pub timeout_seconds: u32,
 }
+
+/// The memory Lambda lets a function have, in MB.
+pub const MEMORY_MB: (u32, u32) = (128, 10_240);
+/// The longest timeout Lambda allows.
+pub const LAMBDA_MAX_TIMEOUT_SECONDS: u32 = 900;
+/// The longest the API function may run: API Gateway gives up on an integration after 30 s, so a
+/// longer timeout would only turn a slow answer into API Gateway's own 503.
+pub const PRESIGN_MAX_TIMEOUT_SECONDS: u32 = 29;
 
 /// CloudWatch log retention.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,12 +235,24 @@ impl Config {
     /// Checks every field and every relation between fields.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = self.runtime().problems();
-        for (name, function) in [
-            ("functions.thumbnail", &self.functions.thumbnail),
-            ("functions.presign", &self.functions.presign),
-        ] {
-            check_range(&mut problems, &format!("{name}.memory_mb"), function.memory_mb, 128, 10_240);
-            check_range(&mut problems, &format!("{name}.timeout_seconds"), function.timeout_seconds, 1, 900);
+        for (name, function) in self.functions.by_name() {
+            let max_timeout =
+                if name == PRESIGN { PRESIGN_MAX_TIMEOUT_SECONDS } else { LAMBDA_MAX_TIMEOUT_SECONDS };
+            let field = format!("functions.{name}");
+            check_range(
+                &mut problems,
+                &format!("{field}.memory_mb"),
+                function.memory_mb,
+                MEMORY_MB.0,
+                MEMORY_MB.1,
+            );
+            check_range(
+                &mut problems,
+                &format!("{field}.timeout_seconds"),
+                function.timeout_seconds,
+                1,
+                max_timeout,
+            );
         }
         if !LOG_RETENTION_DAYS.contains(&self.logs.retention_days) {
             problems.push(format!(

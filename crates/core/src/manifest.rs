@@ -153,6 +153,26 @@ impl Manifest {
 mod tests {
     use super::*;
 
+    /// The page (`frontend/lib.js`, `REASONS`) has words for exactly the reasons this enum
+    /// defines: a reason added here without words there, or a stale one there, fails.
+    #[test]
+    fn the_page_explains_every_reason_and_no_other() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../frontend/lib.js");
+        let page = std::fs::read_to_string(&path).unwrap();
+        let start = page.find("export const REASONS = Object.freeze({").expect("REASONS in lib.js");
+        let body = &page[start..];
+        let body = &body[body.find('{').unwrap() + 1..body.find("});").unwrap()];
+        let mut on_page: Vec<&str> = body
+            .lines()
+            .filter_map(|line| line.trim().split_once(':').map(|(key, _)| key.trim()))
+            .filter(|key| !key.is_empty())
+            .collect();
+        on_page.sort_unstable();
+        let mut defined: Vec<&str> = RejectReason::ALL.iter().map(|r| r.code()).collect();
+        defined.sort_unstable();
+        assert_eq!(on_page, defined, "frontend/lib.js REASONS against RejectReason::ALL");
+    }
+
     #[test]
     fn reason_codes_match_serde_names() {
         for reason in RejectReason::ALL {

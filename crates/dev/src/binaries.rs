@@ -10,9 +10,10 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+use thumbforge_core::config::{PRESIGN, THUMBNAIL};
 
 /// The two functions, by binary name.
-pub const FUNCTIONS: [&str; 2] = ["presign", "thumbnail"];
+pub const FUNCTIONS: [&str; 2] = thumbforge_core::config::FUNCTION_NAMES;
 
 /// How to start the two functions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +100,7 @@ pub fn cargo_build(workspace: &Path, release: bool) -> anyhow::Result<Binaries> 
     let mut take = |name: &str| {
         found.remove(name).with_context(|| format!("`{shown}` did not report the `{name}` executable"))
     };
-    Ok(Binaries { presign: take("presign")?, thumbnail: take("thumbnail")?, runner: None })
+    Ok(Binaries { presign: take(PRESIGN)?, thumbnail: take(THUMBNAIL)?, runner: None })
 }
 
 fn writeln_stderr(line: &str) -> std::io::Result<()> {
@@ -135,7 +136,7 @@ pub fn arm64_from_zips(dist: &Path, work: &Path) -> anyhow::Result<Binaries> {
         make_executable(&bootstrap)?;
         Ok(bootstrap)
     };
-    Ok(Binaries { presign: unpack("presign")?, thumbnail: unpack("thumbnail")?, runner })
+    Ok(Binaries { presign: unpack(PRESIGN)?, thumbnail: unpack(THUMBNAIL)?, runner })
 }
 
 #[cfg(unix)]

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use thumbforge_core::config::{PRESIGN, THUMBNAIL};
 use thumbforge_core::{Config, env, web};
 use thumbforge_s3_local::{CorsRule, LocalS3, Options};
 use tokio::net::TcpListener;
@@ -182,8 +183,8 @@ impl Stack {
                 startup_timeout,
             }
         };
-        let presign_spec = spec("presign", &binaries.presign, &config.functions.presign);
-        let thumbnail_spec = spec("thumbnail", &binaries.thumbnail, &config.functions.thumbnail);
+        let presign_spec = spec(PRESIGN, &binaries.presign, &config.functions.presign);
+        let thumbnail_spec = spec(THUMBNAIL, &binaries.thumbnail, &config.functions.thumbnail);
         let (presign, thumbnail) = match tokio::join!(
             Function::start(presign_spec, logs.clone()),
             Function::start(thumbnail_spec, logs.clone())

@@ -44,6 +44,8 @@ pub enum Operation {
     ListObjects,
     /// `ListObjectsV2`
     ListObjectsV2,
+    /// `ListObjectVersions` (buckets here are unversioned: one `null` version per object)
+    ListObjectVersions,
     /// `ListParts`
     ListParts,
     /// `PutObject` (SDK calls and presigned PUTs alike)
@@ -56,7 +58,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in declaration order.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::AbortMultipartUpload,
         Self::CompleteMultipartUpload,
         Self::CopyObject,
@@ -72,6 +74,7 @@ impl Operation {
         Self::ListBuckets,
         Self::ListObjects,
         Self::ListObjectsV2,
+        Self::ListObjectVersions,
         Self::ListParts,
         Self::PutObject,
         Self::UploadPart,
@@ -97,6 +100,7 @@ impl Operation {
             Self::ListBuckets => "ListBuckets",
             Self::ListObjects => "ListObjects",
             Self::ListObjectsV2 => "ListObjectsV2",
+            Self::ListObjectVersions => "ListObjectVersions",
             Self::ListParts => "ListParts",
             Self::PutObject => "PutObject",
             Self::UploadPart => "UploadPart",

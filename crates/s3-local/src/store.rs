@@ -10,10 +10,10 @@ use s3s::dto::{
     CreateMultipartUploadInput, CreateMultipartUploadOutput, DeleteBucketInput, DeleteBucketOutput,
     DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput, DeleteObjectsOutput, GetBucketLocationInput,
     GetBucketLocationOutput, GetObjectInput, GetObjectOutput, HeadBucketInput, HeadBucketOutput,
-    HeadObjectInput, HeadObjectOutput, ListBucketsInput, ListBucketsOutput, ListObjectsInput,
-    ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output, ListPartsInput, ListPartsOutput,
-    PutObjectInput, PutObjectOutput, StreamingBlob, UploadPartCopyInput, UploadPartCopyOutput,
-    UploadPartInput, UploadPartOutput,
+    HeadObjectInput, HeadObjectOutput, ListBucketsInput, ListBucketsOutput, ListObjectVersionsInput,
+    ListObjectVersionsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output,
+    ListPartsInput, ListPartsOutput, ObjectVersion, PutObjectInput, PutObjectOutput, StreamingBlob,
+    UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
 };
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 use s3s_fs::FileSystem;
@@ -251,6 +251,53 @@ impl S3 for Store {
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         self.enter(Operation::ListObjectsV2)?;
         self.fs.list_objects_v2(req).await
+    }
+
+    /// The buckets here are unversioned, so, as S3 does for an unversioned bucket, every object
+    /// is one version with the id `null`, and there are no delete markers.
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        self.enter(Operation::ListObjectVersions)?;
+        let input = req.input;
+        let listed = self
+            .fs
+            .list_objects_v2(internal_request(ListObjectsV2Input {
+                bucket: input.bucket.clone(),
+                prefix: input.prefix.clone(),
+                start_after: input.key_marker.clone(),
+                max_keys: input.max_keys,
+                ..ListObjectsV2Input::default()
+            }))
+            .await?
+            .output;
+        let versions: Vec<ObjectVersion> = listed
+            .contents
+            .unwrap_or_default()
+            .into_iter()
+            .map(|object| ObjectVersion {
+                key: object.key,
+                size: object.size,
+                e_tag: object.e_tag,
+                last_modified: object.last_modified,
+                version_id: Some("null".to_owned()),
+                is_latest: Some(true),
+                ..ObjectVersion::default()
+            })
+            .collect();
+        let truncated = listed.is_truncated.unwrap_or(false);
+        let output = ListObjectVersionsOutput {
+            name: Some(input.bucket),
+            prefix: input.prefix,
+            key_marker: input.key_marker,
+            max_keys: input.max_keys,
+            is_truncated: Some(truncated),
+            next_key_marker: if truncated { versions.last().and_then(|v| v.key.clone()) } else { None },
+            versions: Some(versions),
+            ..ListObjectVersionsOutput::default()
+        };
+        Ok(S3Response::new(output))
     }
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {

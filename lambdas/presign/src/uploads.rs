@@ -217,10 +217,7 @@ pub fn status_url(id: &str) -> String {
 /// Every thumbnail the configuration will produce for `id`, largest box first, JPEG before WebP
 /// (the manifest's order).
 pub fn planned_thumbnails(id: &str, config: &RuntimeConfig) -> Vec<PlannedThumbnail> {
-    let mut formats = vec![OutputFormat::Jpeg];
-    if config.thumbnails.webp {
-        formats.push(OutputFormat::Webp);
-    }
+    let formats = config.thumbnails.output_formats();
     config
         .sizes_largest_first()
         .into_iter()

@@ -322,11 +322,11 @@ fn process_unguarded(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, 
         let encode_started = Instant::now();
         timings.resize += encode_started - started;
 
-        let mut formats = vec![(OutputFormat::Jpeg, encode::jpeg(&out, quality.jpeg_quality))];
-        if quality.webp {
-            formats.push((OutputFormat::Webp, encode::webp(&out, quality.webp_quality, quality.webp_effort)));
-        }
-        for (format, encoded) in formats {
+        for format in quality.output_formats() {
+            let encoded = match format {
+                OutputFormat::Jpeg => encode::jpeg(&out, quality.jpeg_quality),
+                OutputFormat::Webp => encode::webp(&out, quality.webp_quality, quality.webp_effort),
+            };
             let data = encoded.map_err(|e| Reject::new(RejectReason::Corrupt, e))?;
             renditions.push(Encoded { size, width: out.width, height: out.height, format, data });
         }
