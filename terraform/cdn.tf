@@ -16,9 +16,10 @@ locals {
   api_origin    = "api"
 
   # cloudfront/viewer-request.js: index.html for folder paths and WebP/JPEG negotiation of
-  # /thumbs/{id}/{width}. Left out against an emulator (moto cannot publish functions).
+  # /thumbs/{id}/{width}. moto 5.2.5 lacks PublishFunction and drops FunctionAssociations;
+  # xtask/moto/serve.py adds both, so the function is deployed against moto too.
   viewer_request_js = "${path.module}/../cloudfront/viewer-request.js"
-  viewer_request    = !local.emulated
+  viewer_request    = true
   # Security headers (thumbforge_core::web). Left out against an emulator (no policies in moto).
   response_headers = !local.emulated
   response_headers_policy_id = (

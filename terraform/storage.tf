@@ -150,14 +150,13 @@ resource "aws_s3_bucket_cors_configuration" "media" {
 }
 
 # Every bucket: TLS only. Media: CloudFront may read thumbs/. Site: CloudFront may read it all.
-#
-# Against an emulator the TLS-only statement is left out: moto evaluates bucket policies without
-# their conditions, so a conditional Deny for everyone would deny every object operation.
+# (moto evaluates policies without their conditions; xtask/moto/serve.py leaves conditional
+# statements out of its evaluation, so the TLS-only Deny is deployed there too.)
 locals {
   bucket_policies = {
     for key, bucket in local.buckets : key => {
       Version = "2012-10-17"
-      Statement = [for s in [
+      Statement = [
         {
           Sid       = "DenyInsecureTransport"
           Effect    = "Deny"
@@ -174,7 +173,7 @@ locals {
           Resource  = key == "media" ? "${bucket.arn}/${local.thumbs_prefix}*" : "${bucket.arn}/*"
           Condition = { StringEquals = { "AWS:SourceArn" = aws_cloudfront_distribution.this.arn } }
         },
-      ] : s if !(local.emulated && s.Sid == "DenyInsecureTransport")]
+      ]
     }
   }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ use crate::flags;
 use crate::terraform::{Outputs, Terraform};
 use crate::tfvars;
 use crate::tools;
-use crate::util::{self, run};
+use crate::util::{self, run, run_lines};
 
 /// The environment (and Terraform workspace) of the check, reserved for it.
 pub const ENV: &str = "moto";
@@ -42,7 +42,7 @@ impl flags::Moto {
         let venv = tools::MAIN_VENV.ensure()?;
         tools::terraform()?;
 
-        println!("==> [1/5] start moto");
+        println!("==> [1/6] start moto");
         let server = Server::start(&venv, &work.join("moto.log"))?;
         let endpoint = server.endpoint();
         // The emulator is new, so any state left by an earlier, interrupted run is stale.
@@ -63,7 +63,7 @@ impl flags::Moto {
             c
         };
 
-        println!("==> [2/5] cargo xtask deploy --endpoint {endpoint} --yes --no-smoke");
+        println!("==> [2/6] cargo xtask deploy --endpoint {endpoint} --yes --no-smoke");
         let mut deploy = cli("deploy");
         deploy.arg("--no-smoke");
         if self.no_build {
@@ -71,7 +71,7 @@ impl flags::Moto {
         }
         run(&mut deploy, "the deploy failed against moto: see above (moto's log: target/moto/moto.log)")?;
 
-        println!("==> [3/5] read back what moto holds");
+        println!("==> [3/6] read back what moto holds");
         let target = flags::Target {
             env: ENV.to_owned(),
             region: REGION.to_owned(),
@@ -92,7 +92,7 @@ impl flags::Moto {
         report.finish("what moto holds differs from the configuration")?;
         runtime.block_on(leave_versions(&aws, &outputs.media_bucket))?;
 
-        println!("==> [4/5] terraform plan shows no changes");
+        println!("==> [4/6] terraform plan shows no changes");
         if terraform.has_changes()? {
             bail!(
                 "`terraform plan` right after the apply wants changes (above): the configuration does \
@@ -101,7 +101,26 @@ impl flags::Moto {
         }
         println!("ok   no changes");
 
-        println!("==> [5/5] cargo xtask destroy --endpoint {endpoint} --yes");
+        println!("==> [5/6] a second cargo xtask deploy changes nothing");
+        let mut again = cli("deploy");
+        again.args(["--no-smoke", "--no-build"]);
+        let mut applied = Vec::new();
+        run_lines(&mut again, "the second deploy failed against moto: see above", |line| {
+            if line.starts_with("Apply complete!") {
+                applied.push(line.trim().to_owned());
+            }
+        })?;
+        let mut report = Report::default();
+        report.eq(
+            "the second deploy applies nothing",
+            applied,
+            vec!["Apply complete! Resources: 0 added, 0 changed, 0 destroyed.".to_owned()],
+        );
+        report.finish(
+            "a deploy right after a deploy is not a no-op (on AWS each CloudFront update costs minutes)",
+        )?;
+
+        println!("==> [6/6] cargo xtask destroy --endpoint {endpoint} --yes");
         run(&mut cli("destroy"), "the destroy failed against moto: see above")?;
         let mut report = Report::default();
         runtime.block_on(check_empty(&aws, &mut report))?;
@@ -116,7 +135,10 @@ impl flags::Moto {
     }
 }
 
-/// A moto server on a free loopback port, stopped (by its PID) when dropped.
+/// A moto server on a loopback port it bound itself (`xtask/moto/serve.py` binds port 0 and
+/// says which port it got, so no other process can take the port in between). It runs while
+/// this process holds its standard input: dropped, it is stopped; and if xtask dies without
+/// dropping it (Ctrl-C, SIGKILL), the kernel closes the pipe and moto ends too.
 #[derive(Debug)]
 struct Server {
     child: Child,
@@ -125,29 +147,42 @@ struct Server {
 
 impl Server {
     fn start(venv: &tools::Venv<'_>, log: &Path) -> anyhow::Result<Self> {
-        let port = free_port()?;
         let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let mut command = Command::new(venv.bin("python3"));
         command
             .arg(util::project_root().join(SERVER_SCRIPT))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().context("sharing the log file")?)
+            .arg("127.0.0.1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
             .stderr(log_file);
         println!("$ {}  (log: {})", util::display(&command), log.display());
-        let child = command.spawn().context("starting moto")?;
-        let mut server = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-            if let Some(status) = server.child.try_wait().context("watching moto")? {
-                bail!("moto exited at start ({status}); see {}", log.display());
-            }
-            if Instant::now() > deadline {
-                bail!("moto did not listen on {address} within a minute; see {}", log.display());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        let mut child = command.spawn().context("starting moto")?;
+        let stdout = child.stdout.take().context("moto's standard output")?;
+        // The first line names the port; read it on a thread so that a silent start times out.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+            let _ = tx.send(read.map(|_| line));
+        });
+        let mut server = Self { child, port: 0 };
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(line)) => line,
+            Ok(Err(err)) => bail!("reading moto's first line: {err}; see {}", log.display()),
+            Err(_) => bail!("moto said nothing within a minute; see {}", log.display()),
+        };
+        server.port = match parse_listening(&line) {
+            Some(port) => port,
+            None => match server.child.try_wait().context("watching moto")? {
+                Some(status) => bail!("moto exited at start ({status}); see {}", log.display()),
+                None => {
+                    bail!("moto's first line is {line:?}, not `listening on PORT`; see {}", log.display())
+                }
+            },
+        };
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, server.port));
+        TcpStream::connect_timeout(&address, Duration::from_secs(5))
+            .with_context(|| format!("moto said it listens on {address}, but it does not answer there"))?;
         println!("moto is listening on {} (pid {})", server.endpoint(), server.child.id());
         Ok(server)
     }
@@ -157,20 +192,27 @@ impl Server {
     }
 }
 
+/// The port in serve.py's first line, `listening on PORT`.
+fn parse_listening(line: &str) -> Option<u16> {
+    line.trim().strip_prefix("listening on ")?.parse().ok().filter(|&p| p != 0)
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         println!("stopping moto (pid {})", self.child.id());
-        // `Child::kill` signals exactly this process id.
+        // Closing its standard input asks it to stop; killing it makes sure.
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         if self.child.kill().is_ok() {
             let _ = self.child.wait();
         }
     }
-}
-
-/// A loopback port nobody listens on (the OS picks it).
-fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free loopback port")?;
-    Ok(listener.local_addr().context("reading the port")?.port())
 }
 
 /// Checks, each printed as it is made; failures are collected and reported together.
@@ -197,6 +239,9 @@ impl Report {
     }
 
     fn finish(self, summary: &str) -> anyhow::Result<()> {
+        if self.passed == 0 && self.failures.is_empty() {
+            bail!("{summary}: no check ran");
+        }
         if self.failures.is_empty() {
             println!("{} checks passed", self.passed);
             Ok(())
@@ -413,6 +458,17 @@ async fn check_stack(
             &format!("{bucket}: only this distribution may read"),
             reads["Condition"]["StringEquals"]["AWS:SourceArn"].as_str(),
             Some(distribution.arn()),
+        );
+        let tls =
+            statements.iter().find(|s| s["Sid"] == "DenyInsecureTransport").cloned().unwrap_or_default();
+        report.eq(
+            &format!("{bucket}: policy denies every request without TLS"),
+            (
+                tls["Effect"].as_str(),
+                tls["Action"].as_str(),
+                tls["Condition"]["Bool"]["aws:SecureTransport"].as_str(),
+            ),
+            (Some("Deny"), Some("s3:*"), Some("false")),
         );
     }
 
@@ -707,6 +763,59 @@ async fn check_stack(
         default.map(|d| d.target_origin_id()),
         Some("site"),
     );
+
+    // --- CloudFront Function: cloudfront/viewer-request.js, published, on the page and thumbnails.
+    let function_name = format!("thumbforge-{ENV}-viewer-request");
+    let function = cloudfront
+        .describe_function()
+        .name(&function_name)
+        .send()
+        .await
+        .sdk_context("reading the CloudFront Function")?;
+    let summary = function.function_summary();
+    let function_arn = summary.and_then(|s| s.function_metadata()).map(|m| m.function_arn().to_owned());
+    report.eq(
+        "CloudFront Function: cloudfront-js-2.0, published",
+        (
+            summary.and_then(|s| s.function_config()).map(|c| c.runtime().as_str().to_owned()),
+            summary
+                .and_then(|s| s.function_metadata())
+                .and_then(|m| m.stage())
+                .map(|s| s.as_str().to_owned()),
+        ),
+        (Some("cloudfront-js-2.0".to_owned()), Some("LIVE".to_owned())),
+    );
+    let code = cloudfront.get_function().name(&function_name).send().await.sdk_context("reading its code")?;
+    let shipped = std::fs::read(util::project_root().join("cloudfront/viewer-request.js"))
+        .context("reading cloudfront/viewer-request.js")?;
+    report.check(
+        "CloudFront Function: its code is cloudfront/viewer-request.js",
+        code.function_code().is_some_and(|c| c.as_ref() == shipped.as_slice()),
+        "other code",
+    );
+    let associations =
+        |b: Option<&[aws_sdk_cloudfront::types::FunctionAssociation]>| -> Vec<(String, String)> {
+            b.unwrap_or_default()
+                .iter()
+                .map(|a| (a.event_type().as_str().to_owned(), a.function_arn().to_owned()))
+                .collect()
+        };
+    let viewer_request = vec![("viewer-request".to_owned(), function_arn.clone().unwrap_or_default())];
+    report.eq(
+        "CloudFront: the default behaviour runs the function on viewer requests",
+        associations(default.and_then(|d| d.function_associations()).map(|f| f.items())),
+        viewer_request.clone(),
+    );
+    report.eq(
+        "CloudFront: /thumbs/* runs the function on viewer requests",
+        associations(
+            dc.cache_behaviors()
+                .and_then(|c| c.items().first())
+                .and_then(|b| b.function_associations())
+                .map(|f| f.items()),
+        ),
+        viewer_request,
+    );
     let behaviours: Vec<(String, String, Option<String>, i32)> = dc
         .cache_behaviors()
         .map(|c| c.items())
@@ -819,6 +928,9 @@ async fn check_empty(aws: &Aws, report: &mut Report) -> anyhow::Result<()> {
     );
     let queues = aws.sqs().list_queues().send().await.sdk_context("listing queues")?;
     report.eq("no queue left", queues.queue_urls().len(), 0);
+    let functions =
+        aws.cloudfront().list_functions().send().await.sdk_context("listing CloudFront Functions")?;
+    report.eq("no CloudFront Function left", functions.function_list().map_or(0, |l| l.items().len()), 0);
     Ok(())
 }
 
@@ -847,9 +959,53 @@ mod tests {
     }
 
     #[test]
-    fn free_ports_are_loopback_ports_nobody_uses() {
-        let port = free_port().unwrap();
-        assert_ne!(port, 0);
-        TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap();
+    fn the_port_comes_from_the_servers_first_line() {
+        assert_eq!(parse_listening("listening on 43117\n"), Some(43117));
+        assert_eq!(parse_listening("listening on 0"), None);
+        assert_eq!(parse_listening(" * Running on http://127.0.0.1:5000"), None);
+    }
+
+    fn server(log: &str) -> Server {
+        let venv = tools::MAIN_VENV;
+        assert!(venv.bin("python3").is_file(), "needs the moto venv: run `cargo xtask setup` first");
+        let dir = util::project_root().join("target").join("moto");
+        std::fs::create_dir_all(&dir).unwrap();
+        Server::start(&venv, &dir.join(log)).unwrap()
+    }
+
+    /// Each server binds a port of its own (no window in which another process can take it).
+    #[test]
+    #[ignore = "needs the moto venv; `cargo xtask test` runs it in its moto step"]
+    fn server_binds_its_own_port_even_when_two_start_at_once() {
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| server("server-a.log"));
+            let b = s.spawn(|| server("server-b.log"));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert_ne!(a.port, b.port);
+        for server in [&a, &b] {
+            TcpStream::connect((Ipv4Addr::LOCALHOST, server.port)).unwrap();
+        }
+    }
+
+    /// When xtask dies without running its destructors (Ctrl-C, SIGKILL), its end of moto's
+    /// standard input closes, and moto stops by itself: no server is left behind.
+    #[test]
+    #[ignore = "needs the moto venv; `cargo xtask test` runs it in its moto step"]
+    fn server_stops_when_xtask_goes_away() {
+        let mut server = server("server-orphan.log");
+        let port = server.port;
+        // What the kernel does for a process that dies: close the pipe, nothing else.
+        drop(server.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "moto still runs after its parent went away");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "{status}");
+        assert!(TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(), "port {port} still answers");
     }
 }

@@ -49,6 +49,38 @@ pub fn run(command: &mut Command, hint: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Like [`run`], with the command's standard output shown line by line as it comes (through
+/// `print!`, which a test harness captures) and handed to `on_line`.
+pub fn run_lines(command: &mut Command, hint: &str, mut on_line: impl FnMut(&str)) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let shown = display(command);
+    println!("$ {shown}");
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start `{shown}`: {hint}"))?;
+    if let Some(stdout) = child.stdout.take() {
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line).with_context(|| format!("reading `{shown}`'s output"))?
+                == 0
+            {
+                break;
+            }
+            let text = String::from_utf8_lossy(&line);
+            print!("{text}");
+            on_line(&text);
+        }
+    }
+    let status = child.wait().with_context(|| format!("waiting for `{shown}`"))?;
+    if !status.success() {
+        bail!("`{shown}` failed ({status}): {hint}");
+    }
+    Ok(())
+}
+
 /// Whether a program is on `PATH`.
 pub fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")

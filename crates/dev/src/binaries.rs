@@ -48,6 +48,11 @@ impl Binaries {
     }
 }
 
+/// The flags every `cargo test` of the workspace runs with (`cargo xtask test`'s steps and
+/// [`test_build`]): the same flags resolve the same features, so no step compiles again what
+/// another built.
+pub const WORKSPACE_TEST: [&str; 3] = ["test", "--workspace", "--all-features"];
+
 /// Builds both functions for the host with `cargo build` (the dev profile, or `--release`) in
 /// `workspace`, echoing the command, and returns their executables.
 ///
@@ -55,19 +60,40 @@ impl Binaries {
 ///
 /// cargo fails or does not report both executables.
 pub fn cargo_build(workspace: &Path, release: bool) -> anyhow::Result<Binaries> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(&cargo);
-    command.current_dir(workspace).args(["build", "--message-format=json-render-diagnostics"]);
+    let mut args = vec!["build"];
     for name in FUNCTIONS {
-        command.args(["--package", name, "--bin", name]);
+        args.extend(["--package", name, "--bin", name]);
     }
     if release {
-        command.arg("--release");
+        args.push("--release");
     }
+    build_functions(workspace, &args)
+}
+
+/// The functions' executables exactly as `cargo test --workspace --all-features` builds them
+/// (`--no-run`): what the tests of the local stack run. Inside that test run, everything is
+/// already built with the same features, so this compiles nothing; `cargo build -p presign`
+/// would resolve other features and compile a good part of the tree a second time.
+///
+/// # Errors
+///
+/// cargo fails or does not report both executables.
+pub fn test_build(workspace: &Path) -> anyhow::Result<Binaries> {
+    let mut args = WORKSPACE_TEST.to_vec();
+    args.push("--no-run");
+    build_functions(workspace, &args)
+}
+
+/// Runs `cargo ARGS --message-format=json-render-diagnostics` and takes the functions' binaries
+/// (not their unit-test harnesses) from what it reports.
+fn build_functions(workspace: &Path, args: &[&str]) -> anyhow::Result<Binaries> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(&cargo);
+    command.current_dir(workspace).args(args).arg("--message-format=json-render-diagnostics");
     let shown = format!(
-        "{} build{} -p presign -p thumbnail",
+        "{} {}",
         Path::new(&cargo).file_name().map_or("cargo".into(), |n| n.to_string_lossy()),
-        if release { " --release" } else { "" }
+        args.join(" ")
     );
     let _ = writeln_stderr(&format!("$ {shown}"));
     let mut child = command
@@ -80,15 +106,16 @@ pub fn cargo_build(workspace: &Path, release: bool) -> anyhow::Result<Binaries> 
         for line in BufReader::new(stdout).lines() {
             let line = line.context("reading cargo's output")?;
             let Ok(message) = serde_json::from_str::<Value>(&line) else { continue };
-            if message["reason"] != "compiler-artifact" {
+            if message["reason"] != "compiler-artifact" || message["profile"]["test"] == true {
                 continue;
             }
+            let is_bin = message["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "bin"));
             let (Some(name), Some(executable)) =
                 (message["target"]["name"].as_str(), message["executable"].as_str())
             else {
                 continue;
             };
-            if FUNCTIONS.contains(&name) {
+            if is_bin && FUNCTIONS.contains(&name) {
                 found.insert(name.to_owned(), PathBuf::from(executable));
             }
         }

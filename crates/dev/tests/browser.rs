@@ -42,7 +42,7 @@ async fn the_upload_page_works_in_a_real_browser() {
     let script = workspace().join("e2e/browser.test.mjs");
     let screenshots = workspace().join("target/e2e");
 
-    let binaries = binaries::cargo_build(&workspace(), false).unwrap();
+    let binaries = binaries::test_build(&workspace()).unwrap();
     let data = tempfile::tempdir().unwrap();
     let (logs, lines) = LogSink::memory();
     let mut options =

@@ -20,11 +20,11 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The functions built for this host once per test binary (cargo's own build lock orders this
-/// with any other build).
+/// The functions built for this host once per test binary, as the workspace's test run builds
+/// them (cargo's own build lock orders this with any other build).
 fn native() -> Binaries {
     static BUILT: OnceLock<Binaries> = OnceLock::new();
-    BUILT.get_or_init(|| binaries::cargo_build(&workspace(), false).unwrap()).clone()
+    BUILT.get_or_init(|| binaries::test_build(&workspace()).unwrap()).clone()
 }
 
 struct Booted {
