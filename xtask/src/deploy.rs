@@ -44,8 +44,8 @@ impl flags::Deploy {
             build::build()?;
         }
 
-        step(2, "write the Terraform variables from thumbforge.toml");
-        let vars = tfvars::write(&util::from_caller(&self.config))?;
+        step(2, "write the deployment's Terraform variables (target/terraform/ENV.tfvars.json)");
+        let vars = tfvars::write_deployment(&util::from_caller(&self.config), &target.env)?;
 
         step(3, &format!("terraform apply (environment `{}`, region {})", target.env, target.region));
         let terraform = Terraform::new(target)?;

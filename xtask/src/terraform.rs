@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::flags;
+use crate::tfvars;
 use crate::tools;
 use crate::util::{self, run};
 
@@ -79,13 +80,20 @@ impl Terraform {
         command
     }
 
-    /// `-var=NAME=VALUE` for every variable of the environment, after the environment's own
-    /// variable file `terraform/env/NAME.tfvars` when there is one (deployment choices such as
+    /// `-var=NAME=VALUE` for every variable of the environment, after the variables `deploy`
+    /// wrote for it from its `--config` ([`tfvars::deployment_path`]) and the environment's own
+    /// variable file `terraform/env/NAME.tfvars` when there are (deployment choices such as
     /// `price_class` or `thumbnail_reserved_concurrency`).
     fn var_args(&self) -> Vec<String> {
+        let deployment = tfvars::deployment_path(&self.workspace);
+        let deployment = deployment.is_file().then(|| format!("-var-file={}", deployment.display()));
         let file = Path::new("env").join(format!("{}.tfvars", self.workspace));
         let file = self.dir.join(&file).is_file().then(|| format!("-var-file={}", file.display()));
-        file.into_iter().chain(self.vars.iter().map(|(name, value)| format!("-var={name}={value}"))).collect()
+        deployment
+            .into_iter()
+            .chain(file)
+            .chain(self.vars.iter().map(|(name, value)| format!("-var={name}={value}")))
+            .collect()
     }
 
     /// `terraform init` (offline from the mirror when there is one; the lock file is never

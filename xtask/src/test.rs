@@ -289,6 +289,26 @@ impl flags::Test {
 mod tests {
     use super::*;
 
+    /// `name vX|features` of every package in one feature resolution (`cargo tree` is cheap).
+    fn resolution(args: &[&str]) -> std::collections::BTreeSet<String> {
+        let mut command = cargo(&["tree", "--quiet", "--locked", "--prefix", "none", "--format", "{p}|{f}"]);
+        let output = command.args(args).current_dir(util::project_root()).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let text = String::from_utf8(output.stdout).unwrap();
+        text.lines().map(|line| line.replace(" (*)", "").replace(" (proc-macro)", "")).collect()
+    }
+
+    /// `cargo run -p xtask` gives every dependency the features `cargo test --workspace
+    /// --all-features` gives it; otherwise the tests compile the AWS SDK and the engine again
+    /// (fix: the pins in xtask/Cargo.toml).
+    #[test]
+    fn the_xtask_build_resolves_the_features_of_the_workspace_tests() {
+        let tests = resolution(&["--workspace", "--all-features", "--edges", "normal,build,dev"]);
+        let differ: Vec<_> =
+            resolution(&["-p", "xtask", "--edges", "normal,build"]).difference(&tests).cloned().collect();
+        assert!(differ.is_empty(), "`cargo run -p xtask` resolves other features: {differ:?}");
+    }
+
     #[test]
     fn lint_steps_come_first_and_can_be_skipped() {
         let names: Vec<_> = steps(true, true).iter().map(|s| s.name).collect();

@@ -166,6 +166,34 @@ fn generated_path() -> PathBuf {
     util::project_root().join(PATH)
 }
 
+/// Where `cargo xtask deploy` writes an environment's variables: outside the tree (under
+/// `target/`), so that deploying with another `--config` never rewrites the committed file and
+/// the next `tfvars --check` still compares the committed file with `thumbforge.toml` only.
+/// Every Terraform command of the environment passes it as `-var-file`, after the committed
+/// file Terraform loads by itself, so it wins.
+pub fn deployment_path(env: &str) -> PathBuf {
+    util::project_root().join("target").join("terraform").join(format!("{env}.tfvars.json"))
+}
+
+/// Writes the deployment variables of environment `env` from `config_path`; returns them.
+pub fn write_deployment(config_path: &Path, env: &str) -> anyhow::Result<TfVars> {
+    let (vars, text) = generate(config_path)?;
+    let path = deployment_path(env);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {} from {}", path.display(), config_path.display());
+    println!("page files: {}", vars.site_paths().collect::<Vec<_>>().join(", "));
+    Ok(vars)
+}
+
+/// Whether the committed file is what `config_path` gives.
+fn is_current(config_path: &Path) -> anyhow::Result<bool> {
+    let (_, text) = generate(config_path)?;
+    Ok(std::fs::read_to_string(generated_path()).unwrap_or_default() == text)
+}
+
 impl flags::Tfvars {
     /// Writes the file, or with `--check` compares it.
     pub fn run(self) -> anyhow::Result<()> {
@@ -174,9 +202,7 @@ impl flags::Tfvars {
             write(&config)?;
             return Ok(());
         }
-        let (_, text) = generate(&config)?;
-        let committed = std::fs::read_to_string(generated_path()).unwrap_or_default();
-        if committed != text {
+        if !is_current(&config)? {
             bail!(
                 "{PATH} is stale (thumbforge.toml, crates/core/src/web.rs or frontend/ changed): \
                  run `cargo xtask tfvars` and commit the result"
@@ -190,6 +216,26 @@ impl flags::Tfvars {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `deploy --config OTHER` used to rewrite the committed file, so the next `tfvars --check`
+    /// failed; the deployment's variables now go under target/ and the committed file stays.
+    #[test]
+    fn a_deployment_with_another_config_leaves_the_committed_file_alone() {
+        let committed = std::fs::read_to_string(generated_path()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other.toml");
+        std::fs::write(&other, "[thumbnails]\njpeg_quality = 61\n").unwrap();
+        let env = format!("unit-{}", std::process::id());
+        write_deployment(&other, &env).unwrap();
+        assert_eq!(std::fs::read_to_string(generated_path()).unwrap(), committed);
+        assert!(is_current(&util::project_root().join("thumbforge.toml")).unwrap());
+        let written = deployment_path(&env);
+        assert!(written.starts_with(util::project_root().join("target")));
+        let vars: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&written).unwrap()).unwrap();
+        assert_eq!(vars["function_environment"]["THUMBFORGE_JPEG_QUALITY"], "61");
+        std::fs::remove_file(written).unwrap();
+    }
 
     fn fixture_site() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
