@@ -71,10 +71,32 @@ fn count_before(text: &str, word: &str) -> Option<u64> {
     None
 }
 
+/// `line` without ANSI escape sequences (Terraform colours its summary even into a pipe).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters… final byte in @..~
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl Counter {
     /// Adds what one line of output says to `tally`.
     pub fn feed(self, line: &str, tally: &mut Tally) {
-        let line = line.trim();
+        let plain = strip_ansi(line);
+        let line = plain.trim();
         match self {
             Self::Cargo => {
                 let Some(rest) = line.strip_prefix("test result: ") else { return };
@@ -183,6 +205,9 @@ ok 22 - the test objects also pass under njs # SKIP njs is not installed
         let output = "tests/plan.tftest.hcl... pass\n\nSuccess! 42 passed, 0 failed.\n";
         assert_eq!(tally(Counter::Terraform, output).passed, 42);
         assert_eq!(tally(Counter::Terraform, "Failure! 40 passed, 2 failed.\n").failed, 2);
+        // As `terraform test` prints it into a pipe: coloured.
+        let coloured = "\u{1b}[32mSuccess!\u{1b}[0m\u{1b}[0m 41 passed, 0 failed.\n";
+        assert_eq!(tally(Counter::Terraform, coloured).passed, 41);
         assert_eq!(tally(Counter::Checks, "ok   x\n57 checks passed\n12 checks passed\n").passed, 69);
     }
 
