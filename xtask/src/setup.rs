@@ -51,7 +51,7 @@ pub fn needs() -> Vec<Need> {
         },
         Need {
             what: "Python 3 with venv and ensurepip",
-            why: "cargo-lambda, zig, moto, checkov and actionlint (installed into target/tools/)",
+            why: "cargo-lambda, zig, moto, checkov and actionlint, installed into target/tools/",
             apt: Some("python3-venv"),
             hint: "install Python 3 with its venv module",
             present: || succeeds(Command::new("python3").args(["-c", "import venv, ensurepip"])),
@@ -81,7 +81,7 @@ pub fn needs() -> Vec<Need> {
     if cfg!(target_arch = "x86_64") {
         needs.push(Need {
             what: "nasm",
-            why: "libjpeg-turbo's x86 SIMD (the engine is slow without it)",
+            why: "libjpeg-turbo's x86 SIMD, without which the engine is slow",
             apt: Some("nasm"),
             hint: "https://www.nasm.us",
             present: || util::on_path("nasm"),
