@@ -570,9 +570,7 @@ struct Built {
 /// `cargo build --release` of the bench binary and both functions, in one invocation (one
 /// feature resolution, so nothing is built twice).
 fn build_release() -> anyhow::Result<Built> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command.args(["build", "--release", "--message-format=json-render-diagnostics"]);
+    let mut command = util::cargo(&["build", "--release", "--message-format=json-render-diagnostics"]);
     for (package, bin) in
         [("thumbforge-bench", "thumbforge-bench"), (PRESIGN, PRESIGN), (THUMBNAIL, THUMBNAIL)]
     {
@@ -928,9 +926,8 @@ fn cold_starts(built: &Built, starts: usize) -> Vec<ColdStart> {
 /// `cargo bench -p thumbnail --bench engine -- --quick`: criterion's decode, resize and encode
 /// micro-benchmarks on a fixture photo.
 fn criterion() -> anyhow::Result<String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command.args(["bench", "-p", "thumbnail", "--bench", "engine", "--", "--quick", "--noplot"]);
+    let mut command =
+        util::cargo(&["bench", "-p", "thumbnail", "--bench", "engine", "--", "--quick", "--noplot"]);
     println!("$ {}", util::display(&command));
     let output = command.stderr(std::process::Stdio::inherit()).output().context("running cargo bench")?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned();

@@ -7,7 +7,6 @@
 
 use std::io::{Cursor, Read, Write};
 use std::path::PathBuf;
-use std::process::Command;
 
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
@@ -60,8 +59,7 @@ impl flags::Build {
 pub fn build() -> anyhow::Result<Vec<Built>> {
     let venv = tools::MAIN_VENV.ensure()?;
     tools::ensure_rust_target(TARGET)?;
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command.args(["lambda", "build", "--release", "--arm64", "--output-format", "zip"]);
+    let mut command = util::cargo(&["lambda", "build", "--release", "--arm64", "--output-format", "zip"]);
     for lambda in LAMBDAS {
         command.args(["-p", lambda]);
     }

@@ -300,39 +300,38 @@ where
 /// What of `outputs` still exists.
 pub async fn remaining(aws: &Aws, outputs: &Outputs) -> anyhow::Result<Vec<String>> {
     let mut left = Vec::new();
-    let mut check = |what: String, exists: bool| {
-        if exists {
-            left.push(what);
-        }
-    };
     let s3 = aws.s3();
     for bucket in [&outputs.media_bucket, &outputs.site_bucket] {
         let what = format!("bucket {bucket}");
-        let found = exists(&what, s3.head_bucket().bucket(bucket).send().await, S3_GONE)?;
-        check(what, found);
+        if exists(&what, s3.head_bucket().bucket(bucket).send().await, S3_GONE)? {
+            left.push(what);
+        }
     }
     let lambda = aws.lambda();
     for function in [&outputs.presign_function, &outputs.thumbnail_function] {
         let what = format!("function {function}");
-        let found = exists(&what, lambda.get_function().function_name(function).send().await, LAMBDA_GONE)?;
-        check(what, found);
+        if exists(&what, lambda.get_function().function_name(function).send().await, LAMBDA_GONE)? {
+            left.push(what);
+        }
         // Each function's execution role carries the function's name.
         let what = format!("role {function}");
-        let found = exists(&what, aws.iam().get_role().role_name(function.as_str()).send().await, IAM_GONE)?;
-        check(what, found);
+        if exists(&what, aws.iam().get_role().role_name(function.as_str()).send().await, IAM_GONE)? {
+            left.push(what);
+        }
     }
     let what = format!("HTTP API {}", outputs.api_id);
-    let found =
-        exists(&what, aws.apigateway().get_api().api_id(&outputs.api_id).send().await, APIGATEWAY_GONE)?;
-    check(what, found);
+    if exists(&what, aws.apigateway().get_api().api_id(&outputs.api_id).send().await, APIGATEWAY_GONE)? {
+        left.push(what);
+    }
     let what = format!("distribution {}", outputs.distribution_id);
     let answer = aws.cloudfront().get_distribution().id(&outputs.distribution_id).send().await;
-    let found = exists(&what, answer, CLOUDFRONT_GONE)?;
-    check(what, found);
+    if exists(&what, answer, CLOUDFRONT_GONE)? {
+        left.push(what);
+    }
     let what = format!("queue {}", outputs.dlq_url);
-    let found =
-        exists(&what, aws.sqs().get_queue_attributes().queue_url(&outputs.dlq_url).send().await, SQS_GONE)?;
-    check(what, found);
+    if exists(&what, aws.sqs().get_queue_attributes().queue_url(&outputs.dlq_url).send().await, SQS_GONE)? {
+        left.push(what);
+    }
     Ok(left)
 }
 

@@ -38,9 +38,7 @@ pub fn needs() -> Vec<Need> {
             why: "formatting and lints",
             apt: None,
             hint: "rustup component add rustfmt clippy",
-            present: || {
-                ["fmt", "clippy"].iter().all(|tool| succeeds(Command::new(cargo()).args([tool, "--version"])))
-            },
+            present: || ["fmt", "clippy"].iter().all(|tool| succeeds(&mut util::cargo(&[tool, "--version"]))),
         },
         Need {
             what: "Terraform 1.9 or newer",
@@ -104,10 +102,6 @@ pub fn needs() -> Vec<Need> {
         });
     }
     needs
-}
-
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
 fn succeeds(command: &mut Command) -> bool {

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-pub use self::tally::{Counter, Tally};
+use self::tally::{Counter, Tally};
 use crate::flags;
-use crate::util;
+use crate::util::{self, cargo};
 use crate::{browser, setup, terraform, tools};
 
 /// A named step.
@@ -39,12 +39,6 @@ impl Step {
         self.runs_ignored = true;
         self
     }
-}
-
-fn cargo(args: &[&str]) -> Command {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command.args(args);
-    command
 }
 
 /// The flags every `cargo test` step shares, so that all of them resolve the same features and
@@ -245,7 +239,6 @@ impl flags::Test {
         let started = Instant::now();
         setup::ensure(true)?;
         setup::tools_for_tests(!self.no_lint)?;
-        tools::terraform()?;
         let steps = steps(!self.no_lint, !self.no_moto);
         let total = steps.len();
         let mut outcomes = Vec::new();

@@ -38,6 +38,13 @@ pub fn display(command: &Command) -> String {
     parts.join(" ")
 }
 
+/// `cargo ARGS`, with the cargo that runs xtask (`CARGO`), else the one on `PATH`.
+pub fn cargo(args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.args(args);
+    command
+}
+
 /// Echoes and runs a command, failing with `hint` when it exits non-zero.
 pub fn run(command: &mut Command, hint: &str) -> anyhow::Result<()> {
     let shown = display(command);
