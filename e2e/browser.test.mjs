@@ -17,12 +17,18 @@ import { fileURLToPath } from "node:url";
 
 import { humanBytes, reasonText } from "../frontend/lib.js";
 
+/** The local issuer's mail catcher (JSON lines): where sign-up codes arrive. */
+const OUTBOX = process.env.THUMBFORGE_OUTBOX;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BASE_URL = process.env.THUMBFORGE_URL;
 const CHROMIUM = process.env.THUMBFORGE_CHROMIUM || "/usr/bin/chromium";
 const NODE_MODULES = process.env.THUMBFORGE_NODE_MODULES || path.join(ROOT, "target/tools/node/node_modules");
 const OUT = process.env.THUMBFORGE_E2E_OUT || path.join(ROOT, "target/e2e");
 const PHOTOS = path.join(ROOT, "fixtures/photos");
+
+/** The account the run creates, and its password (within the default policy). */
+const FIRST_USER = "ana@example.com";
+const PASSWORD = "Thumbforge-e2e-1";
 
 /** The longest any single wait may take. */
 const WAIT_MS = 60_000;
@@ -31,8 +37,11 @@ const TOTAL_MS = 300_000;
 /** Upload speed while the first files go up, so that progress can be seen (bytes per second). */
 const THROTTLED_UPLOAD = 512 * 1024;
 
-if (!BASE_URL) {
-  console.error("THUMBFORGE_URL is not set: point it at a running stack (cargo xtask dev)");
+if (!BASE_URL || !OUTBOX) {
+  console.error(
+    "THUMBFORGE_URL and THUMBFORGE_OUTBOX must be set: a running stack (cargo xtask dev) and its " +
+      "identity issuer's outbox.jsonl (the dev stack prints its path)",
+  );
   process.exit(2);
 }
 
@@ -96,6 +105,49 @@ async function decodeGalleryImages() {
   );
   await page.evaluate(() => Promise.all([...document.querySelectorAll("[data-testid=gallery-image]")].map((img) => img.decode())));
   await page.evaluate(() => window.scrollTo(0, 0));
+}
+
+/** The newest sign-up code mailed to `email`, waiting for it to arrive. */
+async function mailedCode(email) {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const text = await readFile(OUTBOX, "utf8").catch(() => "");
+    const mails = text.split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    const mail = mails.filter((m) => m.to === email && m.kind === "signup").at(-1);
+    if (mail) return mail.code;
+    assert.ok(Date.now() < deadline, `no sign-up code for ${email} in ${OUTBOX}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Creates an account through the provider's hosted pages, from the page's sign-in button. */
+async function signUp(email, password) {
+  await page.click("[data-testid=sign-in]");
+  await page.waitForSelector("[data-testid=signup-link]");
+  await page.click("[data-testid=signup-link]");
+  await page.fill("[data-testid=email]", email);
+  await page.fill("[data-testid=password]", password);
+  await page.fill("[data-testid=confirm-password]", password);
+  await page.click("[data-testid=submit]");
+  await page.waitForSelector("[data-testid=code]");
+  await page.fill("[data-testid=code]", await mailedCode(email));
+  await page.click("[data-testid=submit]");
+  await page.waitForSelector("html[data-session=signed-in]", { state: "attached", timeout: WAIT_MS });
+}
+
+/** `GET path` on the API as the signed-in user of the page (a token from the tab's refresh token). */
+async function apiAsUser(path) {
+  return page.evaluate(async (path) => {
+    const auth = (await (await fetch("/api/config")).json()).auth;
+    const body = new URLSearchParams({
+      grant_type: "refresh_token",
+      client_id: auth.clientId,
+      refresh_token: sessionStorage.getItem("thumbforge.refresh"),
+    });
+    const tokens = await (await fetch(auth.tokenUrl, { method: "POST", body })).json();
+    const answer = await fetch(path, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    return answer.json();
+  }, path);
 }
 
 const row = (file) => `[data-testid=upload-row][data-file="${file}"]`;
@@ -230,18 +282,17 @@ async function chooseOverLimitFile({ name }) {
 }
 
 /**
- * Compares the 256 px JPEG thumbnails of two images on a small canvas: mean absolute difference
+ * Compares the 256 px JPEG thumbnails of two images (their `GET /api/images/{id}` answers) on a small canvas: mean absolute difference
  * per channel (0–255) as they are, with the second turned half a turn, and mirrored.
  */
-async function compareThumbnails({ expectedId, actualId }) {
-  const thumbnail = async (id) => {
-    const image = await (await fetch(`/api/images/${id}`)).json();
+async function compareThumbnails({ expected: expectedImage, actual: actualImage }) {
+  const thumbnail = async (image) => {
     const small = image.thumbnails
       .filter((t) => t.format === "jpeg")
       .sort((a, b) => Math.max(a.width, a.height) - Math.max(b.width, b.height))[0];
     return createImageBitmap(await (await fetch(small.url)).blob());
   };
-  const [expected, actual] = await Promise.all([thumbnail(expectedId), thumbnail(actualId)]);
+  const [expected, actual] = await Promise.all([thumbnail(expectedImage), thumbnail(actualImage)]);
   const [w, h] = [48, 32];
   const pixels = (bitmap, transform = () => {}) => {
     const context = new OffscreenCanvas(w, h).getContext("2d");
@@ -348,8 +399,22 @@ async function run(context) {
   /** file name → image id. */
   const ids = {};
 
-  await step("the page loads its limits and an empty gallery", async () => {
+  await step("signed out, the page offers only signing in", async () => {
     await page.goto(BASE_URL, { waitUntil: "load" });
+    await page.waitForSelector("html[data-session=signed-out]", { state: "attached" });
+    assert.equal(await page.locator("[data-testid=signed-out]").isVisible(), true);
+    assert.equal(await page.locator("[data-testid=workspace]").isVisible(), false);
+    assert.equal(await page.locator("[data-testid=account]").isVisible(), false);
+    await screenshot("00-signed-out");
+  });
+
+  await step("a newcomer creates an account on the sign-in pages and comes back signed in", async () => {
+    await signUp(FIRST_USER, PASSWORD);
+    assert.equal(new URL(page.url()).search, "", "the code and state are gone from the address bar");
+    assert.equal(await page.locator("[data-testid=account-email]").innerText(), FIRST_USER);
+  });
+
+  await step("the page loads its limits and an empty gallery", async () => {
     await page.waitForSelector("html[data-config=ready]", { state: "attached" });
     await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
     assert.equal(await page.locator("#file-input").isEnabled(), true);
@@ -473,8 +538,8 @@ async function run(context) {
     assert.ok(portrait.natural[1] > portrait.natural[0], "the portrait crop stays portrait");
 
     const pixels = await page.evaluate(compareThumbnails, {
-      expectedId: ids["orient_1.jpg"],
-      actualId: ids["orient_6.jpg"],
+      expected: await apiAsUser(`/api/images/${ids["orient_1.jpg"]}`),
+      actual: await apiAsUser(`/api/images/${ids["orient_6.jpg"]}`),
     });
     log(`256 px thumbnails, mean difference per channel: ${JSON.stringify(pixels)}`);
     assert.deepEqual(pixels.actualSize, pixels.expectedSize);
@@ -564,9 +629,20 @@ async function run(context) {
       await page.locator(`${card(ids["notes.jpg"])} [data-testid=gallery-reason]`).innerText(),
       reasonText("not_an_image"),
     );
-    const api = await page.evaluate(async () => (await (await fetch("/api/images")).json()).items.map((i) => i.id));
+    const api = (await apiAsUser("/api/images")).items.map((i) => i.id);
     assert.deepEqual(shown, api, "the same order as the API's listing");
+    assert.equal(await page.locator("[data-testid=account-email]").innerText(), FIRST_USER, "still signed in");
     await screenshot("05-reloaded");
+  });
+
+  await step("signing out returns to the sign-in screen, and a reload stays signed out", async () => {
+    await page.click("[data-testid=sign-out]");
+    await page.waitForSelector("html[data-session=signed-out]", { state: "attached", timeout: WAIT_MS });
+    assert.equal(new URL(page.url()).origin, new URL(BASE_URL).origin, "back on the page");
+    assert.equal(await page.locator("[data-testid=workspace]").isVisible(), false);
+    await page.reload({ waitUntil: "load" });
+    await page.waitForSelector("html[data-session=signed-out]", { state: "attached" });
+    await screenshot("06-signed-out-again");
   });
 }
 

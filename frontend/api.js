@@ -1,4 +1,5 @@
-// The same-origin API under /api (see "The API" in the repository README).
+// The same-origin API under /api (see "The API" in the repository README), called with the
+// signed-in user's access token.
 // Every failure becomes an ApiError whose message can be shown as it is.
 
 import { describeApiError, parseConfig, parseRetryAfter } from "./lib.js";
@@ -26,8 +27,32 @@ export class ApiError extends Error {
   }
 }
 
-/** Calls the API and returns the decoded JSON body, or throws an ApiError. */
-export async function apiFetch(path, { method = "GET", body, signal } = {}) {
+/**
+ * Where API calls get their access token: `token()` gives the current one (or null), and
+ * `recover()` is called after a 401 and resolves to whether a new token is there (renewed, or
+ * signed in again) so the call is made once more.
+ */
+let credentials = { token: async () => null, recover: async () => false };
+
+/** Sets how API calls are authorised (see `credentials`). */
+export function useCredentials(source) {
+  credentials = source;
+}
+
+/**
+ * Calls the API and returns the decoded JSON body, or throws an ApiError. Every route but
+ * `GET /api/config` carries the access token; a 401 is recovered from once.
+ */
+export async function apiFetch(path, options = {}) {
+  try {
+    return await apiCall(path, options);
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 401 || !(await credentials.recover())) throw error;
+    return apiCall(path, options);
+  }
+}
+
+async function apiCall(path, { method = "GET", body, signal } = {}) {
   const request = `${method} ${path}`;
   // One controller for both the caller's signal and the time limit (AbortSignal.any is too new).
   const controller = new AbortController();
@@ -44,6 +69,10 @@ export async function apiFetch(path, { method = "GET", body, signal } = {}) {
     credentials: "same-origin",
     signal: controller.signal,
   };
+  if (path !== "/api/config") {
+    const token = await credentials.token();
+    if (token) init.headers.authorization = `Bearer ${token}`;
+  }
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);

@@ -1,9 +1,10 @@
 // The upload page: wires the file picker, the drop zone, the upload rows and the gallery.
 // Selectors are documented in README.md beside this file.
 
-import { ApiError, createUpload, getConfig, listImages } from "./api.js";
+import { ApiError, createUpload, getConfig, listImages, useCredentials } from "./api.js";
 import { Gallery, h } from "./gallery.js";
 import { checkFile, humanBytes, limitsText, nextPollDelay, reasonText } from "./lib.js";
+import { Session } from "./session.js";
 import { createLimiter, pollImage, putFile } from "./upload.js";
 
 /** Images per `GET /api/images` page. */
@@ -28,6 +29,14 @@ const elements = {
   loadMore: $("load-more"),
   announcer: $("announcer"),
   viewer: $("viewer"),
+  account: $("account"),
+  accountEmail: document.querySelector("[data-testid=account-email]"),
+  signIn: $("sign-in"),
+  signOut: $("sign-out"),
+  signedOut: $("signed-out"),
+  sessionEnded: $("session-ended"),
+  signInAgain: $("sign-in-again"),
+  workspace: $("workspace"),
 };
 
 const gallery = new Gallery({ list: elements.gallery, empty: elements.galleryEmpty, viewer: elements.viewer });
@@ -294,27 +303,78 @@ async function loadPage() {
 
 elements.loadMore.addEventListener("click", () => loadPage());
 
+// ---- signing in ----------------------------------------------------------------------------
+
+/** The session once the configuration is known. */
+let session = null;
+
+/** Shows the signed-in workspace or the signed-out screen. */
+function showSession() {
+  const signedIn = session?.signedIn ?? false;
+  elements.workspace.hidden = !signedIn;
+  elements.signedOut.hidden = signedIn || session === null;
+  elements.account.hidden = !signedIn;
+  elements.accountEmail.textContent = session?.email ?? "";
+  document.documentElement.dataset.session = signedIn ? "signed-in" : "signed-out";
+}
+
+/** The session ended under the page (renewal failed): wait for the user to sign in again. */
+let recovering = null;
+function recover() {
+  recovering ??= (async () => {
+    if (await session.renew()) return true;
+    elements.sessionEnded.hidden = false;
+    announce("Your session has ended. Sign in again to continue.");
+    await new Promise((resolve) => {
+      elements.signInAgain.onclick = () =>
+        session.reauthenticate().then(resolve, (error) => showError(error.message));
+    });
+    elements.sessionEnded.hidden = true;
+    return true;
+  })().finally(() => {
+    recovering = null;
+  });
+  return recovering;
+}
+
+elements.signIn.addEventListener("click", () => {
+  elements.signIn.disabled = true;
+  session.signIn().catch((error) => {
+    elements.signIn.disabled = false;
+    showError(error.message);
+  });
+});
+elements.signOut.addEventListener("click", () => session.signOut());
+
 // ---- start ----------------------------------------------------------------------------------
 
 async function start() {
-  const configLoaded = getConfig().then(
-    (loaded) => {
-      config = loaded;
-      elements.limits.textContent = limitsText(config);
-      elements.fileInput.accept = config.allowedContentTypes.join(",");
-      elements.fileInput.disabled = false;
-      document.documentElement.dataset.config = "ready";
-    },
-    (error) => {
-      elements.limits.textContent = "Uploading is unavailable right now.";
-      elements.dropZone.classList.add("is-disabled");
-      document.documentElement.dataset.config = "failed";
-      showError(
-        `Could not load the upload settings, so uploading is off; reload the page to try again. ${error.message}`,
-      );
-    },
-  );
-  await Promise.all([configLoaded, loadPage()]);
+  try {
+    config = await getConfig();
+  } catch (error) {
+    elements.limits.textContent = "Uploading is unavailable right now.";
+    elements.dropZone.classList.add("is-disabled");
+    document.documentElement.dataset.config = "failed";
+    showError(`Could not load the page's settings; reload the page to try again. ${error.message}`);
+    return;
+  }
+  elements.limits.textContent = limitsText(config);
+  elements.fileInput.accept = config.allowedContentTypes.join(",");
+  elements.fileInput.disabled = false;
+  document.documentElement.dataset.config = "ready";
+
+  session = new Session(config.auth, { onChange: showSession });
+  useCredentials({ token: () => session.accessToken(), recover });
+  let signedIn;
+  try {
+    signedIn = await session.start();
+  } catch (error) {
+    showError(error.message);
+    signedIn = false;
+  }
+  if (signedIn === null) return; // a sign-in popup, handing its answer back
+  showSession();
+  if (signedIn) await loadPage();
 }
 
 start();

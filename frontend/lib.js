@@ -87,6 +87,12 @@ export function parseConfig(body) {
   if (sizes !== undefined && !(Array.isArray(sizes) && sizes.every(isPositiveInteger))) {
     problems.push("`sizes` is not a list of positive integers");
   }
+  let auth = null;
+  try {
+    auth = parseAuth(body.auth);
+  } catch (error) {
+    problems.push(error.message);
+  }
   if (problems.length > 0) throw new Error(`the upload settings are invalid: ${problems.join("; ")}`);
   return {
     maxUploadBytes: body.maxUploadBytes,
@@ -94,7 +100,123 @@ export function parseConfig(body) {
     sizes: Array.isArray(sizes) ? [...sizes] : [],
     formats: Array.isArray(body.formats) ? [...body.formats] : [],
     uploadExpirySeconds: isPositiveInteger(body.uploadExpirySeconds) ? body.uploadExpirySeconds : null,
+    auth,
   };
+}
+
+/** The `auth` part of `GET /api/config`: how the page signs in. Throws on anything unusable. */
+export function parseAuth(auth) {
+  const url = (value) => typeof value === "string" && /^https?:\/\/[^/\s]+/.test(value);
+  if (auth === null || typeof auth !== "object" || Array.isArray(auth)) {
+    throw new Error("the sign-in settings are missing");
+  }
+  const problems = [];
+  if (typeof auth.clientId !== "string" || auth.clientId === "") problems.push("`auth.clientId` is empty");
+  if (!url(auth.authorizeUrl)) problems.push("`auth.authorizeUrl` is not a URL");
+  if (!url(auth.tokenUrl)) problems.push("`auth.tokenUrl` is not a URL");
+  if (auth.logoutUrl != null && !url(auth.logoutUrl)) problems.push("`auth.logoutUrl` is not a URL");
+  const scopes = auth.scopes;
+  if (!Array.isArray(scopes) || !scopes.includes("openid") || !scopes.every((s) => typeof s === "string")) {
+    problems.push("`auth.scopes` must list openid");
+  }
+  if (problems.length > 0) throw new Error(`the sign-in settings are invalid: ${problems.join("; ")}`);
+  return {
+    clientId: auth.clientId,
+    authorizeUrl: auth.authorizeUrl,
+    tokenUrl: auth.tokenUrl,
+    logoutUrl: auth.logoutUrl ?? null,
+    scopes: [...scopes],
+  };
+}
+
+/** Bytes (Uint8Array or ArrayBuffer) as unpadded base64url (RFC 7636's encoding). */
+export function base64url(bytes) {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let binary = "";
+  for (const byte of view) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** A fresh random string of `bytes` random bytes in base64url (PKCE verifier, state). */
+export function randomToken(bytes = 32) {
+  return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+/** The PKCE S256 challenge of a verifier: base64url(SHA-256(verifier)). */
+export async function pkceChallenge(verifier) {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  return base64url(digest);
+}
+
+/** Where the browser goes to sign in (the provider's hosted pages), code + PKCE. */
+export function authorizeUrl(auth, { redirectUri, state, challenge }) {
+  const query = new URLSearchParams({
+    response_type: "code",
+    client_id: auth.clientId,
+    redirect_uri: redirectUri,
+    scope: auth.scopes.join(" "),
+    state,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+  });
+  return `${auth.authorizeUrl}?${query}`;
+}
+
+/** Where signing out sends the browser (Cognito's `/logout`), or null when the provider has none. */
+export function logoutUrl(auth, redirectUri) {
+  if (!auth.logoutUrl) return null;
+  return `${auth.logoutUrl}?${new URLSearchParams({ client_id: auth.clientId, logout_uri: redirectUri })}`;
+}
+
+/** The form body of a token request: the code exchange or a refresh. */
+export function tokenRequest(auth, grant) {
+  const body = new URLSearchParams({ client_id: auth.clientId });
+  if (grant.code !== undefined) {
+    body.set("grant_type", "authorization_code");
+    body.set("code", grant.code);
+    body.set("redirect_uri", grant.redirectUri);
+    body.set("code_verifier", grant.verifier);
+  } else {
+    body.set("grant_type", "refresh_token");
+    body.set("refresh_token", grant.refreshToken);
+  }
+  return body;
+}
+
+/** The JSON claims of a JWT, unverified (only to show who is signed in); null when unreadable. */
+export function jwtClaims(token) {
+  const part = typeof token === "string" ? token.split(".")[1] : undefined;
+  if (!part) return null;
+  try {
+    const text = atob(part.replace(/-/g, "+").replace(/_/g, "/"));
+    const bytes = Uint8Array.from(text, (c) => c.charCodeAt(0));
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
+    return claims && typeof claims === "object" && !Array.isArray(claims) ? claims : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A token endpoint answer, checked: `{accessToken, idToken, refreshToken, expiresAtMs}`. A refresh
+ * answer has no refresh token: `previousRefresh` is kept then. Throws on anything else.
+ */
+export function parseTokens(body, nowMs, previousRefresh = null) {
+  if (!body || typeof body.access_token !== "string" || !isPositiveInteger(body.expires_in)) {
+    throw new Error("the sign-in service answered without an access token");
+  }
+  return {
+    accessToken: body.access_token,
+    idToken: typeof body.id_token === "string" ? body.id_token : null,
+    refreshToken: typeof body.refresh_token === "string" ? body.refresh_token : previousRefresh,
+    expiresAtMs: nowMs + body.expires_in * 1000,
+  };
+}
+
+/** When to renew tokens expiring at `expiresAtMs`: a minute early (a tenth early for short ones). */
+export function renewDelay(expiresAtMs, nowMs) {
+  const left = expiresAtMs - nowMs;
+  return Math.max(0, left - Math.min(60_000, left / 10));
 }
 
 /**

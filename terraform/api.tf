@@ -1,19 +1,10 @@
 # The HTTP API in front of the presign function, reached through CloudFront under /api/*.
 #
-# The four routes are declared one by one (their own metrics and access-log route keys), plus
-# `ANY /api/{proxy+}` so that anything else under /api/ still reaches the function and gets its
-# JSON 404, or its 405 with `Allow`, rather than API Gateway's bare 404. The page and the API share
-# CloudFront's origin, so no CORS is configured here.
-
-locals {
-  api_routes = toset([
-    "POST /api/uploads",
-    "GET /api/images",
-    "GET /api/images/{id}",
-    "GET /api/config",
-    "ANY /api/{proxy+}",
-  ])
-}
+# The routes come from the one route table (crates/core/src/routes.rs, through
+# generated.auto.tfvars.json): each endpoint on its own (its own metrics and access-log route
+# key), plus `ANY /api/{proxy+}` so that anything else under /api/ still reaches the function and
+# gets its JSON 404, or its 405 with `Allow`, rather than API Gateway's bare 404. The page and the
+# API share CloudFront's origin, so no CORS is configured here.
 
 resource "aws_apigatewayv2_api" "this" {
   name          = "${local.name}-api"
@@ -30,13 +21,20 @@ resource "aws_apigatewayv2_integration" "presign" {
   timeout_milliseconds   = min(30000, (var.presign_timeout_seconds + 1) * 1000)
 }
 
+# Routes of a signed-in user (authorization_type JWT in the route table) run the JWT authorizer
+# (auth.tf) first and need one of auth.route_scopes; the others (GET /api/config, which tells the
+# page how to sign in) are open.
 resource "aws_apigatewayv2_route" "presign" {
-  # checkov:skip=CKV_AWS_309: An anonymous upload API by design: the function validates every request, signed URLs bound each upload, the stage is throttled.
-  for_each = local.api_routes
+  # checkov:skip=CKV_AWS_309: GET /api/config is public by design (the page reads how to sign in before it can); every other route has the JWT authorizer (authorization_type comes from crates/core/src/routes.rs, which checkov cannot read).
+  for_each = var.api_routes
 
   api_id    = aws_apigatewayv2_api.this.id
   route_key = each.key
   target    = "integrations/${aws_apigatewayv2_integration.presign.id}"
+
+  authorization_type   = each.value.authorization_type
+  authorizer_id        = each.value.authorization_type == "JWT" ? aws_apigatewayv2_authorizer.jwt.id : null
+  authorization_scopes = each.value.authorization_type == "JWT" && length(var.auth.route_scopes) > 0 ? var.auth.route_scopes : null
 }
 
 resource "aws_cloudwatch_log_group" "api" {

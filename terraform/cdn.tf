@@ -54,7 +54,7 @@ resource "aws_cloudfront_response_headers_policy" "security" {
 
   security_headers_config {
     content_security_policy {
-      content_security_policy = replace(var.security_headers.csp_template, "{upload_origin}", local.upload_origin)
+      content_security_policy = replace(replace(var.security_headers.csp_template, "{upload_origin}", local.upload_origin), "{identity_origin}", local.identity_origin)
       override                = true
     }
     strict_transport_security {

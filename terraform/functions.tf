@@ -2,7 +2,13 @@
 # function's failure path.
 
 locals {
-  function_environment = merge(var.function_environment, { THUMBFORGE_BUCKET = aws_s3_bucket.media.id })
+  # Both functions: the typed config, the bucket and the catalog table. The API function also
+  # serves the page how to sign in (auth.tf).
+  function_environment = merge(var.function_environment, {
+    THUMBFORGE_BUCKET = aws_s3_bucket.media.id
+    THUMBFORGE_TABLE  = aws_dynamodb_table.images.name
+  })
+  presign_environment = merge(local.function_environment, local.auth_environment)
 }
 
 module "presign" {
@@ -13,7 +19,7 @@ module "presign" {
   zip                  = local.presign_zip
   memory_mb            = var.presign_memory_mb
   timeout_seconds      = var.presign_timeout_seconds
-  environment          = local.function_environment
+  environment          = local.presign_environment
   log_retention_days   = var.log_retention_days
   reserved_concurrency = null
   policy_statements    = local.presign_statements

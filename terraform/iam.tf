@@ -9,6 +9,7 @@
 
 locals {
   media_arn = aws_s3_bucket.media.arn
+  table_arn = aws_dynamodb_table.images.arn
 
   presign_statements = [
     {
@@ -25,6 +26,14 @@ locals {
       sid       = "ListImages"
       actions   = ["s3:ListBucket"]
       resources = [local.media_arn]
+    },
+    {
+      # The catalog: create (a transaction: the image and the profile's counts), read, list,
+      # finish and delete the caller's items. TransactWriteItems is authorised per item, by
+      # PutItem, UpdateItem, DeleteItem and ConditionCheckItem. The table only: it has no index.
+      sid       = "Catalog"
+      actions   = ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      resources = [local.table_arn]
     },
   ]
 
@@ -49,6 +58,12 @@ locals {
       sid       = "KnowMissingKeys"
       actions   = ["s3:ListBucket"]
       resources = [local.media_arn]
+    },
+    {
+      # The catalog: record an image's outcome (a conditional update) and read it back.
+      sid       = "RecordResults"
+      actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+      resources = [local.table_arn]
     },
     {
       # Lambda delivers failed asynchronous events to the on-failure destination with this role.

@@ -52,3 +52,43 @@ output "api_id" {
   description = "API Gateway HTTP API id."
   value       = aws_apigatewayv2_api.this.id
 }
+
+output "table_name" {
+  description = "The image catalog (DynamoDB)."
+  value       = aws_dynamodb_table.images.name
+}
+
+output "user_pool_id" {
+  description = "The Cognito user pool; null with auth.provider = \"oidc\"."
+  value       = one(aws_cognito_user_pool.users[*].id)
+}
+
+output "user_pool_issuer" {
+  description = "The user pool's issuer (the tokens' iss, trusted by the authorizer); null with auth.provider = \"oidc\" (the authorizer then trusts auth.issuer)."
+  value       = local.cognito ? local.auth_issuer : null
+}
+
+output "auth_domain" {
+  description = "The hosted UI's host (sign-in pages, OAuth endpoints); null with auth.provider = \"oidc\"."
+  value       = local.cognito ? local.auth_domain_host : null
+}
+
+output "auth_client_id" {
+  description = "The page's OAuth client id (public: code + PKCE)."
+  value       = local.auth_client_id
+}
+
+output "auth_authorize_url" {
+  description = "Where the page sends the browser to sign in."
+  value       = local.auth_authorize_url
+}
+
+output "auth_token_url" {
+  description = "Where the page exchanges the code and refreshes tokens."
+  value       = local.auth_token_url
+}
+
+output "auth_logout_url" {
+  description = "Where signing out sends the browser (empty when the provider has none)."
+  value       = local.auth_logout_url
+}

@@ -176,6 +176,32 @@ variable "api_throttling_burst_limit" {
   }
 }
 
+variable "local_origins" {
+  type        = list(string)
+  description = "Where else the page runs and may sign in from (the app client's extra callback and sign-out URLs, beside the site's): `cargo xtask dev`'s http://localhost:8080/ by default; [] for production. Cognito accepts plain http for localhost only."
+  default     = ["http://localhost:8080/"]
+  nullable    = false
+
+  validation {
+    condition     = length(var.local_origins) <= 99 && alltrue([for url in var.local_origins : can(regex("^(https://[a-z0-9.-]+(:[0-9]{1,5})?|http://localhost(:[0-9]{1,5})?)/$", url))])
+    error_message = "local_origins must be at most 99 URLs of a page's root, such as http://localhost:8080/ or https://staging.example.com/ (http only for localhost, a final /, nothing after it)."
+  }
+}
+
+variable "user_pool_deletion_protection" {
+  type        = bool
+  description = "Deletion protection of the Cognito user pool (the accounts). Set true for production: Cognito then refuses to delete the pool, and `cargo xtask destroy` refuses to start until it is set back to false and deployed."
+  default     = false
+  nullable    = false
+}
+
+variable "table_deletion_protection" {
+  type        = bool
+  description = "Deletion protection of the DynamoDB table (the image catalog). Set true for production: DynamoDB then refuses to delete the table, and `cargo xtask destroy` refuses to start until it is set back to false and deployed."
+  default     = false
+  nullable    = false
+}
+
 # --- From thumbforge.toml (generated.auto.tfvars.json) ----------------------------------------
 
 variable "function_environment" {
@@ -265,6 +291,94 @@ variable "log_retention_days" {
   }
 }
 
+variable "api_routes" {
+  type = map(object({
+    authorization_type = string
+  }))
+  description = "The API's routes by route key (crates/core/src/routes.rs), each with its authorization: JWT (the authorizer runs first) or NONE."
+  nullable    = false
+
+  validation {
+    condition     = length(var.api_routes) > 0 && alltrue([for key, route in var.api_routes : can(regex("^(GET|POST|PUT|PATCH|DELETE|ANY) /api/[A-Za-z0-9/{}+_-]+$", key)) && contains(["JWT", "NONE"], route.authorization_type)])
+    error_message = "api_routes keys must be route keys such as \"GET /api/images/{id}\", each with authorization_type JWT or NONE."
+  }
+}
+
+variable "auth" {
+  type = object({
+    provider      = string
+    issuer        = string
+    audience      = list(string)
+    authorize_url = string
+    token_url     = string
+    logout_url    = string
+    scopes        = list(string)
+    route_scopes  = list(string)
+    password = object({
+      min_length        = number
+      require_lowercase = bool
+      require_uppercase = bool
+      require_numbers   = bool
+      require_symbols   = bool
+    })
+    access_token_minutes = number
+    id_token_minutes     = number
+    refresh_token_days   = number
+  })
+  description = "Sign-in and the API's JWT authorizer ([auth] of thumbforge.toml, thumbforge_core::auth::Auth): provider cognito (a user pool, its hosted UI and a public app client are created) or oidc (issuer, audience and the endpoints of your own OpenID Connect provider; null or empty with cognito)."
+  nullable    = false
+
+  validation {
+    condition     = contains(["cognito", "oidc"], var.auth.provider)
+    error_message = "auth.provider must be cognito or oidc."
+  }
+
+  validation {
+    condition     = var.auth.provider == "oidc" || (var.auth.issuer == null && length(var.auth.audience) == 0 && var.auth.authorize_url == null && var.auth.token_url == null && var.auth.logout_url == null)
+    error_message = "auth.issuer, audience, authorize_url, token_url and logout_url are for provider = \"oidc\"; with cognito the stack derives them."
+  }
+
+  validation {
+    condition     = var.auth.provider != "oidc" || can(regex("^https://[^/?#\\s]+([/?#]\\S*)?$", var.auth.issuer)) && !endswith(coalesce(var.auth.issuer, "/"), "/")
+    error_message = "auth.issuer must be an https:// URL without a trailing / (it is compared with the tokens' iss exactly) with provider = \"oidc\"."
+  }
+
+  validation {
+    condition     = var.auth.provider != "oidc" || length(var.auth.audience) > 0 && alltrue([for a in var.auth.audience : length(trimspace(a)) > 0 && length(a) <= 256])
+    error_message = "auth.audience must name at least one audience of 1-256 characters (the page's client id first) with provider = \"oidc\"."
+  }
+
+  validation {
+    condition     = var.auth.provider != "oidc" || alltrue([for url in concat([var.auth.authorize_url, var.auth.token_url], var.auth.logout_url == null ? [] : [var.auth.logout_url]) : can(regex("^https://[^/?#\\s]+([/?#]\\S*)?$", url))])
+    error_message = "auth.authorize_url and auth.token_url are required https:// URLs with provider = \"oidc\" (auth.logout_url too, when set)."
+  }
+
+  validation {
+    condition     = contains(var.auth.scopes, "openid") && alltrue([for s in concat(var.auth.scopes, var.auth.route_scopes) : can(regex("^[!#-\\[\\]-~]+$", s))])
+    error_message = "auth.scopes must include openid, and every scope of auth.scopes and auth.route_scopes must be printable ASCII without space, \" or \\."
+  }
+
+  validation {
+    condition     = var.auth.provider != "cognito" || alltrue([for s in var.auth.scopes : contains(["openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"], s)])
+    error_message = "with provider = \"cognito\", auth.scopes must be among openid, email, phone, profile and aws.cognito.signin.user.admin (the stack defines no resource server)."
+  }
+
+  validation {
+    condition     = var.auth.access_token_minutes >= 5 && var.auth.access_token_minutes <= 1440 && var.auth.id_token_minutes >= 5 && var.auth.id_token_minutes <= 1440
+    error_message = "auth.access_token_minutes and auth.id_token_minutes must be between 5 and 1440."
+  }
+
+  validation {
+    condition     = var.auth.refresh_token_days >= 1 && var.auth.refresh_token_days <= 3650
+    error_message = "auth.refresh_token_days must be between 1 and 3650."
+  }
+
+  validation {
+    condition     = var.auth.password.min_length >= 6 && var.auth.password.min_length <= 99
+    error_message = "auth.password.min_length must be between 6 and 99."
+  }
+}
+
 variable "security_headers" {
   type = object({
     csp_template         = string
@@ -272,12 +386,17 @@ variable "security_headers" {
     frame_options        = string
     referrer_policy      = string
   })
-  description = "Security headers of every answer (thumbforge_core::web); {upload_origin} in the CSP becomes the media bucket's origin."
+  description = "Security headers of every answer (thumbforge_core::web); in the CSP, {upload_origin} becomes the media bucket's origin and {identity_origin} the token endpoint's (auth.tf)."
   nullable    = false
 
   validation {
     condition     = strcontains(var.security_headers.csp_template, "{upload_origin}")
     error_message = "security_headers.csp_template must contain {upload_origin}, or browsers cannot upload to the bucket."
+  }
+
+  validation {
+    condition     = strcontains(var.security_headers.csp_template, "{identity_origin}")
+    error_message = "security_headers.csp_template must contain {identity_origin}, or the page cannot exchange its sign-in code for tokens."
   }
 
   validation {

@@ -45,6 +45,8 @@ provider "aws" {
       apigatewayv2   = endpoints.value
       cloudfront     = endpoints.value
       cloudwatchlogs = endpoints.value
+      cognitoidp     = endpoints.value
+      dynamodb       = endpoints.value
       iam            = endpoints.value
       lambda         = endpoints.value
       s3             = endpoints.value

@@ -28,10 +28,28 @@ import {
   planUploadHeaders,
   reasonText,
   typeLabel,
+  parseAuth,
+  base64url,
+  pkceChallenge,
+  authorizeUrl,
+  logoutUrl,
+  tokenRequest,
+  jwtClaims,
+  parseTokens,
+  renewDelay,
+  randomToken,
 } from "../lib.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const frontend = join(here, "..");
+
+const AUTH = {
+  clientId: "page",
+  authorizeUrl: "https://x.auth.eu-west-1.amazoncognito.com/oauth2/authorize",
+  tokenUrl: "https://x.auth.eu-west-1.amazoncognito.com/oauth2/token",
+  logoutUrl: "https://x.auth.eu-west-1.amazoncognito.com/logout",
+  scopes: ["openid", "email"],
+};
 
 const CONFIG = parseConfig({
   maxUploadBytes: 26214400,
@@ -39,6 +57,7 @@ const CONFIG = parseConfig({
   sizes: [256, 1024],
   formats: ["jpeg", "webp"],
   uploadExpirySeconds: 300,
+  auth: AUTH,
 });
 
 test("humanBytes matches the Rust human_bytes", () => {
@@ -72,14 +91,16 @@ test("parseConfig keeps what the page uses and refuses a broken answer", () => {
     sizes: [256, 1024],
     formats: ["jpeg", "webp"],
     uploadExpirySeconds: 300,
+    auth: AUTH,
   });
   assert.throws(() => parseConfig(null), /not a JSON object/);
   assert.throws(() => parseConfig([]), /not a JSON object/);
-  assert.throws(() => parseConfig({}), /`maxUploadBytes`.*`allowedContentTypes`/);
+  assert.throws(() => parseConfig({}), /`maxUploadBytes`.*`allowedContentTypes`.*sign-in settings are missing/);
+  assert.throws(() => parseConfig({ maxUploadBytes: 5, allowedContentTypes: ["image/png"] }), /sign-in settings/);
   assert.throws(() => parseConfig({ maxUploadBytes: "25", allowedContentTypes: ["image/png"] }), /maxUploadBytes/);
   assert.throws(() => parseConfig({ maxUploadBytes: 5, allowedContentTypes: [] }), /allowedContentTypes/);
   assert.throws(() => parseConfig({ maxUploadBytes: 5, allowedContentTypes: ["image/png"], sizes: [0] }), /`sizes`/);
-  const minimal = parseConfig({ maxUploadBytes: 5, allowedContentTypes: ["image/png"] });
+  const minimal = parseConfig({ maxUploadBytes: 5, allowedContentTypes: ["image/png"], auth: AUTH });
   assert.deepEqual(minimal.sizes, []);
   assert.equal(minimal.uploadExpirySeconds, null);
 });
@@ -335,4 +356,58 @@ test("every module the page imports exists and has no bare specifiers", () => {
       assert.ok(sources.includes(specifier.slice(2)), `${name} imports missing ${specifier}`);
     }
   }
+});
+
+test("parseAuth keeps the sign-in settings and names what is wrong", () => {
+  assert.deepEqual(parseAuth(AUTH), AUTH);
+  assert.equal(parseAuth({ ...AUTH, logoutUrl: undefined }).logoutUrl, null);
+  assert.throws(() => parseAuth(null), /missing/);
+  assert.throws(() => parseAuth({ ...AUTH, clientId: "" }), /clientId/);
+  assert.throws(() => parseAuth({ ...AUTH, tokenUrl: "/oauth2/token" }), /tokenUrl/);
+  assert.throws(() => parseAuth({ ...AUTH, scopes: ["email"] }), /openid/);
+});
+
+test("PKCE: RFC 7636's example verifier gives its challenge; random tokens are base64url", async () => {
+  // RFC 7636, appendix B.
+  assert.equal(await pkceChallenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+  assert.equal(base64url(new Uint8Array([251, 255, 191])), "-_-_");
+  const token = randomToken(32);
+  assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+  assert.notEqual(randomToken(32), token);
+});
+
+test("the authorization, sign-out and token requests carry exactly the flow's parameters", () => {
+  const url = new URL(authorizeUrl(AUTH, { redirectUri: "https://d1.cloudfront.net/", state: "s1", challenge: "c1" }));
+  assert.equal(`${url.origin}${url.pathname}`, AUTH.authorizeUrl);
+  assert.deepEqual(Object.fromEntries(url.searchParams), {
+    response_type: "code",
+    client_id: "page",
+    redirect_uri: "https://d1.cloudfront.net/",
+    scope: "openid email",
+    state: "s1",
+    code_challenge: "c1",
+    code_challenge_method: "S256",
+  });
+  const out = new URL(logoutUrl(AUTH, "https://d1.cloudfront.net/"));
+  assert.deepEqual(Object.fromEntries(out.searchParams), { client_id: "page", logout_uri: "https://d1.cloudfront.net/" });
+  assert.equal(logoutUrl({ ...AUTH, logoutUrl: null }, "https://d1.cloudfront.net/"), null);
+  const exchange = tokenRequest(AUTH, { code: "k", redirectUri: "https://d1.cloudfront.net/", verifier: "v" });
+  assert.equal(exchange.toString(), "client_id=page&grant_type=authorization_code&code=k&redirect_uri=https%3A%2F%2Fd1.cloudfront.net%2F&code_verifier=v");
+  assert.equal(tokenRequest(AUTH, { refreshToken: "r" }).toString(), "client_id=page&grant_type=refresh_token&refresh_token=r");
+});
+
+test("token answers, claims and renewal times", () => {
+  const claims = { email: "ana@example.com", sub: "1", name: "Ána" };
+  const payload = Buffer.from(JSON.stringify(claims)).toString("base64url");
+  assert.deepEqual(jwtClaims(`h.${payload}.s`), claims);
+  for (const bad of [null, "", "a", "a..b", "a.!!.b", `h.${Buffer.from("[1]").toString("base64url")}.s`]) {
+    assert.equal(jwtClaims(bad), null, String(bad));
+  }
+  const tokens = parseTokens({ access_token: "a", id_token: "i", refresh_token: "r", expires_in: 3600 }, 1000);
+  assert.deepEqual(tokens, { accessToken: "a", idToken: "i", refreshToken: "r", expiresAtMs: 3_601_000 });
+  assert.equal(parseTokens({ access_token: "a", expires_in: 60 }, 0, "old").refreshToken, "old");
+  assert.throws(() => parseTokens({ error: "invalid_grant" }, 0), /without an access token/);
+  assert.equal(renewDelay(3_600_000, 0), 3_540_000);
+  assert.equal(renewDelay(300_000, 0), 270_000);
+  assert.equal(renewDelay(1000, 5000), 0);
 });

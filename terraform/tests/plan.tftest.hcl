@@ -91,8 +91,29 @@ variables {
   presign_memory_mb         = 256
   presign_timeout_seconds   = 10
   log_retention_days        = 14
+  api_routes = {
+    "POST /api/uploads"    = { authorization_type = "JWT" }
+    "GET /api/images"      = { authorization_type = "JWT" }
+    "GET /api/images/{id}" = { authorization_type = "JWT" }
+    "GET /api/config"      = { authorization_type = "NONE" }
+    "ANY /api/{proxy+}"    = { authorization_type = "JWT" }
+  }
+  auth = {
+    provider             = "cognito"
+    issuer               = null
+    audience             = []
+    authorize_url        = null
+    token_url            = null
+    logout_url           = null
+    scopes               = ["openid", "email"]
+    route_scopes         = ["openid", "aws.cognito.signin.user.admin"]
+    password             = { min_length = 10, require_lowercase = true, require_uppercase = true, require_numbers = true, require_symbols = false }
+    access_token_minutes = 60
+    id_token_minutes     = 60
+    refresh_token_days   = 30
+  }
   security_headers = {
-    csp_template         = "default-src 'none'; connect-src 'self' {upload_origin}"
+    csp_template         = "default-src 'none'; connect-src 'self' {upload_origin} {identity_origin}"
     hsts_max_age_seconds = 63072000
     frame_options        = "DENY"
     referrer_policy      = "strict-origin-when-cross-origin"
@@ -305,8 +326,8 @@ run "every_answer_carries_the_security_headers" {
   command = apply
 
   assert {
-    condition     = aws_cloudfront_response_headers_policy.security[0].security_headers_config[0].content_security_policy[0].content_security_policy == "default-src 'none'; connect-src 'self' https://thumbforge-test-media-123456789012-eu-west-3.s3.eu-west-3.amazonaws.com"
-    error_message = "the CSP lets the page upload to the media bucket's regional endpoint"
+    condition     = startswith(aws_cloudfront_response_headers_policy.security[0].security_headers_config[0].content_security_policy[0].content_security_policy, "default-src 'none'; connect-src 'self' https://thumbforge-test-media-123456789012-eu-west-3.s3.eu-west-3.amazonaws.com https://")
+    error_message = "the CSP lets the page upload to the media bucket's regional endpoint (tests/auth.tftest.hcl checks the identity origin after it)"
   }
   assert {
     condition     = aws_cloudfront_response_headers_policy.security[0].security_headers_config[0].strict_transport_security[0].access_control_max_age_sec == 63072000
@@ -342,7 +363,11 @@ run "the_api_serves_the_presign_routes" {
 
   assert {
     condition     = toset(keys(aws_apigatewayv2_route.presign)) == toset(["POST /api/uploads", "GET /api/images", "GET /api/images/{id}", "GET /api/config", "ANY /api/{proxy+}"])
-    error_message = "the presign routes"
+    error_message = "one route per entry of the route table (api_routes)"
+  }
+  assert {
+    condition     = alltrue([for key, route in aws_apigatewayv2_route.presign : route.authorization_type == var.api_routes[key].authorization_type && route.target == "integrations/${aws_apigatewayv2_integration.presign.id}"])
+    error_message = "each route has the route table's authorization and goes to the presign integration (tests/auth.tftest.hcl checks the authorizer)"
   }
   assert {
     condition     = aws_apigatewayv2_integration.presign.payload_format_version == "2.0" && aws_apigatewayv2_integration.presign.integration_type == "AWS_PROXY"
@@ -537,10 +562,34 @@ run "rejects_a_csp_without_the_upload_origin" {
   expect_failures = [var.security_headers]
 }
 
+run "rejects_a_csp_without_the_identity_origin" {
+  command = plan
+  variables {
+    security_headers = { csp_template = "connect-src 'self' {upload_origin}", hsts_max_age_seconds = 1, frame_options = "DENY", referrer_policy = "no-referrer" }
+  }
+  expect_failures = [var.security_headers]
+}
+
+run "rejects_a_route_key_that_is_not_one" {
+  command = plan
+  variables {
+    api_routes = { "/api/images" = { authorization_type = "JWT" } }
+  }
+  expect_failures = [var.api_routes]
+}
+
+run "rejects_an_unknown_authorization_type" {
+  command = plan
+  variables {
+    api_routes = { "GET /api/images" = { authorization_type = "AWS_IAM" } }
+  }
+  expect_failures = [var.api_routes]
+}
+
 run "rejects_bad_frame_options" {
   command = plan
   variables {
-    security_headers = { csp_template = "connect-src {upload_origin}", hsts_max_age_seconds = 1, frame_options = "ALLOW-FROM x", referrer_policy = "no-referrer" }
+    security_headers = { csp_template = "connect-src {upload_origin} {identity_origin}", hsts_max_age_seconds = 1, frame_options = "ALLOW-FROM x", referrer_policy = "no-referrer" }
   }
   expect_failures = [var.security_headers]
 }
@@ -548,7 +597,7 @@ run "rejects_bad_frame_options" {
 run "rejects_a_bad_referrer_policy" {
   command = plan
   variables {
-    security_headers = { csp_template = "connect-src {upload_origin}", hsts_max_age_seconds = 1, frame_options = "DENY", referrer_policy = "always" }
+    security_headers = { csp_template = "connect-src {upload_origin} {identity_origin}", hsts_max_age_seconds = 1, frame_options = "DENY", referrer_policy = "always" }
   }
   expect_failures = [var.security_headers]
 }
@@ -556,7 +605,7 @@ run "rejects_a_bad_referrer_policy" {
 run "rejects_a_negative_hsts_max_age" {
   command = plan
   variables {
-    security_headers = { csp_template = "connect-src {upload_origin}", hsts_max_age_seconds = -1, frame_options = "DENY", referrer_policy = "no-referrer" }
+    security_headers = { csp_template = "connect-src {upload_origin} {identity_origin}", hsts_max_age_seconds = -1, frame_options = "DENY", referrer_policy = "no-referrer" }
   }
   expect_failures = [var.security_headers]
 }

@@ -2,6 +2,10 @@
 //! functions, and any upload URL already handed out), empties both buckets until they stay empty
 //! (every object version and delete marker: the buckets are versioned), `terraform destroy`, then
 //! checks that nothing is left, in the state and in AWS. Only a not-found answer counts as gone.
+//!
+//! A user pool or table under deletion protection (`user_pool_deletion_protection`,
+//! `table_deletion_protection`: production) stops destroy before anything is touched: the
+//! protection must be lifted by a deploy first, on purpose.
 
 use std::time::Duration;
 
@@ -27,7 +31,20 @@ impl flags::Destroy {
             println!("nothing is deployed in environment `{}`", target.env);
             return Ok(());
         }
-        let buckets = bucket_names(&terraform)?;
+        let state = state_json(&terraform)?;
+        let protected = protected_in_state(&state);
+        if !protected.is_empty() {
+            bail!(
+                "environment `{}` keeps its users and images under deletion protection ({}): nothing \
+                 was destroyed. To delete them for good, set user_pool_deletion_protection = false and \
+                 table_deletion_protection = false in terraform/env/{}.tfvars, run `cargo xtask deploy` \
+                 for the environment, then destroy again",
+                target.env,
+                protected.join(", "),
+                target.env
+            );
+        }
+        let buckets = buckets_in_state(&state);
         let outputs = terraform.outputs()?;
         if !target.yes
             && !terraform::confirm(&format!(
@@ -85,27 +102,44 @@ impl flags::Destroy {
     }
 }
 
-/// The buckets in the state (from `terraform show -json`, which works even when an apply failed
-/// before the outputs were written).
-fn bucket_names(terraform: &Terraform) -> anyhow::Result<Vec<String>> {
+/// The state (`terraform show -json`, which works even when an apply failed before the outputs
+/// were written).
+fn state_json(terraform: &Terraform) -> anyhow::Result<serde_json::Value> {
     let mut command = terraform.command(["show", "-json"]);
     println!("$ {}", crate::util::display(&command));
     let output = command.output().context("running terraform show")?;
     if !output.status.success() {
         bail!("`terraform show -json` failed: {}", String::from_utf8_lossy(&output.stderr));
     }
-    let state: serde_json::Value =
-        serde_json::from_slice(&output.stdout).context("reading terraform show -json")?;
-    Ok(buckets_in_state(&state))
+    serde_json::from_slice(&output.stdout).context("reading terraform show -json")
 }
 
-fn buckets_in_state(state: &serde_json::Value) -> Vec<String> {
-    let resources = state["values"]["root_module"]["resources"].as_array().cloned().unwrap_or_default();
-    resources
+/// The root module's managed resources of `kind`.
+fn managed<'a>(state: &'a serde_json::Value, kind: &'a str) -> impl Iterator<Item = &'a serde_json::Value> {
+    state["values"]["root_module"]["resources"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
         .iter()
-        .filter(|r| r["type"] == "aws_s3_bucket" && r["mode"] == "managed")
+        .filter(move |r| r["type"] == kind && r["mode"] == "managed")
+}
+
+/// The buckets in the state.
+fn buckets_in_state(state: &serde_json::Value) -> Vec<String> {
+    managed(state, "aws_s3_bucket")
         .filter_map(|r| r["values"]["bucket"].as_str().map(str::to_owned))
         .collect()
+}
+
+/// The user pools and tables in the state that AWS would refuse to delete.
+fn protected_in_state(state: &serde_json::Value) -> Vec<String> {
+    let pools = managed(state, "aws_cognito_user_pool")
+        .filter(|r| r["values"]["deletion_protection"] == "ACTIVE")
+        .map(|r| format!("user pool {}", r["values"]["name"].as_str().unwrap_or("?")));
+    let tables = managed(state, "aws_dynamodb_table")
+        .filter(|r| r["values"]["deletion_protection_enabled"] == true)
+        .map(|r| format!("table {}", r["values"]["name"].as_str().unwrap_or("?")));
+    pools.chain(tables).collect()
 }
 
 /// How long a bucket must stay empty after a pass before it counts as empty: writes that were
@@ -272,6 +306,8 @@ const IAM_GONE: &[&str] = &["NoSuchEntity"];
 const APIGATEWAY_GONE: &[&str] = &["NotFoundException"];
 const CLOUDFRONT_GONE: &[&str] = &["NoSuchDistribution"];
 const SQS_GONE: &[&str] = &["AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"];
+const COGNITO_GONE: &[&str] = &["ResourceNotFoundException"];
+const DYNAMODB_GONE: &[&str] = &["ResourceNotFoundException"];
 
 /// Whether the resource a call read exists: yes on success, no on an answer whose code is one of
 /// `gone`; anything else (access denied, throttling, a network failure) is an error naming `what`,
@@ -332,6 +368,20 @@ pub async fn remaining(aws: &Aws, outputs: &Outputs) -> anyhow::Result<Vec<Strin
     if exists(&what, aws.sqs().get_queue_attributes().queue_url(&outputs.dlq_url).send().await, SQS_GONE)? {
         left.push(what);
     }
+    if let Some(table) = &outputs.table_name {
+        let what = format!("table {table}");
+        let dynamodb = aws_sdk_dynamodb::Client::new(&aws.config);
+        if exists(&what, dynamodb.describe_table().table_name(table).send().await, DYNAMODB_GONE)? {
+            left.push(what);
+        }
+    }
+    if let Some(pool) = &outputs.user_pool_id {
+        let what = format!("user pool {pool}");
+        let cognito = aws_sdk_cognitoidentityprovider::Client::new(&aws.config);
+        if exists(&what, cognito.describe_user_pool().user_pool_id(pool).send().await, COGNITO_GONE)? {
+            left.push(what);
+        }
+    }
     Ok(left)
 }
 
@@ -353,6 +403,25 @@ mod tests {
         assert!(buckets_in_state(&serde_json::json!({"format_version": "1.0"})).is_empty());
     }
 
+    #[test]
+    fn protected_pools_and_tables_are_found_in_the_state() {
+        let state = |pool: &str, table: bool| {
+            serde_json::json!({"values": {"root_module": {"resources": [
+                {"mode": "managed", "type": "aws_cognito_user_pool", "index": 0,
+                 "values": {"name": "t-users", "deletion_protection": pool}},
+                {"mode": "managed", "type": "aws_dynamodb_table",
+                 "values": {"name": "t-images", "deletion_protection_enabled": table}},
+                {"mode": "managed", "type": "aws_s3_bucket", "values": {"bucket": "media"}},
+            ]}}})
+        };
+        assert!(protected_in_state(&state("INACTIVE", false)).is_empty());
+        assert_eq!(protected_in_state(&state("ACTIVE", false)), ["user pool t-users"]);
+        assert_eq!(protected_in_state(&state("ACTIVE", true)), ["user pool t-users", "table t-images"]);
+        assert_eq!(protected_in_state(&state("INACTIVE", true)), ["table t-images"]);
+        // An oidc stack has no pool; an empty state has nothing.
+        assert!(protected_in_state(&serde_json::json!({"format_version": "1.0"})).is_empty());
+    }
+
     fn outputs(bucket: &str) -> Outputs {
         let s = |v: &str| v.to_owned();
         Outputs {
@@ -367,6 +436,14 @@ mod tests {
             presign_function: s("t-presign"),
             thumbnail_function: s("t-thumbnail"),
             dlq_url: s("https://sqs.example/1/dlq"),
+            table_name: Some(s("t-images")),
+            user_pool_id: Some(s("us-east-1_pool")),
+            user_pool_issuer: None,
+            auth_domain: None,
+            auth_client_id: None,
+            auth_authorize_url: None,
+            auth_token_url: None,
+            auth_logout_url: None,
         }
     }
 

@@ -2,6 +2,8 @@
 //! moto server: `cargo xtask deploy --endpoint … --yes --no-smoke` (the real deploy code path),
 //! then what moto holds is read back through the AWS SDK and compared with the typed config, then
 //! `terraform plan` must show no changes, then `cargo xtask destroy --yes` must leave moto empty.
+//! Between the read-back and the plan, a test user signs in to the user pool (AdminInitiateAuth)
+//! and its tokens are verified against the pool's JWKS as the API's JWT authorizer would.
 //!
 //! moto cannot run the functions (that needs Docker), so the smoke test is skipped; the local
 //! stack's `--arm64` check runs the same zips.
@@ -89,6 +91,9 @@ impl flags::Moto {
         let site_paths: Vec<String> = vars.site_paths().map(str::to_owned).collect();
         let mut report = Report::default();
         runtime.block_on(check_stack(&aws, &outputs, &config, &site_paths, &mut report))?;
+        if let Some(tokens) = runtime.block_on(sign_in(&aws, &outputs, &config, &mut report))? {
+            check_tokens(&endpoint, &outputs, &config, &tokens, &mut report)?;
+        }
         report.finish("what moto holds differs from the configuration")?;
         runtime.block_on(leave_versions(&aws, &outputs.media_bucket))?;
 
@@ -319,6 +324,7 @@ async fn check_stack(
         .await
         .sdk_context("reading the presign function")?;
     let thumbnail_arn = thumbnail.function_arn().unwrap_or_default().to_owned();
+    let table_arn = check_table(aws, outputs, report).await?;
     let distribution = cloudfront
         .get_distribution()
         .id(&outputs.distribution_id)
@@ -511,6 +517,17 @@ async fn check_stack(
     let mut environment: BTreeMap<String, String> =
         config.runtime().to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     environment.insert(env::BUCKET.to_owned(), media.clone());
+    environment.insert(env::TABLE.to_owned(), outputs.table_name.clone().unwrap_or_default());
+    // The API function also serves the page how to sign in (the hosted UI of the pool).
+    let mut presign_environment = environment.clone();
+    let hosted_ui = format!("https://{}", outputs.auth_domain.as_deref().unwrap_or("?"));
+    presign_environment.extend([
+        (env::AUTH_CLIENT_ID.to_owned(), outputs.auth_client_id.clone().unwrap_or_default()),
+        (env::AUTH_AUTHORIZE_URL.to_owned(), format!("{hosted_ui}/oauth2/authorize")),
+        (env::AUTH_TOKEN_URL.to_owned(), format!("{hosted_ui}/oauth2/token")),
+        (env::AUTH_LOGOUT_URL.to_owned(), format!("{hosted_ui}/logout")),
+        (env::AUTH_SCOPES.to_owned(), config.auth.scopes.join(" ")),
+    ]);
     for ((name, sizing), function) in config.functions.by_name().into_iter().zip([&presign, &thumbnail]) {
         report.eq(
             &format!("{name}: runtime provided.al2023"),
@@ -538,11 +555,12 @@ async fn check_stack(
             .and_then(|e| e.variables())
             .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
-        report.eq(
-            &format!("{name}: environment = RuntimeConfig::to_env() + THUMBFORGE_BUCKET"),
-            &actual,
-            &environment,
-        );
+        let (what, expected) = if name == PRESIGN {
+            ("RuntimeConfig::to_env() + bucket, table and THUMBFORGE_AUTH_*", &presign_environment)
+        } else {
+            ("RuntimeConfig::to_env() + bucket and table", &environment)
+        };
+        report.eq(&format!("{name}: environment = {what}"), &actual, expected);
         let zip = std::fs::read(build::dist_zip(name))
             .with_context(|| format!("reading target/dist/{name}.zip"))?;
         report.eq(
@@ -646,8 +664,21 @@ async fn check_stack(
         queue_arn.map(|a| BTreeSet::from([a])),
     );
     for (name, grants) in &role_grants {
+        let table_actions: &[&str] =
+            if *name == PRESIGN { &PRESIGN_TABLE_ACTIONS } else { &THUMBNAIL_TABLE_ACTIONS };
+        let on_table: BTreeMap<&str, &BTreeSet<String>> = grants
+            .iter()
+            .filter(|(action, _)| action.starts_with("dynamodb:"))
+            .map(|(action, resources)| (action.as_str(), resources))
+            .collect();
+        let table_only = BTreeSet::from([table_arn.clone()]);
+        report.eq(
+            &format!("{name} role: {} on the table's ARN only", table_actions.join(", ")),
+            on_table,
+            table_actions.iter().map(|a| (*a, &table_only)).collect(),
+        );
         let actions: BTreeSet<&str> = grants.keys().map(String::as_str).collect();
-        let expected: BTreeSet<&str> = if *name == PRESIGN {
+        let mut expected: BTreeSet<&str> = if *name == PRESIGN {
             ["logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]
                 .into()
         } else {
@@ -661,6 +692,7 @@ async fn check_stack(
             ]
             .into()
         };
+        expected.extend(table_actions);
         report.eq(&format!("{name} role: no other action"), actions, expected);
         report.eq(
             &format!("{name} role: logs to its own group only"),
@@ -698,7 +730,7 @@ async fn check_stack(
     let integration_target =
         format!("integrations/{}", integration.and_then(|i| i.integration_id()).unwrap_or_default());
     report.eq(
-        "API: the presign routes, all to the integration",
+        "API: every route of the route table, all to the integration",
         routes
             .items()
             .iter()
@@ -706,17 +738,9 @@ async fn check_stack(
                 (r.route_key().unwrap_or_default().to_owned(), r.target().unwrap_or_default().to_owned())
             })
             .collect::<BTreeSet<_>>(),
-        [
-            "POST /api/uploads",
-            "GET /api/images",
-            "GET /api/images/{id}",
-            "GET /api/config",
-            "ANY /api/{proxy+}",
-        ]
-        .iter()
-        .map(|k| ((*k).to_owned(), integration_target.clone()))
-        .collect(),
+        thumbforge_core::routes::ROUTES.iter().map(|r| (r.key(), integration_target.clone())).collect(),
     );
+    check_authorizer(aws, outputs, config, routes.items(), report).await?;
     let stages = api.get_stages().api_id(&outputs.api_id).send().await.sdk_context("reading the stages")?;
     let stage = stages.items().iter().find(|s| s.stage_name() == Some("$default"));
     report.eq("API: $default stage, auto-deployed", stage.and_then(|s| s.auto_deploy()), Some(true));
@@ -880,6 +904,586 @@ async fn check_stack(
     );
     report.eq("CloudFront: price class", dc.price_class().map(|p| p.as_str()), Some("PriceClass_100"));
     report.eq("CloudFront: index.html at /", dc.default_root_object(), Some("index.html"));
+    check_user_pool(aws, outputs, config, report).await?;
+    Ok(())
+}
+
+/// What each function may do on the catalog table (terraform/iam.tf), sorted.
+const PRESIGN_TABLE_ACTIONS: [&str; 6] = [
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+];
+const THUMBNAIL_TABLE_ACTIONS: [&str; 2] = ["dynamodb:GetItem", "dynamodb:UpdateItem"];
+
+/// The catalog table as thumbforge-catalog's schema says; returns its ARN.
+async fn check_table(aws: &Aws, outputs: &Outputs, report: &mut Report) -> anyhow::Result<String> {
+    use thumbforge_catalog::schema;
+    let name = outputs.table_name.as_deref().context("the stack has no table_name output")?;
+    report.eq(
+        "DynamoDB: the table is thumbforge-<env>-images",
+        name,
+        format!("thumbforge-{ENV}-images").as_str(),
+    );
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws.config);
+    let described =
+        dynamodb.describe_table().table_name(name).send().await.sdk_context("reading the table")?;
+    let table = described.table().context("DescribeTable answered no table")?;
+    report.eq(
+        "DynamoDB: keys pk (hash) and sk (range)",
+        table
+            .key_schema()
+            .iter()
+            .map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned()))
+            .collect::<Vec<_>>(),
+        vec![(schema::PK.to_owned(), "HASH".to_owned()), (schema::SK.to_owned(), "RANGE".to_owned())],
+    );
+    report.eq(
+        "DynamoDB: both keys are strings, no other attribute declared",
+        table
+            .attribute_definitions()
+            .iter()
+            .map(|a| (a.attribute_name().to_owned(), a.attribute_type().as_str().to_owned()))
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from([(schema::PK.to_owned(), "S".to_owned()), (schema::SK.to_owned(), "S".to_owned())]),
+    );
+    report.eq(
+        "DynamoDB: no index",
+        (table.global_secondary_indexes().len(), table.local_secondary_indexes().len()),
+        (0, 0),
+    );
+    report.eq(
+        "DynamoDB: on-demand (PAY_PER_REQUEST)",
+        table.billing_mode_summary().and_then(|b| b.billing_mode()).map(|m| m.as_str()),
+        Some(schema::BILLING_MODE),
+    );
+    report.eq(
+        "DynamoDB: stream of new and old images",
+        table.stream_specification().map(|s| (s.stream_enabled(), s.stream_view_type().map(|v| v.as_str()))),
+        Some((true, Some(schema::STREAM_VIEW_TYPE))),
+    );
+    report.eq(
+        "DynamoDB: encrypted with KMS (the AWS-managed key)",
+        table.sse_description().map(|d| {
+            (d.status().map(|s| s.as_str().to_owned()), d.sse_type().map(|t| t.as_str().to_owned()))
+        }),
+        Some((Some("ENABLED".to_owned()), Some("KMS".to_owned()))),
+    );
+    report.eq("DynamoDB: no deletion protection (default)", table.deletion_protection_enabled(), Some(false));
+    let ttl = dynamodb
+        .describe_time_to_live()
+        .table_name(name)
+        .send()
+        .await
+        .sdk_context("reading the table's TTL")?;
+    report.eq(
+        "DynamoDB: items expire at expiresAt (TTL)",
+        ttl.time_to_live_description().map(|d| {
+            (d.attribute_name().map(str::to_owned), d.time_to_live_status().map(|s| s.as_str().to_owned()))
+        }),
+        Some((Some(schema::TTL_ATTRIBUTE.to_owned()), Some("ENABLED".to_owned()))),
+    );
+    let backups = dynamodb
+        .describe_continuous_backups()
+        .table_name(name)
+        .send()
+        .await
+        .sdk_context("reading the table's continuous backups")?;
+    report.eq(
+        "DynamoDB: point-in-time recovery on",
+        backups
+            .continuous_backups_description()
+            .and_then(|d| d.point_in_time_recovery_description())
+            .and_then(|p| p.point_in_time_recovery_status())
+            .map(|s| s.as_str().to_owned()),
+        Some("ENABLED".to_owned()),
+    );
+    table.table_arn().map(str::to_owned).context("DescribeTable answered no ARN")
+}
+
+/// The JWT authorizer (the pool, for the page's client) and which routes run it, with which
+/// scopes.
+async fn check_authorizer(
+    aws: &Aws,
+    outputs: &Outputs,
+    config: &Config,
+    routes: &[aws_sdk_apigatewayv2::types::Route],
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    use thumbforge_core::routes::{Access, ROUTES};
+    // moto has no GetAuthorizers (the list): the routes name the authorizer, GetAuthorizer reads it.
+    let used: BTreeSet<&str> =
+        routes.iter().filter_map(|r| r.authorizer_id()).filter(|id| !id.is_empty()).collect();
+    report.eq("API: the routes share one authorizer", used.len(), 1);
+    let authorizer = match used.first() {
+        Some(id) => Some(
+            aws.apigateway()
+                .get_authorizer()
+                .api_id(&outputs.api_id)
+                .authorizer_id(*id)
+                .send()
+                .await
+                .sdk_context("reading the authorizer")?,
+        ),
+        None => None,
+    };
+    let authorizer = authorizer.as_ref();
+    let pool = outputs.user_pool_id.as_deref().unwrap_or("?");
+    let issuer = format!("https://cognito-idp.{REGION}.amazonaws.com/{pool}");
+    report.eq(
+        "API: a JWT authorizer reading the Authorization header",
+        authorizer
+            .map(|a| (a.authorizer_type().map(|t| t.as_str().to_owned()), a.identity_source().to_vec())),
+        Some((Some("JWT".to_owned()), vec!["$request.header.Authorization".to_owned()])),
+    );
+    report.eq(
+        "API: the authorizer trusts the pool (issuer) for the page's client (audience)",
+        authorizer
+            .and_then(|a| a.jwt_configuration())
+            .map(|j| (j.issuer().map(str::to_owned), j.audience().iter().cloned().collect::<BTreeSet<_>>())),
+        Some((Some(issuer.clone()), outputs.auth_client_id.iter().cloned().collect())),
+    );
+    report.eq(
+        "outputs: user_pool_issuer is the authorizer's issuer",
+        outputs.user_pool_issuer.as_deref(),
+        Some(issuer.as_str()),
+    );
+    let authorizer_id = authorizer.and_then(|a| a.authorizer_id()).map(str::to_owned);
+    let scopes: BTreeSet<String> = config.auth.route_scopes.iter().cloned().collect();
+    let actual: BTreeMap<String, (String, Option<String>, BTreeSet<String>)> = routes
+        .iter()
+        .map(|r| {
+            (
+                r.route_key().unwrap_or_default().to_owned(),
+                (
+                    r.authorization_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                    r.authorizer_id().filter(|id| !id.is_empty()).map(str::to_owned),
+                    r.authorization_scopes().iter().cloned().collect(),
+                ),
+            )
+        })
+        .collect();
+    let expected = ROUTES
+        .iter()
+        .map(|r| {
+            let auth = match r.access {
+                Access::SignedIn => ("JWT".to_owned(), authorizer_id.clone(), scopes.clone()),
+                Access::Public => ("NONE".to_owned(), None, BTreeSet::new()),
+            };
+            (r.key(), auth)
+        })
+        .collect();
+    report.eq(
+        "API: every route but GET /api/config runs the authorizer and needs a route scope",
+        actual,
+        expected,
+    );
+    Ok(())
+}
+
+/// The user pool, its hosted UI domain and the page's client, as `[auth]` says.
+async fn check_user_pool(
+    aws: &Aws,
+    outputs: &Outputs,
+    config: &Config,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&aws.config);
+    let pool_id = outputs.user_pool_id.as_deref().context("the stack has no user_pool_id output")?;
+    let client_id = outputs.auth_client_id.as_deref().context("the stack has no auth_client_id output")?;
+    let domain = outputs.auth_domain.as_deref().context("the stack has no auth_domain output")?;
+    let described = cognito
+        .describe_user_pool()
+        .user_pool_id(pool_id)
+        .send()
+        .await
+        .sdk_context("reading the user pool")?;
+    let pool = described.user_pool().context("DescribeUserPool answered no pool")?;
+    let strs = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    report.eq(
+        "Cognito: the pool is thumbforge-<env>-users",
+        pool.name(),
+        Some(format!("thumbforge-{ENV}-users").as_str()),
+    );
+    report.eq(
+        "Cognito: users sign in with their (verified) email address",
+        (
+            pool.username_attributes().iter().map(|a| a.as_str().to_owned()).collect::<Vec<_>>(),
+            pool.auto_verified_attributes().iter().map(|a| a.as_str().to_owned()).collect::<Vec<_>>(),
+            pool.username_configuration().map(|u| u.case_sensitive()),
+        ),
+        (strs(&["email"]), strs(&["email"]), Some(false)),
+    );
+    report.eq(
+        "Cognito: self sign-up, confirmed with an emailed {####} code",
+        (
+            pool.admin_create_user_config().map(|c| c.allow_admin_create_user_only()),
+            pool.verification_message_template()
+                .and_then(|t| t.default_email_option())
+                .map(|o| o.as_str().to_owned()),
+            pool.verification_message_template()
+                .and_then(|t| t.email_message())
+                .is_some_and(|m| m.contains("{####}")),
+        ),
+        (Some(false), Some("CONFIRM_WITH_CODE".to_owned()), true),
+    );
+    report.eq(
+        "Cognito: a new address must be verified before it replaces the old one",
+        pool.user_attribute_update_settings().map(|u| {
+            u.attributes_require_verification_before_update().iter().map(|a| a.as_str().to_owned()).collect()
+        }),
+        Some(strs(&["email"])),
+    );
+    let wanted = config.auth.password;
+    report.eq(
+        "Cognito: the password policy is auth.password",
+        pool.policies().and_then(|p| p.password_policy()).map(|p| {
+            (
+                p.minimum_length(),
+                p.require_lowercase(),
+                p.require_uppercase(),
+                p.require_numbers(),
+                p.require_symbols(),
+            )
+        }),
+        Some((
+            Some(i32::from(wanted.min_length)),
+            wanted.require_lowercase,
+            wanted.require_uppercase,
+            wanted.require_numbers,
+            wanted.require_symbols,
+        )),
+    );
+    let mfa =
+        cognito.get_user_pool_mfa_config().user_pool_id(pool_id).send().await.sdk_context("reading MFA")?;
+    report.eq(
+        "Cognito: MFA optional, by authenticator app (TOTP)",
+        (
+            mfa.mfa_configuration().map(|m| m.as_str().to_owned()),
+            mfa.software_token_mfa_configuration().map(|t| t.enabled()),
+        ),
+        (Some("OPTIONAL".to_owned()), Some(true)),
+    );
+    report.eq(
+        "Cognito: accounts are recovered by verified email only",
+        pool.account_recovery_setting().map(|r| {
+            r.recovery_mechanisms()
+                .iter()
+                .map(|m| (m.name().as_str().to_owned(), m.priority()))
+                .collect::<Vec<_>>()
+        }),
+        Some(vec![("verified_email".to_owned(), 1)]),
+    );
+    report.eq(
+        "Cognito: no deletion protection (default)",
+        pool.deletion_protection().map(|d| d.as_str().to_owned()),
+        Some("INACTIVE".to_owned()),
+    );
+
+    // The hosted UI's domain.
+    let prefix = domain.split('.').next().unwrap_or_default();
+    report.check(
+        "Cognito: the hosted UI is thumbforge-<env>-<8 hex digits>.auth.<region>.amazoncognito.com",
+        prefix
+            .strip_prefix(&format!("thumbforge-{ENV}-"))
+            .is_some_and(|h| h.len() == 8 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            && domain == format!("{prefix}.auth.{REGION}.amazoncognito.com"),
+        domain,
+    );
+    let described = cognito
+        .describe_user_pool_domain()
+        .domain(prefix)
+        .send()
+        .await
+        .sdk_context("reading the user pool domain")?;
+    report.eq(
+        "Cognito: the domain belongs to the pool",
+        described.domain_description().and_then(|d| d.user_pool_id()),
+        Some(pool_id),
+    );
+    report.eq("Cognito: the pool names its domain", pool.domain(), Some(prefix));
+    report.eq(
+        "outputs: the hosted UI's authorize, token and logout endpoints",
+        (outputs.auth_authorize_url.clone(), outputs.auth_token_url.clone(), outputs.auth_logout_url.clone()),
+        (
+            Some(format!("https://{domain}/oauth2/authorize")),
+            Some(format!("https://{domain}/oauth2/token")),
+            Some(format!("https://{domain}/logout")),
+        ),
+    );
+
+    // The page's client.
+    let described = cognito
+        .describe_user_pool_client()
+        .user_pool_id(pool_id)
+        .client_id(client_id)
+        .send()
+        .await
+        .sdk_context("reading the app client")?;
+    let client = described.user_pool_client().context("DescribeUserPoolClient answered no client")?;
+    let as_set = |items: &[String]| items.iter().cloned().collect::<BTreeSet<_>>();
+    report.eq("Cognito client: public (no secret)", client.client_secret(), None);
+    report.eq(
+        "Cognito client: the authorization code flow only, for users of the pool",
+        (
+            client.allowed_o_auth_flows_user_pool_client(),
+            client.allowed_o_auth_flows().iter().map(|f| f.as_str().to_owned()).collect::<Vec<_>>(),
+            client.supported_identity_providers().to_vec(),
+        ),
+        (Some(true), strs(&["code"]), strs(&["COGNITO"])),
+    );
+    report.eq(
+        "Cognito client: may ask for auth.scopes",
+        as_set(client.allowed_o_auth_scopes()),
+        as_set(&config.auth.scopes),
+    );
+    let returns: BTreeSet<String> = [outputs.site_url.clone(), "http://localhost:8080/".to_owned()].into();
+    report.eq(
+        "Cognito client: sign-in and sign-out return to the site and the local stack only",
+        (as_set(client.callback_urls()), as_set(client.logout_urls())),
+        (returns.clone(), returns),
+    );
+    report.eq(
+        "Cognito client: besides the hosted UI, refresh and the admin sign-in only",
+        client.explicit_auth_flows().iter().map(|f| f.as_str().to_owned()).collect::<BTreeSet<_>>(),
+        BTreeSet::from(["ALLOW_ADMIN_USER_PASSWORD_AUTH".to_owned(), "ALLOW_REFRESH_TOKEN_AUTH".to_owned()]),
+    );
+    report.eq(
+        "Cognito client: no user enumeration, revocable refresh tokens",
+        (
+            client.prevent_user_existence_errors().map(|p| p.as_str().to_owned()),
+            client.enable_token_revocation(),
+        ),
+        (Some("ENABLED".to_owned()), Some(true)),
+    );
+    let units = client.token_validity_units();
+    report.eq(
+        "Cognito client: token lifetimes from auth (minutes, minutes, days)",
+        (
+            client.access_token_validity(),
+            client.id_token_validity(),
+            client.refresh_token_validity(),
+            units.and_then(|u| u.access_token()).map(|t| t.as_str().to_owned()),
+            units.and_then(|u| u.id_token()).map(|t| t.as_str().to_owned()),
+            units.and_then(|u| u.refresh_token()).map(|t| t.as_str().to_owned()),
+        ),
+        (
+            i32::try_from(config.auth.access_token_minutes).ok(),
+            i32::try_from(config.auth.id_token_minutes).ok(),
+            i32::try_from(config.auth.refresh_token_days).unwrap_or_default(),
+            Some("minutes".to_owned()),
+            Some("minutes".to_owned()),
+            Some("days".to_owned()),
+        ),
+    );
+    Ok(())
+}
+
+/// The tokens of a test user.
+#[derive(Debug)]
+struct Tokens {
+    access: String,
+    id: String,
+}
+
+/// A password `policy` accepts.
+fn test_password(policy: thumbforge_core::auth::PasswordPolicy) -> String {
+    let mut password = "Moto-check-7".to_owned();
+    while password.len() < usize::from(policy.min_length) {
+        password.push('x');
+    }
+    password
+}
+
+/// Creates a confirmed user as an administrator would, signs it in with AdminInitiateAuth
+/// (ADMIN_USER_PASSWORD_AUTH, allowed for the page's client), then deletes it again (whatever
+/// happened in between) and checks it is gone. The tokens are checked by [`check_tokens`].
+async fn sign_in(
+    aws: &Aws,
+    outputs: &Outputs,
+    config: &Config,
+    report: &mut Report,
+) -> anyhow::Result<Option<Tokens>> {
+    use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType, MessageActionType};
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&aws.config);
+    let pool = outputs.user_pool_id.as_deref().context("the stack has no user_pool_id output")?;
+    let client = outputs.auth_client_id.as_deref().context("the stack has no auth_client_id output")?;
+    let email = "moto-check@example.com";
+    let password = test_password(config.auth.password);
+    cognito
+        .admin_create_user()
+        .user_pool_id(pool)
+        .username(email)
+        .user_attributes(AttributeType::builder().name("email").value(email).build()?)
+        .user_attributes(AttributeType::builder().name("email_verified").value("true").build()?)
+        .message_action(MessageActionType::Suppress)
+        .send()
+        .await
+        .sdk_context("creating the test user")?;
+    let signed_in = async {
+        cognito
+            .admin_set_user_password()
+            .user_pool_id(pool)
+            .username(email)
+            .password(&password)
+            .permanent(true)
+            .send()
+            .await
+            .sdk_context("setting the test user's password")?;
+        cognito
+            .admin_initiate_auth()
+            .user_pool_id(pool)
+            .client_id(client)
+            .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+            .auth_parameters("USERNAME", email)
+            .auth_parameters("PASSWORD", &password)
+            .send()
+            .await
+            .sdk_context("signing the test user in (AdminInitiateAuth)")
+    }
+    .await;
+    let deleted = cognito.admin_delete_user().user_pool_id(pool).username(email).send().await;
+    let answer = signed_in?;
+    deleted.sdk_context("deleting the test user")?;
+    let after = cognito.admin_get_user().user_pool_id(pool).username(email).send().await;
+    report.check(
+        "Cognito: the test user is deleted (UserNotFoundException)",
+        after
+            .as_ref()
+            .err()
+            .and_then(|e| e.as_service_error())
+            .is_some_and(|e| e.is_user_not_found_exception()),
+        format!("{after:?}"),
+    );
+    let result = answer.authentication_result();
+    let tokens = result
+        .and_then(|r| Some(Tokens { access: r.access_token()?.to_owned(), id: r.id_token()?.to_owned() }));
+    report.check(
+        "Cognito: AdminInitiateAuth (ADMIN_USER_PASSWORD_AUTH) signs the user in: access and ID tokens",
+        tokens.is_some(),
+        format!("challenge {:?}", answer.challenge_name()),
+    );
+    Ok(tokens)
+}
+
+/// The body of a plain-HTTP GET (moto's JWKS; the SDK has no call for it).
+fn http_get(url: &str) -> anyhow::Result<String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").with_context(|| format!("{url}: only http:// URLs here"))?;
+    let (host, path) = match rest.split_once('/') {
+        Some((host, path)) => (host, format!("/{path}")),
+        None => (rest, "/".to_owned()),
+    };
+    let mut stream = TcpStream::connect(host).with_context(|| format!("connecting to {host}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).context("setting a read timeout")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    )
+    .with_context(|| format!("sending GET {url}"))?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).with_context(|| format!("reading the answer to GET {url}"))?;
+    let response = String::from_utf8(response).with_context(|| format!("GET {url}: not UTF-8"))?;
+    let (head, body) =
+        response.split_once("\r\n\r\n").with_context(|| format!("GET {url}: no header end"))?;
+    let status = head.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) != Some("200") {
+        bail!("GET {url} answered `{status}`: {body}");
+    }
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        bail!("GET {url} answered a chunked body, which this reader does not decode");
+    }
+    Ok(body.to_owned())
+}
+
+/// Verifies `token` as API Gateway's JWT authorizer does: RS256, a key of `jwks` by `kid`,
+/// signature, `exp`, `iss`, and `aud` when `audience` is given; returns its claims.
+fn verify_jwt(token: &str, jwks: &Value, issuer: &str, audience: Option<&str>) -> anyhow::Result<Value> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    let header = jsonwebtoken::decode_header(token).context("not a JWT")?;
+    if header.alg != Algorithm::RS256 {
+        bail!("signed with {:?}, not RS256", header.alg);
+    }
+    let kid = header.kid.context("the token names no key (kid)")?;
+    let keys = jwks["keys"].as_array().context("the JWKS has no keys")?;
+    let jwk = keys
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .with_context(|| format!("no key {kid} in the JWKS"))?;
+    let key = DecodingKey::from_rsa_components(
+        jwk["n"].as_str().context("the key has no modulus")?,
+        jwk["e"].as_str().context("the key has no exponent")?,
+    )
+    .context("the JWKS key is not an RSA key")?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_issuer(&[issuer]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    match audience {
+        Some(audience) => validation.set_audience(&[audience]),
+        None => validation.validate_aud = false,
+    }
+    Ok(jsonwebtoken::decode::<Value>(token, &key, &validation).context("the token does not verify")?.claims)
+}
+
+/// The test user's tokens verify against the pool's JWKS (served by moto) with the authorizer's
+/// issuer and audience, and carry what the routes check.
+fn check_tokens(
+    endpoint: &str,
+    outputs: &Outputs,
+    config: &Config,
+    tokens: &Tokens,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let pool = outputs.user_pool_id.as_deref().context("the stack has no user_pool_id output")?;
+    let client = outputs.auth_client_id.as_deref().unwrap_or_default();
+    let issuer = format!("https://cognito-idp.{REGION}.amazonaws.com/{pool}");
+    let jwks_url = format!("{endpoint}/{pool}/.well-known/jwks.json");
+    let jwks: Value =
+        serde_json::from_str(&http_get(&jwks_url)?).with_context(|| format!("{jwks_url}: not JSON"))?;
+    match verify_jwt(&tokens.access, &jwks, &issuer, None) {
+        Ok(claims) => {
+            report.check("access token: RS256, verified with the pool's JWKS, iss = the pool", true, "");
+            report.eq(
+                "access token: client_id is the page's client (the authorizer's audience)",
+                (claims["client_id"].as_str(), claims["token_use"].as_str()),
+                (Some(client), Some("access")),
+            );
+            let scopes: BTreeSet<&str> = claims["scope"].as_str().unwrap_or_default().split(' ').collect();
+            report.check(
+                "access token: holds one of auth.route_scopes (the routes accept it)",
+                config.auth.route_scopes.is_empty()
+                    || config.auth.route_scopes.iter().any(|s| scopes.contains(s.as_str())),
+                format!("{scopes:?}"),
+            );
+        }
+        Err(err) => report.check(
+            "access token: RS256, verified with the pool's JWKS, iss = the pool",
+            false,
+            format!("{err:#}"),
+        ),
+    }
+    match verify_jwt(&tokens.id, &jwks, &issuer, Some(client)) {
+        Ok(claims) => {
+            report.check(
+                "ID token: RS256, verified with the pool's JWKS, iss = the pool, aud = the client",
+                true,
+                "",
+            );
+            report.eq(
+                "ID token: the user's email, no scope (the routes refuse it)",
+                (claims["token_use"].as_str(), claims["email"].as_str(), claims.get("scope")),
+                (Some("id"), Some("moto-check@example.com"), None),
+            );
+        }
+        Err(err) => report.check(
+            "ID token: RS256, verified with the pool's JWKS, iss = the pool, aud = the client",
+            false,
+            format!("{err:#}"),
+        ),
+    }
     Ok(())
 }
 
@@ -931,6 +1535,19 @@ async fn check_empty(aws: &Aws, report: &mut Report) -> anyhow::Result<()> {
     let functions =
         aws.cloudfront().list_functions().send().await.sdk_context("listing CloudFront Functions")?;
     report.eq("no CloudFront Function left", functions.function_list().map_or(0, |l| l.items().len()), 0);
+    let pools = aws_sdk_cognitoidentityprovider::Client::new(&aws.config)
+        .list_user_pools()
+        .max_results(60)
+        .send()
+        .await
+        .sdk_context("listing user pools")?;
+    report.eq("no user pool left", pools.user_pools().len(), 0);
+    let tables = aws_sdk_dynamodb::Client::new(&aws.config)
+        .list_tables()
+        .send()
+        .await
+        .sdk_context("listing tables")?;
+    report.eq("no table left", tables.table_names().to_vec(), Vec::<String>::new());
     Ok(())
 }
 
@@ -956,6 +1573,81 @@ mod tests {
         let encoded = "%7B%22Version%22%3A%222012-10-17%22%7D";
         assert_eq!(policy_json(encoded).unwrap()["Version"], "2012-10-17");
         assert_eq!(policy_json("{\"a\":1}").unwrap()["a"], 1);
+    }
+
+    /// One real HTTP exchange with a server that answers `response` to whatever it is asked.
+    fn serve_once(response: &'static str) -> (String, std::thread::JoinHandle<String>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let url = format!("http://{}/pool_1/.well-known/jwks.json", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = stream.read(&mut buf).unwrap();
+                assert!(n > 0, "the request ended early");
+                request.extend_from_slice(&buf[..n]);
+            }
+            stream.write_all(response.as_bytes()).unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        (url, handle)
+    }
+
+    #[test]
+    fn http_get_reads_the_body_of_a_200() {
+        let (url, server) = serve_once(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"keys\":[]}",
+        );
+        assert_eq!(http_get(&url).unwrap(), "{\"keys\":[]}");
+        let request = server.join().unwrap();
+        assert!(request.starts_with("GET /pool_1/.well-known/jwks.json HTTP/1.1\r\n"), "{request}");
+        assert!(request.contains("\r\nConnection: close\r\n"), "{request}");
+    }
+
+    #[test]
+    fn http_get_refuses_other_statuses_and_chunked_bodies() {
+        let (url, server) = serve_once("HTTP/1.1 404 NOT FOUND\r\nContent-Length: 4\r\n\r\nnope");
+        let err = http_get(&url).unwrap_err();
+        assert!(format!("{err:#}").contains("404 NOT FOUND"), "{err:#}");
+        server.join().unwrap();
+        let (url, server) =
+            serve_once("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+        assert!(format!("{:#}", http_get(&url).unwrap_err()).contains("chunked"));
+        server.join().unwrap();
+        assert!(http_get("https://example.com/").is_err(), "only plain http");
+    }
+
+    /// What the authorizer refuses, the check refuses: another algorithm, an unknown key.
+    #[test]
+    fn tokens_must_be_rs256_with_a_key_of_the_jwks() {
+        use jsonwebtoken::{EncodingKey, Header, encode};
+        let claims = serde_json::json!({"iss": "https://issuer", "sub": "u", "exp": 4_000_000_000_u64});
+        let jwks = serde_json::json!({"keys": [{"kid": "dummy", "kty": "RSA", "n": "AQAB", "e": "AQAB"}]});
+        let hs256 =
+            encode(&Header::default(), &claims, &EncodingKey::from_secret(b"secret").unwrap()).unwrap();
+        let err = verify_jwt(&hs256, &jwks, "https://issuer", None).unwrap_err();
+        assert!(format!("{err:#}").contains("not RS256"), "{err:#}");
+        // An RS256 header with a kid the JWKS lacks (the signature is never reached).
+        let header = aws_smithy_types::base64::encode(r#"{"alg":"RS256","kid":"other","typ":"JWT"}"#);
+        let unsigned =
+            format!("{}.e30.c2ln", header.trim_end_matches('=').replace('+', "-").replace('/', "_"));
+        let err = verify_jwt(&unsigned, &jwks, "https://issuer", None).unwrap_err();
+        assert!(format!("{err:#}").contains("no key other in the JWKS"), "{err:#}");
+    }
+
+    #[test]
+    fn the_test_password_fits_every_policy_auth_allows() {
+        for min_length in [6, 10, 99] {
+            let policy = thumbforge_core::auth::PasswordPolicy { min_length, ..Default::default() };
+            let password = test_password(policy);
+            assert!(password.len() >= usize::from(min_length) && password.len() <= 99, "{password}");
+            assert!(password.chars().any(|c| c.is_ascii_lowercase()));
+            assert!(password.chars().any(|c| c.is_ascii_uppercase()));
+            assert!(password.chars().any(|c| c.is_ascii_digit()));
+            assert!(password.chars().any(|c| !c.is_ascii_alphanumeric()));
+        }
     }
 
     #[test]

@@ -241,6 +241,31 @@ pub struct Outputs {
     pub thumbnail_function: String,
     /// The dead-letter queue.
     pub dlq_url: String,
+    /// The image catalog (DynamoDB). Optional here and below: a stack deployed before it existed
+    /// must still be destroyable.
+    #[serde(default)]
+    pub table_name: Option<String>,
+    /// The Cognito user pool; `None` with `auth.provider = "oidc"`.
+    #[serde(default)]
+    pub user_pool_id: Option<String>,
+    /// The pool's issuer (the tokens' `iss`); `None` with `oidc`.
+    #[serde(default)]
+    pub user_pool_issuer: Option<String>,
+    /// The hosted UI's host; `None` with `oidc`.
+    #[serde(default)]
+    pub auth_domain: Option<String>,
+    /// The page's OAuth client id.
+    #[serde(default)]
+    pub auth_client_id: Option<String>,
+    /// The authorization endpoint.
+    #[serde(default)]
+    pub auth_authorize_url: Option<String>,
+    /// The token endpoint.
+    #[serde(default)]
+    pub auth_token_url: Option<String>,
+    /// Where signing out sends the browser (empty when the provider has none).
+    #[serde(default)]
+    pub auth_logout_url: Option<String>,
 }
 
 /// The process environment of every AWS client pointed at an emulator.
@@ -298,7 +323,7 @@ pub fn check_commands(plugin_dir: Option<&Path>) -> Vec<(&'static str, Command, 
         (
             "terraform test",
             terraform(&["test"]),
-            "see the failing run above; rerun with `terraform -chdir=terraform test -filter=tests/plan.tftest.hcl`",
+            "see the failing run above; rerun its file alone with `terraform -chdir=terraform test -filter=tests/FILE.tftest.hcl`",
         ),
     ]
 }
@@ -380,8 +405,118 @@ mod tests {
         assert!(variables.contains(&format!("contains([{}], var.log_retention_days)", days.join(", "))));
     }
 
+    /// The numbers in `EXPR >= A` and `EXPR <= B`, wherever they are in `variables`.
+    fn expression_bounds(variables: &str, expr: &str) -> (u32, u32) {
+        let number = |op: &str| -> u32 {
+            let needle = format!("{expr} {op} ");
+            let at = variables.find(&needle).unwrap_or_else(|| panic!("no `{needle}` in variables.tf"));
+            let after = &variables[at + needle.len()..];
+            after.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+        };
+        (number(">="), number("<="))
+    }
+
+    /// The `[auth]` ranges are written twice, in `Auth::problems` and in `var.auth`'s validations:
+    /// the Rust rules must accept exactly the range Terraform does (each end, and one past it).
+    #[test]
+    fn terraform_validates_the_auth_ranges_the_typed_config_does() {
+        use thumbforge_core::auth::Auth;
+        type Set = fn(&mut Auth, u32);
+        let variables = std::fs::read_to_string(util::project_root().join(DIR).join("variables.tf")).unwrap();
+        let fields: [(&str, Set); 4] = [
+            ("access_token_minutes", |a, v| a.access_token_minutes = v),
+            ("id_token_minutes", |a, v| a.id_token_minutes = v),
+            ("refresh_token_days", |a, v| a.refresh_token_days = v),
+            ("password.min_length", |a, v| a.password.min_length = u8::try_from(v).unwrap()),
+        ];
+        for (field, set) in fields {
+            let (min, max) = expression_bounds(&variables, &format!("var.auth.{field}"));
+            let accepts = |value: u32| {
+                let mut auth = Auth::default();
+                set(&mut auth, value);
+                auth.problems().is_empty()
+            };
+            assert!(min > 0 && accepts(min) && !accepts(min - 1), "{field}: Terraform's minimum is {min}");
+            assert!(accepts(max) && !accepts(max + 1), "{field}: Terraform's maximum is {max}");
+        }
+    }
+
+    /// The table Terraform creates is the one thumbforge-catalog reads and writes.
+    #[test]
+    fn the_table_has_the_catalogs_schema() {
+        use thumbforge_catalog::schema;
+        let data = std::fs::read_to_string(util::project_root().join(DIR).join("data.tf")).unwrap();
+        let setting = |name: &str| -> String {
+            let line = data
+                .lines()
+                .map(str::trim)
+                .find(|l| l.split_whitespace().next() == Some(name) && l.contains('='))
+                .unwrap_or_else(|| panic!("no `{name} = ...` in data.tf"));
+            line.split_once('=').unwrap().1.trim().trim_matches('"').to_owned()
+        };
+        assert_eq!(setting("hash_key"), schema::PK);
+        assert_eq!(setting("range_key"), schema::SK);
+        assert_eq!(setting("billing_mode"), schema::BILLING_MODE);
+        assert_eq!(setting("stream_view_type"), schema::STREAM_VIEW_TYPE);
+        assert_eq!(setting("stream_enabled"), "true");
+        assert_eq!(setting("attribute_name"), schema::TTL_ATTRIBUTE, "the ttl block");
+        // Both keys declared as strings, and nothing else (no index needs another attribute).
+        let attributes: Vec<(String, String)> = data
+            .split("attribute {")
+            .skip(1)
+            .map(|block| {
+                let block = &block[..block.find('}').unwrap()];
+                let value = |name: &str| {
+                    block
+                        .lines()
+                        .map(str::trim)
+                        .find(|l| l.starts_with(name))
+                        .map(|l| l.split_once('=').unwrap().1.trim().trim_matches('"').to_owned())
+                        .unwrap()
+                };
+                (value("name"), value("type"))
+            })
+            .collect();
+        assert_eq!(
+            attributes,
+            [(schema::PK.to_owned(), "S".to_owned()), (schema::SK.to_owned(), "S".to_owned())]
+        );
+        // "${local.name}-images": thumbforge-<env>-images, long enough for the local stack too.
+        assert!(data.contains("name         = \"${local.name}-images\""));
+        assert!("thumbforge-a-images".len() >= schema::MIN_TABLE_NAME_LEN);
+    }
+
+    /// Terraform spells the functions' variable names out; they must be thumbforge_core::env's.
+    #[test]
+    fn terraform_sets_the_environment_variables_the_functions_read() {
+        use thumbforge_core::env;
+        let dir = util::project_root().join(DIR);
+        let functions = std::fs::read_to_string(dir.join("functions.tf")).unwrap();
+        let auth = std::fs::read_to_string(dir.join("auth.tf")).unwrap();
+        for name in [env::BUCKET, env::TABLE] {
+            assert!(functions.contains(&format!("    {name} ")), "functions.tf sets {name}");
+        }
+        let set_in_auth: Vec<&str> = auth
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("THUMBFORGE_"))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        let expected = [
+            env::AUTH_CLIENT_ID,
+            env::AUTH_AUTHORIZE_URL,
+            env::AUTH_TOKEN_URL,
+            env::AUTH_LOGOUT_URL,
+            env::AUTH_SCOPES,
+        ];
+        assert_eq!(
+            set_in_auth.iter().map(|n| format!("THUMBFORGE_{n}")).collect::<Vec<_>>(),
+            expected.map(str::to_owned)
+        );
+    }
+
     /// `terraform test` cannot tell two validations of one variable apart, so this counts: each
-    /// variable needs at least as many failing runs as it has `validation` blocks.
+    /// variable needs at least as many failing runs as it has `validation` blocks, over every
+    /// test file.
     #[test]
     fn every_validation_block_has_a_failing_case() {
         let dir = util::project_root().join(DIR);
@@ -396,7 +531,14 @@ mod tests {
             }
         }
         assert!(blocks.len() > 20, "{blocks:?}");
-        let tests = std::fs::read_to_string(dir.join("tests").join("plan.tftest.hcl")).unwrap();
+        let mut tests = String::new();
+        for entry in std::fs::read_dir(dir.join("tests")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.to_string_lossy().ends_with(".tftest.hcl") {
+                tests += &std::fs::read_to_string(path).unwrap();
+            }
+        }
+        assert!(blocks.contains_key("auth") && blocks.contains_key("local_origins"), "{blocks:?}");
         for (variable, count) in blocks {
             let cases = tests.matches(&format!("expect_failures = [var.{variable}]")).count();
             assert!(cases >= count, "var.{variable}: {count} validation blocks, {cases} failing runs");

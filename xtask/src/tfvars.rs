@@ -1,5 +1,6 @@
 //! `cargo xtask tfvars [--check]`: the typed configuration (`thumbforge.toml` through
-//! `thumbforge_core::Config`, and the edge's headers from `thumbforge_core::web`) written as
+//! `thumbforge_core::Config`, the API's routes from `thumbforge_core::routes` and the edge's
+//! headers from `thumbforge_core::web`) written as
 //! Terraform variables to `terraform/generated.auto.tfvars.json`, which Terraform loads by itself.
 //! The file is committed; `--check` fails when it no longer matches its sources.
 
@@ -8,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
+use thumbforge_core::auth::{Auth, PasswordPolicy};
+use thumbforge_core::routes::{self, Access};
 use thumbforge_core::{Config, web};
 
 use crate::flags;
@@ -34,9 +37,92 @@ pub struct TfVars {
     presign_memory_mb: u32,
     presign_timeout_seconds: u32,
     log_retention_days: u32,
+    api_routes: BTreeMap<String, ApiRoute>,
+    auth: AuthVars,
     security_headers: SecurityHeaders,
     upload_cors: UploadCors,
     site_files: BTreeMap<String, SiteFile>,
+}
+
+/// One `aws_apigatewayv2_route`, keyed by its route key.
+#[derive(Debug, Serialize)]
+struct ApiRoute {
+    /// `JWT` (the authorizer runs first) or `NONE`.
+    authorization_type: &'static str,
+}
+
+/// `[auth]`: the `auth` variable (terraform/variables.tf), field for field.
+#[derive(Debug, Serialize)]
+struct AuthVars {
+    provider: &'static str,
+    issuer: Option<String>,
+    audience: Vec<String>,
+    authorize_url: Option<String>,
+    token_url: Option<String>,
+    logout_url: Option<String>,
+    scopes: Vec<String>,
+    route_scopes: Vec<String>,
+    password: PasswordVars,
+    access_token_minutes: u32,
+    id_token_minutes: u32,
+    refresh_token_days: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct PasswordVars {
+    min_length: u8,
+    require_lowercase: bool,
+    require_uppercase: bool,
+    require_numbers: bool,
+    require_symbols: bool,
+}
+
+impl AuthVars {
+    /// Every field of `auth` (destructured, so that a field added to [`Auth`] fails to compile
+    /// here until Terraform is told about it).
+    fn new(auth: &Auth) -> Self {
+        let Auth {
+            provider,
+            issuer,
+            audience,
+            authorize_url,
+            token_url,
+            logout_url,
+            scopes,
+            route_scopes,
+            access_token_minutes,
+            id_token_minutes,
+            refresh_token_days,
+            password,
+        } = auth.clone();
+        let PasswordPolicy {
+            min_length,
+            require_lowercase,
+            require_uppercase,
+            require_numbers,
+            require_symbols,
+        } = password;
+        Self {
+            provider: provider.name(),
+            issuer,
+            audience,
+            authorize_url,
+            token_url,
+            logout_url,
+            scopes,
+            route_scopes,
+            password: PasswordVars {
+                min_length,
+                require_lowercase,
+                require_uppercase,
+                require_numbers,
+                require_symbols,
+            },
+            access_token_minutes,
+            id_token_minutes,
+            refresh_token_days,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -79,6 +165,17 @@ impl TfVars {
             presign_memory_mb: config.functions.presign.memory_mb,
             presign_timeout_seconds: config.functions.presign.timeout_seconds,
             log_retention_days: config.logs.retention_days,
+            api_routes: routes::ROUTES
+                .iter()
+                .map(|route| {
+                    let authorization_type = match route.access {
+                        Access::Public => "NONE",
+                        Access::SignedIn => "JWT",
+                    };
+                    (route.key(), ApiRoute { authorization_type })
+                })
+                .collect(),
+            auth: AuthVars::new(&config.auth),
             security_headers: SecurityHeaders {
                 csp_template: web::CONTENT_SECURITY_POLICY_TEMPLATE,
                 hsts_max_age_seconds: web::HSTS_MAX_AGE_SECONDS,

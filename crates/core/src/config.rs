@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Auth;
 use crate::env;
 use crate::format::{InputFormat, OutputFormat};
 
@@ -37,6 +38,8 @@ pub struct Config {
     pub functions: Functions,
     /// Log retention (deployment only).
     pub logs: Logs,
+    /// Sign-in and the API's authorizer.
+    pub auth: Auth,
 }
 
 /// Renditions and output formats.
@@ -235,6 +238,7 @@ impl Config {
     /// Checks every field and every relation between fields.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = self.runtime().problems();
+        problems.extend(self.auth.problems());
         for (name, function) in self.functions.by_name() {
             let max_timeout =
                 if name == PRESIGN { PRESIGN_MAX_TIMEOUT_SECONDS } else { LAMBDA_MAX_TIMEOUT_SECONDS };
@@ -521,6 +525,14 @@ mod tests {
     }
 
     #[cfg(feature = "file")]
+    /// `thumbforge.toml` documents every default: a newcomer reading it reads what runs.
+    #[cfg(feature = "file")]
+    #[test]
+    fn the_committed_file_writes_out_the_defaults() {
+        let text = include_str!("../../../thumbforge.toml");
+        assert_eq!(Config::from_toml(text).unwrap(), Config::default());
+    }
+
     #[test]
     fn toml_overrides_defaults_and_rejects_unknown_fields() {
         let config = Config::from_toml("[thumbnails]\nsizes = [128]\nwebp = false\n").unwrap();

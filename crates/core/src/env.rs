@@ -30,6 +30,26 @@ pub const PRESIGN_EXPIRY_SECONDS: &str = "THUMBFORGE_PRESIGN_EXPIRY_SECONDS";
 /// Optional S3 endpoint override (the local stack and emulators); unset on AWS.
 pub const S3_ENDPOINT: &str = "THUMBFORGE_S3_ENDPOINT";
 
+/// The metadata table (DynamoDB; deployment, not part of `thumbforge.toml`).
+pub const TABLE: &str = "THUMBFORGE_TABLE";
+/// Optional DynamoDB endpoint override (the local stack and emulators); unset on AWS.
+pub const DYNAMODB_ENDPOINT: &str = "THUMBFORGE_DYNAMODB_ENDPOINT";
+
+// What the page needs to sign in, served by `GET /api/config` (the API function only). On AWS
+// Terraform sets them from the user pool's hosted UI domain and app client, or from `[auth]` for
+// `provider = "oidc"`; the local stack sets them from its embedded issuer.
+
+/// The page's OAuth client id (a public client: code + PKCE).
+pub const AUTH_CLIENT_ID: &str = "THUMBFORGE_AUTH_CLIENT_ID";
+/// The provider's authorization endpoint, e.g. `https://x.auth.eu-west-1.amazoncognito.com/oauth2/authorize`.
+pub const AUTH_AUTHORIZE_URL: &str = "THUMBFORGE_AUTH_AUTHORIZE_URL";
+/// The provider's token endpoint.
+pub const AUTH_TOKEN_URL: &str = "THUMBFORGE_AUTH_TOKEN_URL";
+/// Where signing out sends the browser (Cognito's `/logout`); may be empty.
+pub const AUTH_LOGOUT_URL: &str = "THUMBFORGE_AUTH_LOGOUT_URL";
+/// The scopes the page asks for, space-separated.
+pub const AUTH_SCOPES: &str = "THUMBFORGE_AUTH_SCOPES";
+
 /// Every variable [`crate::RuntimeConfig::from_env`] reads.
 pub const RUNTIME: [&str; 11] = [
     SIZES,

@@ -1,13 +1,15 @@
 //! thumbforge's shared vocabulary, used by both Lambdas, xtask and the local stack: the one typed
 //! [`Config`], the environment variables that carry it ([`env`]), the bucket's key layout
-//! ([`keys`]) and the manifest the thumbnail function writes ([`manifest`]) and the headers the edge sets
-//! ([`web`]).
+//! ([`keys`]) and the manifest the thumbnail function writes ([`manifest`]), the API's route table
+//! ([`routes`]) and the headers the edge sets ([`web`]).
 
+pub mod auth;
 pub mod config;
 pub mod env;
 pub mod format;
 pub mod keys;
 pub mod manifest;
+pub mod routes;
 pub mod web;
 
 pub use config::{Config, ConfigError, RuntimeConfig};

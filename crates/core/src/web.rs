@@ -8,10 +8,16 @@
 /// pre-signed upload to (the media bucket's regional endpoint on AWS, the local S3 server in dev).
 pub const UPLOAD_ORIGIN_PLACEHOLDER: &str = "{upload_origin}";
 
-/// The page's Content-Security-Policy, with [`UPLOAD_ORIGIN_PLACEHOLDER`] to fill in: scripts,
-/// styles and images from the site only, API calls to the site, uploads to the bucket, no framing.
+/// Placeholder in [`CONTENT_SECURITY_POLICY_TEMPLATE`] for the identity provider's origin, whose
+/// token endpoint the page calls (the Cognito hosted UI's domain on AWS, the embedded issuer in
+/// dev).
+pub const IDENTITY_ORIGIN_PLACEHOLDER: &str = "{identity_origin}";
+
+/// The page's Content-Security-Policy, with [`UPLOAD_ORIGIN_PLACEHOLDER`] and
+/// [`IDENTITY_ORIGIN_PLACEHOLDER`] to fill in: scripts, styles and images from the site only, API
+/// calls to the site, uploads to the bucket, tokens from the identity provider, no framing.
 pub const CONTENT_SECURITY_POLICY_TEMPLATE: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' blob: data:; connect-src 'self' {upload_origin}; \
+     style-src 'self'; img-src 'self' blob: data:; connect-src 'self' {upload_origin} {identity_origin}; \
      manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// `Strict-Transport-Security: max-age=…; includeSubDomains` (two years).
@@ -45,15 +51,29 @@ pub const UPLOAD_CORS_EXPOSE_HEADERS: [&str; 1] = ["ETag"];
 /// How long a browser may cache the upload preflight, in seconds.
 pub const UPLOAD_CORS_MAX_AGE_SECONDS: u32 = 3000;
 
-/// The CSP for a deployment whose uploads go to `upload_origin` (e.g. `https://b.s3.eu-west-1.amazonaws.com`).
-pub fn content_security_policy(upload_origin: &str) -> String {
-    CONTENT_SECURITY_POLICY_TEMPLATE.replace(UPLOAD_ORIGIN_PLACEHOLDER, upload_origin)
+/// The CSP for a deployment whose uploads go to `upload_origin` (e.g.
+/// `https://b.s3.eu-west-1.amazonaws.com`) and whose tokens come from `identity_origin` (e.g.
+/// `https://x.auth.eu-west-1.amazoncognito.com`).
+pub fn content_security_policy(upload_origin: &str, identity_origin: &str) -> String {
+    CONTENT_SECURITY_POLICY_TEMPLATE
+        .replace(UPLOAD_ORIGIN_PLACEHOLDER, upload_origin)
+        .replace(IDENTITY_ORIGIN_PLACEHOLDER, identity_origin)
+}
+
+/// The origin (`scheme://host[:port]`) of a URL; `None` when it has none.
+pub fn origin_of(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    (!host.is_empty()).then(|| &url[..scheme.len() + 3 + host.len()])
 }
 
 /// Every security header the edge adds to every answer, in a fixed order.
-pub fn security_headers(upload_origin: &str) -> [(&'static str, String); 5] {
+pub fn security_headers(upload_origin: &str, identity_origin: &str) -> [(&'static str, String); 5] {
     [
-        ("content-security-policy", content_security_policy(upload_origin)),
+        ("content-security-policy", content_security_policy(upload_origin, identity_origin)),
         ("strict-transport-security", format!("max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains")),
         ("x-content-type-options", "nosniff".to_owned()),
         ("x-frame-options", FRAME_OPTIONS.to_owned()),
@@ -84,18 +104,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_csp_names_the_upload_origin_once_and_nothing_unsafe() {
-        let csp = content_security_policy("https://b.s3.eu-west-1.amazonaws.com");
-        assert!(csp.contains("connect-src 'self' https://b.s3.eu-west-1.amazonaws.com;"), "{csp}");
-        assert!(!csp.contains(UPLOAD_ORIGIN_PLACEHOLDER));
+    fn the_csp_names_the_upload_and_identity_origins_once_and_nothing_unsafe() {
+        let csp = content_security_policy(
+            "https://b.s3.eu-west-1.amazonaws.com",
+            "https://x.auth.eu-west-1.amazoncognito.com",
+        );
+        assert!(
+            csp.contains(
+                "connect-src 'self' https://b.s3.eu-west-1.amazonaws.com https://x.auth.eu-west-1.amazoncognito.com;"
+            ),
+            "{csp}"
+        );
+        assert!(!csp.contains(UPLOAD_ORIGIN_PLACEHOLDER) && !csp.contains(IDENTITY_ORIGIN_PLACEHOLDER));
         assert!(!csp.contains("unsafe"), "{csp}");
         assert!(csp.contains("frame-ancestors 'none'"));
         assert_eq!(CONTENT_SECURITY_POLICY_TEMPLATE.matches(UPLOAD_ORIGIN_PLACEHOLDER).count(), 1);
+        assert_eq!(CONTENT_SECURITY_POLICY_TEMPLATE.matches(IDENTITY_ORIGIN_PLACEHOLDER).count(), 1);
+    }
+
+    #[test]
+    fn origins_of_urls() {
+        assert_eq!(
+            origin_of("https://x.auth.eu-west-1.amazoncognito.com/oauth2/token"),
+            Some("https://x.auth.eu-west-1.amazoncognito.com")
+        );
+        assert_eq!(origin_of("http://127.0.0.1:4000/oauth2/token?x"), Some("http://127.0.0.1:4000"));
+        assert_eq!(origin_of("http://127.0.0.1:4000"), Some("http://127.0.0.1:4000"));
+        assert_eq!(origin_of("/oauth2/token"), None);
+        assert_eq!(origin_of("https:///x"), None);
     }
 
     #[test]
     fn security_headers_are_complete() {
-        let headers = security_headers("http://127.0.0.1:9000");
+        let headers = security_headers("http://127.0.0.1:9000", "http://127.0.0.1:9001");
         let names: Vec<_> = headers.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             names,

@@ -1,8 +1,10 @@
 //! The edge: what CloudFront and API Gateway do in a deployment, on one local HTTP listener.
 //!
 //! - `/api/*` → the API function, as an API Gateway HTTP API (payload format 2.0) proxy
-//!   integration on `ANY /api/{proxy+}`: the event, the response mapping, the 10 MB request
-//!   limit and API Gateway's own answers when the function fails (`500`) or times out (`503`).
+//!   integration: the route selected from [`thumbforge_core::routes::ROUTES`] (its `routeKey` and
+//!   `pathParameters`, API Gateway's `404` when none matches), the event, the response mapping,
+//!   the 10 MB request limit and API Gateway's own answers when the function fails (`500`) or
+//!   times out (`503`).
 //! - `/thumbs/*` → the media bucket (`GET`/`HEAD`), read through the S3 API as CloudFront's
 //!   origin access control does, with the object's `Content-Type`, `Cache-Control` and `ETag`.
 //! - everything else → the page in `frontend/` (the site bucket), `/` being `index.html`, each
@@ -27,12 +29,15 @@ use hyper_util::rt::TokioIo;
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 use thumbforge_core::keys::THUMBS_PREFIX;
+use thumbforge_core::routes::{self, Access, Selected};
 use thumbforge_core::web;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::authorizer::{JwtAuthorizer, Refusal};
 use crate::lambda::{ACCOUNT_ID, Function, InvokeError};
+use crate::logs::LogSink;
 use crate::time::{apigw_time, epoch_millis};
 
 /// API Gateway's largest request payload.
@@ -54,8 +59,16 @@ pub struct Edge {
     pub bucket: String,
     /// Where browsers send uploads (for the CSP's `connect-src`).
     pub upload_origin: String,
+    /// Where the page gets its tokens (for the CSP's `connect-src`).
+    pub identity_origin: String,
     /// The region the API claims to be in.
     pub region: String,
+    /// The JWT authorizer of every route that needs a signed-in user.
+    pub authorizer: Arc<JwtAuthorizer>,
+    /// The scopes those routes accept (any one of them); empty: no scope check.
+    pub route_scopes: Vec<String>,
+    /// Where the edge logs why it refused a token.
+    pub logs: LogSink,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -104,6 +117,17 @@ fn json_message(status: StatusCode, message: &str) -> Answer {
     response
 }
 
+/// API Gateway's own answer when the authorizer refuses a request.
+fn refused(refusal: &Refusal) -> Answer {
+    let (status, message, challenge) = refusal.answer();
+    let mut response =
+        json_message(StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED), message);
+    if let Some(challenge) = challenge {
+        set(response.headers_mut(), header::WWW_AUTHENTICATE, challenge);
+    }
+    response
+}
+
 fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         headers.insert(name, value);
@@ -121,7 +145,7 @@ impl Edge {
         } else {
             self.site(request.method(), &path).await
         };
-        for (name, value) in web::security_headers(&self.upload_origin) {
+        for (name, value) in web::security_headers(&self.upload_origin, &self.identity_origin) {
             set(response.headers_mut(), HeaderName::from_static(name), &value);
         }
         if head {
@@ -197,7 +221,29 @@ impl Edge {
         let Ok(body) = Limited::new(body, MAX_API_REQUEST_BYTES).collect().await.map(|b| b.to_bytes()) else {
             return json_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
         };
-        let event = api_event(&parts, &body, peer, &self.region, SystemTime::now());
+        let Some(route) = routes::select(parts.method.as_str(), parts.uri.path()) else {
+            return json_message(StatusCode::NOT_FOUND, "Not Found");
+        };
+        let authorized = match route.route.access {
+            Access::Public => None,
+            Access::SignedIn => {
+                let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+                match self.authorizer.authorize(header, &self.route_scopes).await {
+                    Ok(accepted) => Some(accepted),
+                    Err(refusal) => {
+                        if let Refusal::Unauthorized(why) = &refusal {
+                            self.logs
+                                .line("edge", &format!("401 {} {}: {why}", parts.method, parts.uri.path()));
+                        }
+                        return refused(&refusal);
+                    }
+                }
+            }
+        };
+        let mut event = api_event(&parts, &route, &body, peer, &self.region, SystemTime::now());
+        if let (Some(accepted), Some(context)) = (authorized, event.get_mut("requestContext")) {
+            context["authorizer"] = accepted.to_event();
+        }
         match self.api.invoke(event.to_string()).await {
             Ok(answer) => map_api_response(&answer),
             Err(InvokeError::Timeout(_)) => {
@@ -233,9 +279,10 @@ pub fn site_path(path: &str) -> Option<PathBuf> {
     path.components().all(|c| matches!(c, Component::Normal(_))).then_some(path)
 }
 
-/// The API Gateway HTTP API (payload format 2.0) event for a request on `ANY /api/{proxy+}`.
+/// The API Gateway HTTP API (payload format 2.0) event for a request on `route`.
 pub fn api_event(
     parts: &hyper::http::request::Parts,
+    route: &Selected,
     body: &[u8],
     peer: SocketAddr,
     region: &str,
@@ -278,7 +325,8 @@ pub fn api_event(
     let request_id = uuid::Uuid::now_v7().to_string();
     let mut event = Map::new();
     event.insert("version".into(), json!("2.0"));
-    event.insert("routeKey".into(), json!("ANY /api/{proxy+}"));
+    let route_key = route.route.key();
+    event.insert("routeKey".into(), json!(route_key));
     event.insert("rawPath".into(), json!(raw_path));
     event.insert("rawQueryString".into(), json!(raw_query));
     if !cookies.is_empty() {
@@ -288,9 +336,14 @@ pub fn api_event(
     if !query.is_empty() {
         event.insert("queryStringParameters".into(), json!(query));
     }
-    if let Some(proxy) = raw_path.strip_prefix("/api/") {
-        let proxy = percent_decode_str(proxy).decode_utf8_lossy().into_owned();
-        event.insert("pathParameters".into(), json!({ "proxy": proxy }));
+    if !route.parameters.is_empty() {
+        // API Gateway hands the function decoded parameter values.
+        let decoded: BTreeMap<&str, String> = route
+            .parameters
+            .iter()
+            .map(|(name, value)| (*name, percent_decode_str(value).decode_utf8_lossy().into_owned()))
+            .collect();
+        event.insert("pathParameters".into(), json!(decoded));
     }
     event.insert(
         "requestContext".into(),
@@ -307,7 +360,7 @@ pub fn api_event(
                 "userAgent": headers.get("user-agent").cloned().unwrap_or_default(),
             },
             "requestId": request_id,
-            "routeKey": "ANY /api/{proxy+}",
+            "routeKey": route_key,
             "stage": "$default",
             "time": apigw_time(now),
             "timeEpoch": epoch_millis(now),
@@ -408,14 +461,17 @@ mod tests {
             .unwrap();
         let (parts, ()) = request.into_parts();
         let now = SystemTime::UNIX_EPOCH + Duration::from_millis(1_741_788_191_007);
-        let event = api_event(&parts, b"", "127.0.0.1:5000".parse().unwrap(), "eu-west-1", now);
+        let route = routes::select("GET", "/api/images").unwrap();
+        let event = api_event(&parts, &route, b"", "127.0.0.1:5000".parse().unwrap(), "eu-west-1", now);
         assert_eq!(event["version"], "2.0");
         assert_eq!(event["rawPath"], "/api/images");
         assert_eq!(event["rawQueryString"], "limit=2&cursor=a%2Bb&x=1&x=2");
         assert_eq!(event["queryStringParameters"], json!({"limit": "2", "cursor": "a+b", "x": "1,2"}));
         assert_eq!(event["cookies"], json!(["a=1", "b=2"]));
         assert_eq!(event["headers"]["host"], "local.execute-api.eu-west-1.amazonaws.com");
-        assert_eq!(event["pathParameters"]["proxy"], "images");
+        assert_eq!(event["routeKey"], "GET /api/images");
+        assert_eq!(event["requestContext"]["routeKey"], "GET /api/images");
+        assert!(event.get("pathParameters").is_none());
         assert_eq!(event["requestContext"]["time"], "12/Mar/2025:14:03:11 +0000");
         assert_eq!(event["requestContext"]["timeEpoch"], 1_741_788_191_007_u64);
         assert_eq!(event["isBase64Encoded"], false);
@@ -427,9 +483,24 @@ mod tests {
 
         let (parts, ()) =
             Request::builder().method("POST").uri("/api/uploads").body(()).unwrap().into_parts();
-        let event = api_event(&parts, &[0xff, 0x00], "127.0.0.1:1".parse().unwrap(), "eu-west-1", now);
+        let route = routes::select("POST", "/api/uploads").unwrap();
+        let event =
+            api_event(&parts, &route, &[0xff, 0x00], "127.0.0.1:1".parse().unwrap(), "eu-west-1", now);
         assert_eq!(event["body"], "/wA=");
         assert_eq!(event["isBase64Encoded"], true);
+
+        // Path parameters, decoded; anything else under /api/ on the greedy fallback.
+        for (method, uri, key, parameters) in [
+            ("GET", "/api/images/a%20b", "GET /api/images/{id}", json!({"id": "a b"})),
+            ("DELETE", "/api/uploads", "ANY /api/{proxy+}", json!({"proxy": "uploads"})),
+            ("GET", "/api/x/y%2Fz", "ANY /api/{proxy+}", json!({"proxy": "x/y/z"})),
+        ] {
+            let (parts, ()) = Request::builder().method(method).uri(uri).body(()).unwrap().into_parts();
+            let route = routes::select(method, parts.uri.path()).unwrap();
+            let event = api_event(&parts, &route, b"", "127.0.0.1:1".parse().unwrap(), "eu-west-1", now);
+            assert_eq!(event["routeKey"], key, "{uri}");
+            assert_eq!(event["pathParameters"], parameters, "{uri}");
+        }
     }
 
     #[test]

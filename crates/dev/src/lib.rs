@@ -8,11 +8,13 @@
 //! | S3 (media bucket, CORS for the page) | [`thumbforge_s3_local`]: s3s + s3s-fs, SigV4 and presigned URLs verified |
 //! | Lambda | [`lambda`]: a Runtime API emulator per function running its binary as child processes |
 //! | S3 → Lambda notification, async retries, DLQ | [`notify`] |
-//! | CloudFront + API Gateway HTTP API | [`gateway`]: the page, `/api/*` as payload-2.0 events, `/thumbs/*` from the bucket |
+//! | CloudFront + API Gateway HTTP API | [`gateway`]: the page, `/api/*` as payload-2.0 events behind the JWT authorizer ([`authorizer`]), `/thumbs/*` from the bucket |
+//! | Cognito user pool + hosted UI | [`thumbforge_oidc_local`]: an OpenID Connect issuer with the hosted UI's sign-in, sign-up and reset pages, code + PKCE and refresh tokens |
 //!
 //! The functions get the same variables Terraform sets, from the same [`Config`], plus the local
 //! S3 endpoint and credentials. [`Stack::start`] boots it all; `cargo xtask dev` is the command.
 
+pub mod authorizer;
 pub mod binaries;
 pub mod gateway;
 pub mod lambda;
@@ -27,12 +29,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use thumbforge_core::auth::SignIn;
 use thumbforge_core::config::{PRESIGN, THUMBNAIL};
 use thumbforge_core::{Config, env, web};
+use thumbforge_oidc_local::{ClientOptions, Issuer, IssuerOptions, PasswordPolicy};
 use thumbforge_s3_local::{CorsRule, LocalS3, Options};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use authorizer::JwtAuthorizer;
 pub use binaries::{Binaries, Runner};
 pub use lambda::{Function, FunctionSpec, InvokeError};
 pub use logs::LogSink;
@@ -45,6 +50,9 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// The media bucket's name in the local stack.
 pub const BUCKET: &str = "thumbforge-dev-media";
+
+/// The page's OAuth client id in the local stack.
+pub const CLIENT_ID: &str = "thumbforge-dev-page";
 
 /// The region the local stack claims to be in.
 pub const REGION: &str = thumbforge_s3_local::REGION;
@@ -62,6 +70,8 @@ pub struct StackOptions {
     pub listen: SocketAddr,
     /// Where S3 listens (port 0 for a free one).
     pub s3_listen: SocketAddr,
+    /// Where the identity issuer listens (port 0 for a free one).
+    pub identity_listen: SocketAddr,
     /// The function binaries.
     pub binaries: Binaries,
     /// Execution environments per function.
@@ -83,6 +93,7 @@ impl StackOptions {
             frontend_dir,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             s3_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            identity_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             binaries,
             instances: 2,
             retry: RetryPolicy::default(),
@@ -97,6 +108,7 @@ impl StackOptions {
 pub struct Stack {
     url: String,
     s3: LocalS3,
+    identity: Issuer,
     presign: Function,
     thumbnail: Function,
     notifications: Arc<Notifications>,
@@ -120,6 +132,7 @@ impl Stack {
             frontend_dir,
             listen,
             s3_listen,
+            identity_listen,
             binaries,
             instances,
             retry,
@@ -142,7 +155,7 @@ impl Stack {
             vec![url.clone()]
         };
         let cors = CorsRule {
-            allowed_origins: origins,
+            allowed_origins: origins.clone(),
             allowed_methods: vec!["PUT".to_owned()],
             allowed_headers: web::UPLOAD_CORS_ALLOWED_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
             expose_headers: web::UPLOAD_CORS_EXPOSE_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
@@ -159,10 +172,56 @@ impl Stack {
             &format!("S3 at {} (bucket {BUCKET}, data in {})", s3.endpoint(), s3.root().display()),
         );
 
+        // The user pool: the page's origins are its client's callback and sign-out URLs.
+        let auth = &config.auth;
+        let pages: Vec<String> = origins.iter().map(|origin| format!("{origin}/")).collect();
+        let client = ClientOptions {
+            client_id: CLIENT_ID.to_owned(),
+            callback_urls: pages.clone(),
+            logout_urls: pages,
+            scopes: auth.scopes.clone(),
+        };
+        let mut identity_options = IssuerOptions::new(data_dir.join("identity"));
+        identity_options.listen = identity_listen;
+        identity_options.clients = vec![client];
+        identity_options.password_policy = PasswordPolicy {
+            min_length: auth.password.min_length,
+            require_lowercase: auth.password.require_lowercase,
+            require_uppercase: auth.password.require_uppercase,
+            require_numbers: auth.password.require_numbers,
+            require_symbols: auth.password.require_symbols,
+        };
+        identity_options.access_token_lifetime =
+            Duration::from_secs(u64::from(auth.access_token_minutes) * 60);
+        identity_options.id_token_lifetime = Duration::from_secs(u64::from(auth.id_token_minutes) * 60);
+        identity_options.refresh_token_lifetime =
+            Duration::from_secs(u64::from(auth.refresh_token_days) * 86_400);
+        let identity = Issuer::start(identity_options)
+            .await
+            .with_context(|| format!("starting the identity issuer on {identity_listen}"))?;
+        logs.line(
+            "dev",
+            &format!(
+                "identity issuer at {} (users in {}; sign-up codes in {})",
+                identity.url(),
+                identity.data_dir().display(),
+                identity.outbox_path().display()
+            ),
+        );
+        let sign_in = SignIn {
+            client_id: CLIENT_ID.to_owned(),
+            authorize_url: identity.authorize_url(),
+            token_url: identity.token_url(),
+            logout_url: Some(identity.logout_url()),
+            scopes: auth.scopes.clone(),
+        };
+
         let mut function_env: BTreeMap<String, String> =
             config.runtime().to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         function_env.insert(env::BUCKET.to_owned(), BUCKET.to_owned());
         function_env.insert(env::S3_ENDPOINT.to_owned(), s3.endpoint());
+        let presign_env: BTreeMap<String, String> =
+            sign_in.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         function_env.insert("AWS_ACCESS_KEY_ID".to_owned(), s3.access_key().to_owned());
         function_env.insert("AWS_SECRET_ACCESS_KEY".to_owned(), s3.secret_key().to_owned());
         let startup_timeout =
@@ -170,6 +229,9 @@ impl Stack {
         let spec = |name: &str, executable: &PathBuf, settings: &thumbforge_core::config::Function| {
             let (program, args, runner_env) = binaries.command(executable);
             let mut env = function_env.clone();
+            if name == PRESIGN {
+                env.extend(presign_env.clone());
+            }
             env.extend(runner_env);
             FunctionSpec {
                 name: format!("thumbforge-dev-{name}"),
@@ -219,10 +281,14 @@ impl Stack {
             s3: s3.client(),
             bucket: BUCKET.to_owned(),
             upload_origin: s3.endpoint(),
+            identity_origin: identity.url().to_owned(),
             region: REGION.to_owned(),
+            authorizer: Arc::new(JwtAuthorizer::new(identity.url(), vec![CLIENT_ID.to_owned()])),
+            route_scopes: auth.route_scopes.clone(),
+            logs: logs.clone(),
         };
         let gateway = tokio::spawn(gateway::serve(edge, edge_routes, stopped));
-        Ok(Self { url, s3, presign, thumbnail, notifications, stop, gateway, notify })
+        Ok(Self { url, s3, identity, presign, thumbnail, notifications, stop, gateway, notify })
     }
 
     /// The page's URL, e.g. `http://127.0.0.1:8080`.
@@ -235,6 +301,12 @@ impl Stack {
     #[must_use]
     pub fn s3(&self) -> &LocalS3 {
         &self.s3
+    }
+
+    /// The identity issuer (the user pool and its hosted sign-in pages).
+    #[must_use]
+    pub fn identity(&self) -> &Issuer {
+        &self.identity
     }
 
     /// The API function.
@@ -261,6 +333,6 @@ impl Stack {
         let _ = self.gateway.await;
         tokio::join!(self.presign.stop(), self.thumbnail.stop());
         self.notify.abort();
-        self.s3.shutdown().await;
+        tokio::join!(self.s3.shutdown(), self.identity.shutdown());
     }
 }

@@ -68,6 +68,7 @@ async fn the_upload_page_works_in_a_real_browser() {
         .arg(&script)
         .current_dir(workspace())
         .env("THUMBFORGE_URL", stack.url())
+        .env("THUMBFORGE_OUTBOX", stack.identity().outbox_path())
         .env("THUMBFORGE_CHROMIUM", &chromium)
         .env("THUMBFORGE_NODE_MODULES", &node_modules)
         .env("THUMBFORGE_E2E_OUT", &screenshots)

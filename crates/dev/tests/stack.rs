@@ -2,6 +2,7 @@
 //! `cargo xtask dev` (or of the page) does, and what must never happen.
 #![allow(clippy::unwrap_used, clippy::print_stderr, reason = "tests")]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -124,15 +125,39 @@ async fn get(url: &str) -> Answer {
     send("GET", url, &[], Bytes::new()).await
 }
 
-async fn post_json(url: &str, body: &Value) -> Answer {
-    send("POST", url, &[("content-type", "application/json")], body.to_string()).await
+/// `Authorization: Bearer …` for the stack's test user, signed up once per stack through the
+/// issuer's admin call (the browser test signs up through the pages).
+async fn bearer(stack: &Stack) -> String {
+    static TOKENS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+    if let Some(token) = TOKENS.lock().unwrap().get(stack.url()) {
+        return token.clone();
+    }
+    let identity = stack.identity();
+    let email = "journey@example.com";
+    // Concurrent first calls race to create the user: one wins, the others find it there.
+    match identity.admin_create_confirmed_user(email, "Journey-passw0rd").await {
+        Ok(_) | Err(thumbforge_oidc_local::Error::UserExists(_)) => {}
+        Err(err) => panic!("creating the test user: {err}"),
+    }
+    let tokens = identity.tokens_for_tests(email, thumbforge_dev::CLIENT_ID).await.unwrap();
+    let header = format!("Bearer {}", tokens.access_token);
+    TOKENS.lock().unwrap().insert(stack.url().to_owned(), header.clone());
+    header
+}
+
+/// `GET` on the API as the stack's test user.
+async fn api_get(stack: &Stack, url: &str) -> Answer {
+    send("GET", url, &[("authorization", &bearer(stack).await)], Bytes::new()).await
 }
 
 /// `POST /api/uploads` for `bytes`.
 async fn presign(stack: &Stack, filename: &str, content_type: &str, size: usize) -> Value {
-    let answer = post_json(
+    let auth = bearer(stack).await;
+    let answer = send(
+        "POST",
         &format!("{}/api/uploads", stack.url()),
-        &json!({"filename": filename, "contentType": content_type, "size": size}),
+        &[("content-type", "application/json"), ("authorization", &auth)],
+        json!({"filename": filename, "contentType": content_type, "size": size}).to_string(),
     )
     .await;
     assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
@@ -159,7 +184,7 @@ async fn wait_done(stack: &Stack, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut pause = Duration::from_millis(20);
     loop {
-        let answer = get(&format!("{}/api/images/{id}", stack.url())).await;
+        let answer = api_get(stack, &format!("{}/api/images/{id}", stack.url())).await;
         assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
         let image = answer.json();
         if image["status"] != "pending" {
@@ -189,7 +214,28 @@ async fn user_journey(booted: &Booted) {
     assert_eq!(page.header("x-content-type-options"), "nosniff");
     assert_eq!(page.header("x-frame-options"), "DENY");
     let csp = page.header("content-security-policy");
-    assert!(csp.contains(&format!("connect-src 'self' {}", stack.s3().endpoint())), "{csp}");
+    assert!(
+        csp.contains(&format!("connect-src 'self' {} {};", stack.s3().endpoint(), stack.identity().url())),
+        "{csp}"
+    );
+
+    // API Gateway's authorizer: only the configuration is public.
+    for (method, path) in
+        [("GET", "/api/images"), ("POST", "/api/uploads"), ("GET", "/api/images/x"), ("PUT", "/api/nothing")]
+    {
+        let refused = send(method, &format!("{origin}{path}"), &[], Bytes::new()).await;
+        assert_eq!(
+            (refused.status, refused.json()),
+            (401, json!({"message": "Unauthorized"})),
+            "{method} {path}"
+        );
+        assert_eq!(refused.header("www-authenticate"), "Bearer");
+        let forged =
+            send(method, &format!("{origin}{path}"), &[("authorization", "Bearer a.b.c")], Bytes::new())
+                .await;
+        assert_eq!(forged.status, 401, "{method} {path}");
+    }
+    assert_eq!(get(&format!("{origin}/api")).await.json(), json!({"message": "Not Found"}));
     for path in ["/../Cargo.toml", "/%2e%2e/Cargo.toml", "/README.md", "/tests/lib.test.mjs", "/.git/config"]
     {
         assert_eq!(get(&format!("{origin}{path}")).await.status, 404, "{path}");
@@ -282,7 +328,7 @@ async fn user_journey(booted: &Booted) {
     assert_ne!(moved, signed_url);
     other_key["upload"]["url"] = json!(moved);
     assert_eq!(put(&other_key, origin, &small).await.status, 403, "another key");
-    let nothing = get(&format!("{origin}/api/images/{}", ticket["id"].as_str().unwrap())).await;
+    let nothing = api_get(stack, &format!("{origin}/api/images/{}", ticket["id"].as_str().unwrap())).await;
     assert_eq!(nothing.status, 404, "nothing was stored under the ticket's key");
     // The ticket still works once, and only once.
     assert_eq!(put(&ticket, origin, &small).await.status, 200);
@@ -306,7 +352,7 @@ async fn user_journey(booted: &Booted) {
     assert_eq!(after.body.collect().await.unwrap().into_bytes(), manifest);
 
     // The gallery lists them newest first; nothing went to the dead-letter folder.
-    let list = get(&format!("{origin}/api/images")).await.json();
+    let list = api_get(stack, &format!("{origin}/api/images")).await.json();
     let ids: Vec<&str> =
         list["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [ticket["id"].as_str().unwrap(), hostile["id"].as_str().unwrap(), id.as_str()]);
@@ -369,7 +415,10 @@ async fn failing_events_are_retried_then_dead_lettered_and_can_be_replayed() {
 }
 
 async fn wait_status(stack: &Stack, id: &str) -> String {
-    get(&format!("{}/api/images/{id}", stack.url())).await.json()["status"].as_str().unwrap().to_owned()
+    api_get(stack, &format!("{}/api/images/{id}", stack.url())).await.json()["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,6 +1,9 @@
 //! The API core: routes an API Gateway HTTP API (payload 2.0) request and always answers with
 //! JSON, never with an invocation error.
 //!
+//! The routes are [`thumbforge_core::routes::ROUTES`]; API Gateway has selected one of them, and
+//! the function resolves the method and path against the same table.
+//!
 //! | route | answer |
 //! |---|---|
 //! | `POST /api/uploads` | `201` an upload ticket ([`UploadTicket`](crate::uploads::UploadTicket)) |
@@ -15,6 +18,8 @@ use std::time::Instant;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::http::header::LOCATION;
 use serde_json::Value;
+use thumbforge_core::auth::SignIn;
+use thumbforge_core::routes::{self, Endpoint, Resolution};
 use thumbforge_core::{OutputFormat, RuntimeConfig};
 
 use crate::http::{self, ApiError, json_response, query_param, route_path, with_header};
@@ -29,19 +34,7 @@ pub struct Api<B, P, C = SystemClock, I = V7Ids> {
     clock: C,
     ids: I,
     config: RuntimeConfig,
-}
-
-/// What a path names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route<'a> {
-    /// `/api/uploads`.
-    Uploads,
-    /// `/api/images`.
-    Images,
-    /// `/api/images/{id}` (the id unchecked).
-    Image(&'a str),
-    /// `/api/config`.
-    Config,
+    sign_in: SignIn,
 }
 
 /// The limits a client checks before asking for an upload (the API enforces them anyway).
@@ -58,11 +51,13 @@ pub struct PublicConfig {
     pub formats: Vec<&'static str>,
     /// Lifetime of an upload URL in seconds.
     pub upload_expiry_seconds: u64,
+    /// How the page signs in.
+    pub auth: SignIn,
 }
 
 impl PublicConfig {
     /// What a client may know of the configuration.
-    pub fn of(config: &RuntimeConfig) -> Self {
+    pub fn of(config: &RuntimeConfig, sign_in: &SignIn) -> Self {
         let mut sizes = config.sizes_largest_first();
         sizes.reverse();
         let mut formats = Vec::new();
@@ -76,49 +71,29 @@ impl PublicConfig {
             sizes,
             formats,
             upload_expiry_seconds: u64::from(config.upload.presign_expiry_seconds),
-        }
-    }
-}
-
-impl<'a> Route<'a> {
-    /// The route of a path (after [`route_path`]); `None` for an unknown path. Paths are matched
-    /// exactly: no trailing slash, no decoding, no normalisation.
-    pub fn of(path: &'a str) -> Option<Self> {
-        match path {
-            "/api/uploads" => Some(Self::Uploads),
-            "/api/images" => Some(Self::Images),
-            "/api/config" => Some(Self::Config),
-            _ => path.strip_prefix("/api/images/").filter(|id| !id.contains('/')).map(Self::Image),
-        }
-    }
-
-    /// The one method the route serves (its `Allow` header).
-    pub fn allow(self) -> &'static str {
-        match self {
-            Self::Uploads => "POST",
-            Self::Images | Self::Image(_) | Self::Config => "GET",
+            auth: sign_in.clone(),
         }
     }
 }
 
 impl<B: Bucket, P: Presigner> Api<B, P> {
     /// The API with the system clock and [`uuid::Uuid::now_v7`] ids.
-    pub fn new(bucket: B, presigner: P, config: RuntimeConfig) -> Self {
-        Self { bucket, presigner, clock: SystemClock, ids: V7Ids, config }
+    pub fn new(bucket: B, presigner: P, config: RuntimeConfig, sign_in: SignIn) -> Self {
+        Self { bucket, presigner, clock: SystemClock, ids: V7Ids, config, sign_in }
     }
 }
 
 impl<B, P, C, I> Api<B, P, C, I> {
     /// The same API with another clock.
     pub fn with_clock<C2: Clock>(self, clock: C2) -> Api<B, P, C2, I> {
-        let Self { bucket, presigner, ids, config, .. } = self;
-        Api { bucket, presigner, clock, ids, config }
+        let Self { bucket, presigner, ids, config, sign_in, .. } = self;
+        Api { bucket, presigner, clock, ids, config, sign_in }
     }
 
     /// The same API with another id generator.
     pub fn with_ids<I2: IdGenerator>(self, ids: I2) -> Api<B, P, C, I2> {
-        let Self { bucket, presigner, clock, config, .. } = self;
-        Api { bucket, presigner, clock, ids, config }
+        let Self { bucket, presigner, clock, config, sign_in, .. } = self;
+        Api { bucket, presigner, clock, ids, config, sign_in }
     }
 
     /// The configuration it runs with.
@@ -184,20 +159,26 @@ impl<B: Bucket, P: Presigner, C: Clock, I: IdGenerator> Api<B, P, C, I> {
         path: &str,
         request: &ApiGatewayV2httpRequest,
     ) -> Result<ApiGatewayV2httpResponse, ApiError> {
-        let route = Route::of(path).ok_or_else(|| ApiError::no_route(path))?;
-        if method != route.allow() {
-            return Err(ApiError::method_not_allowed(method, path, route.allow()));
-        }
-        match route {
-            Route::Uploads => {
+        let selected = match routes::resolve(method, path) {
+            Resolution::Found(selected) => selected,
+            Resolution::MethodNotAllowed(allow) => {
+                return Err(ApiError::method_not_allowed(method, path, &allow.join(", ")));
+            }
+            Resolution::NotFound => return Err(ApiError::no_route(path)),
+        };
+        let id = || selected.parameters.get("id").map_or("", String::as_str);
+        match selected.route.endpoint {
+            Endpoint::CreateUpload => {
                 let body = http::body_bytes(request)?;
                 let ticket = self.create_upload(&body).await?;
                 let location = ticket.status_url.clone();
                 Ok(with_header(json_response(201, &ticket), LOCATION, &location))
             }
-            Route::Image(id) => Ok(json_response(200, &self.image(id).await?)),
-            Route::Config => Ok(json_response(200, &PublicConfig::of(&self.config))),
-            Route::Images => {
+            Endpoint::GetImage => Ok(json_response(200, &self.image(id()).await?)),
+            Endpoint::Config => Ok(json_response(200, &PublicConfig::of(&self.config, &self.sign_in))),
+            // `resolve` never answers with the fallback: it is how other requests reach us.
+            Endpoint::Fallback => Err(ApiError::no_route(path)),
+            Endpoint::ListImages => {
                 let limit = parse_limit(query_param(request, "limit", "invalid_limit")?)?;
                 let cursor = match query_param(request, "cursor", "invalid_cursor")? {
                     None => None,
@@ -234,32 +215,20 @@ pub fn parse_limit(text: Option<&str>) -> Result<usize, ApiError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn routes_match_exactly() {
-        assert_eq!(Route::of("/api/uploads"), Some(Route::Uploads));
-        assert_eq!(Route::of("/api/images"), Some(Route::Images));
-        assert_eq!(Route::of("/api/images/abc"), Some(Route::Image("abc")));
-        assert_eq!(Route::of("/api/images/"), Some(Route::Image("")));
-        assert_eq!(Route::of("/api/config"), Some(Route::Config));
-        for path in [
-            "/",
-            "",
-            "/api",
-            "/api/",
-            "/api/uploads/",
-            "/api/config/",
-            "/api/images/a/b",
-            "/API/uploads",
-            "/api//images",
-        ] {
-            assert_eq!(Route::of(path), None, "{path}");
+    fn sign_in() -> SignIn {
+        SignIn {
+            client_id: "client".into(),
+            authorize_url: "https://id.example/oauth2/authorize".into(),
+            token_url: "https://id.example/oauth2/token".into(),
+            logout_url: Some("https://id.example/logout".into()),
+            scopes: vec!["openid".into(), "email".into()],
         }
     }
 
     #[test]
     fn public_config_follows_the_runtime_config() {
         let mut config = RuntimeConfig::default();
-        let public = PublicConfig::of(&config);
+        let public = PublicConfig::of(&config, &sign_in());
         assert_eq!(public.max_upload_bytes, config.limits.max_upload_bytes);
         assert_eq!(public.allowed_content_types, ["image/jpeg", "image/png", "image/webp", "image/gif"]);
         assert_eq!(public.sizes, [256, 1024]);
@@ -267,12 +236,15 @@ mod tests {
         config.thumbnails.webp = false;
         config.thumbnails.sizes = vec![512, 64];
         config.limits.allowed_types = vec![thumbforge_core::InputFormat::Png];
-        let public = PublicConfig::of(&config);
+        let public = PublicConfig::of(&config, &sign_in());
         assert_eq!(public.formats, ["jpeg"]);
         assert_eq!(public.sizes, [64, 512]);
         assert_eq!(public.allowed_content_types, ["image/png"]);
         let json = serde_json::to_value(&public).unwrap();
         assert_eq!(json["maxUploadBytes"], 26_214_400);
+        assert_eq!(json["auth"]["clientId"], "client");
+        assert_eq!(json["auth"]["tokenUrl"], "https://id.example/oauth2/token");
+        assert_eq!(json["auth"]["scopes"], serde_json::json!(["openid", "email"]));
         assert_eq!(json["uploadExpirySeconds"], 300);
     }
 

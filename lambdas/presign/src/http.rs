@@ -31,7 +31,7 @@ pub struct ApiError {
     /// What went wrong, for people.
     pub message: String,
     /// The `Allow` header of a 405.
-    pub allow: Option<&'static str>,
+    pub allow: Option<String>,
 }
 
 impl ApiError {
@@ -51,9 +51,9 @@ impl ApiError {
     }
 
     /// 405 `method_not_allowed`, with the `Allow` header.
-    pub fn method_not_allowed(method: &str, path: &str, allow: &'static str) -> Self {
+    pub fn method_not_allowed(method: &str, path: &str, allow: &str) -> Self {
         Self {
-            allow: Some(allow),
+            allow: Some(allow.to_owned()),
             ..Self::new(405, "method_not_allowed", format!("{method} is not allowed on {path}; use {allow}"))
         }
     }
@@ -79,8 +79,8 @@ impl ApiError {
     pub fn into_response(self) -> ApiGatewayV2httpResponse {
         let body = json!({ "error": { "code": self.code, "message": self.message } });
         let mut response = json_response(self.status, &body);
-        if let Some(allow) = self.allow {
-            response.headers.insert(ALLOW, HeaderValue::from_static(allow));
+        if let Some(allow) = self.allow.as_deref().and_then(|a| HeaderValue::from_str(a).ok()) {
+            response.headers.insert(ALLOW, allow);
         }
         if self.status == 503 {
             response.headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));

@@ -10,7 +10,8 @@ use thumbforge_lambda::Settings;
 async fn main() -> Result<(), Error> {
     thumbforge_lambda::init_logging();
     let settings = Settings::load()?;
-    let api = &runtime::api(settings).await;
+    let sign_in = runtime::sign_in()?;
+    let api = &runtime::api(settings, sign_in).await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<_, Error>(api.handle_event(event.payload).await)
     }))

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use aws_sdk_s3::config::timeout::TimeoutConfig;
+use thumbforge_core::auth::SignIn;
 use thumbforge_lambda::Settings;
 
 use crate::api::Api;
@@ -19,14 +20,24 @@ pub fn timeouts() -> TimeoutConfig {
     thumbforge_lambda::timeouts(Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(4))
 }
 
-/// The API for `settings`: the function role's credentials (or the local stack's endpoint).
-pub async fn api(settings: Settings) -> LambdaApi {
+/// The API for `settings` and `sign_in`: the function role's credentials (or the local stack's
+/// endpoint).
+pub async fn api(settings: Settings, sign_in: SignIn) -> LambdaApi {
     let client = settings.s3_client(timeouts()).await;
     Api::new(
         S3Bucket::new(client.clone(), settings.bucket.clone()),
         S3Presigner::new(client, settings.bucket),
         settings.config,
+        sign_in,
     )
+}
+
+/// How the page signs in, from the environment; on failure logs one error line naming every
+/// missing variable (the cold start then fails with the same message).
+pub fn sign_in() -> Result<SignIn, String> {
+    SignIn::from_env(|name| std::env::var(name).ok()).inspect_err(|error| {
+        tracing::error!(%error, "the sign-in settings are missing; refusing to start");
+    })
 }
 
 #[cfg(test)]

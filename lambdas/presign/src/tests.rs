@@ -156,7 +156,14 @@ struct Harness {
 fn harness_with(config: RuntimeConfig, presigner: FakePresigner) -> Harness {
     let bucket = Arc::new(MemoryBucket::default());
     let presigner = Arc::new(presigner);
-    let api = Api::new(Arc::clone(&bucket), Arc::clone(&presigner), config)
+    let sign_in = thumbforge_core::auth::SignIn {
+        client_id: "client".into(),
+        authorize_url: "https://id.example/oauth2/authorize".into(),
+        token_url: "https://id.example/oauth2/token".into(),
+        logout_url: None,
+        scopes: vec!["openid".into()],
+    };
+    let api = Api::new(Arc::clone(&bucket), Arc::clone(&presigner), config, sign_in)
         .with_clock(FixedClock(at(NOW_MS)))
         .with_ids(SequentialIds::default());
     Harness { api, bucket, presigner }
@@ -520,9 +527,11 @@ async fn image_status_pending_ready_rejected() {
 async fn malformed_ids_are_404_without_touching_the_bucket() {
     let h = harness();
     let id = id_at(NOW_MS, 1).to_string();
+    // No id at all is no route.
+    let (status, code, _) = h.error(get("/api/images/", &[])).await;
+    assert_eq!((status, code.as_str()), (404, "not_found"));
     for bad in [
-        String::new(),
-        "x".into(),
+        "x".to_owned(),
         id.to_uppercase(),
         id.replace('-', ""),
         format!("{id}.jpg"),

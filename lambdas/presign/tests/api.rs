@@ -35,8 +35,19 @@ async fn stack_with(config: RuntimeConfig) -> Stack {
     let s3 = LocalS3::start(Options::new(dir.path()).bucket(BUCKET)).await.unwrap();
     let retry = RetryConfig::standard().with_max_attempts(2).with_initial_backoff(Duration::from_millis(5));
     let client = aws_sdk_s3::Client::from_conf(s3.client_config().retry_config(retry).build());
-    let api =
-        Api::new(S3Bucket::new(client.clone(), BUCKET), S3Presigner::new(client.clone(), BUCKET), config);
+    let sign_in = thumbforge_core::auth::SignIn {
+        client_id: "client".into(),
+        authorize_url: "https://id.example/oauth2/authorize".into(),
+        token_url: "https://id.example/oauth2/token".into(),
+        logout_url: None,
+        scopes: vec!["openid".into()],
+    };
+    let api = Api::new(
+        S3Bucket::new(client.clone(), BUCKET),
+        S3Presigner::new(client.clone(), BUCKET),
+        config,
+        sign_in,
+    );
     Stack { s3, client, api, _dir: dir }
 }
 

@@ -1,0 +1,585 @@
+//! The contract every [`Catalog`] implementation must pass (feature `contract`).
+//!
+//! Each check is a `pub async fn check(catalog) -> Result<(), String>` that uses fresh random
+//! owners, so the suite can run against a shared table that already holds data (the local
+//! stack's, or moto's), and reports the first broken expectation. [`run_all`] runs them all in
+//! the order of [`CHECKS`].
+//!
+//! ```no_run
+//! # async fn demo(catalog: thumbforge_catalog::DynamoCatalog) -> Result<(), String> {
+//! let passed = thumbforge_catalog::contract::run_all(&catalog).await?;
+//! assert_eq!(passed, thumbforge_catalog::contract::CHECKS.len());
+//! # Ok(()) }
+//! ```
+
+use std::fmt::Debug;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures_util::future::join_all;
+use thumbforge_core::manifest::{Outcome, RejectReason, Rendition, Source};
+use thumbforge_core::{InputFormat, OutputFormat};
+use uuid::Uuid;
+
+use crate::{
+    Catalog, CatalogError, Finish, ImageRecord, ImageState, MAX_PAGE, NewImage, Owner, Page, Profile,
+};
+
+/// The checks [`run_all`] runs, by function name, in order.
+pub const CHECKS: [&str; 12] = [
+    "create_then_get_round_trips",
+    "duplicate_create_is_refused",
+    "list_pages_newest_first",
+    "owners_are_isolated",
+    "foreign_cursor_stays_in_partition",
+    "finish_records_the_outcome",
+    "second_finish_changes_nothing",
+    "finish_after_delete_creates_nothing",
+    "delete_returns_the_record_and_counts_follow",
+    "concurrent_creates_and_deletes_count_exactly",
+    "finish_racing_delete_leaves_nothing",
+    "page_size_is_checked",
+];
+
+/// Runs every check in [`CHECKS`] order and returns how many passed (all of them), or the
+/// first failure as `check_name: what went wrong`.
+///
+/// # Errors
+///
+/// The first failing check's name and message.
+pub async fn run_all<C: Catalog>(catalog: &C) -> Result<usize, String> {
+    let mut passed = 0;
+    macro_rules! run {
+        ($($check:ident),* $(,)?) => {$(
+            $check(catalog).await.map_err(|e| format!("{}: {e}", stringify!($check)))?;
+            passed += 1;
+        )*};
+    }
+    run!(
+        create_then_get_round_trips,
+        duplicate_create_is_refused,
+        list_pages_newest_first,
+        owners_are_isolated,
+        foreign_cursor_stays_in_partition,
+        finish_records_the_outcome,
+        second_finish_changes_nothing,
+        finish_after_delete_creates_nothing,
+        delete_returns_the_record_and_counts_follow,
+        concurrent_creates_and_deletes_count_exactly,
+        finish_racing_delete_leaves_nothing,
+        page_size_is_checked,
+    );
+    Ok(passed)
+}
+
+/// Returns `Err(message)` from the check unless `cond` holds.
+macro_rules! ensure {
+    ($cond:expr, $($message:tt)+) => {
+        if !$cond {
+            return Err(format!($($message)+));
+        }
+    };
+}
+
+/// A pending image, then the same after a ready outcome and another after a rejected one, read
+/// back field for field; an unknown id reads as `None`.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn create_then_get_round_trips<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let image = new_image(1234, "été 🌅 «quoted» \"name\".JPG");
+    catalog.create(&owner, &image).await.map_err(op("create"))?;
+    let got = get(catalog, &owner, image.id).await?;
+    same(&got, &Some(pending(&owner, &image)), "the pending image read back")?;
+
+    let ready = ready_outcome(image.id);
+    let finished_at = now_ms();
+    expect_finish(catalog.finish(&owner, image.id, &ready, finished_at).await, "finishing as ready")?;
+    let got = get(catalog, &owner, image.id).await?;
+    same(&got, &Some(finished(&owner, &image, ready, finished_at)), "the ready image read back")?;
+
+    let other = new_image(1, "empty.gif");
+    catalog.create(&owner, &other).await.map_err(op("create"))?;
+    let rejected = Outcome::Rejected {
+        reason: RejectReason::DecodeLimitExceeded,
+        message: "decoding would need 2 GiB, more than the 512 MiB allowed".into(),
+    };
+    expect_finish(
+        catalog.finish(&owner, other.id, &rejected, finished_at + 1).await,
+        "finishing as rejected",
+    )?;
+    let got = get(catalog, &owner, other.id).await?;
+    same(&got, &Some(finished(&owner, &other, rejected, finished_at + 1)), "the rejected image read back")?;
+
+    same(&get(catalog, &owner, Uuid::now_v7()).await?, &None, "an id never created")?;
+    Ok(())
+}
+
+/// Creating an id the owner has fails with `AlreadyExists` and changes neither the image nor
+/// the counts.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn duplicate_create_is_refused<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let image = new_image(500, "first.png");
+    catalog.create(&owner, &image).await.map_err(op("create"))?;
+    let again = NewImage { filename: "second.png".into(), size: 9_999, ..image.clone() };
+    match catalog.create(&owner, &again).await {
+        Err(CatalogError::AlreadyExists { .. }) => {}
+        other => return Err(format!("a duplicate create gave {other:?}, not AlreadyExists")),
+    }
+    same(
+        &get(catalog, &owner, image.id).await?,
+        &Some(pending(&owner, &image)),
+        "the image after the duplicate",
+    )?;
+    same(&profile(catalog, &owner).await?, &Profile { images: 1, bytes: 500 }, "the profile")?;
+    Ok(())
+}
+
+/// Five images paged with every page size from 1 to 6: newest first, each cursor continuing
+/// exactly where the page ended, `next` only when more follow; cursors at the ends; an owner
+/// with nothing.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn list_pages_newest_first<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        let image = new_image(100 + i, &format!("p{i}.jpg"));
+        catalog.create(&owner, &image).await.map_err(op("create"))?;
+        expected.push(pending(&owner, &image));
+    }
+    expected.reverse();
+
+    for limit in 1..=6_u16 {
+        let mut seen: Vec<ImageRecord> = Vec::new();
+        let mut after = None;
+        for page_number in 1.. {
+            ensure!(page_number <= 6, "limit {limit}: more than 6 pages for 5 images");
+            let page = list(catalog, &owner, limit, after).await?;
+            let start = seen.len();
+            let end = (start + usize::from(limit)).min(expected.len());
+            same(&page.items, &expected[start..end].to_vec(), &format!("limit {limit}, page {page_number}"))?;
+            seen.extend(page.items.iter().cloned());
+            let more = seen.len() < expected.len();
+            let want_next = more.then(|| seen.last().map(|r| r.id)).flatten();
+            same(&page.next, &want_next, &format!("limit {limit}, page {page_number}: next"))?;
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        same(&seen, &expected, &format!("limit {limit}: everything listed"))?;
+    }
+
+    let oldest = expected.last().map(|r| r.id);
+    same(&list(catalog, &owner, 10, oldest).await?, &Page::default(), "after the oldest image")?;
+    let newest = expected.first().map(|r| r.id);
+    let page = list(catalog, &owner, 10, newest).await?;
+    same(&page.items, &expected[1..].to_vec(), "after the newest image")?;
+    same(&page.next, &None, "after the newest image: next")?;
+    let nobody = fresh_owner()?;
+    same(&list(catalog, &nobody, 10, None).await?, &Page::default(), "an owner with no images")?;
+    Ok(())
+}
+
+/// Another owner sees nothing of the first one's images and cannot finish or delete them.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn owners_are_isolated<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let alice = fresh_owner()?;
+    let bob = fresh_owner()?;
+    let images = [new_image(10, "a1.jpg"), new_image(20, "a2.jpg")];
+    for image in &images {
+        catalog.create(&alice, image).await.map_err(op("create"))?;
+    }
+    same(&list(catalog, &bob, MAX_PAGE, None).await?, &Page::default(), "the other owner's list")?;
+    same(&profile(catalog, &bob).await?, &Profile::default(), "the other owner's profile")?;
+    for image in &images {
+        same(&get(catalog, &bob, image.id).await?, &None, "the other owner's get")?;
+        let finish = catalog.finish(&bob, image.id, &ready_outcome(image.id), now_ms()).await;
+        same(&finish, &Ok(Finish::Missing), "the other owner's finish")?;
+        same(&catalog.delete(&bob, image.id).await, &Ok(None), "the other owner's delete")?;
+        same(
+            &get(catalog, &alice, image.id).await?,
+            &Some(pending(&alice, image)),
+            "the owner's image after",
+        )?;
+    }
+    same(&profile(catalog, &alice).await?, &Profile { images: 2, bytes: 30 }, "the owner's profile after")?;
+    same(&list(catalog, &bob, MAX_PAGE, None).await?, &Page::default(), "the other owner's list after")?;
+    same(&profile(catalog, &bob).await?, &Profile::default(), "the other owner's profile after")?;
+    Ok(())
+}
+
+/// A cursor holding another owner's image id only positions the list in the caller's own
+/// partition: it returns the caller's older images and nothing of the other owner's.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn foreign_cursor_stays_in_partition<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let alice = fresh_owner()?;
+    let bob = fresh_owner()?;
+    // Ids in time order: b1 < a1 < b2 < a2.
+    let b1 = new_image(1, "b1.jpg");
+    catalog.create(&bob, &b1).await.map_err(op("create"))?;
+    let a1 = new_image(2, "a1.jpg");
+    catalog.create(&alice, &a1).await.map_err(op("create"))?;
+    let b2 = new_image(3, "b2.jpg");
+    catalog.create(&bob, &b2).await.map_err(op("create"))?;
+    let a2 = new_image(4, "a2.jpg");
+    catalog.create(&alice, &a2).await.map_err(op("create"))?;
+
+    let page = list(catalog, &bob, MAX_PAGE, Some(a1.id)).await?;
+    same(&page, &Page { items: vec![pending(&bob, &b1)], next: None }, "bob's list after alice's a1")?;
+    let page = list(catalog, &bob, MAX_PAGE, Some(a2.id)).await?;
+    let want = vec![pending(&bob, &b2), pending(&bob, &b1)];
+    same(&page, &Page { items: want, next: None }, "bob's list after alice's a2")?;
+    let page = list(catalog, &alice, 1, Some(b2.id)).await?;
+    same(&page, &Page { items: vec![pending(&alice, &a1)], next: None }, "alice's list after bob's b2")?;
+    let page = list(catalog, &alice, MAX_PAGE, Some(b1.id)).await?;
+    same(&page, &Page::default(), "alice's list after bob's b1 (older than all of hers)")?;
+    Ok(())
+}
+
+/// Finishing a pending image sets its outcome and `finishedAt`, removes its expiry, and leaves
+/// everything else (and the counts) alone.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn finish_records_the_outcome<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let image = new_image(4321, "f.webp");
+    catalog.create(&owner, &image).await.map_err(op("create"))?;
+    let before = get(catalog, &owner, image.id).await?.ok_or("the created image is missing")?;
+    same(&before.expires_at_s, &Some(image.expires_at_s), "the pending image's expiry")?;
+    same(&before.finished_at_ms, &None, "the pending image's finishedAt")?;
+
+    let ready = ready_outcome(image.id);
+    let at = now_ms();
+    expect_finish(catalog.finish(&owner, image.id, &ready, at).await, "finishing")?;
+    let after = get(catalog, &owner, image.id).await?.ok_or("the finished image is missing")?;
+    same(&after.state, &ImageState::Finished(ready.clone()), "the state")?;
+    same(&after.finished_at_ms, &Some(at), "finishedAt")?;
+    same(&after.expires_at_s, &None, "the expiry after finishing")?;
+    same(&after, &finished(&owner, &image, ready, at), "the whole record")?;
+    same(&list(catalog, &owner, 10, None).await?.items, &vec![after], "the listed record")?;
+    same(&profile(catalog, &owner).await?, &Profile { images: 1, bytes: 4321 }, "the profile")?;
+    Ok(())
+}
+
+/// A second finish (a duplicate delivery, or a different outcome) reports `AlreadyFinished`
+/// with the record as it is, and changes nothing.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn second_finish_changes_nothing<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let image = new_image(77, "twice.png");
+    catalog.create(&owner, &image).await.map_err(op("create"))?;
+    let ready = ready_outcome(image.id);
+    let at = now_ms();
+    expect_finish(catalog.finish(&owner, image.id, &ready, at).await, "the first finish")?;
+    let done = finished(&owner, &image, ready.clone(), at);
+
+    let rejected = Outcome::Rejected { reason: RejectReason::Corrupt, message: "late".into() };
+    let second = catalog.finish(&owner, image.id, &rejected, at + 5).await;
+    same(&second, &Ok(Finish::AlreadyFinished(done.clone())), "a second finish with another outcome")?;
+    let third = catalog.finish(&owner, image.id, &ready, at + 9).await;
+    same(&third, &Ok(Finish::AlreadyFinished(done.clone())), "a repeated finish")?;
+    same(&get(catalog, &owner, image.id).await?, &Some(done), "the image after")?;
+    Ok(())
+}
+
+/// Finishing an image deleted meanwhile (or never created) reports `Missing` and creates no
+/// item: the delete-versus-thumbnail race.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn finish_after_delete_creates_nothing<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let image = new_image(64, "gone.jpg");
+    catalog.create(&owner, &image).await.map_err(op("create"))?;
+    let deleted = catalog.delete(&owner, image.id).await.map_err(op("delete"))?;
+    same(&deleted, &Some(pending(&owner, &image)), "the deleted record")?;
+    let finish = catalog.finish(&owner, image.id, &ready_outcome(image.id), now_ms()).await;
+    same(&finish, &Ok(Finish::Missing), "finishing a deleted image")?;
+    same(&get(catalog, &owner, image.id).await?, &None, "the deleted image after finishing")?;
+    same(&list(catalog, &owner, 10, None).await?, &Page::default(), "the list after")?;
+    same(&profile(catalog, &owner).await?, &Profile::default(), "the profile after")?;
+
+    let never = Uuid::now_v7();
+    let rejected = Outcome::Rejected { reason: RejectReason::Empty, message: "empty".into() };
+    same(
+        &catalog.finish(&owner, never, &rejected, now_ms()).await,
+        &Ok(Finish::Missing),
+        "finishing an unknown id",
+    )?;
+    same(&get(catalog, &owner, never).await?, &None, "the unknown id after finishing")?;
+    let stranger = fresh_owner()?;
+    same(&catalog.finish(&stranger, never, &rejected, now_ms()).await, &Ok(Finish::Missing), "a new owner")?;
+    same(&list(catalog, &stranger, 10, None).await?, &Page::default(), "the new owner's list")?;
+    same(&profile(catalog, &stranger).await?, &Profile::default(), "the new owner's profile")?;
+    Ok(())
+}
+
+/// Deleting returns the record as it was (finished or pending), then the image is gone, a
+/// second delete is `None`, and the counts go up and down exactly.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn delete_returns_the_record_and_counts_follow<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let images = [new_image(100, "one.jpg"), new_image(2_000, "two.jpg"), new_image(30_000, "three.jpg")];
+    for image in &images {
+        catalog.create(&owner, image).await.map_err(op("create"))?;
+    }
+    same(&profile(catalog, &owner).await?, &Profile { images: 3, bytes: 32_100 }, "after 3 creates")?;
+
+    let [first, second, third] = &images;
+    let ready = ready_outcome(second.id);
+    let at = now_ms();
+    expect_finish(catalog.finish(&owner, second.id, &ready, at).await, "finishing the second")?;
+    let deleted = catalog.delete(&owner, second.id).await.map_err(op("delete"))?;
+    same(&deleted, &Some(finished(&owner, second, ready, at)), "the deleted (finished) record")?;
+    same(&get(catalog, &owner, second.id).await?, &None, "the deleted image")?;
+    same(&catalog.delete(&owner, second.id).await, &Ok(None), "a second delete")?;
+    same(&profile(catalog, &owner).await?, &Profile { images: 2, bytes: 30_100 }, "after 1 delete")?;
+    same(&catalog.delete(&owner, Uuid::now_v7()).await, &Ok(None), "deleting an unknown id")?;
+    same(
+        &profile(catalog, &owner).await?,
+        &Profile { images: 2, bytes: 30_100 },
+        "after the unknown delete",
+    )?;
+    let page = list(catalog, &owner, 10, None).await?;
+    let want = Page { items: vec![pending(&owner, third), pending(&owner, first)], next: None };
+    same(&page, &want, "the list after")?;
+
+    for image in [first, third] {
+        let deleted = catalog.delete(&owner, image.id).await.map_err(op("delete"))?;
+        same(&deleted, &Some(pending(&owner, image)), "a deleted pending record")?;
+    }
+    same(&profile(catalog, &owner).await?, &Profile { images: 0, bytes: 0 }, "after deleting all")?;
+    Ok(())
+}
+
+/// 20 concurrent creates count exactly; 10 concurrent deletes too; five concurrent deletes of
+/// one image delete it once.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn concurrent_creates_and_deletes_count_exactly<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let images: Vec<NewImage> = (1..=20).map(|i| new_image(i * 1_000 + 7, &format!("c{i}.jpg"))).collect();
+    let created = join_all(images.iter().map(|image| catalog.create(&owner, image))).await;
+    for (image, result) in images.iter().zip(created) {
+        result.map_err(|e| format!("creating {}: {e}", image.id))?;
+    }
+    let total: u64 = images.iter().map(|image| image.size).sum();
+    same(
+        &profile(catalog, &owner).await?,
+        &Profile { images: 20, bytes: total },
+        "after 20 concurrent creates",
+    )?;
+    same(&list(catalog, &owner, MAX_PAGE, None).await?.items.len(), &20, "listed after the creates")?;
+
+    let (gone, kept) = images.split_at(10);
+    let deleted = join_all(gone.iter().map(|image| catalog.delete(&owner, image.id))).await;
+    for (image, result) in gone.iter().zip(deleted) {
+        let record = result.map_err(|e| format!("deleting {}: {e}", image.id))?;
+        same(&record, &Some(pending(&owner, image)), "a concurrently deleted record")?;
+    }
+    let left: u64 = kept.iter().map(|image| image.size).sum();
+    same(
+        &profile(catalog, &owner).await?,
+        &Profile { images: 10, bytes: left },
+        "after 10 concurrent deletes",
+    )?;
+
+    let target = kept.first().ok_or("no image left")?;
+    let racing = join_all((0..5).map(|_| catalog.delete(&owner, target.id))).await;
+    let mut winners = 0;
+    for result in racing {
+        if result.map_err(|e| format!("a racing delete: {e}"))?.is_some() {
+            winners += 1;
+        }
+    }
+    same(&winners, &1, "racing deletes of one image that returned it")?;
+    let left = left - target.size;
+    same(&profile(catalog, &owner).await?, &Profile { images: 9, bytes: left }, "after the racing deletes")?;
+    Ok(())
+}
+
+/// A finish racing a delete never leaves an item behind, and the two agree on the order: when
+/// the finish won, the delete returned the finished record; when the delete won, the finish
+/// reports `Missing`.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn finish_racing_delete_leaves_nothing<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    for round in 0..5 {
+        let image = new_image(10 + round, "race.jpg");
+        catalog.create(&owner, &image).await.map_err(op("create"))?;
+        let ready = ready_outcome(image.id);
+        let at = now_ms();
+        let (finish, deleted) = futures_util::future::join(
+            catalog.finish(&owner, image.id, &ready, at),
+            catalog.delete(&owner, image.id),
+        )
+        .await;
+        let finish = finish.map_err(op("finish"))?;
+        let deleted = deleted.map_err(op("delete"))?;
+        match finish {
+            Finish::Finished => same(
+                &deleted,
+                &Some(finished(&owner, &image, ready, at)),
+                &format!("round {round}: the record deleted after the finish"),
+            )?,
+            Finish::Missing => same(
+                &deleted,
+                &Some(pending(&owner, &image)),
+                &format!("round {round}: the record deleted before the finish"),
+            )?,
+            other @ Finish::AlreadyFinished(_) => {
+                return Err(format!("round {round}: finish gave {other:?}"));
+            }
+        }
+        same(&get(catalog, &owner, image.id).await?, &None, &format!("round {round}: the image after"))?;
+    }
+    same(&profile(catalog, &owner).await?, &Profile::default(), "the profile after the races")?;
+    Ok(())
+}
+
+/// Page sizes outside 1..=100 are refused with `InvalidRequest`.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn page_size_is_checked<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    for bad in [0, MAX_PAGE + 1] {
+        match catalog.list(&owner, bad, None).await {
+            Err(CatalogError::InvalidRequest { .. }) => {}
+            other => return Err(format!("list with limit {bad} gave {other:?}, not InvalidRequest")),
+        }
+    }
+    same(&list(catalog, &owner, MAX_PAGE, None).await?, &Page::default(), "list with the largest page size")?;
+    Ok(())
+}
+
+/// A new owner nobody has used: `contract-<uuidv7>`.
+fn fresh_owner() -> Result<Owner, String> {
+    Owner::new(format!("contract-{}", Uuid::now_v7())).map_err(|e| e.to_string())
+}
+
+fn now_ms() -> u64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A new image with a fresh id, expiring in a day (so no TTL sweep takes it mid-check).
+fn new_image(size: u64, filename: &str) -> NewImage {
+    let created_at_ms = now_ms();
+    NewImage {
+        id: Uuid::now_v7(),
+        filename: filename.to_owned(),
+        content_type: "image/jpeg".to_owned(),
+        size,
+        created_at_ms,
+        expires_at_s: created_at_ms / 1000 + 86_400,
+    }
+}
+
+fn ready_outcome(id: Uuid) -> Outcome {
+    let rendition = |size: u32, format: OutputFormat, ext: &str, bytes: u64| Rendition {
+        key: format!("thumbs/{id}/{size}.{ext}"),
+        size,
+        width: size,
+        height: size * 3 / 4,
+        format,
+        bytes,
+    };
+    Outcome::Ready {
+        source: Source { format: InputFormat::Jpeg, width: 4032, height: 3024, bytes: 3_456_789 },
+        renditions: vec![
+            rendition(1024, OutputFormat::Jpeg, "jpg", 180_000),
+            rendition(1024, OutputFormat::Webp, "webp", 120_000),
+            rendition(256, OutputFormat::Jpeg, "jpg", 18_000),
+        ],
+    }
+}
+
+/// What `get` must return for a pending image.
+fn pending(owner: &Owner, image: &NewImage) -> ImageRecord {
+    ImageRecord {
+        id: image.id,
+        owner: owner.as_str().to_owned(),
+        filename: image.filename.clone(),
+        content_type: image.content_type.clone(),
+        size: image.size,
+        created_at_ms: image.created_at_ms,
+        finished_at_ms: None,
+        expires_at_s: Some(image.expires_at_s),
+        state: ImageState::Pending,
+    }
+}
+
+/// What `get` must return for a finished image.
+fn finished(owner: &Owner, image: &NewImage, outcome: Outcome, at: u64) -> ImageRecord {
+    ImageRecord {
+        finished_at_ms: Some(at),
+        expires_at_s: None,
+        state: ImageState::Finished(outcome),
+        ..pending(owner, image)
+    }
+}
+
+async fn get<C: Catalog>(catalog: &C, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, String> {
+    catalog.get(owner, id).await.map_err(op("get"))
+}
+
+async fn list<C: Catalog>(
+    catalog: &C,
+    owner: &Owner,
+    limit: u16,
+    after: Option<Uuid>,
+) -> Result<Page, String> {
+    catalog.list(owner, limit, after).await.map_err(op("list"))
+}
+
+async fn profile<C: Catalog>(catalog: &C, owner: &Owner) -> Result<Profile, String> {
+    catalog.profile(owner).await.map_err(op("profile"))
+}
+
+fn expect_finish(result: Result<Finish, CatalogError>, what: &str) -> Result<(), String> {
+    match result {
+        Ok(Finish::Finished) => Ok(()),
+        other => Err(format!("{what}: {other:?}, not Finished")),
+    }
+}
+
+/// Turns an unexpected error into the check's failure.
+fn op(operation: &'static str) -> impl Fn(CatalogError) -> String {
+    move |e| format!("{operation} failed: {e}")
+}
+
+fn same<T: PartialEq + Debug>(actual: &T, expected: &T, what: &str) -> Result<(), String> {
+    ensure!(actual == expected, "{what}:\n  got      {actual:?}\n  expected {expected:?}");
+    Ok(())
+}

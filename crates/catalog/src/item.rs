@@ -1,0 +1,352 @@
+//! Image and profile items: building them from the model and reading them back.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Map, Value};
+use thumbforge_core::manifest::Outcome;
+
+use crate::attr::{attr_to_json, json_to_attr, type_name};
+use crate::schema::{
+    CONTENT_TYPE, CREATED_AT, FILENAME, FINISHED_AT, ID, IMAGE_PREFIX, MESSAGE, OWNER, PK, REASON,
+    RENDITIONS, SIZE, SK, SOURCE, STATUS, STATUS_PENDING, STATUS_READY, STATUS_REJECTED, TTL_ATTRIBUTE, TYPE,
+    TYPE_IMAGE, image_sk, parse_image_sk, user_pk,
+};
+use crate::{CatalogError, ImageRecord, ImageState, NewImage, Owner, Profile};
+
+/// An item as the SDK carries it.
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// The key of `owner`'s image `id`.
+pub(crate) fn image_key(owner: &Owner, id: uuid::Uuid) -> Item {
+    HashMap::from([(PK.to_owned(), s(user_pk(owner))), (SK.to_owned(), s(image_sk(id)))])
+}
+
+/// The key of `owner`'s profile.
+pub(crate) fn profile_key(owner: &Owner) -> Item {
+    HashMap::from([
+        (PK.to_owned(), s(user_pk(owner))),
+        (SK.to_owned(), s(crate::schema::PROFILE_SK.to_owned())),
+    ])
+}
+
+/// A new pending image item.
+pub(crate) fn pending_item(owner: &Owner, image: &NewImage) -> Item {
+    let mut item = image_key(owner, image.id);
+    item.extend([
+        (TYPE.to_owned(), s(TYPE_IMAGE.to_owned())),
+        (ID.to_owned(), s(image.id.hyphenated().to_string())),
+        (OWNER.to_owned(), s(owner.as_str().to_owned())),
+        (FILENAME.to_owned(), s(image.filename.clone())),
+        (CONTENT_TYPE.to_owned(), s(image.content_type.clone())),
+        (SIZE.to_owned(), n(image.size)),
+        (CREATED_AT.to_owned(), n(image.created_at_ms)),
+        (STATUS.to_owned(), s(STATUS_PENDING.to_owned())),
+        (TTL_ATTRIBUTE.to_owned(), n(image.expires_at_s)),
+    ]);
+    item
+}
+
+/// The attributes an outcome sets on an image: `status` plus `source` and `renditions`
+/// (ready) or `reason` and `message` (rejected), from the outcome's serde form.
+pub(crate) fn outcome_attrs(outcome: &Outcome) -> Result<Vec<(&'static str, AttributeValue)>, CatalogError> {
+    let value = serde_json::to_value(outcome).map_err(|e| CatalogError::InvalidRequest {
+        operation: "finish",
+        message: format!("the outcome does not serialise: {e}"),
+    })?;
+    let field = |name: &str| value.get(name).map(json_to_attr).unwrap_or(AttributeValue::Null(true));
+    Ok(match outcome {
+        Outcome::Ready { .. } => vec![
+            (STATUS, s(STATUS_READY.to_owned())),
+            (SOURCE, field("source")),
+            (RENDITIONS, field("renditions")),
+        ],
+        Outcome::Rejected { .. } => vec![
+            (STATUS, s(STATUS_REJECTED.to_owned())),
+            (REASON, field("reason")),
+            (MESSAGE, field("message")),
+        ],
+    })
+}
+
+/// Reads an image item; `table` names it in errors.
+pub(crate) fn decode_image(item: &Item, table: &str) -> Result<ImageRecord, CatalogError> {
+    let pk = key_text(item, PK);
+    let sk = key_text(item, SK);
+    let corrupt = |what: String| CatalogError::Corrupt {
+        table: table.to_owned(),
+        pk: pk.clone(),
+        sk: sk.clone(),
+        what,
+    };
+
+    let sk_id =
+        parse_image_sk(&sk).ok_or_else(|| corrupt(format!("the sort key is not {IMAGE_PREFIX}<uuid>")))?;
+    let id_text = string(item, ID).map_err(&corrupt)?;
+    if id_text != sk_id.hyphenated().to_string() {
+        return Err(corrupt(format!("{ID} {id_text:?} differs from the sort key's id")));
+    }
+    let owner = string(item, OWNER).map_err(&corrupt)?;
+    if pk != format!("{}{owner}", crate::schema::USER_PREFIX) {
+        return Err(corrupt(format!("{OWNER} {owner:?} differs from the partition key")));
+    }
+    let kind = string(item, TYPE).map_err(&corrupt)?;
+    if kind != TYPE_IMAGE {
+        return Err(corrupt(format!("{TYPE} is {kind:?}, not {TYPE_IMAGE:?}")));
+    }
+    let status = string(item, STATUS).map_err(&corrupt)?;
+    let state = match status.as_str() {
+        STATUS_PENDING => ImageState::Pending,
+        STATUS_READY | STATUS_REJECTED => {
+            let names: &[&str] =
+                if status == STATUS_READY { &[SOURCE, RENDITIONS] } else { &[REASON, MESSAGE] };
+            let mut fields = Map::new();
+            fields.insert(STATUS.to_owned(), Value::String(status.clone()));
+            for name in names {
+                let value =
+                    item.get(*name).ok_or_else(|| corrupt(format!("a {status} image has no {name}")))?;
+                let json = attr_to_json(value).map_err(|e| corrupt(format!("{name}: {e}")))?;
+                fields.insert((*name).to_owned(), json);
+            }
+            let outcome: Outcome = serde_json::from_value(Value::Object(fields))
+                .map_err(|e| corrupt(format!("the {status} outcome does not read: {e}")))?;
+            ImageState::Finished(outcome)
+        }
+        other => return Err(corrupt(format!("unknown {STATUS} {other:?}"))),
+    };
+    let finished_at_ms = optional_number(item, FINISHED_AT).map_err(&corrupt)?;
+    if matches!(state, ImageState::Finished(_)) && finished_at_ms.is_none() {
+        return Err(corrupt(format!("a {status} image has no {FINISHED_AT}")));
+    }
+    Ok(ImageRecord {
+        id: sk_id,
+        owner,
+        filename: string(item, FILENAME).map_err(&corrupt)?,
+        content_type: string(item, CONTENT_TYPE).map_err(&corrupt)?,
+        size: number(item, SIZE).map_err(&corrupt)?,
+        created_at_ms: number(item, CREATED_AT).map_err(&corrupt)?,
+        finished_at_ms,
+        expires_at_s: optional_number(item, TTL_ATTRIBUTE).map_err(&corrupt)?,
+        state,
+    })
+}
+
+/// Reads a profile item (`None` = no item: zero counts).
+pub(crate) fn decode_profile(item: Option<&Item>, table: &str) -> Result<Profile, CatalogError> {
+    let Some(item) = item else { return Ok(Profile::default()) };
+    let corrupt = |what: String| CatalogError::Corrupt {
+        table: table.to_owned(),
+        pk: key_text(item, PK),
+        sk: key_text(item, SK),
+        what,
+    };
+    Ok(Profile {
+        images: optional_number(item, crate::schema::IMAGES).map_err(&corrupt)?.unwrap_or(0),
+        bytes: optional_number(item, crate::schema::BYTES).map_err(&corrupt)?.unwrap_or(0),
+    })
+}
+
+/// A key attribute's text for error messages (or a description of what is there instead).
+fn key_text(item: &Item, name: &str) -> String {
+    match item.get(name) {
+        Some(AttributeValue::S(text)) => text.clone(),
+        Some(other) => format!("<{}>", type_name(other)),
+        None => "<missing>".to_owned(),
+    }
+}
+
+fn string(item: &Item, name: &str) -> Result<String, String> {
+    match item.get(name) {
+        Some(AttributeValue::S(text)) => Ok(text.clone()),
+        Some(other) => Err(format!("{name} is of type {}, not S", type_name(other))),
+        None => Err(format!("no {name}")),
+    }
+}
+
+fn number(item: &Item, name: &str) -> Result<u64, String> {
+    optional_number(item, name)?.ok_or_else(|| format!("no {name}"))
+}
+
+fn optional_number(item: &Item, name: &str) -> Result<Option<u64>, String> {
+    match item.get(name) {
+        Some(AttributeValue::N(text)) => text
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| format!("{name} is {text:?}, not a non-negative integer")),
+        Some(other) => Err(format!("{name} is of type {}, not N", type_name(other))),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn s(text: String) -> AttributeValue {
+    AttributeValue::S(text)
+}
+
+pub(crate) fn n(number: impl ToString) -> AttributeValue {
+    AttributeValue::N(number.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use thumbforge_core::manifest::{RejectReason, Rendition, Source};
+    use thumbforge_core::{InputFormat, OutputFormat};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn owner() -> Owner {
+        Owner::new("sub-1").unwrap()
+    }
+
+    fn new_image() -> NewImage {
+        NewImage {
+            id: Uuid::parse_str("0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b").unwrap(),
+            filename: "cat.jpg".into(),
+            content_type: "image/jpeg".into(),
+            size: 1234,
+            created_at_ms: 1_700_000_000_123,
+            expires_at_s: 1_700_086_400,
+        }
+    }
+
+    fn ready() -> Outcome {
+        Outcome::Ready {
+            source: Source { format: InputFormat::Jpeg, width: 4000, height: 3000, bytes: 1234 },
+            renditions: vec![Rendition {
+                key: "thumbs/x/256.jpg".into(),
+                size: 256,
+                width: 256,
+                height: 192,
+                format: OutputFormat::Jpeg,
+                bytes: 9000,
+            }],
+        }
+    }
+
+    fn finished(outcome: &Outcome) -> Item {
+        let mut item = pending_item(&owner(), &new_image());
+        item.remove(TTL_ATTRIBUTE);
+        item.insert(FINISHED_AT.into(), n(1_700_000_001_000_u64));
+        for (name, value) in outcome_attrs(outcome).unwrap() {
+            item.insert(name.into(), value);
+        }
+        item
+    }
+
+    #[test]
+    fn a_pending_item_has_every_attribute() {
+        let item = pending_item(&owner(), &new_image());
+        assert_eq!(item[PK], s("USER#sub-1".into()));
+        assert_eq!(item[SK], s("IMAGE#0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b".into()));
+        assert_eq!(item[TYPE], s("image".into()));
+        assert_eq!(item[ID], s("0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b".into()));
+        assert_eq!(item[OWNER], s("sub-1".into()));
+        assert_eq!(item["filename"], s("cat.jpg".into()));
+        assert_eq!(item["contentType"], s("image/jpeg".into()));
+        assert_eq!(item["size"], n(1234));
+        assert_eq!(item["createdAt"], n(1_700_000_000_123_u64));
+        assert_eq!(item["status"], s("pending".into()));
+        assert_eq!(item["expiresAt"], n(1_700_086_400));
+        assert_eq!(item.len(), 11);
+
+        let record = decode_image(&item, "t").unwrap();
+        assert_eq!(record.state, ImageState::Pending);
+        assert_eq!(record.expires_at_s, Some(1_700_086_400));
+        assert_eq!(record.finished_at_ms, None);
+        assert_eq!(record.size, 1234);
+    }
+
+    #[test]
+    fn a_ready_outcome_is_stored_as_native_maps_and_lists() {
+        let item = finished(&ready());
+        let AttributeValue::M(source) = &item[SOURCE] else { panic!("{:?}", item[SOURCE]) };
+        assert_eq!(source["format"], s("jpeg".into()));
+        assert_eq!(source["width"], n(4000));
+        assert_eq!(source["height"], n(3000));
+        assert_eq!(source["bytes"], n(1234));
+        let AttributeValue::L(renditions) = &item[RENDITIONS] else { panic!("{:?}", item[RENDITIONS]) };
+        let AttributeValue::M(first) = &renditions[0] else { panic!("{:?}", renditions[0]) };
+        assert_eq!(first["key"], s("thumbs/x/256.jpg".into()));
+        assert_eq!(first["format"], s("jpeg".into()));
+        assert_eq!(first["height"], n(192));
+        assert_eq!(item[STATUS], s("ready".into()));
+
+        let record = decode_image(&item, "t").unwrap();
+        assert_eq!(record.state, ImageState::Finished(ready()));
+        assert_eq!(record.finished_at_ms, Some(1_700_000_001_000));
+        assert_eq!(record.expires_at_s, None);
+    }
+
+    #[test]
+    fn a_rejected_outcome_stores_its_reason_code() {
+        let outcome = Outcome::Rejected { reason: RejectReason::TooManyPixels, message: "too big".into() };
+        let item = finished(&outcome);
+        assert_eq!(item[STATUS], s("rejected".into()));
+        assert_eq!(item[REASON], s("too_many_pixels".into()));
+        assert_eq!(item[MESSAGE], s("too big".into()));
+        assert!(!item.contains_key(SOURCE));
+        assert_eq!(decode_image(&item, "t").unwrap().state, ImageState::Finished(outcome));
+    }
+
+    #[test]
+    fn corrupt_items_are_named_with_their_key() {
+        let check = |item: Item, expect: &str| {
+            let error = decode_image(&item, "tbl").unwrap_err();
+            let CatalogError::Corrupt { table, pk, sk, what } = &error else { panic!("{error:?}") };
+            assert_eq!(table, "tbl");
+            assert_eq!(pk, "USER#sub-1", "{error}");
+            assert!(sk.starts_with("IMAGE#") || sk == "<missing>", "{error}");
+            assert!(what.contains(expect), "{what:?} should mention {expect:?}");
+        };
+        let good = pending_item(&owner(), &new_image());
+
+        let mut item = good.clone();
+        item.remove("size");
+        check(item, "no size");
+        let mut item = good.clone();
+        item.insert("size".into(), s("12".into()));
+        check(item, "size is of type S, not N");
+        let mut item = good.clone();
+        item.insert("createdAt".into(), n(-1));
+        check(item, "not a non-negative integer");
+        let mut item = good.clone();
+        item.insert("status".into(), s("weird".into()));
+        check(item, "unknown status");
+        let mut item = good.clone();
+        item.insert(ID.into(), s(Uuid::nil().to_string()));
+        check(item, "differs from the sort key");
+        let mut item = good.clone();
+        item.insert(OWNER.into(), s("someone-else".into()));
+        check(item, "differs from the partition key");
+        let mut item = good.clone();
+        item.remove(SK);
+        check(item, "sort key");
+        let mut item = good.clone();
+        item.insert(TYPE.into(), s("profile".into()));
+        check(item, "type is \"profile\"");
+
+        let mut item = finished(&ready());
+        item.remove(RENDITIONS);
+        check(item, "a ready image has no renditions");
+        let mut item = finished(&ready());
+        item.remove(FINISHED_AT);
+        check(item, "no finishedAt");
+        let mut item = finished(&Outcome::Rejected { reason: RejectReason::Empty, message: String::new() });
+        item.insert(REASON.into(), s("no_such_reason".into()));
+        check(item, "outcome does not read");
+    }
+
+    #[test]
+    fn profiles_read_with_defaults() {
+        assert_eq!(decode_profile(None, "t").unwrap(), Profile::default());
+        let mut item = profile_key(&owner());
+        item.insert("images".into(), n(3));
+        item.insert("bytes".into(), n(99));
+        assert_eq!(decode_profile(Some(&item), "t").unwrap(), Profile { images: 3, bytes: 99 });
+        item.insert("images".into(), n(-1));
+        let error = decode_profile(Some(&item), "t").unwrap_err();
+        assert!(error.to_string().contains("pk=USER#sub-1 sk=PROFILE"), "{error}");
+    }
+}

@@ -1,0 +1,247 @@
+# The image catalog (data.tf) and the functions' access to it (iam.tf, functions.tf) under a mocked
+# AWS provider: `terraform test -filter=tests/data.tftest.hcl` from terraform/ (cargo xtask test runs
+# every file). The real provider against moto: `cargo xtask moto` (xtask/src/moto.rs).
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
+
+  mock_resource "aws_s3_bucket" {
+    defaults = {
+      arn                         = "arn:aws:s3:::thumbforge-test-bucket"
+      bucket_regional_domain_name = "thumbforge-test-bucket.s3.eu-west-3.amazonaws.com"
+    }
+  }
+
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/thumbforge-test-role"
+    }
+  }
+
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:eu-west-3:123456789012:log-group:/aws/lambda/test"
+    }
+  }
+
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn        = "arn:aws:lambda:eu-west-3:123456789012:function:thumbforge-test-function"
+      invoke_arn = "arn:aws:apigateway:eu-west-3:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-3:123456789012:function:thumbforge-test-function/invocations"
+    }
+  }
+
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:eu-west-3:123456789012:thumbforge-test-thumbnail-dlq"
+    }
+  }
+
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = {
+      api_endpoint  = "https://abc123.execute-api.eu-west-3.amazonaws.com"
+      execution_arn = "arn:aws:execute-api:eu-west-3:123456789012:abc123"
+    }
+  }
+
+  mock_resource "aws_cloudfront_distribution" {
+    defaults = {
+      arn         = "arn:aws:cloudfront::123456789012:distribution/EDFDVBD6EXAMPLE"
+      domain_name = "d111111abcdef8.cloudfront.net"
+    }
+  }
+
+  mock_resource "aws_cloudfront_function" {
+    defaults = {
+      arn = "arn:aws:cloudfront::123456789012:function/thumbforge-test-viewer-request"
+    }
+  }
+
+  mock_resource "aws_cognito_user_pool" {
+    defaults = {
+      id       = "eu-west-3_TestPool1"
+      arn      = "arn:aws:cognito-idp:eu-west-3:123456789012:userpool/eu-west-3_TestPool1"
+      endpoint = "cognito-idp.eu-west-3.amazonaws.com/eu-west-3_TestPool1"
+    }
+  }
+
+  mock_resource "aws_cognito_user_pool_client" {
+    defaults = {
+      id = "testclient0123456789abcdef"
+    }
+  }
+
+  mock_resource "aws_apigatewayv2_authorizer" {
+    defaults = {
+      id = "jwt123"
+    }
+  }
+
+  mock_resource "aws_dynamodb_table" {
+    defaults = {
+      arn        = "arn:aws:dynamodb:eu-west-3:123456789012:table/thumbforge-test-images"
+      stream_arn = "arn:aws:dynamodb:eu-west-3:123456789012:table/thumbforge-test-images/stream/2026-01-01T00:00:00.000"
+    }
+  }
+}
+
+# Values a real run takes from generated.auto.tfvars.json (its own, so that the test does not
+# depend on thumbforge.toml).
+variables {
+  environment   = "test"
+  region        = "eu-west-3"
+  presign_zip   = "tests/fixtures/bootstrap.zip"
+  thumbnail_zip = "tests/fixtures/bootstrap.zip"
+  site_dir      = "tests/fixtures/site"
+  site_files = {
+    "index.html" = { content_type = "text/html; charset=utf-8", cache_control = "no-cache" }
+    "app.css"    = { content_type = "text/css; charset=utf-8", cache_control = "public, max-age=300" }
+  }
+  function_environment = {
+    THUMBFORGE_SIZES            = "256,1024"
+    THUMBFORGE_MAX_UPLOAD_BYTES = "26214400"
+  }
+  max_upload_bytes          = 26214400
+  thumbnail_memory_mb       = 1024
+  thumbnail_timeout_seconds = 30
+  presign_memory_mb         = 256
+  presign_timeout_seconds   = 10
+  log_retention_days        = 14
+  api_routes = {
+    "POST /api/uploads"    = { authorization_type = "JWT" }
+    "GET /api/images"      = { authorization_type = "JWT" }
+    "GET /api/images/{id}" = { authorization_type = "JWT" }
+    "GET /api/config"      = { authorization_type = "NONE" }
+    "ANY /api/{proxy+}"    = { authorization_type = "JWT" }
+  }
+  auth = {
+    provider             = "cognito"
+    issuer               = null
+    audience             = []
+    authorize_url        = null
+    token_url            = null
+    logout_url           = null
+    scopes               = ["openid", "email"]
+    route_scopes         = ["openid", "aws.cognito.signin.user.admin"]
+    password             = { min_length = 10, require_lowercase = true, require_uppercase = true, require_numbers = true, require_symbols = false }
+    access_token_minutes = 60
+    id_token_minutes     = 60
+    refresh_token_days   = 30
+  }
+  security_headers = {
+    csp_template         = "default-src 'none'; connect-src 'self' {upload_origin} {identity_origin}"
+    hsts_max_age_seconds = 63072000
+    frame_options        = "DENY"
+    referrer_policy      = "strict-origin-when-cross-origin"
+  }
+  upload_cors = {
+    allowed_headers = ["content-type", "if-none-match", "x-amz-meta-filename"]
+    expose_headers  = ["ETag"]
+    max_age_seconds = 3000
+  }
+}
+
+
+run "one_on_demand_table_keyed_by_owner_and_item" {
+  command = apply
+
+  assert {
+    condition     = aws_dynamodb_table.images.name == "thumbforge-test-images" && output.table_name == "thumbforge-test-images"
+    error_message = "the table is thumbforge-<env>-images"
+  }
+  assert {
+    condition     = aws_dynamodb_table.images.billing_mode == "PAY_PER_REQUEST"
+    error_message = "on-demand capacity"
+  }
+  assert {
+    condition     = aws_dynamodb_table.images.hash_key == "pk" && aws_dynamodb_table.images.range_key == "sk"
+    error_message = "partition key pk, sort key sk"
+  }
+  assert {
+    condition     = toset([for a in aws_dynamodb_table.images.attribute : "${a.name}:${a.type}"]) == toset(["pk:S", "sk:S"])
+    error_message = "both keys are strings, and no other attribute is declared (no index)"
+  }
+  assert {
+    condition     = length(aws_dynamodb_table.images.global_secondary_index) == 0 && length(aws_dynamodb_table.images.local_secondary_index) == 0
+    error_message = "no index: every access is inside the caller's partition"
+  }
+}
+
+run "the_table_keeps_its_history_encrypted_and_expires_pending_items" {
+  command = apply
+
+  assert {
+    condition     = aws_dynamodb_table.images.point_in_time_recovery[0].enabled
+    error_message = "point-in-time recovery is on"
+  }
+  assert {
+    condition     = aws_dynamodb_table.images.server_side_encryption[0].enabled
+    error_message = "encrypted with a KMS key (the AWS-managed one: data.tf names none)"
+  }
+  assert {
+    condition     = aws_dynamodb_table.images.ttl[0].enabled && aws_dynamodb_table.images.ttl[0].attribute_name == "expiresAt"
+    error_message = "items expire at their expiresAt"
+  }
+  assert {
+    condition     = aws_dynamodb_table.images.stream_enabled && aws_dynamodb_table.images.stream_view_type == "NEW_AND_OLD_IMAGES"
+    error_message = "a stream with the old and the new item"
+  }
+  assert {
+    condition     = aws_dynamodb_table.images.deletion_protection_enabled == false
+    error_message = "no deletion protection unless asked (so that destroy works)"
+  }
+}
+
+run "production_protects_the_table_from_deletion" {
+  command = apply
+
+  variables {
+    table_deletion_protection = true
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.images.deletion_protection_enabled
+    error_message = "table_deletion_protection = true turns deletion protection on"
+  }
+}
+
+run "both_functions_know_the_table" {
+  command = apply
+
+  assert {
+    condition     = local.function_environment["THUMBFORGE_TABLE"] == aws_dynamodb_table.images.name && local.presign_environment["THUMBFORGE_TABLE"] == aws_dynamodb_table.images.name
+    error_message = "THUMBFORGE_TABLE names the table for both functions"
+  }
+}
+
+run "each_function_may_do_what_it_needs_on_this_table_only" {
+  command = apply
+
+  assert {
+    condition     = toset(flatten([for s in module.presign.policy_statements : [for a in s.Action : a if startswith(a, "dynamodb:")]])) == toset(["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"])
+    error_message = "presign: read, list, create, finish and delete items (transactions included), nothing else"
+  }
+  assert {
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : [for a in s.Action : a if startswith(a, "dynamodb:")]])) == toset(["dynamodb:GetItem", "dynamodb:UpdateItem"])
+    error_message = "thumbnail: read and update items, nothing else"
+  }
+  assert {
+    condition     = alltrue([for m in [module.presign, module.thumbnail] : toset(flatten([for s in m.policy_statements : s.Resource if anytrue([for a in s.Action : startswith(a, "dynamodb:")])])) == toset(["arn:aws:dynamodb:eu-west-3:123456789012:table/thumbforge-test-images"])])
+    error_message = "DynamoDB actions name this table's ARN only (no index, no stream, no wildcard)"
+  }
+  assert {
+    condition     = alltrue([for m in [module.presign, module.thumbnail] : alltrue([for s in m.policy_statements : alltrue([for a in s.Action : startswith(a, "dynamodb:")]) if anytrue([for a in s.Action : startswith(a, "dynamodb:")])])])
+    error_message = "the table's statements grant nothing but DynamoDB actions"
+  }
+}
