@@ -28,6 +28,7 @@ const PHOTOS = path.join(ROOT, "fixtures/photos");
 
 /** The account the run creates, and its password (within the default policy). */
 const FIRST_USER = "ana@example.com";
+const SECOND_USER = "ben@example.com";
 const PASSWORD = "Thumbforge-e2e-1";
 
 /** The longest any single wait may take. */
@@ -643,6 +644,50 @@ async function run(context) {
     await page.reload({ waitUntil: "load" });
     await page.waitForSelector("html[data-session=signed-out]", { state: "attached" });
     await screenshot("06-signed-out-again");
+  });
+
+  const firstUsersIds = newestFirst(Object.values(ids));
+  await step("a second account sees none of the first one's photos, only its own", async () => {
+    await signUp(SECOND_USER, PASSWORD);
+    await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+    assert.deepEqual(await galleryIds(), [], "nothing of the first account");
+    assert.equal(await page.locator("#gallery-empty").isVisible(), true);
+    await page.locator("#file-input").setInputFiles(path.join(PHOTOS, "orient_1.jpg"));
+    const rows = await settledRows(["orient_1.jpg"]);
+    assert.equal(rows["orient_1.jpg"].state, "ready", JSON.stringify(rows));
+    const own = rows["orient_1.jpg"].id;
+    await page.locator(`${card(own)}[data-status=ready]`).waitFor({ timeout: WAIT_MS });
+    assert.deepEqual(await galleryIds(), [own]);
+    assert.deepEqual((await apiAsUser("/api/images")).items.map((i) => i.id), [own], "the API lists only it");
+    // Asked from here rather than from the page, whose failed requests would count as problems.
+    const token = await page.evaluate(async () => {
+      const auth = (await (await fetch("/api/config")).json()).auth;
+      const body = new URLSearchParams({
+        grant_type: "refresh_token",
+        client_id: auth.clientId,
+        refresh_token: sessionStorage.getItem("thumbforge.refresh"),
+      });
+      return (await (await fetch(auth.tokenUrl, { method: "POST", body })).json()).access_token;
+    });
+    for (const id of firstUsersIds) {
+      const other = await fetch(`${BASE_URL}/api/images/${id}`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(other.status, 404, `the first account's ${id} is not found`);
+      assert.equal((await other.json()).error.code, "image_not_found");
+    }
+    await screenshot("07-second-account");
+    await page.click("[data-testid=sign-out]");
+    await page.waitForSelector("html[data-session=signed-out]", { state: "attached", timeout: WAIT_MS });
+  });
+
+  await step("the first account signs in again and finds exactly its own photos", async () => {
+    await page.click("[data-testid=sign-in]");
+    await page.waitForSelector("[data-testid=password]");
+    await page.fill("[data-testid=email]", FIRST_USER);
+    await page.fill("[data-testid=password]", PASSWORD);
+    await page.click("[data-testid=submit]");
+    await page.waitForSelector("html[data-session=signed-in]", { state: "attached", timeout: WAIT_MS });
+    await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+    assert.deepEqual(await galleryIds(), firstUsersIds);
   });
 }
 

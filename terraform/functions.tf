@@ -29,7 +29,7 @@ module "thumbnail" {
   source = "./modules/rust-lambda"
 
   name                 = "${local.name}-thumbnail"
-  description          = "thumbforge thumbnails: raw/ uploads to thumbs/ renditions and a manifest"
+  description          = "thumbforge thumbnails: raw/ uploads to thumbs/ renditions, the outcome in the table"
   zip                  = local.thumbnail_zip
   memory_mb            = var.thumbnail_memory_mb
   timeout_seconds      = var.thumbnail_timeout_seconds

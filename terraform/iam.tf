@@ -2,9 +2,9 @@
 #
 # Both roles get s3:ListBucket on the media bucket without a prefix condition: S3 answers a read of
 # a missing key with 404 only to a caller allowed to list the bucket, and with 403 otherwise. Both
-# functions read manifests that do not exist yet (presign: the status of a pending image;
-# thumbnail: the duplicate-delivery check), so a conditioned grant, which the implicit check does
-# not satisfy, would turn "pending" into a storage error. Listing reveals only key names of the
+# functions read keys that may not exist (presign: the status of a pending image; thumbnail: an
+# upload deleted before its event arrives), so a conditioned grant, which the implicit check does
+# not satisfy, would turn "missing" into a storage error. Listing reveals only key names of the
 # same bucket both may read anyway.
 
 locals {
@@ -39,6 +39,7 @@ locals {
 
   thumbnail_statements = [
     {
+      # HeadObject (the owner metadata) and GetObject of the upload.
       sid       = "ReadUploads"
       actions   = ["s3:GetObject"]
       resources = ["${local.media_arn}/${local.raw_prefix}*"]
@@ -49,12 +50,15 @@ locals {
       resources = ["${local.media_arn}/${local.thumbs_prefix}*"]
     },
     {
-      # Reading a manifest to skip duplicate deliveries needs 404 for "not yet" (see above).
-      sid       = "ReadManifests"
-      actions   = ["s3:GetObject"]
-      resources = ["${local.media_arn}/${local.thumbs_prefix}*"]
+      # An image whose item is gone (deleted before or while it was processed): its renditions,
+      # then its upload, are deleted so nothing is left behind. DeleteObject without a version
+      # id (the current version) only; never s3:DeleteObjectVersion.
+      sid       = "RemoveDeletedImages"
+      actions   = ["s3:DeleteObject"]
+      resources = ["${local.media_arn}/${local.raw_prefix}*", "${local.media_arn}/${local.thumbs_prefix}*"]
     },
     {
+      # A HeadObject of an upload deleted before its event arrives needs 404 (see above).
       sid       = "KnowMissingKeys"
       actions   = ["s3:ListBucket"]
       resources = [local.media_arn]

@@ -203,14 +203,22 @@ run "iam_is_least_privilege" {
     condition     = toset(flatten([for s in module.presign.policy_statements : s.Resource if contains(s.Action, "s3:GetObject")])) == toset(["arn:aws:s3:::thumbforge-test-bucket/raw/*", "arn:aws:s3:::thumbforge-test-bucket/thumbs/*"])
     error_message = "presign may read raw/* and thumbs/* only"
   }
-  # Thumbnail: read raw/, write thumbs/, send to its DLQ.
+  # Thumbnail: read raw/, write thumbs/, delete both (an image deleted meanwhile), send to its DLQ.
   assert {
     condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "s3:PutObject")])) == toset(["arn:aws:s3:::thumbforge-test-bucket/thumbs/*"])
     error_message = "thumbnail may write thumbs/* only"
   }
   assert {
-    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "s3:GetObject")])) == toset(["arn:aws:s3:::thumbforge-test-bucket/raw/*", "arn:aws:s3:::thumbforge-test-bucket/thumbs/*"])
-    error_message = "thumbnail may read raw/* (uploads) and thumbs/* (manifests) only"
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "s3:GetObject")])) == toset(["arn:aws:s3:::thumbforge-test-bucket/raw/*"])
+    error_message = "thumbnail may read raw/* (uploads) only"
+  }
+  assert {
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "s3:DeleteObject")])) == toset(["arn:aws:s3:::thumbforge-test-bucket/raw/*", "arn:aws:s3:::thumbforge-test-bucket/thumbs/*"])
+    error_message = "thumbnail may delete raw/* and thumbs/* only"
+  }
+  assert {
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : [for a in s.Action : a if startswith(a, "s3:")]])) == toset(["s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"])
+    error_message = "thumbnail may use no other S3 action (no s3:DeleteObjectVersion)"
   }
   assert {
     condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "sqs:SendMessage")])) == toset([aws_sqs_queue.thumbnail_dlq.arn])

@@ -14,6 +14,13 @@ ignores conditions, so the TLS-only Deny (aws:SecureTransport) would deny every 
 conditional statements are left out of moto's evaluation instead (unconditional ones, such as
 the deny-all-writes policy `cargo xtask destroy` puts on the media bucket, are still enforced).
 
+DynamoDB requests are served one at a time. The threaded server runs each request on a thread
+of its own, and moto's TransactWriteItems is not isolated: it changes the live tables item by
+item and rolls back by restoring copies of whole tables taken when it began, undoing what other
+requests wrote meanwhile. Racing transactions (the catalog contract's concurrent deletes) then
+resurrect deleted items and apply a cancelled transaction's updates. DynamoDB itself runs
+transactions serializably; one request at a time is that, trivially.
+
 Everything else is moto as released (pinned in xtask/src/tools.rs).
 
 Usage: python serve.py [HOST]. The server binds HOST (default 127.0.0.1) on a port the OS picks,
@@ -26,11 +33,13 @@ with it. Request logs go to standard error.
 import json
 import signal
 import sys
+import threading
 
 from moto.cloudfront import models as cloudfront
 from moto.cloudfront import responses as cloudfront_responses
 from moto.cloudfront import urls as cloudfront_urls
 from moto.core.responses import ActionResult
+from moto.dynamodb import responses as dynamodb_responses
 from moto.s3 import models as s3
 
 _origin_init = cloudfront.Origin.__init__
@@ -70,6 +79,15 @@ def _permission_without_conditional_statements(self, action, resource):
     return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
 
 
+_dynamodb_lock = threading.Lock()
+_dynamodb_call_action = dynamodb_responses.DynamoHandler.call_action
+
+
+def _dynamodb_one_request_at_a_time(self):
+    with _dynamodb_lock:
+        return _dynamodb_call_action(self)
+
+
 _certificate_init = cloudfront.ViewerCertificate.__init__
 
 
@@ -87,6 +105,7 @@ cloudfront_urls.url_paths["{0}/2020-05-31/function/(?P<function_name>[^/]+)/publ
 )
 cloudfront_responses.CloudFrontResponse.publish_function = _publish_function
 s3.FakeBucket.get_permission = _permission_without_conditional_statements
+dynamodb_responses.DynamoHandler.call_action = _dynamodb_one_request_at_a_time
 
 
 def serve(host):

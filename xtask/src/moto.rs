@@ -2,8 +2,10 @@
 //! moto server: `cargo xtask deploy --endpoint … --yes --no-smoke` (the real deploy code path),
 //! then what moto holds is read back through the AWS SDK and compared with the typed config, then
 //! `terraform plan` must show no changes, then `cargo xtask destroy --yes` must leave moto empty.
-//! Between the read-back and the plan, a test user signs in to the user pool (AdminInitiateAuth)
-//! and its tokens are verified against the pool's JWKS as the API's JWT authorizer would.
+//! Between the read-back and the plan, a temporary user signs in to the user pool
+//! (AdminInitiateAuth, with the deploy smoke test's [`deploy::with_test_user`]) and its tokens are
+//! verified against the pool's JWKS as the API's JWT authorizer would; then thumbforge-catalog's
+//! contract suite runs against the deployed table through moto's DynamoDB.
 //!
 //! moto cannot run the functions (that needs Docker), so the smoke test is skipped; the local
 //! stack's `--arm64` check runs the same zips.
@@ -22,6 +24,7 @@ use thumbforge_core::{Config, env, web};
 
 use crate::aws::{self, Aws, SdkContext};
 use crate::build;
+use crate::deploy::{self, TestUser};
 use crate::flags;
 use crate::terraform::{Outputs, Terraform};
 use crate::tfvars;
@@ -91,9 +94,20 @@ impl flags::Moto {
         let site_paths: Vec<String> = vars.site_paths().map(str::to_owned).collect();
         let mut report = Report::default();
         runtime.block_on(check_stack(&aws, &outputs, &config, &site_paths, &mut report))?;
-        if let Some(tokens) = runtime.block_on(sign_in(&aws, &outputs, &config, &mut report))? {
-            check_tokens(&endpoint, &outputs, &config, &tokens, &mut report)?;
-        }
+        let signed_in = runtime.block_on(deploy::with_test_user(
+            &aws,
+            &outputs,
+            config.auth.password,
+            "moto-check",
+            async |user: &TestUser| check_tokens(&endpoint, &outputs, &config, user, &mut report),
+        ));
+        report.check(
+            "Cognito: a temporary user signs in (AdminInitiateAuth, ADMIN_USER_PASSWORD_AUTH: access and \
+             ID tokens) and is deleted afterwards (AdminGetUser: UserNotFoundException)",
+            signed_in.is_ok(),
+            signed_in.as_ref().err().map(|e| format!("{e:#}")).unwrap_or_default(),
+        );
+        runtime.block_on(check_catalog(&aws, &outputs, &mut report));
         report.finish("what moto holds differs from the configuration")?;
         runtime.block_on(leave_versions(&aws, &outputs.media_bucket))?;
 
@@ -654,8 +668,13 @@ async fn check_stack(
         Some(&set([thumbs.as_str()])),
     );
     report.eq(
-        "thumbnail role: GetObject on raw/* and thumbs/*",
+        "thumbnail role: GetObject on raw/* only",
         thumbnail_grants.get("s3:GetObject"),
+        Some(&set([raw.as_str()])),
+    );
+    report.eq(
+        "thumbnail role: DeleteObject on raw/* and thumbs/* only",
+        thumbnail_grants.get("s3:DeleteObject"),
         Some(&set([raw.as_str(), thumbs.as_str()])),
     );
     report.eq(
@@ -685,6 +704,7 @@ async fn check_stack(
             [
                 "logs:CreateLogStream",
                 "logs:PutLogEvents",
+                "s3:DeleteObject",
                 "s3:GetObject",
                 "s3:ListBucket",
                 "s3:PutObject",
@@ -1004,6 +1024,25 @@ async fn check_table(aws: &Aws, outputs: &Outputs, report: &mut Report) -> anyho
     table.table_arn().map(str::to_owned).context("DescribeTable answered no ARN")
 }
 
+/// thumbforge-catalog's contract ([`thumbforge_catalog::contract::run_all`]) on the deployed
+/// table, through moto's DynamoDB: each check that passes counts into `report`, a failure fails it.
+async fn check_catalog(aws: &Aws, outputs: &Outputs, report: &mut Report) {
+    use thumbforge_catalog::contract;
+    let Some(table) = outputs.table_name.as_deref() else {
+        report.check("catalog contract: the stack has a table", false, "no table_name output");
+        return;
+    };
+    let catalog = thumbforge_catalog::DynamoCatalog::new(aws_sdk_dynamodb::Client::new(&aws.config), table);
+    match contract::run_all(&catalog).await {
+        Ok(passed) => {
+            for check in contract::CHECKS.iter().take(passed) {
+                report.check(&format!("catalog contract on {table}: {check}"), true, "");
+            }
+        }
+        Err(err) => report.check(&format!("catalog contract on {table}"), false, err),
+    }
+}
+
 /// The JWT authorizer (the pool, for the page's client) and which routes run it, with which
 /// scopes.
 async fn check_authorizer(
@@ -1282,93 +1321,6 @@ async fn check_user_pool(
     Ok(())
 }
 
-/// The tokens of a test user.
-#[derive(Debug)]
-struct Tokens {
-    access: String,
-    id: String,
-}
-
-/// A password `policy` accepts.
-fn test_password(policy: thumbforge_core::auth::PasswordPolicy) -> String {
-    let mut password = "Moto-check-7".to_owned();
-    while password.len() < usize::from(policy.min_length) {
-        password.push('x');
-    }
-    password
-}
-
-/// Creates a confirmed user as an administrator would, signs it in with AdminInitiateAuth
-/// (ADMIN_USER_PASSWORD_AUTH, allowed for the page's client), then deletes it again (whatever
-/// happened in between) and checks it is gone. The tokens are checked by [`check_tokens`].
-async fn sign_in(
-    aws: &Aws,
-    outputs: &Outputs,
-    config: &Config,
-    report: &mut Report,
-) -> anyhow::Result<Option<Tokens>> {
-    use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType, MessageActionType};
-    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&aws.config);
-    let pool = outputs.user_pool_id.as_deref().context("the stack has no user_pool_id output")?;
-    let client = outputs.auth_client_id.as_deref().context("the stack has no auth_client_id output")?;
-    let email = "moto-check@example.com";
-    let password = test_password(config.auth.password);
-    cognito
-        .admin_create_user()
-        .user_pool_id(pool)
-        .username(email)
-        .user_attributes(AttributeType::builder().name("email").value(email).build()?)
-        .user_attributes(AttributeType::builder().name("email_verified").value("true").build()?)
-        .message_action(MessageActionType::Suppress)
-        .send()
-        .await
-        .sdk_context("creating the test user")?;
-    let signed_in = async {
-        cognito
-            .admin_set_user_password()
-            .user_pool_id(pool)
-            .username(email)
-            .password(&password)
-            .permanent(true)
-            .send()
-            .await
-            .sdk_context("setting the test user's password")?;
-        cognito
-            .admin_initiate_auth()
-            .user_pool_id(pool)
-            .client_id(client)
-            .auth_flow(AuthFlowType::AdminUserPasswordAuth)
-            .auth_parameters("USERNAME", email)
-            .auth_parameters("PASSWORD", &password)
-            .send()
-            .await
-            .sdk_context("signing the test user in (AdminInitiateAuth)")
-    }
-    .await;
-    let deleted = cognito.admin_delete_user().user_pool_id(pool).username(email).send().await;
-    let answer = signed_in?;
-    deleted.sdk_context("deleting the test user")?;
-    let after = cognito.admin_get_user().user_pool_id(pool).username(email).send().await;
-    report.check(
-        "Cognito: the test user is deleted (UserNotFoundException)",
-        after
-            .as_ref()
-            .err()
-            .and_then(|e| e.as_service_error())
-            .is_some_and(|e| e.is_user_not_found_exception()),
-        format!("{after:?}"),
-    );
-    let result = answer.authentication_result();
-    let tokens = result
-        .and_then(|r| Some(Tokens { access: r.access_token()?.to_owned(), id: r.id_token()?.to_owned() }));
-    report.check(
-        "Cognito: AdminInitiateAuth (ADMIN_USER_PASSWORD_AUTH) signs the user in: access and ID tokens",
-        tokens.is_some(),
-        format!("challenge {:?}", answer.challenge_name()),
-    );
-    Ok(tokens)
-}
-
 /// The body of a plain-HTTP GET (moto's JWKS; the SDK has no call for it).
 fn http_get(url: &str) -> anyhow::Result<String> {
     use std::io::{Read, Write};
@@ -1434,7 +1386,7 @@ fn check_tokens(
     endpoint: &str,
     outputs: &Outputs,
     config: &Config,
-    tokens: &Tokens,
+    user: &TestUser,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let pool = outputs.user_pool_id.as_deref().context("the stack has no user_pool_id output")?;
@@ -1443,7 +1395,7 @@ fn check_tokens(
     let jwks_url = format!("{endpoint}/{pool}/.well-known/jwks.json");
     let jwks: Value =
         serde_json::from_str(&http_get(&jwks_url)?).with_context(|| format!("{jwks_url}: not JSON"))?;
-    match verify_jwt(&tokens.access, &jwks, &issuer, None) {
+    match verify_jwt(&user.access_token, &jwks, &issuer, None) {
         Ok(claims) => {
             report.check("access token: RS256, verified with the pool's JWKS, iss = the pool", true, "");
             report.eq(
@@ -1465,7 +1417,7 @@ fn check_tokens(
             format!("{err:#}"),
         ),
     }
-    match verify_jwt(&tokens.id, &jwks, &issuer, Some(client)) {
+    match verify_jwt(&user.id_token, &jwks, &issuer, Some(client)) {
         Ok(claims) => {
             report.check(
                 "ID token: RS256, verified with the pool's JWKS, iss = the pool, aud = the client",
@@ -1475,7 +1427,7 @@ fn check_tokens(
             report.eq(
                 "ID token: the user's email, no scope (the routes refuse it)",
                 (claims["token_use"].as_str(), claims["email"].as_str(), claims.get("scope")),
-                (Some("id"), Some("moto-check@example.com"), None),
+                (Some("id"), Some(user.email.as_str()), None),
             );
         }
         Err(err) => report.check(
@@ -1575,24 +1527,10 @@ mod tests {
         assert_eq!(policy_json("{\"a\":1}").unwrap()["a"], 1);
     }
 
-    /// One real HTTP exchange with a server that answers `response` to whatever it is asked.
+    /// moto's JWKS path on a server that answers `response` once.
     fn serve_once(response: &'static str) -> (String, std::thread::JoinHandle<String>) {
-        use std::io::{Read, Write};
-        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let url = format!("http://{}/pool_1/.well-known/jwks.json", listener.local_addr().unwrap());
-        let handle = std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0; 1024];
-            while !request.ends_with(b"\r\n\r\n") {
-                let n = stream.read(&mut buf).unwrap();
-                assert!(n > 0, "the request ended early");
-                request.extend_from_slice(&buf[..n]);
-            }
-            stream.write_all(response.as_bytes()).unwrap();
-            String::from_utf8(request).unwrap()
-        });
-        (url, handle)
+        let (base, server) = deploy::tests::serve_once(response);
+        (format!("{base}/pool_1/.well-known/jwks.json"), server)
     }
 
     #[test]
@@ -1635,19 +1573,6 @@ mod tests {
             format!("{}.e30.c2ln", header.trim_end_matches('=').replace('+', "-").replace('/', "_"));
         let err = verify_jwt(&unsigned, &jwks, "https://issuer", None).unwrap_err();
         assert!(format!("{err:#}").contains("no key other in the JWKS"), "{err:#}");
-    }
-
-    #[test]
-    fn the_test_password_fits_every_policy_auth_allows() {
-        for min_length in [6, 10, 99] {
-            let policy = thumbforge_core::auth::PasswordPolicy { min_length, ..Default::default() };
-            let password = test_password(policy);
-            assert!(password.len() >= usize::from(min_length) && password.len() <= 99, "{password}");
-            assert!(password.chars().any(|c| c.is_ascii_lowercase()));
-            assert!(password.chars().any(|c| c.is_ascii_uppercase()));
-            assert!(password.chars().any(|c| c.is_ascii_digit()));
-            assert!(password.chars().any(|c| !c.is_ascii_alphanumeric()));
-        }
     }
 
     #[test]

@@ -124,6 +124,10 @@ fn is_https_url(url: &str) -> bool {
     })
 }
 
+/// The scopes a Cognito app client may ask for without a resource server (the stack creates
+/// none, so Cognito refuses any other; terraform/variables.tf checks the same).
+const COGNITO_SCOPES: [&str; 5] = ["openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"];
+
 /// Scope names as OAuth allows them (printable ASCII but space, `"` and `\`).
 fn is_scope(scope: &str) -> bool {
     !scope.is_empty() && scope.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
@@ -164,6 +168,15 @@ impl Auth {
                             "`auth.{field}` is for provider = \"oidc\"; with Cognito the stack derives it"
                         ));
                     }
+                }
+                let unknown: Vec<&str> =
+                    self.scopes.iter().map(String::as_str).filter(|s| !COGNITO_SCOPES.contains(s)).collect();
+                if !unknown.is_empty() {
+                    problems.push(format!(
+                        "`auth.scopes` has {unknown:?}: with provider = \"cognito\" every scope must be one \
+                         of {} (the stack creates no resource server, so Cognito refuses others)",
+                        COGNITO_SCOPES.join(", ")
+                    ));
                 }
                 if !self.audience.is_empty() {
                     problems.push(
@@ -290,6 +303,18 @@ mod tests {
         assert_eq!(Auth::default().provider.name(), "cognito");
     }
 
+    /// A valid `oidc` setup.
+    fn auth0() -> Auth {
+        Auth {
+            provider: Provider::Oidc,
+            issuer: Some("https://example.eu.auth0.com".into()),
+            audience: vec!["abc123".into()],
+            authorize_url: Some("https://example.eu.auth0.com/authorize".into()),
+            token_url: Some("https://example.eu.auth0.com/oauth/token".into()),
+            ..Auth::default()
+        }
+    }
+
     #[test]
     fn oidc_needs_an_issuer_an_audience_and_endpoints() {
         let oidc = Auth { provider: Provider::Oidc, ..Auth::default() };
@@ -298,19 +323,34 @@ mod tests {
             assert!(problems.iter().any(|p| p.contains(&format!("`auth.{field}`"))), "{field}: {problems:?}");
         }
         assert!(!problems.iter().any(|p| p.contains("logout_url")), "{problems:?}");
-        let good = Auth {
-            provider: Provider::Oidc,
-            issuer: Some("https://example.eu.auth0.com".into()),
-            audience: vec!["abc123".into()],
-            authorize_url: Some("https://example.eu.auth0.com/authorize".into()),
-            token_url: Some("https://example.eu.auth0.com/oauth/token".into()),
-            ..Auth::default()
-        };
+        let good = auth0();
         assert_eq!(good.problems(), Vec::<String>::new());
         let slash = Auth { issuer: Some("https://example.eu.auth0.com/".into()), ..good.clone() };
         assert_eq!(slash.problems().len(), 1, "{:?}", slash.problems());
         let plain = Auth { token_url: Some("http://example.com/token".into()), ..good };
         assert!(plain.problems()[0].contains("https://"), "{:?}", plain.problems());
+    }
+
+    #[test]
+    fn cognito_takes_only_its_built_in_scopes() {
+        let every =
+            Auth { scopes: COGNITO_SCOPES.iter().map(|s| (*s).to_owned()).collect(), ..Auth::default() };
+        assert_eq!(every.problems(), Vec::<String>::new());
+        let custom = Auth {
+            scopes: vec!["openid".into(), "images/read".into(), "email".into(), "offline_access".into()],
+            ..Auth::default()
+        };
+        let problems = custom.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains(r#"["images/read", "offline_access"]"#), "{problems:?}");
+        assert!(problems[0].contains("`auth.scopes`"), "{problems:?}");
+        // Route scopes are what the authorizer requires, not what the client asks for: not limited.
+        let routes = Auth { route_scopes: vec!["images/read".into()], ..Auth::default() };
+        assert_eq!(routes.problems(), Vec::<String>::new());
+        // With a provider of your own, any scope its resource servers define.
+        let oidc =
+            Auth { scopes: vec!["openid".into(), "offline_access".into(), "images/read".into()], ..auth0() };
+        assert_eq!(oidc.problems(), Vec::<String>::new());
     }
 
     #[test]

@@ -1,17 +1,19 @@
 //! The object key layout of the media bucket.
 //!
-//! Uploads land at `raw/{id}.{ext}`; the thumbnail function writes `thumbs/{id}/{size}.{ext}` and
-//! then `thumbs/{id}/manifest.json`, whose presence means the image is done. Keys are opaque S3
-//! strings: they are never normalised as paths.
+//! Uploads land at `raw/{id}.{ext}`; the thumbnail function writes `thumbs/{id}/{size}.{ext}`
+//! (what happened to an image is recorded in the metadata table, not in the bucket). Keys are
+//! opaque S3 strings: they are never normalised as paths.
 
 use crate::format::OutputFormat;
 
 /// Where uploads land; the only prefix that triggers the thumbnail function.
 pub const RAW_PREFIX: &str = "raw/";
-/// Where thumbnails and manifests are written.
+/// Where thumbnails are written.
 pub const THUMBS_PREFIX: &str = "thumbs/";
-/// The manifest's file name inside `thumbs/{id}/`.
-pub const MANIFEST_NAME: &str = "manifest.json";
+/// The user metadata (`x-amz-meta-owner`) naming the upload's owner (the verified `sub`,
+/// percent-encoded): signed into the upload URL, read by the thumbnail function to find the
+/// image's item in the metadata table.
+pub const OWNER_METADATA: &str = "owner";
 /// S3's limit on a key's length in bytes.
 pub const S3_MAX_KEY_BYTES: usize = 1024;
 /// Longest id accepted, so that every derived key stays well under S3's limit.
@@ -72,11 +74,6 @@ pub fn rendition_key(id: &str, size: u32, format: OutputFormat) -> String {
     format!("{THUMBS_PREFIX}{id}/{size}.{}", format.extension())
 }
 
-/// The key of an image's manifest: `thumbs/{id}/manifest.json`.
-pub fn manifest_key(id: &str) -> String {
-    format!("{THUMBS_PREFIX}{id}/{MANIFEST_NAME}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,7 +108,6 @@ mod tests {
     fn derived_keys() {
         assert_eq!(rendition_key("abc", 256, OutputFormat::Jpeg), "thumbs/abc/256.jpg");
         assert_eq!(rendition_key("abc", 1024, OutputFormat::Webp), "thumbs/abc/1024.webp");
-        assert_eq!(manifest_key("abc"), "thumbs/abc/manifest.json");
         let longest = "x".repeat(MAX_ID_BYTES);
         assert!(rendition_key(&longest, 4096, OutputFormat::Webp).len() < S3_MAX_KEY_BYTES);
     }

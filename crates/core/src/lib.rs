@@ -1,6 +1,6 @@
 //! thumbforge's shared vocabulary, used by both Lambdas, xtask and the local stack: the one typed
 //! [`Config`], the environment variables that carry it ([`env`]), the bucket's key layout
-//! ([`keys`]) and the manifest the thumbnail function writes ([`manifest`]), the API's route table
+//! ([`keys`]) and the outcome the thumbnail function records ([`manifest`]), the API's route table
 //! ([`routes`]) and the headers the edge sets ([`web`]).
 
 pub mod auth;
@@ -14,4 +14,4 @@ pub mod web;
 
 pub use config::{Config, ConfigError, RuntimeConfig};
 pub use format::{InputFormat, OutputFormat};
-pub use manifest::{Manifest, Outcome, RejectReason};
+pub use manifest::{Outcome, RejectReason};

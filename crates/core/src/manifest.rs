@@ -1,30 +1,15 @@
-//! `thumbs/{id}/manifest.json`: the record of what happened to an upload.
+//! What happened to an upload: [`Outcome`] (ready with its [`Source`] and [`Rendition`]s, or
+//! rejected with a [`RejectReason`]).
 //!
-//! The thumbnail function writes it last, so its presence means the image is done; the presign
-//! function reads it to answer status requests.
+//! The thumbnail function decides it and records it on the image's item in the metadata table
+//! (`thumbforge-catalog`); the API reads it from there. Its JSON form (a `status` tag, the other
+//! fields flat beside it) is the one both the table and the API's answers use.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::format::{InputFormat, OutputFormat};
-
-/// The manifest schema version written by this code.
-pub const MANIFEST_VERSION: u32 = 1;
-
-/// A finished image: ready with its renditions, or rejected with a reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// Schema version ([`MANIFEST_VERSION`]).
-    pub version: u32,
-    /// The image id (the `raw/` key's name without its extension).
-    pub id: String,
-    /// The upload's key under `raw/`.
-    pub raw_key: String,
-    /// The outcome.
-    #[serde(flatten)]
-    pub outcome: Outcome,
-}
 
 /// What happened to the upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +22,7 @@ pub enum Outcome {
         /// Every rendition, largest box first, JPEG before WebP.
         renditions: Vec<Rendition>,
     },
-    /// The upload is not an acceptable image; nothing but this manifest was written.
+    /// The upload is not an acceptable image; no rendition was written.
     Rejected {
         /// Stable machine-readable reason.
         reason: RejectReason,
@@ -140,15 +125,6 @@ impl fmt::Display for RejectReason {
     }
 }
 
-impl Manifest {
-    /// Serialises the manifest as stored (pretty JSON with a final newline).
-    pub fn to_json(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
-        bytes.push(b'\n');
-        bytes
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,36 +157,30 @@ mod tests {
     }
 
     #[test]
-    fn manifests_serialise_flat_with_a_status_tag() {
-        let ready = Manifest {
-            version: MANIFEST_VERSION,
-            id: "abc".into(),
-            raw_key: "raw/abc.jpg".into(),
-            outcome: Outcome::Ready {
-                source: Source { format: InputFormat::Jpeg, width: 4000, height: 3000, bytes: 123 },
-                renditions: vec![Rendition {
-                    key: "thumbs/abc/256.jpg".into(),
-                    size: 256,
-                    width: 256,
-                    height: 192,
-                    format: OutputFormat::Jpeg,
-                    bytes: 9000,
-                }],
-            },
+    fn outcomes_serialise_flat_with_a_status_tag() {
+        let ready = Outcome::Ready {
+            source: Source { format: InputFormat::Jpeg, width: 4000, height: 3000, bytes: 123 },
+            renditions: vec![Rendition {
+                key: "thumbs/abc/256.jpg".into(),
+                size: 256,
+                width: 256,
+                height: 192,
+                format: OutputFormat::Jpeg,
+                bytes: 9000,
+            }],
         };
-        let value: serde_json::Value = serde_json::from_slice(&ready.to_json()).unwrap();
+        let value = serde_json::to_value(&ready).unwrap();
         assert_eq!(value["status"], "ready");
         assert_eq!(value["source"]["format"], "jpeg");
         assert_eq!(value["renditions"][0]["height"], 192);
-        assert_eq!(serde_json::from_value::<Manifest>(value).unwrap(), ready);
+        assert_eq!(serde_json::from_value::<Outcome>(value).unwrap(), ready);
 
-        let rejected = Manifest {
-            outcome: Outcome::Rejected { reason: RejectReason::Corrupt, message: "truncated".into() },
-            ..ready
-        };
-        let value: serde_json::Value = serde_json::from_slice(&rejected.to_json()).unwrap();
-        assert_eq!(value["status"], "rejected");
-        assert_eq!(value["reason"], "corrupt");
-        assert_eq!(serde_json::from_value::<Manifest>(value).unwrap(), rejected);
+        let rejected = Outcome::Rejected { reason: RejectReason::Corrupt, message: "truncated".into() };
+        let value = serde_json::to_value(&rejected).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"status": "rejected", "reason": "corrupt", "message": "truncated"})
+        );
+        assert_eq!(serde_json::from_value::<Outcome>(value).unwrap(), rejected);
     }
 }

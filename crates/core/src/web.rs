@@ -32,9 +32,6 @@ pub const REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
 /// `Cache-Control` of every rendition: its key never changes content.
 pub const THUMBS_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
 
-/// `Cache-Control` of a manifest (rewritten never, but read while pending).
-pub const MANIFEST_CACHE_CONTROL: &str = "no-cache";
-
 /// `Cache-Control` of the page's HTML: always revalidated, so a deploy shows at once.
 pub const SITE_HTML_CACHE_CONTROL: &str = "no-cache";
 
@@ -43,7 +40,8 @@ pub const SITE_ASSET_CACHE_CONTROL: &str = "public, max-age=300";
 
 /// Request headers the page sends with its pre-signed `PUT` (besides `Content-Length`, which
 /// the browser sets): the media bucket's CORS rule allows exactly these, from the site's origin.
-pub const UPLOAD_CORS_ALLOWED_HEADERS: [&str; 3] = ["content-type", "if-none-match", "x-amz-meta-filename"];
+pub const UPLOAD_CORS_ALLOWED_HEADERS: [&str; 4] =
+    ["content-type", "if-none-match", "x-amz-meta-filename", "x-amz-meta-owner"];
 
 /// Response headers of the upload the page may read.
 pub const UPLOAD_CORS_EXPOSE_HEADERS: [&str; 1] = ["ETag"];

@@ -9,6 +9,7 @@
 //! | Lambda | [`lambda`]: a Runtime API emulator per function running its binary as child processes |
 //! | S3 → Lambda notification, async retries, DLQ | [`notify`] |
 //! | CloudFront + API Gateway HTTP API | [`gateway`]: the page, `/api/*` as payload-2.0 events behind the JWT authorizer ([`authorizer`]), `/thumbs/*` from the bucket |
+//! | DynamoDB (the metadata table) | [`thumbforge_dynamo_local`]: dynoxide on SQLite under the data folder |
 //! | Cognito user pool + hosted UI | [`thumbforge_oidc_local`]: an OpenID Connect issuer with the hosted UI's sign-in, sign-up and reset pages, code + PKCE and refresh tokens |
 //!
 //! The functions get the same variables Terraform sets, from the same [`Config`], plus the local
@@ -32,6 +33,7 @@ use anyhow::Context;
 use thumbforge_core::auth::SignIn;
 use thumbforge_core::config::{PRESIGN, THUMBNAIL};
 use thumbforge_core::{Config, env, web};
+use thumbforge_dynamo_local::{LocalDynamo, Options as DynamoOptions};
 use thumbforge_oidc_local::{ClientOptions, Issuer, IssuerOptions, PasswordPolicy};
 use thumbforge_s3_local::{CorsRule, LocalS3, Options};
 use tokio::net::TcpListener;
@@ -50,6 +52,9 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// The media bucket's name in the local stack.
 pub const BUCKET: &str = "thumbforge-dev-media";
+
+/// The metadata table in the local stack (dynoxide needs 11 characters or more for its streams).
+pub const TABLE: &str = "thumbforge-dev-images";
 
 /// The page's OAuth client id in the local stack.
 pub const CLIENT_ID: &str = "thumbforge-dev-page";
@@ -72,6 +77,8 @@ pub struct StackOptions {
     pub s3_listen: SocketAddr,
     /// Where the identity issuer listens (port 0 for a free one).
     pub identity_listen: SocketAddr,
+    /// Where DynamoDB listens (port 0 for a free one).
+    pub dynamodb_listen: SocketAddr,
     /// The function binaries.
     pub binaries: Binaries,
     /// Execution environments per function.
@@ -94,6 +101,7 @@ impl StackOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             s3_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             identity_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dynamodb_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             binaries,
             instances: 2,
             retry: RetryPolicy::default(),
@@ -108,6 +116,7 @@ impl StackOptions {
 pub struct Stack {
     url: String,
     s3: LocalS3,
+    dynamo: LocalDynamo,
     identity: Issuer,
     presign: Function,
     thumbnail: Function,
@@ -133,6 +142,7 @@ impl Stack {
             listen,
             s3_listen,
             identity_listen,
+            dynamodb_listen,
             binaries,
             instances,
             retry,
@@ -208,6 +218,24 @@ impl Stack {
                 identity.outbox_path().display()
             ),
         );
+        // The metadata table, kept under the data folder like the bucket.
+        let dynamo = LocalDynamo::start(
+            DynamoOptions::default().data_dir(data_dir.join("dynamodb")).listen(dynamodb_listen),
+        )
+        .await
+        .with_context(|| format!("starting the local DynamoDB on {dynamodb_listen}"))?;
+        thumbforge_catalog::schema::create_table(&dynamo.client(), TABLE)
+            .await
+            .with_context(|| format!("creating the table {TABLE}"))?;
+        logs.line(
+            "dev",
+            &format!(
+                "DynamoDB at {} (table {TABLE}, data in {})",
+                dynamo.endpoint(),
+                data_dir.join("dynamodb").display()
+            ),
+        );
+
         let sign_in = SignIn {
             client_id: CLIENT_ID.to_owned(),
             authorize_url: identity.authorize_url(),
@@ -220,6 +248,8 @@ impl Stack {
             config.runtime().to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         function_env.insert(env::BUCKET.to_owned(), BUCKET.to_owned());
         function_env.insert(env::S3_ENDPOINT.to_owned(), s3.endpoint());
+        function_env.insert(env::TABLE.to_owned(), TABLE.to_owned());
+        function_env.insert(env::DYNAMODB_ENDPOINT.to_owned(), dynamo.endpoint());
         let presign_env: BTreeMap<String, String> =
             sign_in.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         function_env.insert("AWS_ACCESS_KEY_ID".to_owned(), s3.access_key().to_owned());
@@ -288,7 +318,7 @@ impl Stack {
             logs: logs.clone(),
         };
         let gateway = tokio::spawn(gateway::serve(edge, edge_routes, stopped));
-        Ok(Self { url, s3, identity, presign, thumbnail, notifications, stop, gateway, notify })
+        Ok(Self { url, s3, dynamo, identity, presign, thumbnail, notifications, stop, gateway, notify })
     }
 
     /// The page's URL, e.g. `http://127.0.0.1:8080`.
@@ -301,6 +331,18 @@ impl Stack {
     #[must_use]
     pub fn s3(&self) -> &LocalS3 {
         &self.s3
+    }
+
+    /// The metadata table's server.
+    #[must_use]
+    pub fn dynamo(&self) -> &LocalDynamo {
+        &self.dynamo
+    }
+
+    /// The metadata table, as the functions see it.
+    #[must_use]
+    pub fn catalog(&self) -> thumbforge_catalog::DynamoCatalog {
+        thumbforge_catalog::DynamoCatalog::new(self.dynamo.client(), TABLE)
     }
 
     /// The identity issuer (the user pool and its hosted sign-in pages).
@@ -333,6 +375,6 @@ impl Stack {
         let _ = self.gateway.await;
         tokio::join!(self.presign.stop(), self.thumbnail.stop());
         self.notify.abort();
-        tokio::join!(self.s3.shutdown(), self.identity.shutdown());
+        tokio::join!(self.s3.shutdown(), self.identity.shutdown(), self.dynamo.shutdown());
     }
 }

@@ -12,6 +12,7 @@ use hyper::HeaderMap;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+use thumbforge_catalog::{Catalog, Owner};
 use thumbforge_core::Config;
 use thumbforge_dev::{Binaries, LogSink, RetryPolicy, Stack, StackOptions, binaries};
 use thumbforge_s3_local::Operation;
@@ -125,15 +126,18 @@ async fn get(url: &str) -> Answer {
     send("GET", url, &[], Bytes::new()).await
 }
 
-/// `Authorization: Bearer …` for the stack's test user, signed up once per stack through the
-/// issuer's admin call (the browser test signs up through the pages).
-async fn bearer(stack: &Stack) -> String {
-    static TOKENS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
-    if let Some(token) = TOKENS.lock().unwrap().get(stack.url()) {
+/// The stack's usual test user.
+const JOURNEY_USER: &str = "journey@example.com";
+
+/// `Authorization: Bearer …` for `email`, signed up once per stack through the issuer's admin
+/// call (the browser test signs up through the pages).
+async fn bearer_for(stack: &Stack, email: &str) -> String {
+    static TOKENS: Mutex<BTreeMap<(String, String), String>> = Mutex::new(BTreeMap::new());
+    let cache_key = (stack.url().to_owned(), email.to_owned());
+    if let Some(token) = TOKENS.lock().unwrap().get(&cache_key) {
         return token.clone();
     }
     let identity = stack.identity();
-    let email = "journey@example.com";
     // Concurrent first calls race to create the user: one wins, the others find it there.
     match identity.admin_create_confirmed_user(email, "Journey-passw0rd").await {
         Ok(_) | Err(thumbforge_oidc_local::Error::UserExists(_)) => {}
@@ -141,8 +145,17 @@ async fn bearer(stack: &Stack) -> String {
     }
     let tokens = identity.tokens_for_tests(email, thumbforge_dev::CLIENT_ID).await.unwrap();
     let header = format!("Bearer {}", tokens.access_token);
-    TOKENS.lock().unwrap().insert(stack.url().to_owned(), header.clone());
+    TOKENS.lock().unwrap().insert(cache_key, header.clone());
     header
+}
+
+async fn bearer(stack: &Stack) -> String {
+    bearer_for(stack, JOURNEY_USER).await
+}
+
+/// The metadata table's owner of `email`'s images.
+async fn owner_of(stack: &Stack, email: &str) -> Owner {
+    Owner::new(stack.identity().admin_user_sub(email).await.unwrap()).unwrap()
 }
 
 /// `GET` on the API as the stack's test user.
@@ -152,7 +165,12 @@ async fn api_get(stack: &Stack, url: &str) -> Answer {
 
 /// `POST /api/uploads` for `bytes`.
 async fn presign(stack: &Stack, filename: &str, content_type: &str, size: usize) -> Value {
-    let auth = bearer(stack).await;
+    presign_as(stack, JOURNEY_USER, filename, content_type, size).await
+}
+
+/// `POST /api/uploads` for `bytes`, as `email`.
+async fn presign_as(stack: &Stack, email: &str, filename: &str, content_type: &str, size: usize) -> Value {
+    let auth = bearer_for(stack, email).await;
     let answer = send(
         "POST",
         &format!("{}/api/uploads", stack.url()),
@@ -329,27 +347,44 @@ async fn user_journey(booted: &Booted) {
     other_key["upload"]["url"] = json!(moved);
     assert_eq!(put(&other_key, origin, &small).await.status, 403, "another key");
     let nothing = api_get(stack, &format!("{origin}/api/images/{}", ticket["id"].as_str().unwrap())).await;
-    assert_eq!(nothing.status, 404, "nothing was stored under the ticket's key");
+    assert_eq!(
+        nothing.json()["status"],
+        "pending",
+        "recorded when the URL was handed out, nothing stored yet"
+    );
+    assert_eq!(
+        stack
+            .s3()
+            .client()
+            .head_object()
+            .bucket(thumbforge_dev::BUCKET)
+            .key(ticket["key"].as_str().unwrap())
+            .send()
+            .await
+            .ok()
+            .map(|_| ()),
+        None,
+        "nothing under the ticket's key"
+    );
     // The ticket still works once, and only once.
     assert_eq!(put(&ticket, origin, &small).await.status, 200);
     assert_eq!(put(&ticket, origin, &small).await.status, 412, "a second write of the key");
     assert_eq!(wait_done(stack, ticket["id"].as_str().unwrap()).await["status"], "ready");
 
-    // A duplicate event changes nothing: no write, the manifest as it was.
+    // A duplicate event changes nothing: no write, the image's record as it was.
     let notifications = stack.notifications();
     notifications.wait_idle().await;
     let delivery = notifications.deliveries().into_iter().find(|d| d.key.contains(&id)).unwrap();
-    let s3 = stack.s3().client();
-    let manifest_key = format!("thumbs/{id}/manifest.json");
-    let manifest = s3.get_object().bucket(thumbforge_dev::BUCKET).key(&manifest_key).send().await.unwrap();
-    let manifest = manifest.body.collect().await.unwrap().into_bytes();
+    let owner = owner_of(stack, JOURNEY_USER).await;
+    let image_id: uuid::Uuid = id.parse().unwrap();
+    let record = stack.catalog().get(&owner, image_id).await.unwrap().unwrap();
+    assert_eq!(record.state.status(), "ready");
     let puts = stack.s3().calls(Operation::PutObject);
     let again = notifications.deliver(delivery.key.clone(), delivery.event.clone(), Instant::now()).await;
     let summary = again.outcome.unwrap();
     assert_eq!(summary["records"][0]["outcome"], "already_done", "{summary}");
     assert_eq!(stack.s3().calls(Operation::PutObject), puts);
-    let after = s3.get_object().bucket(thumbforge_dev::BUCKET).key(&manifest_key).send().await.unwrap();
-    assert_eq!(after.body.collect().await.unwrap().into_bytes(), manifest);
+    assert_eq!(stack.catalog().get(&owner, image_id).await.unwrap().unwrap(), record);
 
     // The gallery lists them newest first; nothing went to the dead-letter folder.
     let list = api_get(stack, &format!("{origin}/api/images")).await.json();
@@ -503,4 +538,60 @@ async fn shutdown_stops_the_functions_and_frees_the_ports() {
     let edge = url.trim_start_matches("http://").to_owned();
     assert!(TcpStream::connect(&edge).await.is_err(), "the edge still listens");
     assert!(TcpStream::connect(s3).await.is_err(), "S3 still listens");
+}
+
+/// Every photo has an owner: over real HTTP, with real tokens, one user reaches nothing of
+/// another's, whatever id or cursor they send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn users_see_only_their_own_images() {
+    let booted = boot(native(), quick_retries()).await;
+    let stack = &booted.stack;
+    let origin = stack.url();
+    let (ana, ben) = ("ana@example.com", "ben@example.com");
+    let photo = fixture("orient_1.jpg");
+    // Ben uploads first, Ana twice after him: Ana's ids are newer than Ben's.
+    let mut uploaded = BTreeMap::new();
+    for email in [ben, ana, ana] {
+        let ticket = presign_as(stack, email, "a.jpg", "image/jpeg", photo.len()).await;
+        assert_eq!(put(&ticket, origin, &photo).await.status, 200);
+        uploaded.entry(email).or_insert_with(Vec::new).push(ticket["id"].as_str().unwrap().to_owned());
+    }
+    let as_user = |email: &'static str, path: String| async move {
+        let auth = bearer_for(stack, email).await;
+        send("GET", &format!("{origin}{path}"), &[("authorization", &auth)], Bytes::new()).await
+    };
+    for (email, ids) in &uploaded {
+        for id in ids {
+            let image = as_user(email, format!("/api/images/{id}")).await;
+            assert_eq!(image.status, 200, "{email} reads their own {id}");
+        }
+    }
+    let listed = |answer: Answer| -> Vec<String> {
+        assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+        answer.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut anas = uploaded[ana].clone();
+    anas.reverse();
+    assert_eq!(listed(as_user(ana, "/api/images".into()).await), anas, "Ana's, newest first");
+    assert_eq!(listed(as_user(ben, "/api/images".into()).await), uploaded[ben], "Ben's only");
+    for id in &uploaded[ana] {
+        // Another user's image is not there at all: the same 404 as an unknown id.
+        let other = as_user(ben, format!("/api/images/{id}")).await;
+        assert_eq!((other.status, other.json()["error"]["code"].clone()), (404, json!("image_not_found")));
+        // A cursor holding one of Ana's ids only moves Ben through his own images.
+        assert_eq!(listed(as_user(ben, format!("/api/images?cursor={id}")).await), uploaded[ben]);
+    }
+    // Ana's cursor at her older image reaches nothing of Ben's older one.
+    let older = &uploaded[ana][0];
+    assert_eq!(listed(as_user(ana, format!("/api/images?cursor={older}")).await), Vec::<String>::new());
+    // The table holds each image in its owner's partition only.
+    let catalog = stack.catalog();
+    let ben_owner = owner_of(stack, ben).await;
+    assert_eq!(catalog.profile(&ben_owner).await.unwrap().images, 1);
+    assert_eq!(catalog.profile(&owner_of(stack, ana).await).await.unwrap().images, 2);
 }

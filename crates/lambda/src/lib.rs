@@ -1,5 +1,6 @@
 //! What both thumbforge Lambdas share at cold start: structured logging, their settings from the
-//! environment, an S3 client with bounded timeouts, and a readable form of SDK errors.
+//! environment, an S3 client and the metadata table with bounded timeouts, and a readable form of
+//! SDK errors.
 
 use std::time::Duration;
 
@@ -31,6 +32,10 @@ pub struct Settings {
     pub bucket: String,
     /// An S3-compatible endpoint (local stack, emulators); `None` on AWS.
     pub endpoint: Option<String>,
+    /// The image metadata table.
+    pub table: String,
+    /// A DynamoDB-compatible endpoint (local stack, emulators); `None` on AWS.
+    pub dynamodb_endpoint: Option<String>,
 }
 
 impl Settings {
@@ -42,7 +47,11 @@ impl Settings {
             .filter(|b| !b.trim().is_empty())
             .ok_or_else(|| format!("environment variable `{}` is not set", env::BUCKET))?;
         let endpoint = lookup(env::S3_ENDPOINT).filter(|e| !e.trim().is_empty());
-        Ok(Self { config, bucket, endpoint })
+        let table = lookup(env::TABLE)
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| format!("environment variable `{}` is not set", env::TABLE))?;
+        let dynamodb_endpoint = lookup(env::DYNAMODB_ENDPOINT).filter(|e| !e.trim().is_empty());
+        Ok(Self { config, bucket, endpoint, table, dynamodb_endpoint })
     }
 
     /// Reads the settings from the process environment; on failure logs one error line naming
@@ -62,6 +71,18 @@ impl Settings {
             s3 = s3.endpoint_url(endpoint).force_path_style(true);
         }
         aws_sdk_s3::Client::from_conf(s3.build())
+    }
+
+    /// The metadata table for the function's role (or the local stack's endpoint), its calls
+    /// bounded by `timeouts` like the bucket's.
+    pub async fn catalog(&self, timeouts: TimeoutConfig) -> thumbforge_catalog::DynamoCatalog {
+        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&shared).timeout_config(timeouts);
+        if let Some(endpoint) = &self.dynamodb_endpoint {
+            dynamodb = dynamodb.endpoint_url(endpoint);
+        }
+        let client = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+        thumbforge_catalog::DynamoCatalog::new(client, self.table.clone())
     }
 }
 
@@ -145,8 +166,18 @@ mod tests {
         let config = RuntimeConfig::default();
         let mut vars: BTreeMap<&str, String> = config.to_env();
         vars.insert(env::BUCKET, "media".into());
+        vars.insert(env::TABLE, "thumbforge-dev-images".into());
         let settings = Settings::from_env(|name| vars.get(name).cloned()).unwrap();
-        assert_eq!(settings, Settings { config, bucket: "media".into(), endpoint: None });
+        assert_eq!(
+            settings,
+            Settings {
+                config,
+                bucket: "media".into(),
+                endpoint: None,
+                table: "thumbforge-dev-images".into(),
+                dynamodb_endpoint: None
+            }
+        );
 
         vars.insert(env::S3_ENDPOINT, "http://127.0.0.1:9000".into());
         let settings = Settings::from_env(|name| vars.get(name).cloned()).unwrap();
@@ -157,6 +188,11 @@ mod tests {
         assert_eq!(err, "environment variable `THUMBFORGE_BUCKET` is not set");
 
         vars.insert(env::BUCKET, "media".into());
+        vars.remove(env::TABLE);
+        let err = Settings::from_env(|name| vars.get(name).cloned()).unwrap_err();
+        assert_eq!(err, "environment variable `THUMBFORGE_TABLE` is not set");
+
+        vars.insert(env::TABLE, "thumbforge-dev-images".into());
         vars.insert(env::PRESIGN_EXPIRY_SECONDS, "7200".into());
         let err = Settings::from_env(|name| vars.get(name).cloned()).unwrap_err();
         assert!(err.contains("`upload.presign_expiry_seconds` is 7200, must be between 1 and 3600"), "{err}");

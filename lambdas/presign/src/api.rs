@@ -18,18 +18,19 @@ use std::time::Instant;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::http::header::LOCATION;
 use serde_json::Value;
+use thumbforge_catalog::Catalog;
 use thumbforge_core::auth::SignIn;
 use thumbforge_core::routes::{self, Endpoint, Resolution};
 use thumbforge_core::{OutputFormat, RuntimeConfig};
 
 use crate::http::{self, ApiError, json_response, query_param, route_path, with_header};
 use crate::images::{self, DEFAULT_LIMIT, MAX_LIMIT};
-use crate::ports::{Bucket, Clock, IdGenerator, Presigner, SystemClock, V7Ids};
+use crate::ports::{Clock, IdGenerator, Presigner, SystemClock, V7Ids};
 
-/// The API over its ports: a bucket to read, a URL signer, a clock and an id generator.
+/// The API over its ports: the metadata table, a URL signer, a clock and an id generator.
 #[derive(Debug)]
-pub struct Api<B, P, C = SystemClock, I = V7Ids> {
-    bucket: B,
+pub struct Api<K, P, C = SystemClock, I = V7Ids> {
+    catalog: K,
     presigner: P,
     clock: C,
     ids: I,
@@ -76,24 +77,24 @@ impl PublicConfig {
     }
 }
 
-impl<B: Bucket, P: Presigner> Api<B, P> {
+impl<K: Catalog, P: Presigner> Api<K, P> {
     /// The API with the system clock and [`uuid::Uuid::now_v7`] ids.
-    pub fn new(bucket: B, presigner: P, config: RuntimeConfig, sign_in: SignIn) -> Self {
-        Self { bucket, presigner, clock: SystemClock, ids: V7Ids, config, sign_in }
+    pub fn new(catalog: K, presigner: P, config: RuntimeConfig, sign_in: SignIn) -> Self {
+        Self { catalog, presigner, clock: SystemClock, ids: V7Ids, config, sign_in }
     }
 }
 
-impl<B, P, C, I> Api<B, P, C, I> {
+impl<K, P, C, I> Api<K, P, C, I> {
     /// The same API with another clock.
-    pub fn with_clock<C2: Clock>(self, clock: C2) -> Api<B, P, C2, I> {
-        let Self { bucket, presigner, ids, config, sign_in, .. } = self;
-        Api { bucket, presigner, clock, ids, config, sign_in }
+    pub fn with_clock<C2: Clock>(self, clock: C2) -> Api<K, P, C2, I> {
+        let Self { catalog, presigner, ids, config, sign_in, .. } = self;
+        Api { catalog, presigner, clock, ids, config, sign_in }
     }
 
     /// The same API with another id generator.
-    pub fn with_ids<I2: IdGenerator>(self, ids: I2) -> Api<B, P, C, I2> {
-        let Self { bucket, presigner, clock, config, sign_in, .. } = self;
-        Api { bucket, presigner, clock, ids, config, sign_in }
+    pub fn with_ids<I2: IdGenerator>(self, ids: I2) -> Api<K, P, C, I2> {
+        let Self { catalog, presigner, clock, config, sign_in, .. } = self;
+        Api { catalog, presigner, clock, ids, config, sign_in }
     }
 
     /// The configuration it runs with.
@@ -101,8 +102,8 @@ impl<B, P, C, I> Api<B, P, C, I> {
         &self.config
     }
 
-    pub(crate) fn bucket(&self) -> &B {
-        &self.bucket
+    pub(crate) fn catalog(&self) -> &K {
+        &self.catalog
     }
 
     pub(crate) fn presigner(&self) -> &P {
@@ -118,7 +119,7 @@ impl<B, P, C, I> Api<B, P, C, I> {
     }
 }
 
-impl<B: Bucket, P: Presigner, C: Clock, I: IdGenerator> Api<B, P, C, I> {
+impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
     /// Handles a raw Lambda payload: a payload that is not an HTTP API request is answered with
     /// `400 bad_event` (and logged) rather than failing the invocation.
     pub async fn handle_event(&self, event: Value) -> ApiGatewayV2httpResponse {
@@ -169,16 +170,18 @@ impl<B: Bucket, P: Presigner, C: Clock, I: IdGenerator> Api<B, P, C, I> {
         let id = || selected.parameters.get("id").map_or("", String::as_str);
         match selected.route.endpoint {
             Endpoint::CreateUpload => {
+                let owner = http::owner(request)?;
                 let body = http::body_bytes(request)?;
-                let ticket = self.create_upload(&body).await?;
+                let ticket = self.create_upload(&owner, &body).await?;
                 let location = ticket.status_url.clone();
                 Ok(with_header(json_response(201, &ticket), LOCATION, &location))
             }
-            Endpoint::GetImage => Ok(json_response(200, &self.image(id()).await?)),
+            Endpoint::GetImage => Ok(json_response(200, &self.image(&http::owner(request)?, id()).await?)),
             Endpoint::Config => Ok(json_response(200, &PublicConfig::of(&self.config, &self.sign_in))),
             // `resolve` never answers with the fallback: it is how other requests reach us.
             Endpoint::Fallback => Err(ApiError::no_route(path)),
             Endpoint::ListImages => {
+                let owner = http::owner(request)?;
                 let limit = parse_limit(query_param(request, "limit", "invalid_limit")?)?;
                 let cursor = match query_param(request, "cursor", "invalid_cursor")? {
                     None => None,
@@ -190,7 +193,7 @@ impl<B: Bucket, P: Presigner, C: Clock, I: IdGenerator> Api<B, P, C, I> {
                         )
                     })?),
                 };
-                Ok(json_response(200, &self.images(limit, cursor).await?))
+                Ok(json_response(200, &self.images(&owner, limit, cursor).await?))
             }
         }
     }

@@ -11,7 +11,9 @@ use aws_smithy_types::date_time::{DateTime, Format};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::ports::{PresignError, StoreError};
+use thumbforge_catalog::{CatalogError, Owner};
+
+use crate::ports::PresignError;
 
 /// The largest request body accepted, decoded.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -58,11 +60,12 @@ impl ApiError {
         }
     }
 
-    /// 503 `storage_unavailable` for a transient store failure, 502 `storage_error` otherwise.
-    /// The details go to the log, not to the client.
-    pub fn store(err: &StoreError) -> Self {
-        tracing::error!(error = %err, transient = err.transient, "the bucket failed");
-        if err.transient {
+    /// 503 `storage_unavailable` for a transient failure of the metadata table, 502
+    /// `storage_error` otherwise. The details go to the log, not to the client.
+    pub fn catalog(err: &CatalogError) -> Self {
+        let transient = err.is_transient();
+        tracing::error!(error = %err, transient, "the metadata table failed");
+        if transient {
             Self::new(503, "storage_unavailable", "the image store is unavailable; try again shortly")
         } else {
             Self::new(502, "storage_error", "the image store failed to answer")
@@ -190,6 +193,37 @@ pub fn query_param<'a>(
 /// RFC 3339 in UTC, e.g. `2025-03-12T14:03:11.123Z` (fractional seconds only when non-zero).
 pub fn rfc3339(time: SystemTime) -> String {
     DateTime::from(time).fmt(Format::DateTime).unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// Unix milliseconds as RFC 3339 in UTC, with the milliseconds when there are any.
+pub fn rfc3339_millis(millis: u64) -> String {
+    rfc3339(SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(millis))
+}
+
+/// The caller: the `sub` claim the JWT authorizer verified (`requestContext.authorizer.jwt`).
+/// Every route but `GET /api/config` has the authorizer, so a request without one means the API
+/// is deployed wrong: that is our fault (`500`), not the caller's.
+pub fn owner(request: &ApiGatewayV2httpRequest) -> Result<Owner, ApiError> {
+    let sub = request
+        .request_context
+        .authorizer
+        .as_ref()
+        .and_then(|a| a.jwt.as_ref())
+        .and_then(|jwt| jwt.claims.get("sub"));
+    let Some(sub) = sub else {
+        tracing::error!(
+            "a request reached the API without verified claims: is the JWT authorizer on every route?"
+        );
+        return Err(ApiError::new(
+            500,
+            "no_identity",
+            "the request reached the API without a verified user; this is a deployment fault",
+        ));
+    };
+    Owner::new(sub.clone()).map_err(|err| {
+        tracing::error!(error = %err, "the verified `sub` claim is unusable");
+        ApiError::new(500, "no_identity", "the verified user id is unusable; this is a deployment fault")
+    })
 }
 
 #[cfg(test)]

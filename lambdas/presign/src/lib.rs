@@ -2,12 +2,14 @@
 //!
 //! - `POST /api/uploads` hands out a pre-signed S3 `PUT` whose key, length, type and
 //!   no-overwrite condition S3 enforces ([`uploads`]);
-//! - `GET /api/images/{id}` and `GET /api/images` report what became of uploads ([`images`]);
-//! - `GET /api/config` tells the page the limits it checks files against ([`api::PublicConfig`]).
+//! - `GET /api/images/{id}` and `GET /api/images` report what became of the caller's uploads
+//!   ([`images`]);
+//! - `GET /api/config` tells the page the limits it checks files against and how to sign in
+//!   ([`api::PublicConfig`]).
 //!
-//! [`api::Api`] is the pure core: it talks to the world only through the [`ports`] (a read-only
-//! bucket, a URL signer, a clock, an id generator), implemented over S3 in [`s3`]; [`runtime`] is
-//! the cold-start wiring.
+//! [`api::Api`] is the pure core: it talks to the world only through its ports (the metadata
+//! table, [`thumbforge_catalog::Catalog`]; a URL signer, a clock and an id generator in
+//! [`ports`]), the signer implemented over S3 in [`s3`]; [`runtime`] is the cold-start wiring.
 
 pub mod api;
 pub mod http;

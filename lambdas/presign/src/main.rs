@@ -1,5 +1,8 @@
 //! The presign Lambda behind API Gateway HTTP API (payload 2.0): upload URLs, image status and
 //! listing. All logic is in the library; see `api.rs`.
+// The SDK's nested futures (DynamoDB transactions inside the handler) outgrow the default depth
+// when rustc computes the runtime loop's layout.
+#![recursion_limit = "256"]
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use presign::runtime;

@@ -1,52 +1,12 @@
-//! What the API core depends on, as small ports: a read-only view of the bucket, a URL signer, a
-//! clock and an id generator. `s3.rs` implements the first two over `aws_sdk_s3::Client`; the
-//! tests use in-memory fakes.
+//! What the API core depends on, as small ports: the metadata table
+//! ([`thumbforge_catalog::Catalog`]), a URL signer, a clock and an id generator. `s3.rs`
+//! implements the signer over `aws_sdk_s3`; the tests use the in-memory catalog and fakes.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
-
-/// One object of a listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
-    /// Its key.
-    pub key: String,
-    /// When it was written (S3 `LastModified`).
-    pub last_modified: SystemTime,
-}
-
-/// One page of a listing, in ascending key order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListPage {
-    /// The objects, ascending.
-    pub objects: Vec<Listed>,
-    /// Whether more keys follow the last one.
-    pub truncated: bool,
-}
-
-pub use thumbforge_lambda::StoreError;
-
-/// The read-only view of the media bucket the API needs.
-pub trait Bucket: Send + Sync {
-    /// Reads a small object whole: `None` when there is no such key; an error when it is larger
-    /// than `max_bytes`.
-    fn get(
-        &self,
-        key: &str,
-        max_bytes: u64,
-    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
-
-    /// Lists at most `max_keys` (1–1000) keys starting with `prefix` that sort strictly after
-    /// `start_after`, in ascending (UTF-8 byte) order.
-    fn list(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        max_keys: u16,
-    ) -> impl Future<Output = Result<ListPage, StoreError>> + Send;
-}
 
 /// The upload a URL is signed for. Every field is signed: S3 refuses a request that differs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,19 +1,21 @@
-//! Cold-start wiring for `main.rs`: the S3 client with the API's timeouts, and the API over it.
+//! Cold-start wiring for `main.rs`: the S3 signer and the metadata table with the API's timeouts,
+//! and the API over them.
 //! Logging and settings come from `thumbforge-lambda`, shared with the thumbnail function.
 
 use std::time::Duration;
 
 use aws_sdk_s3::config::timeout::TimeoutConfig;
+use thumbforge_catalog::DynamoCatalog;
 use thumbforge_core::auth::SignIn;
 use thumbforge_lambda::Settings;
 
 use crate::api::Api;
-use crate::s3::{S3Bucket, S3Presigner};
+use crate::s3::S3Presigner;
 
 /// The API as deployed.
-pub type LambdaApi = Api<S3Bucket, S3Presigner>;
+pub type LambdaApi = Api<DynamoCatalog, S3Presigner>;
 
-/// The API's S3 timeouts: a stalled call becomes a retryable error, then a JSON 503, well inside
+/// The API's S3 and DynamoDB timeouts: a stalled call becomes a retryable error, then a JSON 503, well inside
 /// the function's 10 s timeout (`functions.presign`), instead of API Gateway's bare 503 after a
 /// Lambda timeout.
 pub fn timeouts() -> TimeoutConfig {
@@ -24,12 +26,8 @@ pub fn timeouts() -> TimeoutConfig {
 /// endpoint).
 pub async fn api(settings: Settings, sign_in: SignIn) -> LambdaApi {
     let client = settings.s3_client(timeouts()).await;
-    Api::new(
-        S3Bucket::new(client.clone(), settings.bucket.clone()),
-        S3Presigner::new(client, settings.bucket),
-        settings.config,
-        sign_in,
-    )
+    let catalog = settings.catalog(timeouts()).await;
+    Api::new(catalog, S3Presigner::new(client, settings.bucket), settings.config, sign_in)
 }
 
 /// How the page signs in, from the environment; on failure logs one error line naming every

@@ -1,4 +1,4 @@
-//! The ports over `aws_sdk_s3::Client`: [`S3Bucket`] reads, [`S3Presigner`] signs uploads.
+//! The signer over `aws_sdk_s3::Client`: [`S3Presigner`] signs uploads.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -6,95 +6,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::presigning::PresigningConfig;
 
-use thumbforge_lambda::http_status;
-
-use crate::ports::{
-    Bucket, ListPage, Listed, PresignError, PresignedPut, Presigner, StoreError, UploadRequest,
-};
-
-/// [`Bucket`] over one S3 bucket.
-#[derive(Debug, Clone)]
-pub struct S3Bucket {
-    client: aws_sdk_s3::Client,
-    bucket: String,
-}
-
-impl S3Bucket {
-    /// Wraps a client and a bucket name.
-    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        Self { client, bucket: bucket.into() }
-    }
-}
-
-impl Bucket for S3Bucket {
-    async fn get(&self, key: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let response = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
-            Ok(response) => response,
-            Err(err)
-                if err.as_service_error().is_some_and(|e| e.is_no_such_key())
-                    || http_status(&err) == Some(404) =>
-            {
-                return Ok(None);
-            }
-            Err(err) => return Err(StoreError::from_sdk("GetObject", key, &err)),
-        };
-        let too_large = || StoreError {
-            operation: "GetObject",
-            key: key.to_owned(),
-            message: format!("larger than {max_bytes} bytes"),
-            transient: false,
-        };
-        if response.content_length().is_some_and(|len| u64::try_from(len).unwrap_or(u64::MAX) > max_bytes) {
-            return Err(too_large());
-        }
-        let mut body = response.body;
-        let mut data = Vec::new();
-        while let Some(chunk) = body.try_next().await.map_err(|e| StoreError {
-            operation: "GetObject",
-            key: key.to_owned(),
-            message: format!("reading the body: {e}"),
-            transient: true,
-        })? {
-            if u64::try_from(data.len() + chunk.len()).unwrap_or(u64::MAX) > max_bytes {
-                return Err(too_large());
-            }
-            data.extend_from_slice(&chunk);
-        }
-        Ok(Some(data))
-    }
-
-    async fn list(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        max_keys: u16,
-    ) -> Result<ListPage, StoreError> {
-        let response = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .set_start_after(start_after.map(str::to_owned))
-            .max_keys(i32::from(max_keys))
-            .send()
-            .await
-            .map_err(|err| StoreError::from_sdk("ListObjectsV2", prefix, &err))?;
-        let objects = response
-            .contents()
-            .iter()
-            .filter_map(|object| {
-                Some(Listed {
-                    key: object.key()?.to_owned(),
-                    last_modified: object
-                        .last_modified()
-                        .and_then(|t| SystemTime::try_from(*t).ok())
-                        .unwrap_or(SystemTime::UNIX_EPOCH),
-                })
-            })
-            .collect();
-        Ok(ListPage { objects, truncated: response.is_truncated().unwrap_or(false) })
-    }
-}
+use crate::ports::{PresignError, PresignedPut, Presigner, UploadRequest};
 
 /// [`Presigner`] over one S3 bucket, with the client's credentials (on Lambda, the role's
 /// temporary credentials: the URL then carries `X-Amz-Security-Token`).

@@ -1,30 +1,41 @@
-//! The API core end to end over in-memory ports, driven by API Gateway HTTP API (payload 2.0)
-//! event fixtures (`tests/events/`).
+//! The API core end to end over the in-memory catalog and fake ports, driven by API Gateway HTTP
+//! API (payload 2.0) event fixtures (`tests/events/`, each signed in as [`SUB`]).
+//!
+//! The catalog is reached through `Api::catalog()` (the crate's own accessor): `Catalog` is a
+//! foreign trait, so it cannot be implemented here for `Arc<MemoryCatalog>`, and the API owning
+//! the catalog is all the tests need.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use aws_lambda_events::encodings::Body;
 use serde_json::{Value, json};
-use thumbforge_core::manifest::{MANIFEST_VERSION, Rendition, Source};
-use thumbforge_core::{InputFormat, Manifest, Outcome, OutputFormat, RejectReason, RuntimeConfig, keys};
+use thumbforge_catalog::{
+    Catalog, CatalogError, Finish, ImageRecord, ImageState, MEMORY_TABLE, MemoryCatalog, NewImage, Owner,
+    Profile,
+};
+use thumbforge_core::manifest::{Rendition, Source};
+use thumbforge_core::{InputFormat, Outcome, OutputFormat, RejectReason, RuntimeConfig, keys};
 use uuid::{Builder, Uuid};
 
 use crate::api::Api;
-use crate::ports::{
-    Bucket, Clock, IdGenerator, ListPage, Listed, PresignError, PresignedPut, Presigner, StoreError,
-    UploadRequest,
-};
+use crate::ports::{Clock, IdGenerator, PresignError, PresignedPut, Presigner, UploadRequest};
 
 const POST_UPLOAD: &str = include_str!("../tests/events/post_upload.json");
 const GET_IMAGE: &str = include_str!("../tests/events/get_image_proxy.json");
 const LIST_STAGED: &str = include_str!("../tests/events/list_images_staged.json");
 
+/// The `sub` claim every fixture carries (a Cognito user).
+const SUB: &str = "6f1c2d9e-3b7a-4c55-9e21-8d4f0a7b1c36";
+/// Another user.
+const OTHER: &str = "b7e0c4a1-9d2f-4e63-8a15-3c6f9e2d7b40";
+
 /// 2025-03-12T14:03:11.123Z, the fixtures' time.
 const NOW_MS: u64 = 1_741_788_191_123;
+/// `expiresAt` of an upload authorised at [`NOW_MS`] with the default 300 s URL: + 24 h grace.
+const PENDING_EXPIRY_S: u64 = 1_741_788_191 + 300 + 24 * 3600;
 
 fn at(ms: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
@@ -38,62 +49,18 @@ fn id_at(ms: u64, n: u64) -> Uuid {
     Builder::from_unix_timestamp_millis(ms, &bytes).into_uuid()
 }
 
-#[derive(Debug, Default)]
-struct MemoryBucket {
-    objects: Mutex<BTreeMap<String, (Vec<u8>, SystemTime)>>,
-    lists: AtomicUsize,
-    gets: AtomicUsize,
-    fail: Mutex<Option<StoreError>>,
+fn owner(sub: &str) -> Owner {
+    Owner::new(sub).unwrap()
 }
 
-impl MemoryBucket {
-    fn put(&self, key: &str, body: &[u8], modified: SystemTime) {
-        self.objects.lock().unwrap().insert(key.to_owned(), (body.to_vec(), modified));
-    }
-
-    fn fail_with(&self, transient: bool) {
-        *self.fail.lock().unwrap() =
-            Some(StoreError { operation: "Test", key: "k".into(), message: "injected".into(), transient });
-    }
-
-    fn check(&self) -> Result<(), StoreError> {
-        self.fail.lock().unwrap().clone().map_or(Ok(()), Err)
-    }
-}
-
-impl Bucket for Arc<MemoryBucket> {
-    async fn get(&self, key: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.gets.fetch_add(1, Ordering::Relaxed);
-        self.check()?;
-        let objects = self.objects.lock().unwrap();
-        match objects.get(key) {
-            Some((body, _)) if body.len() as u64 > max_bytes => Err(StoreError {
-                operation: "GetObject",
-                key: key.into(),
-                message: "big".into(),
-                transient: false,
-            }),
-            found => Ok(found.map(|(body, _)| body.clone())),
-        }
-    }
-
-    async fn list(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        max_keys: u16,
-    ) -> Result<ListPage, StoreError> {
-        self.lists.fetch_add(1, Ordering::Relaxed);
-        self.check()?;
-        let objects = self.objects.lock().unwrap();
-        let mut matching = objects
-            .iter()
-            .filter(|(key, _)| {
-                key.starts_with(prefix) && start_after.is_none_or(|after| key.as_str() > after)
-            })
-            .map(|(key, (_, modified))| Listed { key: key.clone(), last_modified: *modified });
-        let objects: Vec<Listed> = matching.by_ref().take(usize::from(max_keys)).collect();
-        Ok(ListPage { objects, truncated: matching.next().is_some() })
+/// A failure of the metadata table, as `MemoryCatalog::fail_next` injects it.
+fn unavailable(transient: bool) -> CatalogError {
+    CatalogError::Unavailable {
+        operation: "test",
+        table: MEMORY_TABLE.into(),
+        key: "pk=USER#x sk=IMAGE#y".into(),
+        transient,
+        message: "injected failure".into(),
     }
 }
 
@@ -134,27 +101,31 @@ impl Clock for FixedClock {
     }
 }
 
+/// Ids of [`NOW_MS`] numbered 1, 2, 3…; or, `stuck`, always number 1 (a collision).
 #[derive(Debug, Default)]
-struct SequentialIds(Mutex<u64>);
+struct SequentialIds {
+    n: Mutex<u64>,
+    stuck: bool,
+}
 
 impl IdGenerator for SequentialIds {
     fn new_id(&self) -> Uuid {
-        let mut n = self.0.lock().unwrap();
-        *n += 1;
+        let mut n = self.n.lock().unwrap();
+        if !self.stuck || *n == 0 {
+            *n += 1;
+        }
         id_at(NOW_MS, *n)
     }
 }
 
-type TestApi = Api<Arc<MemoryBucket>, Arc<FakePresigner>, FixedClock, SequentialIds>;
+type TestApi = Api<MemoryCatalog, Arc<FakePresigner>, FixedClock, SequentialIds>;
 
 struct Harness {
     api: TestApi,
-    bucket: Arc<MemoryBucket>,
     presigner: Arc<FakePresigner>,
 }
 
-fn harness_with(config: RuntimeConfig, presigner: FakePresigner) -> Harness {
-    let bucket = Arc::new(MemoryBucket::default());
+fn harness_with(config: RuntimeConfig, presigner: FakePresigner, ids: SequentialIds) -> Harness {
     let presigner = Arc::new(presigner);
     let sign_in = thumbforge_core::auth::SignIn {
         client_id: "client".into(),
@@ -163,14 +134,14 @@ fn harness_with(config: RuntimeConfig, presigner: FakePresigner) -> Harness {
         logout_url: None,
         scopes: vec!["openid".into()],
     };
-    let api = Api::new(Arc::clone(&bucket), Arc::clone(&presigner), config, sign_in)
+    let api = Api::new(MemoryCatalog::new(), Arc::clone(&presigner), config, sign_in)
         .with_clock(FixedClock(at(NOW_MS)))
-        .with_ids(SequentialIds::default());
-    Harness { api, bucket, presigner }
+        .with_ids(ids);
+    Harness { api, presigner }
 }
 
 fn harness() -> Harness {
-    harness_with(RuntimeConfig::default(), FakePresigner::default())
+    harness_with(RuntimeConfig::default(), FakePresigner::default(), SequentialIds::default())
 }
 
 /// A fixture with its method, path (raw and in the request context) and query replaced.
@@ -191,14 +162,42 @@ fn event(fixture: &str, method: &str, raw_path: &str, query: &[(&str, &str)]) ->
     event
 }
 
-fn post(body: &str) -> Value {
-    let mut event: Value = serde_json::from_str(POST_UPLOAD).unwrap();
+/// An event signed in as `sub` (the JWT authorizer's verified claims).
+fn as_user(mut event: Value, sub: &str) -> Value {
+    let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
+    assert!(claims.is_object(), "the fixture has verified claims");
+    claims["sub"] = json!(sub);
+    claims["username"] = json!(sub);
+    event
+}
+
+/// [`event`] signed in as `sub`.
+fn event_as(sub: &str, fixture: &str, method: &str, raw_path: &str, query: &[(&str, &str)]) -> Value {
+    as_user(event(fixture, method, raw_path, query), sub)
+}
+
+/// The event without any authorizer block (a route API Gateway did not authorise).
+fn anonymous(mut event: Value) -> Value {
+    event["requestContext"].as_object_mut().unwrap().remove("authorizer");
+    event
+}
+
+fn post_as(sub: &str, body: &str) -> Value {
+    let mut event = as_user(serde_json::from_str(POST_UPLOAD).unwrap(), sub);
     event["body"] = json!(body);
     event
 }
 
+fn post(body: &str) -> Value {
+    post_as(SUB, body)
+}
+
+fn get_as(sub: &str, path: &str, query: &[(&str, &str)]) -> Value {
+    event_as(sub, GET_IMAGE, "GET", path, query)
+}
+
 fn get(path: &str, query: &[(&str, &str)]) -> Value {
-    event(GET_IMAGE, "GET", path, query)
+    get_as(SUB, path, query)
 }
 
 struct Answer {
@@ -208,6 +207,10 @@ struct Answer {
 }
 
 impl Harness {
+    fn catalog(&self) -> &MemoryCatalog {
+        self.api.catalog()
+    }
+
     async fn call(&self, event: Value) -> Answer {
         let response = self.api.handle_event(event).await;
         assert_eq!(response.headers["content-type"], "application/json");
@@ -221,6 +224,8 @@ impl Harness {
             let code = error["code"].as_str().unwrap();
             assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{code}");
             assert!(!error["message"].as_str().unwrap().is_empty());
+            assert_eq!(body.as_object().unwrap().len(), 1, "only the error: {body}");
+            assert!(!response.headers.contains_key("location"), "{body}");
         }
         Answer { status: response.status_code, body, response }
     }
@@ -236,15 +241,31 @@ impl Harness {
         )
     }
 
-    fn upload(&self, id: &Uuid, ext: &str, created: SystemTime) {
-        self.bucket.put(&format!("raw/{id}.{ext}"), b"bytes", created);
+    /// A pending image of `sub` authorised at `created_ms`, written straight to the catalog.
+    async fn seed(&self, sub: &str, id: Uuid, created_ms: u64) {
+        let image = NewImage {
+            id,
+            filename: format!("{id}.jpg"),
+            content_type: "image/jpeg".into(),
+            size: 1000,
+            created_at_ms: created_ms,
+            expires_at_s: created_ms / 1000 + 300 + 86_400,
+        };
+        self.catalog().create(&owner(sub), &image).await.unwrap();
     }
 
-    fn manifest(&self, id: &Uuid, outcome: Outcome) {
-        let id = id.to_string();
-        let manifest =
-            Manifest { version: MANIFEST_VERSION, raw_key: format!("raw/{id}.jpg"), id: id.clone(), outcome };
-        self.bucket.put(&keys::manifest_key(&id), &manifest.to_json(), at(NOW_MS));
+    /// Records the thumbnail function's outcome, as it would.
+    async fn finish(&self, sub: &str, id: Uuid, outcome: Outcome) {
+        let done = self.catalog().finish(&owner(sub), id, &outcome, NOW_MS).await.unwrap();
+        assert_eq!(done, Finish::Finished);
+    }
+
+    /// Checks that the catalog was not called since `fail_next`: the injected failure is still
+    /// queued, so the next real call meets it (and consumes it).
+    async fn assert_catalog_untouched(&self) {
+        let answer = self.call(get("/api/images", &[])).await;
+        assert_eq!(answer.status, 503, "the injected failure was still pending: {}", answer.body);
+        assert_eq!(self.call(get("/api/images", &[])).await.status, 200);
     }
 }
 
@@ -269,11 +290,12 @@ fn ready(id: &Uuid) -> Outcome {
 }
 
 #[tokio::test]
-async fn post_uploads_hands_out_a_signed_put() {
+async fn post_uploads_hands_out_a_signed_put_and_records_a_pending_image() {
     let h = harness();
     let answer = h.call(serde_json::from_str(POST_UPLOAD).unwrap()).await;
     assert_eq!(answer.status, 201, "{}", answer.body);
-    let id = id_at(NOW_MS, 1).to_string();
+    let uuid = id_at(NOW_MS, 1);
+    let id = uuid.to_string();
     let key = format!("raw/{id}.jpg");
     assert_eq!(
         answer.body,
@@ -288,6 +310,7 @@ async fn post_uploads_hands_out_a_signed_put() {
                     "content-type": "image/jpeg",
                     "if-none-match": "*",
                     "x-amz-meta-filename": "IMG_2041.JPG",
+                    "x-amz-meta-owner": SUB,
                 },
             },
             "expiresAt": "2025-03-12T14:08:11.123Z",
@@ -308,14 +331,54 @@ async fn post_uploads_hands_out_a_signed_put() {
             key,
             content_type: "image/jpeg".into(),
             content_length: 352_727,
-            metadata: BTreeMap::from([("filename".into(), "IMG_2041.JPG".into())]),
+            metadata: BTreeMap::from([
+                ("filename".into(), "IMG_2041.JPG".into()),
+                ("owner".into(), SUB.into()),
+            ]),
             if_none_match_any: true,
             start: at(NOW_MS),
             expires_in: Duration::from_secs(300),
         }]
     );
-    // Issuing a URL reads nothing from the bucket.
-    assert_eq!(h.bucket.lists.load(Ordering::Relaxed) + h.bucket.gets.load(Ordering::Relaxed), 0);
+    // The image is pending in the caller's partition, and only there.
+    let record = ImageRecord {
+        id: uuid,
+        owner: SUB.into(),
+        filename: "IMG_2041.JPG".into(),
+        content_type: "image/jpeg".into(),
+        size: 352_727,
+        created_at_ms: NOW_MS,
+        finished_at_ms: None,
+        expires_at_s: Some(PENDING_EXPIRY_S),
+        state: ImageState::Pending,
+    };
+    assert_eq!(h.catalog().get(&owner(SUB), uuid).await.unwrap(), Some(record.clone()));
+    assert_eq!(h.catalog().all_images(), [record]);
+    assert_eq!(h.catalog().get(&owner(OTHER), uuid).await.unwrap(), None);
+    assert_eq!(h.catalog().profile(&owner(SUB)).await.unwrap(), Profile { images: 1, bytes: 352_727 });
+    // Its status is known at once.
+    let status = h.call(get(&format!("/api/images/{id}"), &[])).await;
+    assert_eq!((status.status, status.body["status"].as_str()), (200, Some("pending")), "{}", status.body);
+    assert_eq!(status.body["createdAt"], "2025-03-12T14:03:11.123Z");
+}
+
+#[tokio::test]
+async fn the_owner_is_signed_percent_encoded_and_recorded_as_given() {
+    let h = harness();
+    let sub = "google-oauth2|1047 é/x";
+    let answer = h.call(post_as(sub, r#"{"filename":"a.gif","contentType":"image/gif","size":9}"#)).await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let encoded = "google-oauth2%7C1047%20%C3%A9%2Fx";
+    assert_eq!(answer.body["upload"]["headers"]["x-amz-meta-owner"], encoded);
+    assert_eq!(h.presigner.requests.lock().unwrap()[0].metadata["owner"], encoded);
+    let images = h.catalog().all_images();
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0].owner, sub);
+    assert_eq!((images[0].content_type.as_str(), images[0].size), ("image/gif", 9));
+    // The same user finds it; the fixture's user does not.
+    let path = format!("/api/images/{}", images[0].id);
+    assert_eq!(h.call(get_as(sub, &path, &[])).await.status, 200);
+    assert_eq!(h.error(get(&path, &[])).await.1, "image_not_found");
 }
 
 #[tokio::test]
@@ -323,9 +386,9 @@ async fn the_key_comes_from_the_type_never_the_name() {
     let mut config = RuntimeConfig::default();
     config.upload.presign_expiry_seconds = 3600;
     config.thumbnails.webp = false;
-    let h = harness_with(config, FakePresigner::default());
-    let body =
-        json!({"filename": "../../thumbs/x/manifest.json\u{0}.jpg", "contentType": "image/webp", "size": 5});
+    let h = harness_with(config, FakePresigner::default(), SequentialIds::default());
+    let name = "../../thumbs/x/manifest.json\u{0}.jpg";
+    let body = json!({"filename": name, "contentType": "image/webp", "size": 5});
     let answer = h.call(post(&body.to_string())).await;
     assert_eq!(answer.status, 201, "{}", answer.body);
     let id = id_at(NOW_MS, 1).to_string();
@@ -336,9 +399,15 @@ async fn the_key_comes_from_the_type_never_the_name() {
     );
     assert_eq!(answer.body["expiresAt"], "2025-03-12T15:03:11.123Z");
     assert_eq!(answer.body["thumbnails"].as_array().unwrap().len(), 2);
+    // The record keeps the name as given (it is only ever shown), and expires a day after the
+    // longer URL does.
+    let record = &h.catalog().all_images()[0];
+    assert_eq!((record.filename.as_str(), record.content_type.as_str()), (name, "image/webp"));
+    assert_eq!(record.expires_at_s, Some(1_741_788_191 + 3600 + 86_400));
     // Two requests, two ids.
     let again = h.call(serde_json::from_str(POST_UPLOAD).unwrap()).await;
     assert_eq!(again.body["id"], id_at(NOW_MS, 2).to_string());
+    assert_eq!(h.catalog().all_images().len(), 2);
 }
 
 #[tokio::test]
@@ -355,6 +424,7 @@ async fn base64_bodies_are_decoded() {
 
     event["body"] = json!("%%% not base64");
     assert_eq!(h.error(event).await.0, 400);
+    assert_eq!(h.catalog().all_images().len(), 1);
 }
 
 #[tokio::test]
@@ -403,6 +473,7 @@ async fn every_bad_upload_request_gets_a_clear_answer() {
             "25 MiB limit",
         ),
     ];
+    h.catalog().fail_next(unavailable(true));
     for (body, status, code, needle) in cases {
         let (got_status, got_code, message) = h.error(post(&body)).await;
         let shown = &body[..body.len().min(80)];
@@ -410,15 +481,59 @@ async fn every_bad_upload_request_gets_a_clear_answer() {
         assert!(message.contains(needle), "{shown}: {message:?} lacks {needle:?}");
     }
     assert!(h.presigner.requests.lock().unwrap().is_empty(), "nothing was signed");
+    assert!(h.catalog().all_images().is_empty(), "nothing was recorded");
+    h.assert_catalog_untouched().await;
 }
 
 #[tokio::test]
-async fn a_signing_failure_is_a_503() {
-    let h = harness_with(RuntimeConfig::default(), FakePresigner { fail: true, ..FakePresigner::default() });
+async fn a_signing_failure_is_a_503_and_records_nothing() {
+    let h = harness_with(
+        RuntimeConfig::default(),
+        FakePresigner { fail: true, ..FakePresigner::default() },
+        SequentialIds::default(),
+    );
     let answer = h.call(serde_json::from_str(POST_UPLOAD).unwrap()).await;
     assert_eq!(answer.status, 503);
     assert_eq!(answer.body["error"]["code"], "signing_unavailable");
     assert_eq!(answer.response.headers["retry-after"], "1");
+    assert!(h.catalog().all_images().is_empty(), "no pending image without a URL");
+}
+
+#[tokio::test]
+async fn a_catalog_failure_hands_out_no_url() {
+    let h = harness();
+    for (transient, status, code) in [(true, 503, "storage_unavailable"), (false, 502, "storage_error")] {
+        h.catalog().fail_next(unavailable(transient));
+        let answer = h.call(serde_json::from_str(POST_UPLOAD).unwrap()).await;
+        assert_eq!((answer.status, answer.body["error"]["code"].as_str()), (status, Some(code)));
+        assert_eq!(answer.response.headers.contains_key("retry-after"), transient);
+        let text = answer.body.to_string();
+        assert!(!text.contains("X-Amz-Signature") && !text.contains("raw/"), "no URL, no key: {text}");
+        assert!(!text.contains("injected"), "details stay in the log: {text}");
+        assert!(h.catalog().all_images().is_empty());
+    }
+    // The URLs were signed, then withheld; the next request goes through.
+    assert_eq!(h.presigner.requests.lock().unwrap().len(), 2);
+    let answer = h.call(serde_json::from_str(POST_UPLOAD).unwrap()).await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    assert_eq!(h.catalog().all_images().len(), 1);
+    assert_eq!(h.catalog().all_images()[0].id.to_string(), answer.body["id"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn an_id_already_taken_is_never_handed_out_again() {
+    let h = harness_with(
+        RuntimeConfig::default(),
+        FakePresigner::default(),
+        SequentialIds { stuck: true, ..SequentialIds::default() },
+    );
+    let first = h.call(serde_json::from_str(POST_UPLOAD).unwrap()).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let (status, code, _) = h.error(post(r#"{"filename":"b.png","contentType":"image/png","size":3}"#)).await;
+    assert_eq!((status, code.as_str()), (502, "storage_error"));
+    let images = h.catalog().all_images();
+    assert_eq!(images.len(), 1);
+    assert_eq!((images[0].filename.as_str(), images[0].size), ("IMG_2041.JPG", 352_727), "unchanged");
 }
 
 #[tokio::test]
@@ -433,11 +548,16 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         ("DELETE", format!("/api/images/{id}"), "GET"),
         ("POST", "/api/images/not-an-id".to_owned(), "GET"),
         ("HEAD", "/api/images".to_owned(), "GET"),
+        ("POST", "/api/config".to_owned(), "GET"),
     ] {
-        let answer = h.call(event(GET_IMAGE, method, &path, &[])).await;
-        assert_eq!(answer.status, 405, "{method} {path}");
-        assert_eq!(answer.response.headers["allow"], allow, "{method} {path}");
-        assert_eq!(answer.body["error"]["code"], "method_not_allowed");
+        // Routing comes first: signed in or not, the answer is the same.
+        let signed = event(GET_IMAGE, method, &path, &[]);
+        for event in [signed.clone(), anonymous(signed)] {
+            let answer = h.call(event).await;
+            assert_eq!(answer.status, 405, "{method} {path}");
+            assert_eq!(answer.response.headers["allow"], allow, "{method} {path}");
+            assert_eq!(answer.body["error"]["code"], "method_not_allowed");
+        }
     }
     for path in [
         "/",
@@ -450,10 +570,14 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         "/stage/api/images",
     ] {
         for method in ["GET", "POST"] {
-            let (status, code, _) = h.error(event(GET_IMAGE, method, path, &[])).await;
-            assert_eq!((status, code.as_str()), (404, "not_found"), "{method} {path}");
+            let signed = event(GET_IMAGE, method, path, &[]);
+            for event in [signed.clone(), anonymous(signed)] {
+                let (status, code, _) = h.error(event).await;
+                assert_eq!((status, code.as_str()), (404, "not_found"), "{method} {path}");
+            }
         }
     }
+    assert!(h.catalog().all_images().is_empty());
 }
 
 #[tokio::test]
@@ -468,6 +592,79 @@ async fn events_that_are_not_http_api_requests_are_400() {
 }
 
 #[tokio::test]
+async fn no_identity_is_a_500_on_every_signed_in_route() {
+    let h = harness();
+    let id = id_at(NOW_MS, 1);
+    h.seed(SUB, id, NOW_MS).await;
+    let signed_in = [
+        post(r#"{"filename":"a.png","contentType":"image/png","size":10}"#),
+        get(&format!("/api/images/{id}"), &[]),
+        get("/api/images/not-an-id", &[]),
+        get("/api/images", &[]),
+        get("/api/images", &[("limit", "0"), ("cursor", "x")]),
+    ];
+    /// Changes an event.
+    type Edit = fn(&mut Value);
+    let lose_identity: [(&str, Edit); 6] = [
+        ("no authorizer", |event| {
+            event["requestContext"].as_object_mut().unwrap().remove("authorizer");
+        }),
+        ("an authorizer without jwt", |event| {
+            // A Lambda authorizer's context is not a verified identity, whatever it says.
+            event["requestContext"]["authorizer"] = json!({"lambda": {"sub": SUB}});
+        }),
+        ("claims without sub", |event| {
+            event["requestContext"]["authorizer"]["jwt"]["claims"].as_object_mut().unwrap().remove("sub");
+        }),
+        ("null claims", |event| {
+            event["requestContext"]["authorizer"]["jwt"]["claims"] = Value::Null;
+        }),
+        ("an empty sub", |event| {
+            event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!("");
+        }),
+        ("a sub with a control character", |event| {
+            event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!("a\nb");
+        }),
+    ];
+    h.catalog().fail_next(unavailable(true));
+    for (what, lose) in lose_identity {
+        for event in &signed_in {
+            let mut event = event.clone();
+            lose(&mut event);
+            let path = event["rawPath"].clone();
+            let answer = h.call(event).await;
+            assert_eq!(answer.status, 500, "{what}, {path}: {}", answer.body);
+            assert_eq!(answer.body["error"]["code"], "no_identity", "{what}, {path}");
+            assert!(answer.body["error"]["message"].as_str().unwrap().contains("deployment fault"));
+            assert!(!answer.response.headers.contains_key("retry-after"));
+        }
+    }
+    assert!(h.presigner.requests.lock().unwrap().is_empty(), "nothing was signed");
+    assert_eq!(h.catalog().all_images().len(), 1, "nothing was recorded");
+    h.assert_catalog_untouched().await;
+}
+
+#[tokio::test]
+async fn the_config_is_public() {
+    let h = harness();
+    let signed = event(GET_IMAGE, "GET", "/api/config", &[]);
+    // The catalog is not involved: an injected failure stays queued.
+    h.catalog().fail_next(unavailable(true));
+    for event in [anonymous(signed.clone()), signed] {
+        let answer = h.call(event).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.body["maxUploadBytes"], 26_214_400);
+        assert_eq!(
+            answer.body["allowedContentTypes"],
+            json!(["image/jpeg", "image/png", "image/webp", "image/gif"])
+        );
+        assert_eq!(answer.body["uploadExpirySeconds"], 300);
+        assert_eq!(answer.body["auth"]["clientId"], "client");
+    }
+    h.assert_catalog_untouched().await;
+}
+
+#[tokio::test]
 async fn image_status_pending_ready_rejected() {
     let h = harness();
     let id = id_at(NOW_MS - 5000, 7);
@@ -476,7 +673,7 @@ async fn image_status_pending_ready_rejected() {
     let (status, code, _) = h.error(get(&path, &[])).await;
     assert_eq!((status, code.as_str()), (404, "image_not_found"));
 
-    h.upload(&id, "jpg", at(NOW_MS - 4000));
+    h.seed(SUB, id, NOW_MS - 4000).await;
     let answer = h.call(get(&path, &[])).await;
     assert_eq!(answer.status, 200);
     assert_eq!(
@@ -487,8 +684,9 @@ async fn image_status_pending_ready_rejected() {
         })
     );
 
-    h.manifest(&id, ready(&id));
+    h.finish(SUB, id, ready(&id)).await;
     let answer = h.call(get(&path, &[])).await;
+    assert_eq!(answer.status, 200);
     assert_eq!(answer.body["status"], "ready");
     assert_eq!(answer.body["reason"], Value::Null);
     assert_eq!(answer.body["message"], Value::Null);
@@ -496,6 +694,7 @@ async fn image_status_pending_ready_rejected() {
         answer.body["source"],
         json!({"format": "jpeg", "width": 1800, "height": 1200, "bytes": 352727})
     );
+    assert_eq!(answer.body["thumbnails"].as_array().unwrap().len(), 4);
     assert_eq!(
         answer.body["thumbnails"][0],
         json!({"url": format!("/thumbs/{id}/1024.jpg"), "width": 1024, "height": 683, "format": "jpeg"})
@@ -504,14 +703,16 @@ async fn image_status_pending_ready_rejected() {
         answer.body["thumbnails"][3],
         json!({"url": format!("/thumbs/{id}/256.webp"), "width": 256, "height": 171, "format": "webp"})
     );
-    assert_eq!(answer.body["createdAt"], "2025-03-12T14:03:07.123Z");
+    assert_eq!(answer.body["createdAt"], "2025-03-12T14:03:07.123Z", "the upload's time, not the outcome's");
 
     let other = id_at(NOW_MS - 3000, 1);
-    h.upload(&other, "gif", at(NOW_MS - 2000));
-    h.manifest(
-        &other,
+    h.seed(SUB, other, NOW_MS - 2000).await;
+    h.finish(
+        SUB,
+        other,
         Outcome::Rejected { reason: RejectReason::NotAnImage, message: "the bytes are not an image".into() },
-    );
+    )
+    .await;
     let answer = h.call(get(&format!("/api/images/{other}"), &[])).await;
     assert_eq!(
         answer.body,
@@ -524,12 +725,32 @@ async fn image_status_pending_ready_rejected() {
 }
 
 #[tokio::test]
-async fn malformed_ids_are_404_without_touching_the_bucket() {
+async fn another_users_image_is_not_found() {
+    let h = harness();
+    let answer = h.call(serde_json::from_str(POST_UPLOAD).unwrap()).await;
+    let id = answer.body["id"].as_str().unwrap().to_owned();
+    let uuid: Uuid = id.parse().unwrap();
+    let path = format!("/api/images/{id}");
+    h.finish(SUB, uuid, ready(&uuid)).await;
+    assert_eq!(h.call(get(&path, &[])).await.status, 200);
+
+    let theirs = h.call(get_as(OTHER, &path, &[])).await;
+    assert_eq!((theirs.status, theirs.body["error"]["code"].as_str()), (404, Some("image_not_found")));
+    // Exactly what an id nobody has gets: nothing tells that the image exists.
+    h.catalog().delete(&owner(SUB), uuid).await.unwrap().unwrap();
+    let unknown = h.call(get(&path, &[])).await;
+    assert_eq!((unknown.status, &unknown.body), (404, &theirs.body));
+    assert_eq!(unknown.response.headers, theirs.response.headers);
+}
+
+#[tokio::test]
+async fn malformed_ids_are_404_without_touching_the_catalog() {
     let h = harness();
     let id = id_at(NOW_MS, 1).to_string();
     // No id at all is no route.
     let (status, code, _) = h.error(get("/api/images/", &[])).await;
     assert_eq!((status, code.as_str()), (404, "not_found"));
+    h.catalog().fail_next(unavailable(true));
     for bad in [
         "x".to_owned(),
         id.to_uppercase(),
@@ -543,20 +764,28 @@ async fn malformed_ids_are_404_without_touching_the_bucket() {
         let (status, code, _) = h.error(get(&format!("/api/images/{bad}"), &[])).await;
         assert_eq!((status, code.as_str()), (404, "image_not_found"), "{bad}");
     }
-    assert_eq!(h.bucket.lists.load(Ordering::Relaxed) + h.bucket.gets.load(Ordering::Relaxed), 0);
+    h.assert_catalog_untouched().await;
 }
 
 #[tokio::test]
 async fn the_fixture_paths_route_with_and_without_a_stage_prefix() {
     let h = harness();
+    for fixture in [POST_UPLOAD, GET_IMAGE, LIST_STAGED] {
+        let request: aws_lambda_events::apigw::ApiGatewayV2httpRequest =
+            serde_json::from_str(fixture).unwrap();
+        assert_eq!(crate::http::owner(&request).unwrap().as_str(), SUB);
+    }
     let id: Uuid = "0195896b-6a13-7c3a-9b1e-6f4d2c1a0b9e".parse().unwrap();
-    h.upload(&id, "png", at(NOW_MS));
+    h.seed(SUB, id, NOW_MS).await;
     // `ANY /api/{proxy+}` through a custom domain (stage `prod`, no prefix in rawPath).
     let answer = h.call(serde_json::from_str(GET_IMAGE).unwrap()).await;
     assert_eq!((answer.status, answer.body["status"].as_str()), (200, Some("pending")), "{}", answer.body);
-    // The default endpoint of stage `prod`: `/prod/api/images`, older than the fixture's cursor.
+    // The default endpoint of stage `prod`: `/prod/api/images`, after the fixture's cursor.
     let older = id_at(0x0195_896b_6a13 - 1, 1);
-    h.upload(&older, "jpg", at(NOW_MS));
+    let newer = id_at(0x0195_896b_6a13 + 1, 1);
+    h.seed(SUB, older, NOW_MS).await;
+    h.seed(SUB, newer, NOW_MS).await;
+    h.seed(OTHER, id_at(0x0195_896b_6a13 - 2, 1), NOW_MS).await;
     let answer = h.call(serde_json::from_str(LIST_STAGED).unwrap()).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body["items"].as_array().unwrap().len(), 1);
@@ -565,25 +794,36 @@ async fn the_fixture_paths_route_with_and_without_a_stage_prefix() {
 }
 
 #[tokio::test]
-async fn store_failures_are_502_or_503_never_500() {
+async fn catalog_failures_are_502_or_503_never_500() {
     let h = harness();
     let id = id_at(NOW_MS, 1);
-    h.upload(&id, "jpg", at(NOW_MS));
+    h.seed(SUB, id, NOW_MS).await;
     let path = format!("/api/images/{id}");
-    for (transient, status, code) in [(true, 503, "storage_unavailable"), (false, 502, "storage_error")] {
-        h.bucket.fail_with(transient);
-        for event in [get(&path, &[]), get("/api/images", &[])] {
+    let corrupt = CatalogError::Corrupt {
+        table: MEMORY_TABLE.into(),
+        pk: format!("USER#{SUB}"),
+        sk: format!("IMAGE#{id}"),
+        what: "injected: size is of type S, not N".into(),
+    };
+    for (failure, status, code) in [
+        (unavailable(true), 503, "storage_unavailable"),
+        (unavailable(false), 502, "storage_error"),
+        (corrupt, 502, "storage_error"),
+    ] {
+        let transient = failure.is_transient();
+        for event in
+            [get(&path, &[]), get("/api/images", &[]), get("/api/images", &[("cursor", &id.to_string())])]
+        {
+            h.catalog().fail_next(failure.clone());
             let answer = h.call(event).await;
             assert_eq!((answer.status, answer.body["error"]["code"].as_str()), (status, Some(code)));
             assert_eq!(answer.response.headers.contains_key("retry-after"), transient);
-            assert!(!answer.body.to_string().contains("injected"), "details stay in the log");
+            let text = answer.body.to_string();
+            assert!(!text.contains("injected") && !text.contains("USER#"), "details stay in the log: {text}");
         }
     }
-    *h.bucket.fail.lock().unwrap() = None;
-    // A manifest that is not one: our bug or tampering, reported as a bad upstream answer.
-    h.bucket.put(&keys::manifest_key(&id.to_string()), b"{\"status\":\"maybe\"}", at(NOW_MS));
-    let (status, code, _) = h.error(get(&path, &[])).await;
-    assert_eq!((status, code.as_str()), (502, "storage_error"));
+    let answer = h.call(get(&path, &[])).await;
+    assert_eq!((answer.status, answer.body["status"].as_str()), (200, Some("pending")));
 }
 
 #[tokio::test]
@@ -591,6 +831,7 @@ async fn bad_limits_and_cursors_are_400() {
     let h = harness();
     let id = id_at(NOW_MS, 1).to_string();
     let upper = id.to_uppercase();
+    h.catalog().fail_next(unavailable(true));
     for (query, code) in [
         (vec![("limit", "0")], "invalid_limit"),
         (vec![("limit", "101")], "invalid_limit"),
@@ -600,19 +841,26 @@ async fn bad_limits_and_cursors_are_400() {
         (vec![("cursor", "")], "invalid_cursor"),
         (vec![("cursor", "abc")], "invalid_cursor"),
         (vec![("cursor", "0195896b-6a13-4c3a-9b1e-6f4d2c1a0b9e")], "invalid_cursor"),
+        (vec![("cursor", "IMAGE#0195896b-6a13-7c3a-9b1e-6f4d2c1a0b9e")], "invalid_cursor"),
+        (vec![("cursor", "USER#someone")], "invalid_cursor"),
         (vec![("limit", "5"), ("cursor", upper.as_str())], "invalid_cursor"),
     ] {
         let (status, got, message) = h.error(get("/api/images", &query)).await;
         assert_eq!((status, got.as_str()), (400, code), "{query:?}: {message}");
     }
+    h.assert_catalog_untouched().await;
+    // The largest limit the API accepts is one the catalog serves (not a 502).
+    assert_eq!(crate::images::MAX_LIMIT, usize::from(thumbforge_catalog::MAX_PAGE));
     let answer =
         h.call(get("/api/images", &[("limit", "100"), ("cursor", id.as_str()), ("other", "x")])).await;
     assert_eq!(answer.body, json!({"items": [], "next": null}));
 }
 
-/// Pages through the whole listing with `limit`, checking the page sizes and the cursors.
-async fn read_all(h: &Harness, limit: usize) -> Vec<String> {
+/// Pages through `sub`'s whole listing with `limit`, checking the page sizes and the cursors;
+/// returns the ids and the page sizes.
+async fn read_all(h: &Harness, sub: &str, limit: usize) -> (Vec<String>, Vec<usize>) {
     let mut ids = Vec::new();
+    let mut sizes = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let limit_text = limit.to_string();
@@ -620,9 +868,10 @@ async fn read_all(h: &Harness, limit: usize) -> Vec<String> {
         if let Some(cursor) = &cursor {
             query.push(("cursor", cursor.as_str()));
         }
-        let answer = h.call(get("/api/images", &query)).await;
+        let answer = h.call(get_as(sub, "/api/images", &query)).await;
         assert_eq!(answer.status, 200, "{}", answer.body);
         let items = answer.body["items"].as_array().unwrap();
+        sizes.push(items.len());
         ids.extend(items.iter().map(|i| i["id"].as_str().unwrap().to_owned()));
         match answer.body["next"].as_str() {
             Some(next) => {
@@ -630,7 +879,7 @@ async fn read_all(h: &Harness, limit: usize) -> Vec<String> {
                 assert_eq!(items.last().unwrap()["id"], next);
                 cursor = Some(next.to_owned());
             }
-            None => return ids,
+            None => return (ids, sizes),
         }
     }
 }
@@ -639,60 +888,81 @@ async fn read_all(h: &Harness, limit: usize) -> Vec<String> {
 async fn listing_pages_newest_first_with_defaults() {
     let h = harness();
     let mut expected = Vec::new();
-    for n in 0..30u64 {
+    // Written out of order: the listing orders by id (creation time), not by insertion.
+    for n in (0..30u64).map(|n| (n * 7) % 30) {
         let id = id_at(NOW_MS - 30_000 + n * 1000, n);
-        h.upload(&id, ["jpg", "png", "webp", "gif"][(n % 4) as usize], at(NOW_MS));
-        expected.push(id.to_string());
+        h.seed(SUB, id, NOW_MS - 30_000 + n * 1000).await;
+        expected.push(id);
     }
-    h.manifest(&id_at(NOW_MS - 30_000, 0), ready(&id_at(NOW_MS - 30_000, 0)));
+    expected.sort_unstable();
     expected.reverse();
+    let expected: Vec<String> = expected.iter().map(Uuid::to_string).collect();
+    let oldest = id_at(NOW_MS - 30_000, 0);
+    h.finish(SUB, oldest, ready(&oldest)).await;
 
     let answer = h.call(get("/api/images", &[])).await;
     let items = answer.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 24, "the default limit");
     assert_eq!(answer.body["next"], expected[23]);
     assert_eq!(items[0]["status"], "pending");
-    assert_eq!(items[0]["createdAt"], "2025-03-12T14:03:11.123Z");
+    assert_eq!(items[0]["createdAt"], "2025-03-12T14:03:10.123Z");
+    assert_eq!(items[5]["createdAt"], "2025-03-12T14:03:05.123Z");
 
-    let lists_before = h.bucket.lists.load(Ordering::Relaxed);
-    let ids = read_all(&h, 12).await;
-    assert_eq!(ids, expected);
-    // Three pages, each one listing call (every upload is in the first window).
-    // The first two pages are found in the first window; the last one widens back to the start
-    // of `raw/` (11 windows from 2025 back to 1970) to know that nothing older exists.
-    assert_eq!(h.bucket.lists.load(Ordering::Relaxed) - lists_before, 1 + 1 + 11);
+    assert_eq!(read_all(&h, SUB, 12).await, (expected.clone(), vec![12, 12, 6]));
+    // A last page that is exactly full still ends the listing.
+    assert_eq!(read_all(&h, SUB, 10).await, (expected.clone(), vec![10, 10, 10]));
+    assert_eq!(read_all(&h, SUB, 30).await, (expected.clone(), vec![30]));
+    assert_eq!(read_all(&h, SUB, 100).await, (expected.clone(), vec![30]));
     let answer = h.call(get("/api/images", &[("limit", "1"), ("cursor", expected[28].as_str())])).await;
+    assert_eq!(answer.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(answer.body["items"][0]["id"], expected[29]);
     assert_eq!(answer.body["items"][0]["status"], "ready");
     assert_eq!(answer.body["items"][0]["thumbnails"].as_array().unwrap().len(), 4);
     assert_eq!(answer.body["next"], Value::Null);
+    // After the oldest: nothing, and no cursor.
+    let answer = h.call(get("/api/images", &[("cursor", expected[29].as_str())])).await;
+    assert_eq!(answer.body, json!({"items": [], "next": null}));
+    // Someone who has never uploaded has an empty listing.
+    let answer = h.call(get_as(OTHER, "/api/images", &[])).await;
+    assert_eq!((answer.status, &answer.body), (200, &json!({"items": [], "next": null})));
 }
 
 #[tokio::test]
-async fn listing_skips_what_is_not_an_upload_and_lists_an_id_once() {
+async fn listings_never_cross_users() {
     let h = harness();
-    let a = id_at(NOW_MS - 2000, 1);
-    let b = id_at(NOW_MS - 1000, 1);
-    h.upload(&a, "jpg", at(NOW_MS));
-    h.upload(&b, "gif", at(NOW_MS));
-    h.upload(&b, "jpg", at(NOW_MS));
-    for junk in [
-        "raw/".to_owned(),
-        "raw/.hidden".to_owned(),
-        "raw/photo.jpg".to_owned(),
-        "raw/zzz".to_owned(),
-        format!("raw/{a}.bmp"),
-        format!("raw/{a}"),
-        format!("raw/nested/{a}.jpg"),
-        format!("raw/{}.jpg", id_at(NOW_MS, 9).to_string().to_uppercase()),
-        "raw/0195896b-6a13-4c3a-9b1e-6f4d2c1a0b9e.jpg".to_owned(),
-        format!("thumbs/{a}/256.jpg"),
-        format!("rawfoo/{a}.jpg"),
-    ] {
-        h.bucket.put(&junk, b"x", at(NOW_MS));
+    let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+    // Interleaved in time: every third image is the other user's.
+    for n in 0..45u64 {
+        let id = id_at(NOW_MS - 45_000 + n * 1000, 1);
+        if n % 3 == 0 {
+            h.seed(OTHER, id, NOW_MS).await;
+            theirs.push(id);
+        } else {
+            h.seed(SUB, id, NOW_MS).await;
+            mine.push(id);
+        }
     }
-    assert_eq!(read_all(&h, 1).await, [b.to_string(), a.to_string()]);
-    assert_eq!(read_all(&h, 100).await, [b.to_string(), a.to_string()]);
+    let newest_first = |ids: &[Uuid]| ids.iter().rev().map(Uuid::to_string).collect::<Vec<_>>();
+    assert_eq!(read_all(&h, SUB, 7).await.0, newest_first(&mine));
+    assert_eq!(read_all(&h, OTHER, 7).await.0, newest_first(&theirs));
+    assert_eq!(read_all(&h, OTHER, 100).await, (newest_first(&theirs), vec![15]));
+
+    // A cursor that is one of my ids, used by the other user: their images older than it, none
+    // of mine.
+    for cursor in [mine[20], mine[0], mine[29], theirs[7]] {
+        let answer = h.call(get_as(OTHER, "/api/images", &[("cursor", &cursor.to_string())])).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let ids: Vec<&str> =
+            answer.body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+        let older: Vec<String> =
+            newest_first(&theirs).into_iter().filter(|id| *id < cursor.to_string()).collect();
+        assert_eq!(ids, older, "after {cursor}");
+        assert_eq!(answer.body["next"], Value::Null);
+    }
+    // My status URLs are not theirs.
+    let path = format!("/api/images/{}", mine[3]);
+    assert_eq!(h.error(get_as(OTHER, &path, &[])).await.1, "image_not_found");
+    assert_eq!(h.call(get(&path, &[])).await.status, 200);
 }
 
 /// A small deterministic generator (no `rand` dependency).
@@ -706,7 +976,7 @@ impl Lcg {
 }
 
 #[tokio::test]
-async fn listing_matches_a_full_sort_over_sparse_and_dense_histories() {
+async fn listing_matches_a_full_sort_over_bursts_and_sparse_years() {
     const YEAR_MS: u64 = 365 * 24 * 3600 * 1000;
     let mut rng = Lcg(7);
     let h = harness();
@@ -720,27 +990,17 @@ async fn listing_matches_a_full_sort_over_sparse_and_dense_histories() {
             _ => rng.next(NOW_MS),
         };
         let id = id_at(ms, rng.next(1 << 40));
-        h.upload(&id, "jpg", at(ms));
-        all.insert(id.to_string());
+        if all.insert(id.to_string()) {
+            h.seed(SUB, id, ms).await;
+        }
     }
     // One from the future (a skewed clock elsewhere) is still listed, first.
     let future = id_at(NOW_MS + 3_600_000, 1);
-    h.upload(&future, "png", at(NOW_MS));
+    h.seed(SUB, future, NOW_MS).await;
     all.insert(future.to_string());
     let expected: Vec<String> = all.into_iter().rev().collect();
     assert_eq!(expected[0], future.to_string());
     for limit in [1, 7, 24, 100] {
-        assert_eq!(read_all(&h, limit).await, expected, "limit {limit}");
+        assert_eq!(read_all(&h, SUB, limit).await.0, expected, "limit {limit}");
     }
-}
-
-#[tokio::test]
-async fn sparse_history_costs_a_bounded_number_of_list_calls() {
-    let h = harness();
-    let old = id_at(NOW_MS - 40 * 365 * 24 * 3600 * 1000, 1);
-    h.upload(&old, "jpg", at(NOW_MS));
-    let answer = h.call(get("/api/images", &[])).await;
-    assert_eq!(answer.body["items"][0]["id"], old.to_string());
-    let lists = h.bucket.lists.load(Ordering::Relaxed);
-    assert!(lists <= 14, "{lists} list calls for one page");
 }

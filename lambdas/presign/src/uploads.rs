@@ -6,18 +6,19 @@
 //! a late request and any second write of the key. The client's file name never reaches the key.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use thumbforge_catalog::{Catalog, NewImage, Owner};
 use thumbforge_core::config::{Limits, human_bytes};
 use thumbforge_core::{InputFormat, OutputFormat, RuntimeConfig, keys};
 use uuid::Uuid;
 
 use crate::api::Api;
 use crate::http::{ApiError, rfc3339};
-use crate::ports::{Bucket, Clock, IdGenerator, Presigner, UploadRequest};
+use crate::ports::{Clock, IdGenerator, Presigner, UploadRequest};
 
 /// Longest accepted `filename`, in Unicode scalar values.
 pub const MAX_FILENAME_CHARS: usize = 255;
@@ -190,6 +191,21 @@ fn string_field<'a>(
     }
 }
 
+/// How long after its URL expires a `pending` image that never arrived is kept before the table's
+/// TTL removes it: far beyond S3's event delivery and Lambda's retries (6 h at most).
+pub const PENDING_GRACE: Duration = Duration::from_secs(24 * 3600);
+
+/// The owner's `sub` as a metadata value: percent-encoded like the file name (Cognito's subs are
+/// UUIDs and pass unchanged; other providers' may hold `|` or non-ASCII).
+pub fn encode_owner(sub: &str) -> String {
+    utf8_percent_encode(sub, FILENAME_ENCODE).to_string()
+}
+
+fn unix_millis(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// The file name as a metadata value: percent-encoded UTF-8, cut to
 /// [`MAX_FILENAME_METADATA_BYTES`] at a character boundary.
 pub fn encode_filename(name: &str) -> String {
@@ -215,7 +231,7 @@ pub fn status_url(id: &str) -> String {
 }
 
 /// Every thumbnail the configuration will produce for `id`, largest box first, JPEG before WebP
-/// (the manifest's order).
+/// (the order the thumbnail function records them in).
 pub fn planned_thumbnails(id: &str, config: &RuntimeConfig) -> Vec<PlannedThumbnail> {
     let formats = config.thumbnails.output_formats();
     config
@@ -231,22 +247,39 @@ pub fn planned_thumbnails(id: &str, config: &RuntimeConfig) -> Vec<PlannedThumbn
         .collect()
 }
 
-impl<B: Bucket, P: Presigner, C: Clock, I: IdGenerator> Api<B, P, C, I> {
-    /// `POST /api/uploads` with the decoded body.
-    pub(crate) async fn create_upload(&self, body: &[u8]) -> Result<UploadTicket, ApiError> {
+impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
+    /// `POST /api/uploads` by `owner` with the decoded body: signs the upload, then records the
+    /// `pending` image in the owner's partition (so a URL is only handed out for a recorded
+    /// image), then answers.
+    pub(crate) async fn create_upload(&self, owner: &Owner, body: &[u8]) -> Result<UploadTicket, ApiError> {
         let intent = parse_intent(body, &self.config().limits)?;
         let id = self.ids().new_id();
         let key = raw_key(&id, intent.format);
+        let now = self.clock().now();
+        let expires_in = Duration::from_secs(u64::from(self.config().upload.presign_expiry_seconds));
         let request = UploadRequest {
             key: key.clone(),
             content_type: intent.format.content_type().to_owned(),
             content_length: intent.size,
-            metadata: BTreeMap::from([(FILENAME_METADATA.to_owned(), encode_filename(&intent.filename))]),
+            metadata: BTreeMap::from([
+                (FILENAME_METADATA.to_owned(), encode_filename(&intent.filename)),
+                (keys::OWNER_METADATA.to_owned(), encode_owner(owner.as_str())),
+            ]),
             if_none_match_any: true,
-            start: self.clock().now(),
-            expires_in: Duration::from_secs(u64::from(self.config().upload.presign_expiry_seconds)),
+            start: now,
+            expires_in,
         };
         let presigned = self.presigner().presign_put(&request).await.map_err(|e| ApiError::presign(&e))?;
+        let created_at_ms = unix_millis(now);
+        let image = NewImage {
+            id,
+            filename: intent.filename.clone(),
+            content_type: intent.format.content_type().to_owned(),
+            size: intent.size,
+            created_at_ms,
+            expires_at_s: (created_at_ms / 1000) + expires_in.as_secs() + PENDING_GRACE.as_secs(),
+        };
+        self.catalog().create(owner, &image).await.map_err(|e| ApiError::catalog(&e))?;
         let id = id.hyphenated().to_string();
         tracing::info!(%id, %key, size = intent.size, format = %intent.format, "upload URL issued");
         Ok(UploadTicket {

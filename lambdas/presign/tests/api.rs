@@ -1,40 +1,62 @@
-//! The API against a real S3-compatible server (SigV4 verified) over HTTP: the upload URLs it
-//! hands out are used with a bare HTTP client, as a browser would, and S3 enforces their terms.
+//! The API against a real S3-compatible server (SigV4 verified) and the real metadata table on
+//! an embedded DynamoDB, both over HTTP: the upload URLs it hands out are used with a bare HTTP
+//! client, as a browser would, S3 enforces their terms, and every answer comes from the table.
 
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is a failed test with its message")]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_s3::config::retry::RetryConfig;
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_types::retry::RetryConfig;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use presign::Api;
-use presign::s3::{S3Bucket, S3Presigner};
+use presign::s3::S3Presigner;
 use serde_json::{Value, json};
-use thumbforge_core::manifest::{MANIFEST_VERSION, Rendition, Source};
-use thumbforge_core::{InputFormat, Manifest, Outcome, OutputFormat, RejectReason, RuntimeConfig, keys};
-use thumbforge_s3_local::{Fault, LocalS3, Operation, Options};
+use thumbforge_catalog::schema::{self, TableSetup};
+use thumbforge_catalog::{Catalog, DynamoCatalog, Finish, ImageState, Owner};
+use thumbforge_core::manifest::{Rendition, Source};
+use thumbforge_core::{InputFormat, Outcome, OutputFormat, RejectReason, RuntimeConfig, keys};
+use thumbforge_dynamo_local::LocalDynamo;
+use thumbforge_s3_local::{LocalS3, Operation, Options};
 use tokio::net::TcpStream;
+use uuid::Uuid;
 
 const BUCKET: &str = "media";
+const TABLE: &str = "thumbforge-test-images";
 const POST_UPLOAD: &str = include_str!("events/post_upload.json");
 const GET_IMAGE: &str = include_str!("events/get_image_proxy.json");
 
+/// The fixtures' user.
+const SUB: &str = "6f1c2d9e-3b7a-4c55-9e21-8d4f0a7b1c36";
+/// Another user, whose `sub` is not a UUID (another identity provider's style).
+const OTHER: &str = "google-oauth2|104 Zoë";
+
 struct Stack {
     s3: LocalS3,
+    /// `None` once a test has shut it down.
+    dynamo: Option<LocalDynamo>,
     client: aws_sdk_s3::Client,
-    api: Api<S3Bucket, S3Presigner>,
+    catalog: DynamoCatalog,
+    api: Api<DynamoCatalog, S3Presigner>,
     _dir: tempfile::TempDir,
 }
 
-async fn stack_with(config: RuntimeConfig) -> Stack {
+/// Both servers, and the API over them; with `create_table` false the table does not exist.
+async fn stack_with(config: RuntimeConfig, create_table: bool) -> Stack {
     let dir = tempfile::tempdir().unwrap();
     let s3 = LocalS3::start(Options::new(dir.path()).bucket(BUCKET)).await.unwrap();
     let retry = RetryConfig::standard().with_max_attempts(2).with_initial_backoff(Duration::from_millis(5));
-    let client = aws_sdk_s3::Client::from_conf(s3.client_config().retry_config(retry).build());
+    let client = aws_sdk_s3::Client::from_conf(s3.client_config().retry_config(retry.clone()).build());
+    let dynamo = LocalDynamo::start(thumbforge_dynamo_local::Options::default()).await.unwrap();
+    let dynamo_client =
+        aws_sdk_dynamodb::Client::from_conf(dynamo.client_config().retry_config(retry).build());
+    if create_table {
+        assert_eq!(schema::create_table(&dynamo_client, TABLE).await.unwrap(), TableSetup::Created);
+    }
+    let catalog = DynamoCatalog::new(dynamo_client, TABLE);
     let sign_in = thumbforge_core::auth::SignIn {
         client_id: "client".into(),
         authorize_url: "https://id.example/oauth2/authorize".into(),
@@ -42,17 +64,12 @@ async fn stack_with(config: RuntimeConfig) -> Stack {
         logout_url: None,
         scopes: vec!["openid".into()],
     };
-    let api = Api::new(
-        S3Bucket::new(client.clone(), BUCKET),
-        S3Presigner::new(client.clone(), BUCKET),
-        config,
-        sign_in,
-    );
-    Stack { s3, client, api, _dir: dir }
+    let api = Api::new(catalog.clone(), S3Presigner::new(client.clone(), BUCKET), config, sign_in);
+    Stack { s3, dynamo: Some(dynamo), client, catalog, api, _dir: dir }
 }
 
 async fn stack() -> Stack {
-    stack_with(RuntimeConfig::default()).await
+    stack_with(RuntimeConfig::default(), true).await
 }
 
 /// The upload a ticket describes, and how far an attempt departs from it.
@@ -103,6 +120,14 @@ impl Upload {
     }
 }
 
+/// The fixture signed in as `sub`.
+fn as_user(fixture: &str, sub: &str) -> Value {
+    let mut event: Value = serde_json::from_str(fixture).unwrap();
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!(sub);
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["username"] = json!(sub);
+    event
+}
+
 impl Stack {
     async fn call(&self, event: Value) -> (i64, Value) {
         let response = self.api.handle_event(event).await;
@@ -113,23 +138,35 @@ impl Stack {
         (response.status_code, serde_json::from_str(&text).unwrap())
     }
 
-    async fn ticket(&self, filename: &str, content_type: &str, size: usize) -> Value {
-        let mut event: Value = serde_json::from_str(POST_UPLOAD).unwrap();
+    async fn post_as(&self, sub: &str, filename: &str, content_type: &str, size: usize) -> (i64, Value) {
+        let mut event = as_user(POST_UPLOAD, sub);
         event["body"] =
             json!(json!({"filename": filename, "contentType": content_type, "size": size}).to_string());
-        let (status, body) = self.call(event).await;
+        self.call(event).await
+    }
+
+    async fn ticket_as(&self, sub: &str, filename: &str, content_type: &str, size: usize) -> Value {
+        let (status, body) = self.post_as(sub, filename, content_type, size).await;
         assert_eq!(status, 201, "{body}");
         body
     }
 
-    async fn get(&self, path: &str, query: &[(&str, &str)]) -> (i64, Value) {
-        let mut event: Value = serde_json::from_str(GET_IMAGE).unwrap();
+    async fn ticket(&self, filename: &str, content_type: &str, size: usize) -> Value {
+        self.ticket_as(SUB, filename, content_type, size).await
+    }
+
+    async fn get_as(&self, sub: &str, path: &str, query: &[(&str, &str)]) -> (i64, Value) {
+        let mut event = as_user(GET_IMAGE, sub);
         event["rawPath"] = json!(path);
         event["requestContext"]["http"]["path"] = json!(path);
         let params: serde_json::Map<String, Value> =
             query.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
         event["queryStringParameters"] = Value::Object(params);
         self.call(event).await
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, &str)]) -> (i64, Value) {
+        self.get_as(SUB, path, query).await
     }
 
     async fn keys(&self, prefix: &str) -> Vec<String> {
@@ -142,22 +179,11 @@ impl Stack {
         out.body.collect().await.unwrap().to_vec()
     }
 
-    async fn write_manifest(&self, id: &str, outcome: Outcome) {
-        let manifest = Manifest {
-            version: MANIFEST_VERSION,
-            id: id.to_owned(),
-            raw_key: format!("raw/{id}.jpg"),
-            outcome,
-        };
-        self.client
-            .put_object()
-            .bucket(BUCKET)
-            .key(keys::manifest_key(id))
-            .content_type("application/json")
-            .body(ByteStream::from(manifest.to_json()))
-            .send()
-            .await
-            .unwrap();
+    /// Records the thumbnail function's outcome in the table, as it would.
+    async fn finish(&self, sub: &str, id: &str, outcome: Outcome) {
+        let owner = Owner::new(sub).unwrap();
+        let done = self.catalog.finish(&owner, id.parse().unwrap(), &outcome, 1_741_788_200_000).await;
+        assert_eq!(done.unwrap(), Finish::Finished);
     }
 
     /// Issues a ticket and uploads `body` through it.
@@ -173,24 +199,26 @@ fn body(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i % 251) as u8).collect()
 }
 
+fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs()
+}
+
 #[tokio::test]
-async fn the_signed_put_stores_exactly_the_declared_upload() {
+async fn the_signed_put_stores_exactly_the_declared_upload_of_a_recorded_image() {
     let s = stack().await;
     let data = body(4096);
+    let before = unix_seconds(SystemTime::now());
     let ticket = s.ticket("Sunset über Zürich (1).JPG", "image/jpeg", data.len()).await;
+    let after = unix_seconds(SystemTime::now());
     let id = ticket["id"].as_str().unwrap();
     let key = ticket["key"].as_str().unwrap();
     assert_eq!(key, format!("raw/{id}.jpg"));
-    assert!(
-        ticket["upload"]["url"]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!("{}/{BUCKET}/{key}?", s.s3.endpoint()))
-    );
     let url = ticket["upload"]["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{}/{BUCKET}/{key}?", s.s3.endpoint())), "{url}");
     assert!(
         url.contains(
-            "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match%3Bx-amz-meta-filename"
+            "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match%3B\
+             x-amz-meta-filename%3Bx-amz-meta-owner"
         ),
         "{url}"
     );
@@ -201,22 +229,77 @@ async fn the_signed_put_stores_exactly_the_declared_upload() {
             "content-type": "image/jpeg",
             "if-none-match": "*",
             "x-amz-meta-filename": "Sunset%20%C3%BCber%20Z%C3%BCrich%20%281%29.JPG",
+            "x-amz-meta-owner": SUB,
         })
     );
-    // Issued, not yet uploaded: unknown.
+    // A browser sets Content-Length itself; every other header must pass the bucket's CORS rule.
+    for name in ticket["upload"]["headers"].as_object().unwrap().keys() {
+        if name != "content-length" {
+            assert!(thumbforge_core::web::UPLOAD_CORS_ALLOWED_HEADERS.contains(&name.as_str()), "{name}");
+        }
+    }
+
+    // Issued, not yet uploaded: already a pending image in the caller's partition of the table.
+    let uuid: Uuid = id.parse().unwrap();
+    let record = s.catalog.get(&Owner::new(SUB).unwrap(), uuid).await.unwrap().unwrap();
+    assert_eq!(record.state, ImageState::Pending);
+    assert_eq!(record.filename, "Sunset über Zürich (1).JPG");
+    assert_eq!((record.content_type.as_str(), record.size), ("image/jpeg", 4096));
+    let expires = record.expires_at_s.unwrap();
+    assert!((before + 300 + 86_400..=after + 300 + 86_400).contains(&expires), "{expires}");
+    assert_eq!(s.catalog.get(&Owner::new(OTHER).unwrap(), uuid).await.unwrap(), None);
+    // The item as stored: its key and the table's TTL attribute.
+    let item = s
+        .catalog
+        .client()
+        .get_item()
+        .table_name(TABLE)
+        .key(schema::PK, AttributeValue::S(format!("USER#{SUB}")))
+        .key(schema::SK, AttributeValue::S(format!("IMAGE#{id}")))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(item[schema::STATUS], AttributeValue::S("pending".into()));
+    assert_eq!(item[schema::TTL_ATTRIBUTE], AttributeValue::N(expires.to_string()));
     let status_url = ticket["statusUrl"].as_str().unwrap();
-    assert_eq!(s.get(status_url, &[]).await.0, 404);
+    let (status, image) = s.get(status_url, &[]).await;
+    assert_eq!((status, image["status"].as_str()), (200, Some("pending")), "{image}");
 
     let (status, text) = Upload::from_ticket(&ticket, &data).send().await;
     assert_eq!(status, 200, "{text}");
     assert_eq!(s.object(key).await, data);
     let head = s.client.head_object().bucket(BUCKET).key(key).send().await.unwrap();
     assert_eq!(head.content_type(), Some("image/jpeg"));
+    let metadata = head.metadata().unwrap();
     assert_eq!(
-        head.metadata().unwrap().get("filename").map(String::as_str),
+        metadata.get("filename").map(String::as_str),
         Some("Sunset%20%C3%BCber%20Z%C3%BCrich%20%281%29.JPG")
     );
+    assert_eq!(metadata.get(keys::OWNER_METADATA).map(String::as_str), Some(SUB));
     assert_eq!(s.keys("").await, [key]);
+}
+
+#[tokio::test]
+async fn an_owner_that_is_not_a_uuid_is_signed_percent_encoded() {
+    let s = stack().await;
+    let data = body(64);
+    let ticket = s.ticket_as(OTHER, "z.webp", "image/webp", data.len()).await;
+    let encoded = "google-oauth2%7C104%20Zo%C3%AB";
+    assert_eq!(ticket["upload"]["headers"]["x-amz-meta-owner"], encoded);
+    let (status, text) = Upload::from_ticket(&ticket, &data).send().await;
+    assert_eq!(status, 200, "{text}");
+    let key = ticket["key"].as_str().unwrap();
+    let head = s.client.head_object().bucket(BUCKET).key(key).send().await.unwrap();
+    assert_eq!(head.metadata().unwrap().get("owner").map(String::as_str), Some(encoded));
+    // Recorded under the `sub` as given.
+    let id: Uuid = ticket["id"].as_str().unwrap().parse().unwrap();
+    let record = s.catalog.get(&Owner::new(OTHER).unwrap(), id).await.unwrap().unwrap();
+    assert_eq!(record.owner, OTHER);
+    let (status, _) = s.get_as(OTHER, ticket["statusUrl"].as_str().unwrap(), &[]).await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]
@@ -243,12 +326,21 @@ async fn s3_refuses_every_departure_from_the_ticket() {
     let mut renamed = exact.clone();
     renamed.headers.insert("x-amz-meta-filename".into(), "evil.html".into());
     attempts.push(("another file name", renamed));
+    let mut impostor = exact.clone();
+    impostor.headers.insert("x-amz-meta-owner".into(), "b7e0c4a1-9d2f-4e63-8a15-3c6f9e2d7b40".into());
+    attempts.push(("another owner", impostor));
+    let mut ownerless = exact.clone();
+    ownerless.headers.remove("x-amz-meta-owner");
+    attempts.push(("no owner", ownerless));
+    let mut extra = exact.clone();
+    extra.headers.insert("x-amz-meta-owner".into(), format!("{SUB},{SUB}"));
+    attempts.push(("an owner list", extra));
     let mut elsewhere = exact.clone();
     elsewhere.url = exact.url.replacen(&key, &other_key, 1);
     assert_ne!(elsewhere.url, exact.url);
     attempts.push(("another key", elsewhere));
     let mut thumbs = exact.clone();
-    thumbs.url = exact.url.replacen(&key, "thumbs/x/manifest.json", 1);
+    thumbs.url = exact.url.replacen(&key, "thumbs/x/256.jpg", 1);
     attempts.push(("a thumbs/ key", thumbs));
 
     for (what, attempt) in &attempts {
@@ -280,7 +372,7 @@ fn uuid_like_other(key: &str) -> String {
 async fn an_expired_url_is_refused() {
     let mut config = RuntimeConfig::default();
     config.upload.presign_expiry_seconds = 1;
-    let s = stack_with(config).await;
+    let s = stack_with(config, true).await;
     let data = body(10);
     let issued = SystemTime::now();
     let ticket = s.ticket("late.gif", "image/gif", data.len()).await;
@@ -334,7 +426,7 @@ async fn status_goes_from_pending_to_ready_or_rejected() {
         })
         .collect();
     let source = Source { format: InputFormat::Jpeg, width: 1800, height: 1200, bytes: 300 };
-    s.write_manifest(&id, Outcome::Ready { source, renditions }).await;
+    s.finish(SUB, &id, Outcome::Ready { source, renditions }).await;
     let (status, image) = s.get(&path, &[]).await;
     assert_eq!(status, 200);
     assert_eq!(image["status"], "ready");
@@ -350,7 +442,7 @@ async fn status_goes_from_pending_to_ready_or_rejected() {
     let other = s.upload(&body(20)).await;
     let outcome =
         Outcome::Rejected { reason: RejectReason::Corrupt, message: "truncated or corrupt data".into() };
-    s.write_manifest(&other, outcome).await;
+    s.finish(SUB, &other, outcome).await;
     let (status, image) = s.get(&format!("/api/images/{other}"), &[]).await;
     assert_eq!(status, 200);
     assert_eq!(image["status"], "rejected");
@@ -358,68 +450,81 @@ async fn status_goes_from_pending_to_ready_or_rejected() {
     assert_eq!(image["message"], "truncated or corrupt data");
     assert_eq!((&image["source"], &image["thumbnails"]), (&Value::Null, &json!([])));
 
-    for unknown in
-        [format!("/api/images/{}", uuid_like_other(&format!("raw/{id}.jpg"))), "/api/images/nope".into()]
-    {
-        let (status, error) = s.get(&unknown, &[]).await;
-        assert_eq!((status, error["error"]["code"].as_str()), (404, Some("image_not_found")), "{unknown}");
+    // Unknown ids, malformed ids and another user's ids are all simply not there.
+    let unknown = format!("/api/images/{}", uuid_like_other(&format!("raw/{id}.jpg")));
+    let (_, not_found) = s.get(&unknown, &[]).await;
+    for (sub, path) in [(SUB, unknown.clone()), (SUB, "/api/images/nope".into()), (OTHER, path.clone())] {
+        let (status, error) = s.get_as(sub, &path, &[]).await;
+        assert_eq!((status, error["error"]["code"].as_str()), (404, Some("image_not_found")), "{path}");
     }
+    let (_, theirs) = s.get_as(OTHER, &unknown, &[]).await;
+    assert_eq!(theirs, not_found);
 }
 
 #[tokio::test]
-async fn listing_pages_newest_first() {
+async fn listing_pages_newest_first_within_the_callers_partition() {
     let s = stack().await;
-    let mut uploaded = Vec::new();
+    let (mut mine, mut theirs) = (Vec::new(), Vec::new());
     for i in 0..30 {
-        uploaded.push(s.upload(&body(10 + i)).await);
+        let ticket = s.ticket(&format!("{i}.png"), "image/png", 10 + i).await;
+        mine.push(ticket["id"].as_str().unwrap().to_owned());
+        if i % 3 == 0 {
+            let ticket = s.ticket_as(OTHER, "x.gif", "image/gif", 5).await;
+            theirs.push(ticket["id"].as_str().unwrap().to_owned());
+        }
     }
-    // Not uploads: ignored.
-    for junk in ["raw/readme.txt", "raw/nested/x.jpg", "thumbs/a/manifest.json"] {
-        s.client
-            .put_object()
-            .bucket(BUCKET)
-            .key(junk)
-            .body(ByteStream::from_static(b"x"))
-            .send()
-            .await
-            .unwrap();
-    }
-    s.write_manifest(
-        &uploaded[29],
-        Outcome::Rejected { reason: RejectReason::Empty, message: "empty".into() },
-    )
-    .await;
+    s.finish(SUB, &mine[29], Outcome::Rejected { reason: RejectReason::Empty, message: "empty".into() })
+        .await;
 
-    let mut seen = Vec::new();
-    let mut sizes = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut query = vec![("limit", "12")];
-        if let Some(cursor) = &cursor {
-            query.push(("cursor", cursor.as_str()));
+    let read_all = async |sub: &str, limit: &str| {
+        let mut seen = Vec::new();
+        let mut sizes = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("limit", limit)];
+            if let Some(cursor) = &cursor {
+                query.push(("cursor", cursor.as_str()));
+            }
+            let (status, page) = s.get_as(sub, "/api/images", &query).await;
+            assert_eq!(status, 200, "{page}");
+            let items = page["items"].as_array().unwrap();
+            sizes.push(items.len());
+            seen.extend(items.iter().map(|i| i["id"].as_str().unwrap().to_owned()));
+            match page["next"].as_str() {
+                Some(next) => {
+                    assert_eq!(items.last().unwrap()["id"], next);
+                    cursor = Some(next.to_owned());
+                }
+                None => return (seen, sizes),
+            }
         }
-        let (status, page) = s.get("/api/images", &query).await;
-        assert_eq!(status, 200, "{page}");
-        let items = page["items"].as_array().unwrap();
-        sizes.push(items.len());
-        seen.extend(items.iter().map(|i| i["id"].as_str().unwrap().to_owned()));
-        match page["next"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-    }
+    };
+    let expected: Vec<String> = mine.iter().rev().cloned().collect();
+    let (seen, sizes) = read_all(SUB, "12").await;
     assert_eq!(sizes, [12, 12, 6]);
-    let expected: Vec<String> = uploaded.iter().rev().cloned().collect();
-    assert_eq!(seen, expected, "newest first, each once");
+    assert_eq!(seen, expected, "newest first, each once, none of the other user's");
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 30);
+    assert_eq!(read_all(SUB, "10").await, (expected.clone(), vec![10, 10, 10]));
+    let their_expected: Vec<String> = theirs.iter().rev().cloned().collect();
+    assert_eq!(read_all(OTHER, "4").await, (their_expected.clone(), vec![4, 4, 2]));
 
     let (_, page) = s.get("/api/images", &[("limit", "1")]).await;
     assert_eq!(page["items"][0]["status"], "rejected");
     assert_eq!(page["items"][0]["reason"], "empty");
-    assert_eq!(page["next"], uploaded[29]);
+    assert_eq!(page["next"], mine[29]);
 
     let (_, page) = s.get("/api/images", &[]).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 24);
+
+    // One of my ids as the other user's cursor: only their older images.
+    let (status, page) = s.get_as(OTHER, "/api/images", &[("cursor", mine[15].as_str())]).await;
+    assert_eq!(status, 200, "{page}");
+    let ids: Vec<&str> =
+        page["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    let older: Vec<&str> =
+        their_expected.iter().map(String::as_str).filter(|id| *id < mine[15].as_str()).collect();
+    assert_eq!(ids, older);
+    assert_eq!(older.len(), 5, "their images of rounds 0, 3, …, 12");
 
     for (name, value) in [("cursor", "garbage"), ("cursor", ""), ("limit", "0"), ("limit", "1000")] {
         let (status, error) = s.get("/api/images", &[(name, value)]).await;
@@ -429,21 +534,37 @@ async fn listing_pages_newest_first() {
 }
 
 #[tokio::test]
-async fn bucket_failures_are_503_or_502() {
-    let s = stack().await;
-    let id = s.upload(&body(5)).await;
-    let faults = s.s3.faults();
-
-    faults.fail_next(Operation::ListObjectsV2, 5, 503);
-    let (status, error) = s.get("/api/images", &[]).await;
-    assert_eq!((status, error["error"]["code"].as_str()), (503, Some("storage_unavailable")), "{error}");
-    faults.clear();
-
-    faults.fail_next(Operation::GetObject, 5, Fault::new(403, "AccessDenied"));
-    let (status, error) = s.get(&format!("/api/images/{id}"), &[]).await;
+async fn a_missing_table_is_a_502_and_no_url_is_handed_out() {
+    let s = stack_with(RuntimeConfig::default(), false).await;
+    let (status, error) = s.post_as(SUB, "a.jpg", "image/jpeg", 10).await;
     assert_eq!((status, error["error"]["code"].as_str()), (502, Some("storage_error")), "{error}");
-    faults.clear();
+    assert!(!error.to_string().contains("X-Amz-Signature"), "{error}");
+    let id = Uuid::now_v7().to_string();
+    for (path, query) in
+        [(format!("/api/images/{id}"), vec![]), ("/api/images".to_owned(), vec![("limit", "5")])]
+    {
+        let (status, error) = s.get(&path, &query).await;
+        assert_eq!((status, error["error"]["code"].as_str()), (502, Some("storage_error")), "{error}");
+        assert!(!error.to_string().contains(TABLE), "details stay in the log: {error}");
+    }
+}
 
-    let (status, image) = s.get(&format!("/api/images/{id}"), &[]).await;
-    assert_eq!((status, image["status"].as_str()), (200, Some("pending")));
+#[tokio::test]
+async fn a_table_that_is_gone_is_a_503_and_no_url_is_handed_out() {
+    let mut s = stack().await;
+    let id = s.upload(&body(5)).await;
+    s.dynamo.take().unwrap().shutdown().await;
+    let (status, error) = s.post_as(SUB, "a.jpg", "image/jpeg", 10).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (503, Some("storage_unavailable")), "{error}");
+    assert!(!error.to_string().contains("X-Amz-Signature"), "{error}");
+    for path in [format!("/api/images/{id}"), "/api/images".to_owned()] {
+        let (status, error) = s.get(&path, &[]).await;
+        assert_eq!((status, error["error"]["code"].as_str()), (503, Some("storage_unavailable")), "{error}");
+    }
+    // The public configuration needs no table.
+    let mut config = as_user(GET_IMAGE, SUB);
+    config["rawPath"] = json!("/api/config");
+    config["requestContext"]["http"]["path"] = json!("/api/config");
+    config["requestContext"].as_object_mut().unwrap().remove("authorizer");
+    assert_eq!(s.call(config).await.0, 200);
 }

@@ -1,34 +1,45 @@
-//! The S3 event handler: which records to act on, and what to write for each.
+//! The S3 event handler: which records to act on, and what to do for each.
 //!
-//! For every `ObjectCreated:*` record of the configured bucket under `raw/`: skip if the
-//! manifest already exists (a duplicate delivery), gate on the event's size, download with a
-//! cap, run the [`engine`](crate::engine), write the renditions under `thumbs/{id}/`, then the
-//! manifest last and only if absent. A bad image is a `rejected` manifest and a successful
-//! invocation; a store failure is an error, so Lambda retries and the dead-letter queue catches
-//! what still fails.
+//! For every `ObjectCreated:*` record of the configured bucket under `raw/{uuid}.{ext}`:
+//!
+//! 1. `HeadObject` the upload: gone → nothing to do; no valid `owner` metadata (percent-encoded
+//!    `sub`, signed into the upload URL by the API) → not uploaded through the API: a warning,
+//!    skipped, nothing written.
+//! 2. Read the image's item: none (deleted, or never created) → remove whatever the image left
+//!    in the bucket; already finished → a duplicate delivery, nothing to do.
+//! 3. Gate on the size, download with a cap, run the [`engine`](crate::engine), write the
+//!    renditions under `thumbs/{id}/`.
+//! 4. Record the outcome on the item ([`Catalog::finish`]): the table is the one record of what
+//!    happened. Finished → done; already finished by a concurrent delivery → nothing more;
+//!    missing (deleted while we worked) → delete the renditions, then the upload.
+//!
+//! A bad image is a `rejected` item and a successful invocation. A store or catalog failure, and
+//! a permanent catalog error (our bug or damaged data), fail the invocation, so Lambda retries it
+//! and the dead-letter queue catches what still fails; every step is safe to redo.
 
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::s3::S3EventRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use thumbforge_catalog::{Catalog, CatalogError, Finish, ImageState, Owner};
 use thumbforge_core::config::human_bytes;
 use thumbforge_core::keys::{self, KeyError};
-use thumbforge_core::manifest::{MANIFEST_VERSION, Rendition, Source};
-use thumbforge_core::{Manifest, Outcome, RejectReason, RuntimeConfig};
+use thumbforge_core::manifest::{Rendition, Source};
+use thumbforge_core::web::THUMBS_CACHE_CONTROL;
+use thumbforge_core::{Outcome, RejectReason, RuntimeConfig};
 use tracing::Instrument;
+use uuid::Uuid;
 
 use crate::engine::{self, Reject};
-use crate::store::{Fetched, ObjectStore, Put, StoreError};
+use crate::store::{Fetched, Head, ObjectStore, StoreError};
 
-use thumbforge_core::web::{MANIFEST_CACHE_CONTROL, THUMBS_CACHE_CONTROL};
-/// `Content-Type` of a manifest.
-pub const MANIFEST_CONTENT_TYPE: &str = "application/json";
-
-/// What the handler needs: a store, the bucket it serves and the runtime config.
+/// What the handler needs: a store, the catalog, the bucket it serves and the runtime config.
 #[derive(Debug)]
-pub struct Handler<S> {
+pub struct Handler<S, C> {
     store: S,
+    catalog: C,
     bucket: String,
     config: RuntimeConfig,
 }
@@ -37,20 +48,27 @@ pub struct Handler<S> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum RecordOutcome {
-    /// Thumbnails and a `ready` manifest were written.
+    /// Thumbnails were written and the item is now `ready`.
     Ready {
         /// The image id.
         id: String,
     },
-    /// A `rejected` manifest was written.
+    /// The item is now `rejected`; no thumbnail was written.
     Rejected {
         /// The image id.
         id: String,
         /// Why.
         reason: RejectReason,
     },
-    /// The manifest already existed: a duplicate delivery; nothing was written.
+    /// The item was already finished (a duplicate delivery, or a concurrent one finished
+    /// first); nothing more was changed.
     AlreadyDone {
+        /// The image id.
+        id: String,
+    },
+    /// The image has no item (deleted before or while it was processed, or never created): its
+    /// renditions and its upload were deleted, so nothing is left behind.
+    Discarded {
         /// The image id.
         id: String,
     },
@@ -58,6 +76,14 @@ pub enum RecordOutcome {
     Gone {
         /// Its key.
         key: String,
+    },
+    /// Not uploaded through the API (no valid owner metadata, or a key that is not
+    /// `raw/{uuid}.{ext}`): left as it is, nothing written.
+    Skipped {
+        /// Its key.
+        key: String,
+        /// Why.
+        reason: String,
     },
     /// Not a record this function acts on.
     Ignored {
@@ -73,7 +99,29 @@ pub struct Summary {
     pub records: Vec<RecordOutcome>,
 }
 
-/// The invocation failed for a reason worth retrying.
+/// Why one record failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// The bucket failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The metadata table failed, or answered with something we cannot use.
+    #[error("catalog: {0}")]
+    Catalog(#[from] CatalogError),
+}
+
+impl RecordError {
+    /// Whether trying again later may help (a time-out, throttling, a 5xx…). The invocation
+    /// fails either way; a permanent error is also logged as a bug or damaged data.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Store(err) => err.transient,
+            Self::Catalog(err) => err.is_transient(),
+        }
+    }
+}
+
+/// The invocation failed; Lambda retries it (records already done are skipped then).
 #[derive(Debug, thiserror::Error)]
 #[error("{failed} of {total} records failed; first: {first}")]
 pub struct HandlerError {
@@ -82,7 +130,7 @@ pub struct HandlerError {
     /// How many records there were.
     pub total: usize,
     /// The first failure.
-    pub first: StoreError,
+    pub first: RecordError,
 }
 
 /// The fields of an S3 record the handler uses.
@@ -126,14 +174,41 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-impl<S: ObjectStore> Handler<S> {
-    /// A handler for `bucket`.
-    pub fn new(store: S, bucket: impl Into<String>, config: RuntimeConfig) -> Self {
-        Self { store, bucket: bucket.into(), config }
+/// Now, in epoch milliseconds (when the outcome is recorded).
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, millis)
+}
+
+/// The image id of a `raw/` key's name: a UUID in its canonical (lower-case, hyphenated) form,
+/// as the API makes them, so that the item's key and the `thumbs/{id}/` keys agree.
+fn parse_id(id: &str) -> Result<Uuid, String> {
+    match Uuid::try_parse(id) {
+        Ok(uuid) if uuid.hyphenated().to_string() == id => Ok(uuid),
+        Ok(_) => Err(format!("the id {id:?} is not a UUID in lower-case hyphenated form")),
+        Err(err) => Err(format!("the id {id:?} is not a UUID: {err}")),
+    }
+}
+
+/// The upload's owner from its `owner` metadata (percent-encoded UTF-8, checked by
+/// [`Owner::new`]); the error says what is wrong.
+pub fn owner_of(head: &Head) -> Result<Owner, String> {
+    let Some(encoded) = head.metadata.get(keys::OWNER_METADATA) else {
+        return Err(format!("the upload has no `{}` metadata", keys::OWNER_METADATA));
+    };
+    let decoded = percent_encoding::percent_decode_str(encoded)
+        .decode_utf8()
+        .map_err(|err| format!("the `{}` metadata does not decode to UTF-8: {err}", keys::OWNER_METADATA))?;
+    Owner::new(decoded).map_err(|err| format!("the `{}` metadata: {err}", keys::OWNER_METADATA))
+}
+
+impl<S: ObjectStore, C: Catalog> Handler<S, C> {
+    /// A handler for `bucket`, recording outcomes in `catalog`.
+    pub fn new(store: S, catalog: C, bucket: impl Into<String>, config: RuntimeConfig) -> Self {
+        Self { store, catalog, bucket: bucket.into(), config }
     }
 
-    /// Handles one invocation's payload. Every record is attempted; if any failed in a way worth
-    /// retrying, the whole invocation fails (records already done are skipped on retry).
+    /// Handles one invocation's payload. Every record is attempted; if any failed, the whole
+    /// invocation fails (records already done are skipped on retry).
     pub async fn handle(&self, event: &Value) -> Result<Summary, HandlerError> {
         let mut summary = Summary::default();
         let Some(records) = event.get("Records").and_then(Value::as_array) else {
@@ -150,8 +225,16 @@ impl<S: ObjectStore> Handler<S> {
         for record in records {
             match self.handle_record(record).await {
                 Ok(outcome) => summary.records.push(outcome),
+                Err(err) if err.is_transient() => {
+                    tracing::error!(error = %err, transient = true, "record failed; the invocation will be retried");
+                    failures.push(err);
+                }
                 Err(err) => {
-                    tracing::error!(error = %err, "record failed; the invocation will be retried");
+                    tracing::error!(
+                        error = %err,
+                        transient = false,
+                        "record failed permanently (a bug or damaged data); failing the invocation"
+                    );
                     failures.push(err);
                 }
             }
@@ -168,7 +251,12 @@ impl<S: ObjectStore> Handler<S> {
         RecordOutcome::Ignored { why }
     }
 
-    async fn handle_record(&self, record: &Value) -> Result<RecordOutcome, StoreError> {
+    fn skip(key: String, reason: String) -> RecordOutcome {
+        tracing::warn!(%key, %reason, "not uploaded through the API; skipped, nothing written");
+        RecordOutcome::Skipped { key, reason }
+    }
+
+    async fn handle_record(&self, record: &Value) -> Result<RecordOutcome, RecordError> {
         let Some(object) = parse_record(record) else {
             return Ok(Self::ignore("record without an event name, bucket or key".into()));
         };
@@ -188,38 +276,67 @@ impl<S: ObjectStore> Handler<S> {
             }
             Err(err) => return Ok(Self::ignore(format!("key {key:?}: {err}"))),
         };
+        let uuid = match parse_id(&id) {
+            Ok(uuid) => uuid,
+            Err(reason) => return Ok(Self::skip(key, reason)),
+        };
         let span = tracing::info_span!("record", %key, %id);
-        self.process(id, key, object.size).instrument(span).await
+        self.process(uuid, id, key, object.size).instrument(span).await
     }
 
     /// Processes one upload: `raw/{id}.*` at `key`, of `size` bytes if the event said.
-    async fn process(&self, id: String, key: String, size: Option<u64>) -> Result<RecordOutcome, StoreError> {
-        let manifest_key = keys::manifest_key(&id);
-        if self.store.exists(&manifest_key).await? {
-            tracing::info!("manifest exists: duplicate delivery, nothing to do");
-            return Ok(RecordOutcome::AlreadyDone { id });
+    async fn process(
+        &self,
+        uuid: Uuid,
+        id: String,
+        key: String,
+        size: Option<u64>,
+    ) -> Result<RecordOutcome, RecordError> {
+        let Some(head) = self.store.head(&key).await? else {
+            tracing::warn!("object is gone (deleted before processing); nothing to do");
+            return Ok(RecordOutcome::Gone { key });
+        };
+        let owner = match owner_of(&head) {
+            Ok(owner) => owner,
+            Err(reason) => return Ok(Self::skip(key, reason)),
+        };
+        match self.catalog.get(&owner, uuid).await? {
+            None => {
+                tracing::info!(%owner, "the image has no item (deleted, or never created)");
+                return self.discard(&id, &key, &[]).await;
+            }
+            Some(record) if record.state != ImageState::Pending => {
+                tracing::info!(
+                    status = record.state.status(),
+                    "already finished: duplicate delivery, nothing to do"
+                );
+                return Ok(RecordOutcome::AlreadyDone { id });
+            }
+            Some(_) => {}
         }
+        let image = Image { owner, uuid, id, key };
+
         let limits = &self.config.limits;
+        // The object's own size is the truth; the event's is the fallback.
+        let size = head.size.or(size);
         let early = match size {
             Some(0) => Some(Reject { reason: RejectReason::Empty, message: "the file is empty".into() }),
             Some(size) if size > limits.max_upload_bytes => Some(too_large(limits.max_upload_bytes)),
             _ => None,
         };
         if let Some(reject) = early {
-            tracing::info!(size, "rejected from the event size, without downloading");
-            return self.reject(&id, &key, reject).await;
+            tracing::info!(size, "rejected from its size, without downloading");
+            return self.reject(&image, reject).await;
         }
 
         let started = Instant::now();
-        let data = match self.store.get(&key, limits.max_upload_bytes).await? {
+        let data = match self.store.get(&image.key, limits.max_upload_bytes).await? {
             Fetched::Body(data) => data,
             Fetched::Missing => {
-                tracing::warn!("object is gone (deleted before processing); nothing to do");
-                return Ok(RecordOutcome::Gone { key });
+                tracing::warn!("object is gone (deleted before it was read); nothing to do");
+                return Ok(RecordOutcome::Gone { key: image.key });
             }
-            Fetched::TooLarge => {
-                return self.reject(&id, &key, too_large(limits.max_upload_bytes)).await;
-            }
+            Fetched::TooLarge => return self.reject(&image, too_large(limits.max_upload_bytes)).await,
         };
         let download = started.elapsed();
         let bytes = u64::try_from(data.len()).unwrap_or(u64::MAX);
@@ -227,24 +344,22 @@ impl<S: ObjectStore> Handler<S> {
         let processed = tokio::task::spawn_blocking(move || engine::process(&data, &config)).await;
         let thumbs = match processed {
             Ok(Ok(thumbs)) => thumbs,
-            Ok(Err(reject)) => return self.reject(&id, &key, reject).await,
+            Ok(Err(reject)) => return self.reject(&image, reject).await,
             Err(join) => {
                 let reject = Reject {
                     reason: RejectReason::Corrupt,
                     message: format!("the image could not be decoded: {join}"),
                 };
-                return self.reject(&id, &key, reject).await;
+                return self.reject(&image, reject).await;
             }
         };
 
         let started = Instant::now();
         let mut renditions = Vec::with_capacity(thumbs.renditions.len());
         for r in thumbs.renditions {
-            let rendition_key = keys::rendition_key(&id, r.size, r.format);
+            let rendition_key = keys::rendition_key(&image.id, r.size, r.format);
             let len = u64::try_from(r.data.len()).unwrap_or(u64::MAX);
-            self.store
-                .put(&rendition_key, r.data, r.format.content_type(), THUMBS_CACHE_CONTROL, false)
-                .await?;
+            self.store.put(&rendition_key, r.data, r.format.content_type(), THUMBS_CACHE_CONTROL).await?;
             renditions.push(Rendition {
                 key: rendition_key,
                 size: r.size,
@@ -254,54 +369,96 @@ impl<S: ObjectStore> Handler<S> {
                 bytes: len,
             });
         }
+        let upload = started.elapsed();
         let source = Source {
             format: thumbs.source.format,
             width: thumbs.source.width,
             height: thumbs.source.height,
             bytes,
         };
-        let written = self.write_manifest(&id, &key, Outcome::Ready { source, renditions }).await?;
-        tracing::info!(
-            outcome = "ready",
-            bytes,
-            manifest = ?written,
-            download_ms = millis(download),
-            decode_ms = millis(thumbs.timings.decode),
-            resize_ms = millis(thumbs.timings.resize),
-            encode_ms = millis(thumbs.timings.encode),
-            upload_ms = millis(started.elapsed()),
-            "thumbnails written"
-        );
-        Ok(RecordOutcome::Ready { id })
-    }
-
-    async fn reject(&self, id: &str, key: &str, reject: Reject) -> Result<RecordOutcome, StoreError> {
-        let reason = reject.reason;
-        let written = self
-            .write_manifest(id, key, Outcome::Rejected { reason, message: reject.message.clone() })
-            .await?;
-        tracing::info!(outcome = "rejected", %reason, message = %reject.message, manifest = ?written, "upload rejected");
-        Ok(RecordOutcome::Rejected { id: id.to_owned(), reason })
-    }
-
-    async fn write_manifest(&self, id: &str, key: &str, outcome: Outcome) -> Result<Put, StoreError> {
-        let manifest =
-            Manifest { version: MANIFEST_VERSION, id: id.to_owned(), raw_key: key.to_owned(), outcome };
-        let written = self
-            .store
-            .put(
-                &keys::manifest_key(id),
-                manifest.to_json(),
-                MANIFEST_CONTENT_TYPE,
-                MANIFEST_CACHE_CONTROL,
-                true,
-            )
-            .await?;
-        if written == Put::AlreadyExists {
-            tracing::info!("a concurrent delivery wrote the manifest first");
+        let written: Vec<String> = renditions.iter().map(|r| r.key.clone()).collect();
+        let outcome = Outcome::Ready { source, renditions };
+        let recorded = self.record(&image, &outcome, &written).await?;
+        if matches!(recorded, RecordOutcome::Ready { .. }) {
+            tracing::info!(
+                outcome = "ready",
+                bytes,
+                download_ms = millis(download),
+                decode_ms = millis(thumbs.timings.decode),
+                resize_ms = millis(thumbs.timings.resize),
+                encode_ms = millis(thumbs.timings.encode),
+                upload_ms = millis(upload),
+                "thumbnails written"
+            );
         }
-        Ok(written)
+        Ok(recorded)
     }
+
+    async fn reject(&self, image: &Image, reject: Reject) -> Result<RecordOutcome, RecordError> {
+        let reason = reject.reason;
+        let outcome = Outcome::Rejected { reason, message: reject.message.clone() };
+        let recorded = self.record(image, &outcome, &[]).await?;
+        if matches!(recorded, RecordOutcome::Rejected { .. }) {
+            tracing::info!(outcome = "rejected", %reason, message = %reject.message, "upload rejected");
+        }
+        Ok(recorded)
+    }
+
+    /// Records `outcome` on the image's item; `written` are the renditions this delivery wrote.
+    async fn record(
+        &self,
+        image: &Image,
+        outcome: &Outcome,
+        written: &[String],
+    ) -> Result<RecordOutcome, RecordError> {
+        let id = image.id.clone();
+        match self.catalog.finish(&image.owner, image.uuid, outcome, now_ms()).await? {
+            Finish::Finished => Ok(match outcome {
+                Outcome::Ready { .. } => RecordOutcome::Ready { id },
+                Outcome::Rejected { reason, .. } => RecordOutcome::Rejected { id, reason: *reason },
+            }),
+            Finish::AlreadyFinished(record) => {
+                tracing::info!(
+                    status = record.state.status(),
+                    "a concurrent delivery finished the image first; nothing more to do"
+                );
+                Ok(RecordOutcome::AlreadyDone { id })
+            }
+            Finish::Missing => {
+                tracing::info!(owner = %image.owner, "the image's item was deleted while it was processed");
+                self.discard(&image.id, &image.key, written).await
+            }
+        }
+    }
+
+    /// Deletes what an image without an item left in the bucket: every rendition this
+    /// configuration names (an earlier delivery may have written some), those in `written`, and
+    /// the upload last, so that a failure part-way leaves the upload for the retry to find.
+    async fn discard(&self, id: &str, key: &str, written: &[String]) -> Result<RecordOutcome, RecordError> {
+        let mut renditions: BTreeSet<String> = written.iter().cloned().collect();
+        for size in self.config.sizes_largest_first() {
+            for format in self.config.thumbnails.output_formats() {
+                renditions.insert(keys::rendition_key(id, size, format));
+            }
+        }
+        for rendition in &renditions {
+            self.store.delete(rendition).await?;
+        }
+        self.store.delete(key).await?;
+        tracing::info!(deleted = renditions.len() + 1, "renditions and upload deleted: nothing left behind");
+        Ok(RecordOutcome::Discarded { id: id.to_owned() })
+    }
+}
+
+/// The image a record is about, once its owner is known.
+#[derive(Debug)]
+struct Image {
+    owner: Owner,
+    uuid: Uuid,
+    /// The id as it appears in keys (the canonical form of `uuid`).
+    id: String,
+    /// The upload's key.
+    key: String,
 }
 
 fn too_large(limit: u64) -> Reject {
@@ -313,7 +470,190 @@ fn too_large(limit: u64) -> Reject {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use serde_json::json;
+    use thumbforge_catalog::{ImageRecord, MEMORY_TABLE, MemoryCatalog, NewImage, Page, Profile};
+
     use super::*;
+
+    const OWNER: &str = "eu-west-3:6f1c2d9e-0000-4000-8000-000000000001";
+    const ID: &str = "0195896b-6a13-7c3a-9b1e-6f4d2c1a0b9e";
+
+    /// An object in [`MemoryStore`]: its body and user metadata.
+    type Stored = (Vec<u8>, BTreeMap<String, String>);
+
+    /// The bucket in memory, with a log of every call.
+    #[derive(Debug, Default)]
+    struct MemoryStore {
+        objects: Mutex<BTreeMap<String, Stored>>,
+        calls: Mutex<Vec<String>>,
+        /// `head` leaves out the size (as a store that sends no `Content-Length` would).
+        hide_size: bool,
+    }
+
+    impl MemoryStore {
+        fn insert(&self, key: &str, body: &[u8], metadata: &[(&str, &str)]) {
+            let metadata = metadata.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            self.objects.lock().unwrap().insert(key.to_owned(), (body.to_vec(), metadata));
+        }
+        fn keys(&self) -> Vec<String> {
+            self.objects.lock().unwrap().keys().cloned().collect()
+        }
+        fn calls(&self) -> Vec<String> {
+            self.calls.lock().unwrap().clone()
+        }
+        fn log(&self, call: &str, key: &str) {
+            self.calls.lock().unwrap().push(format!("{call} {key}"));
+        }
+    }
+
+    impl ObjectStore for MemoryStore {
+        async fn get(&self, key: &str, max_bytes: u64) -> Result<Fetched, StoreError> {
+            self.log("get", key);
+            Ok(match self.objects.lock().unwrap().get(key) {
+                None => Fetched::Missing,
+                Some((body, _)) if body.len() as u64 > max_bytes => Fetched::TooLarge,
+                Some((body, _)) => Fetched::Body(body.clone()),
+            })
+        }
+        async fn head(&self, key: &str) -> Result<Option<Head>, StoreError> {
+            self.log("head", key);
+            Ok(self.objects.lock().unwrap().get(key).map(|(body, metadata)| Head {
+                size: (!self.hide_size).then_some(body.len() as u64),
+                metadata: metadata.clone(),
+            }))
+        }
+        async fn put(&self, key: &str, body: Vec<u8>, _: &str, _: &str) -> Result<(), StoreError> {
+            self.log("put", key);
+            self.objects.lock().unwrap().insert(key.to_owned(), (body, BTreeMap::new()));
+            Ok(())
+        }
+        async fn delete(&self, key: &str) -> Result<(), StoreError> {
+            self.log("delete", key);
+            self.objects.lock().unwrap().remove(key);
+            Ok(())
+        }
+    }
+
+    /// What [`Racing`] does just before a `finish`.
+    #[derive(Debug)]
+    enum BeforeFinish {
+        Nothing,
+        /// The user deletes the image meanwhile.
+        Delete,
+        /// The finish fails with this.
+        Fail(CatalogError),
+    }
+
+    /// A [`MemoryCatalog`] with something happening just before `finish`.
+    #[derive(Debug)]
+    struct Racing {
+        inner: MemoryCatalog,
+        before_finish: Mutex<BeforeFinish>,
+    }
+
+    impl Catalog for Racing {
+        async fn create(&self, owner: &Owner, image: &NewImage) -> Result<(), CatalogError> {
+            self.inner.create(owner, image).await
+        }
+        async fn get(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {
+            self.inner.get(owner, id).await
+        }
+        async fn list(&self, owner: &Owner, limit: u16, after: Option<Uuid>) -> Result<Page, CatalogError> {
+            self.inner.list(owner, limit, after).await
+        }
+        async fn finish(
+            &self,
+            owner: &Owner,
+            id: Uuid,
+            outcome: &Outcome,
+            at: u64,
+        ) -> Result<Finish, CatalogError> {
+            let before = std::mem::replace(&mut *self.before_finish.lock().unwrap(), BeforeFinish::Nothing);
+            match before {
+                BeforeFinish::Nothing => {}
+                BeforeFinish::Delete => {
+                    self.inner.delete(owner, id).await?;
+                }
+                BeforeFinish::Fail(err) => self.inner.fail_next(err),
+            }
+            self.inner.finish(owner, id, outcome, at).await
+        }
+        async fn delete(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {
+            self.inner.delete(owner, id).await
+        }
+        async fn profile(&self, owner: &Owner) -> Result<Profile, CatalogError> {
+            self.inner.profile(owner).await
+        }
+    }
+
+    fn owner() -> Owner {
+        Owner::new(OWNER).unwrap()
+    }
+
+    fn uuid() -> Uuid {
+        Uuid::parse_str(ID).unwrap()
+    }
+
+    fn raw_key() -> String {
+        format!("raw/{ID}.png")
+    }
+
+    fn new_image() -> NewImage {
+        NewImage {
+            id: uuid(),
+            filename: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 1,
+            created_at_ms: 1,
+            expires_at_s: 2,
+        }
+    }
+
+    fn picture() -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::new_rgb8(300, 200).write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    /// The owner as the API signs it into the upload: percent-encoded.
+    fn encoded_owner() -> String {
+        percent_encoding::utf8_percent_encode(OWNER, percent_encoding::NON_ALPHANUMERIC).to_string()
+    }
+
+    fn event(key: &str, size: usize) -> Value {
+        json!({"Records": [{
+            "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": "media"}, "object": {"key": key, "size": size}}
+        }]})
+    }
+
+    /// A handler over an upload of `body` at `raw/{ID}.png` with a pending item.
+    async fn setup(body: &[u8], before_finish: BeforeFinish) -> Handler<MemoryStore, Racing> {
+        let store = MemoryStore::default();
+        store.insert(&raw_key(), body, &[(keys::OWNER_METADATA, &encoded_owner())]);
+        let catalog = Racing { inner: MemoryCatalog::new(), before_finish: Mutex::new(before_finish) };
+        catalog.create(&owner(), &new_image()).await.unwrap();
+        Handler::new(store, catalog, "media", RuntimeConfig::default())
+    }
+
+    async fn state(handler: &Handler<MemoryStore, Racing>) -> Option<ImageState> {
+        handler.catalog.get(&owner(), uuid()).await.unwrap().map(|r| r.state)
+    }
+
+    fn transient() -> CatalogError {
+        CatalogError::Unavailable {
+            operation: "finish",
+            table: MEMORY_TABLE.into(),
+            key: "k".into(),
+            transient: true,
+            message: "throttled".into(),
+        }
+    }
 
     #[test]
     fn keys_decode_as_s3_encodes_them() {
@@ -324,5 +664,215 @@ mod tests {
             Some("raw/sun flower +1 100% üñî 東京 😀 (copy)=#?&.jpg")
         );
         assert_eq!(decode_key("raw/%FF.jpg"), None);
+    }
+
+    #[test]
+    fn ids_are_canonical_uuids() {
+        assert_eq!(parse_id(ID), Ok(uuid()));
+        for bad in ["dup", "0195896B-6A13-7C3A-9B1E-6F4D2C1A0B9E", "0195896b6a137c3a9b1e6f4d2c1a0b9e", ""] {
+            assert!(parse_id(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_id("{0195896b-6a13-7c3a-9b1e-6f4d2c1a0b9e}").unwrap_err().contains("hyphenated"));
+    }
+
+    #[test]
+    fn owners_come_percent_decoded_from_the_metadata() {
+        let head = |value: &str| Head {
+            size: None,
+            metadata: BTreeMap::from([(keys::OWNER_METADATA.to_owned(), value.to_owned())]),
+        };
+        assert_eq!(owner_of(&head(&encoded_owner())), Ok(owner()));
+        assert_eq!(owner_of(&head("g%C3%BCnter%7C42")).unwrap().as_str(), "günter|42");
+        assert!(owner_of(&Head::default()).unwrap_err().contains("no `owner` metadata"));
+        assert!(owner_of(&head("%FF")).unwrap_err().contains("UTF-8"));
+        assert!(owner_of(&head("")).unwrap_err().contains("empty"));
+        assert!(owner_of(&head("a%0Ab")).unwrap_err().contains("control character"));
+    }
+
+    #[tokio::test]
+    async fn a_picture_ends_ready_with_its_renditions() {
+        let body = picture();
+        let handler = setup(&body, BeforeFinish::Nothing).await;
+        let summary = handler.handle(&event(&raw_key(), body.len())).await.unwrap();
+        assert_eq!(summary.records, [RecordOutcome::Ready { id: ID.into() }]);
+
+        let record = handler.catalog.get(&owner(), uuid()).await.unwrap().unwrap();
+        assert!(record.finished_at_ms.is_some_and(|at| at > 1_700_000_000_000), "{record:?}");
+        let ImageState::Finished(Outcome::Ready { source, renditions }) = record.state else {
+            panic!("{record:?}")
+        };
+        assert_eq!((source.width, source.height, source.bytes), (300, 200, body.len() as u64));
+        let mut written: Vec<String> = renditions.iter().map(|r| r.key.clone()).collect();
+        assert_eq!(written.len(), 4, "{written:?}");
+        written.push(raw_key());
+        written.sort();
+        assert_eq!(handler.store.keys(), written);
+    }
+
+    #[tokio::test]
+    async fn a_text_file_ends_rejected_and_writes_nothing() {
+        let handler = setup(b"not a picture at all", BeforeFinish::Nothing).await;
+        let summary = handler.handle(&event(&raw_key(), 20)).await.unwrap();
+        assert_eq!(
+            summary.records,
+            [RecordOutcome::Rejected { id: ID.into(), reason: RejectReason::NotAnImage }]
+        );
+        let Some(ImageState::Finished(Outcome::Rejected { reason, .. })) = state(&handler).await else {
+            panic!("{:?}", state(&handler).await)
+        };
+        assert_eq!(reason, RejectReason::NotAnImage);
+        assert_eq!(handler.store.keys(), [raw_key()]);
+    }
+
+    #[tokio::test]
+    async fn a_finished_image_is_not_processed_again() {
+        let body = picture();
+        let handler = setup(&body, BeforeFinish::Nothing).await;
+        handler.handle(&event(&raw_key(), body.len())).await.unwrap();
+        let before = handler.catalog.get(&owner(), uuid()).await.unwrap();
+        let calls = handler.store.calls().len();
+
+        let again = handler.handle(&event(&raw_key(), body.len())).await.unwrap();
+        assert_eq!(again.records, [RecordOutcome::AlreadyDone { id: ID.into() }]);
+        assert_eq!(handler.store.calls()[calls..], [format!("head {}", raw_key())]);
+        assert_eq!(handler.catalog.get(&owner(), uuid()).await.unwrap(), before);
+    }
+
+    #[tokio::test]
+    async fn an_image_deleted_while_processed_leaves_nothing_behind() {
+        let body = picture();
+        let handler = setup(&body, BeforeFinish::Delete).await;
+        let summary = handler.handle(&event(&raw_key(), body.len())).await.unwrap();
+        assert_eq!(summary.records, [RecordOutcome::Discarded { id: ID.into() }]);
+        assert!(handler.store.keys().is_empty(), "{:?}", handler.store.keys());
+        assert!(handler.catalog.inner.all_images().is_empty(), "no item was created");
+        // The renditions first, the upload last.
+        let calls = handler.store.calls();
+        let puts = calls.iter().filter(|c| c.starts_with("put ")).count();
+        assert_eq!(puts, 4);
+        assert_eq!(calls.last(), Some(&format!("delete {}", raw_key())));
+        for call in calls.iter().filter(|c| c.starts_with("put ")) {
+            assert!(calls.contains(&call.replacen("put", "delete", 1)), "{call} not deleted: {calls:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_upload_without_an_item_is_removed_without_processing() {
+        let handler = setup(&picture(), BeforeFinish::Nothing).await;
+        handler.catalog.delete(&owner(), uuid()).await.unwrap();
+        // What an earlier, interrupted clean-up may have left.
+        handler.store.insert(&format!("thumbs/{ID}/256.webp"), b"x", &[]);
+        let summary = handler.handle(&event(&raw_key(), 10)).await.unwrap();
+        assert_eq!(summary.records, [RecordOutcome::Discarded { id: ID.into() }]);
+        assert!(handler.store.keys().is_empty(), "{:?}", handler.store.keys());
+        let calls = handler.store.calls();
+        assert!(calls.iter().all(|c| c.starts_with("head ") || c.starts_with("delete ")), "{calls:?}");
+        assert_eq!(calls.last(), Some(&format!("delete {}", raw_key())));
+    }
+
+    #[tokio::test]
+    async fn uploads_without_a_valid_owner_are_skipped_untouched() {
+        let body = picture();
+        for metadata in [vec![], vec![(keys::OWNER_METADATA, "%FF")], vec![(keys::OWNER_METADATA, "a%00b")]] {
+            let handler = setup(&body, BeforeFinish::Nothing).await;
+            handler.store.insert(&raw_key(), &body, &metadata);
+            let summary = handler.handle(&event(&raw_key(), body.len())).await.unwrap();
+            let [RecordOutcome::Skipped { key, reason }] = &summary.records[..] else {
+                panic!("{summary:?}")
+            };
+            assert_eq!(key, &raw_key());
+            assert!(reason.contains("`owner` metadata"), "{reason}");
+            assert_eq!(handler.store.calls(), [format!("head {}", raw_key())]);
+            assert_eq!(state(&handler).await, Some(ImageState::Pending));
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_that_are_not_uuids_are_skipped_without_a_call() {
+        let handler = setup(b"x", BeforeFinish::Nothing).await;
+        let summary = handler.handle(&event("raw/holiday.jpg", 10)).await.unwrap();
+        let [RecordOutcome::Skipped { key, reason }] = &summary.records[..] else { panic!("{summary:?}") };
+        assert_eq!(key, "raw/holiday.jpg");
+        assert!(reason.contains("not a UUID"), "{reason}");
+        assert!(handler.store.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_transient_catalog_error_fails_the_invocation_and_the_retry_completes() {
+        let body = picture();
+        let handler = setup(&body, BeforeFinish::Nothing).await;
+        handler.catalog.inner.fail_next(transient());
+        let err = handler.handle(&event(&raw_key(), body.len())).await.unwrap_err();
+        assert!(err.first.is_transient(), "{err}");
+        assert!(matches!(err.first, RecordError::Catalog(_)), "{err}");
+        assert_eq!(handler.store.keys(), [raw_key()], "nothing written");
+        assert_eq!(state(&handler).await, Some(ImageState::Pending));
+
+        let summary = handler.handle(&event(&raw_key(), body.len())).await.unwrap();
+        assert_eq!(summary.records, [RecordOutcome::Ready { id: ID.into() }]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_finish_fails_the_invocation_and_the_retry_records_it() {
+        let body = picture();
+        let handler = setup(&body, BeforeFinish::Fail(transient())).await;
+        let err = handler.handle(&event(&raw_key(), body.len())).await.unwrap_err();
+        assert!(err.to_string().contains("finish in memory"), "{err}");
+        assert_eq!(state(&handler).await, Some(ImageState::Pending));
+        let summary = handler.handle(&event(&raw_key(), body.len())).await.unwrap();
+        assert_eq!(summary.records, [RecordOutcome::Ready { id: ID.into() }]);
+        assert_eq!(handler.store.keys().len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_permanent_catalog_error_fails_the_invocation_too() {
+        let handler = setup(&picture(), BeforeFinish::Nothing).await;
+        handler.catalog.inner.fail_next(CatalogError::Corrupt {
+            table: MEMORY_TABLE.into(),
+            pk: "USER#x".into(),
+            sk: "IMAGE#y".into(),
+            what: "no status".into(),
+        });
+        let err = handler.handle(&event(&raw_key(), 10)).await.unwrap_err();
+        assert!(!err.first.is_transient());
+        assert!(err.to_string().contains("corrupt item"), "{err}");
+        assert_eq!(handler.store.keys(), [raw_key()]);
+    }
+
+    #[tokio::test]
+    async fn sizes_are_gated_before_downloading() {
+        let mut handler = setup(&picture(), BeforeFinish::Nothing).await;
+        handler.config.limits.max_upload_bytes = 100;
+        // The object's size wins over the event's.
+        let summary = handler.handle(&event(&raw_key(), 10)).await.unwrap();
+        assert_eq!(
+            summary.records,
+            [RecordOutcome::Rejected { id: ID.into(), reason: RejectReason::FileTooLarge }]
+        );
+        assert!(handler.store.calls().iter().all(|c| !c.starts_with("get ")));
+
+        // Without a size from the store, the download stops at the cap.
+        let mut handler = setup(&picture(), BeforeFinish::Nothing).await;
+        handler.config.limits.max_upload_bytes = 100;
+        handler.store.hide_size = true;
+        let summary = handler.handle(&event(&raw_key(), 10)).await.unwrap();
+        assert_eq!(
+            summary.records,
+            [RecordOutcome::Rejected { id: ID.into(), reason: RejectReason::FileTooLarge }]
+        );
+
+        let handler = setup(b"", BeforeFinish::Nothing).await;
+        let summary = handler.handle(&event(&raw_key(), 0)).await.unwrap();
+        assert_eq!(summary.records, [RecordOutcome::Rejected { id: ID.into(), reason: RejectReason::Empty }]);
+        assert!(handler.store.calls().iter().all(|c| !c.starts_with("get ")));
+    }
+
+    #[tokio::test]
+    async fn a_gone_upload_is_left_alone() {
+        let handler = setup(b"x", BeforeFinish::Nothing).await;
+        handler.store.objects.lock().unwrap().clear();
+        let summary = handler.handle(&event(&raw_key(), 1)).await.unwrap();
+        assert_eq!(summary.records, [RecordOutcome::Gone { key: raw_key() }]);
+        assert_eq!(state(&handler).await, Some(ImageState::Pending));
     }
 }

@@ -1,5 +1,6 @@
 //! The object store the handler talks to: a small port, and its implementation over S3.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -16,13 +17,14 @@ pub enum Fetched {
     Missing,
 }
 
-/// What a conditional `put` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Put {
-    /// The object was written.
-    Written,
-    /// `if_absent` was set and the object already existed; nothing was written.
-    AlreadyExists,
+/// What a `head` found about an existing object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Head {
+    /// Its size in bytes (`Content-Length`), when the store said.
+    pub size: Option<u64>,
+    /// Its user metadata (`x-amz-meta-*`), by lower-case name without the prefix, values as
+    /// stored.
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// A store failure. The handler fails the invocation on any of them, so Lambda retries it.
@@ -32,18 +34,18 @@ pub use thumbforge_lambda::StoreError;
 pub trait ObjectStore: Send + Sync {
     /// Reads an object, refusing to hold more than `max_bytes` of it.
     fn get(&self, key: &str, max_bytes: u64) -> impl Future<Output = Result<Fetched, StoreError>> + Send;
-    /// Whether an object exists.
-    fn exists(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Writes an object with its `Content-Type` and `Cache-Control`; with `if_absent`, only if
-    /// no object has the key yet (S3 `If-None-Match: *`).
+    /// An object's size and user metadata; `None` when there is no such object.
+    fn head(&self, key: &str) -> impl Future<Output = Result<Option<Head>, StoreError>> + Send;
+    /// Writes an object with its `Content-Type` and `Cache-Control`, replacing any.
     fn put(
         &self,
         key: &str,
         body: Vec<u8>,
         content_type: &str,
         cache_control: &str,
-        if_absent: bool,
-    ) -> impl Future<Output = Result<Put, StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes an object (its current version); deleting a missing key succeeds.
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// [`ObjectStore`] over one S3 bucket.
@@ -58,6 +60,14 @@ pub struct S3Store {
 pub fn timeouts() -> aws_sdk_s3::config::timeout::TimeoutConfig {
     use std::time::Duration;
     thumbforge_lambda::timeouts(Duration::from_secs(3), Duration::from_secs(10), Duration::from_secs(25))
+}
+
+/// The thumbnail function's DynamoDB timeouts. Its table calls are single small items (a read
+/// and a conditional update per image), so a stalled one fails (and the invocation is retried)
+/// after at most 8 s: with the S3 calls of a normal image, well inside the function's 30 s.
+pub fn catalog_timeouts() -> aws_sdk_s3::config::timeout::TimeoutConfig {
+    use std::time::Duration;
+    thumbforge_lambda::timeouts(Duration::from_secs(2), Duration::from_secs(3), Duration::from_secs(8))
 }
 
 impl S3Store {
@@ -100,13 +110,19 @@ impl ObjectStore for S3Store {
         Ok(Fetched::Body(data))
     }
 
-    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+    async fn head(&self, key: &str) -> Result<Option<Head>, StoreError> {
         match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-            Ok(_) => Ok(true),
+            Ok(out) => Ok(Some(Head {
+                size: out.content_length().and_then(|len| u64::try_from(len).ok()),
+                metadata: out
+                    .metadata()
+                    .map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect())
+                    .unwrap_or_default(),
+            })),
             Err(err)
                 if err.as_service_error().is_some_and(|e| e.is_not_found()) || status(&err) == Some(404) =>
             {
-                Ok(false)
+                Ok(None)
             }
             Err(err) => Err(StoreError::from_sdk("HeadObject", key, &err)),
         }
@@ -118,23 +134,26 @@ impl ObjectStore for S3Store {
         body: Vec<u8>,
         content_type: &str,
         cache_control: &str,
-        if_absent: bool,
-    ) -> Result<Put, StoreError> {
-        let mut request = self
-            .client
+    ) -> Result<(), StoreError> {
+        self.client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
             .cache_control(cache_control)
-            .body(ByteStream::from(body));
-        if if_absent {
-            request = request.if_none_match("*");
-        }
-        match request.send().await {
-            Ok(_) => Ok(Put::Written),
-            Err(err) if if_absent && status(&err) == Some(412) => Ok(Put::AlreadyExists),
-            Err(err) => Err(StoreError::from_sdk("PutObject", key, &err)),
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| StoreError::from_sdk("PutObject", key, &err))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self.client.delete_object().bucket(&self.bucket).key(key).send().await {
+            // S3 answers 204 for a missing key; some emulators answer 404.
+            Err(err) if status(&err) == Some(404) => Ok(()),
+            Ok(_) => Ok(()),
+            Err(err) => Err(StoreError::from_sdk("DeleteObject", key, &err)),
         }
     }
 }

@@ -1,39 +1,94 @@
-//! The handler against a real S3-compatible server (SigV4 on) over HTTP, through aws-sdk-s3.
+//! The handler against a real S3-compatible server (SigV4 on) and a real DynamoDB-compatible one
+//! (the metadata table), both over HTTP, through aws-sdk-s3 and aws-sdk-dynamodb.
 
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is a failed test with its message")]
 
 use std::time::Duration;
 
 use aws_sdk_s3::config::retry::RetryConfig;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
-use thumbforge_core::{Manifest, Outcome, OutputFormat, RejectReason, RuntimeConfig};
+use thumbforge_catalog::{
+    Catalog, CatalogError, DynamoCatalog, Finish, ImageRecord, ImageState, NewImage, Owner, Page, Profile,
+    schema,
+};
+use thumbforge_core::keys::OWNER_METADATA;
+use thumbforge_core::{Outcome, OutputFormat, RejectReason, RuntimeConfig};
+use thumbforge_dynamo_local::LocalDynamo;
 use thumbforge_s3_local::{LocalS3, Operation, Options};
 use thumbnail::handler::{Handler, RecordOutcome};
 use thumbnail::store::S3Store;
+use uuid::Uuid;
 
 const BUCKET: &str = "media";
+const TABLE: &str = "thumbforge-test-images";
 const PHOTO: &[u8] = include_bytes!("../../../fixtures/photos/orient_6.jpg");
 const AWS_PUT: &str = include_str!("events/aws_put.json");
+/// A `sub` with characters that must be encoded in a header.
+const OWNER: &str = "eu-west-3:6f1c2d9e-0000-4000-8000-000000000001 günter|42";
+/// How the API encodes metadata values (lambdas/presign/src/uploads.rs, `FILENAME_ENCODE`):
+/// everything but RFC 3986's unreserved characters.
+const METADATA_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
-struct Stack {
+struct Stack<C = DynamoCatalog> {
     s3: LocalS3,
     client: aws_sdk_s3::Client,
-    handler: Handler<S3Store>,
+    handler: Handler<S3Store, C>,
+    _dynamo: LocalDynamo,
+    catalog: DynamoCatalog,
     _dir: tempfile::TempDir,
 }
 
 async fn stack() -> Stack {
+    stack_with(RuntimeConfig::default(), |catalog| catalog).await
+}
+
+/// A stack whose handler sees the table through `wrap` and uses `config`.
+async fn stack_with<C: Catalog>(config: RuntimeConfig, wrap: impl FnOnce(DynamoCatalog) -> C) -> Stack<C> {
     let dir = tempfile::tempdir().unwrap();
     let s3 = LocalS3::start(Options::new(dir.path()).bucket(BUCKET)).await.unwrap();
     let retry = RetryConfig::standard().with_max_attempts(2).with_initial_backoff(Duration::from_millis(5));
     let client = aws_sdk_s3::Client::from_conf(s3.client_config().retry_config(retry).build());
-    let handler = Handler::new(S3Store::new(client.clone(), BUCKET), BUCKET, RuntimeConfig::default());
-    Stack { s3, client, handler, _dir: dir }
+    let dynamo = LocalDynamo::start(thumbforge_dynamo_local::Options::default()).await.unwrap();
+    let dynamodb = dynamo.client();
+    schema::create_table(&dynamodb, TABLE).await.unwrap();
+    let catalog = DynamoCatalog::new(dynamodb, TABLE);
+    let handler = Handler::new(S3Store::new(client.clone(), BUCKET), wrap(catalog.clone()), BUCKET, config);
+    Stack { s3, client, handler, _dynamo: dynamo, catalog, _dir: dir }
 }
 
-impl Stack {
-    async fn upload(&self, key: &str, body: &[u8]) {
-        self.client.put_object().bucket(BUCKET).key(key).body(body.to_vec().into()).send().await.unwrap();
+fn owner() -> Owner {
+    Owner::new(OWNER).unwrap()
+}
+
+fn raw_key(id: Uuid) -> String {
+    format!("raw/{id}.jpg")
+}
+
+impl<C: Catalog> Stack<C> {
+    /// What the API does: a pending item, then the upload carrying its owner.
+    async fn upload_through_the_api(&self, body: &[u8]) -> Uuid {
+        let id = Uuid::now_v7();
+        let image = NewImage {
+            id,
+            filename: "cat.jpg".into(),
+            content_type: "image/jpeg".into(),
+            size: body.len() as u64,
+            created_at_ms: 1_750_000_000_000,
+            expires_at_s: 1_750_086_400,
+        };
+        self.catalog.create(&owner(), &image).await.unwrap();
+        let encoded = utf8_percent_encode(OWNER, METADATA_ENCODE).to_string();
+        self.upload(&raw_key(id), body, Some(&encoded)).await;
+        id
+    }
+
+    async fn upload(&self, key: &str, body: &[u8], owner: Option<&str>) {
+        let mut put = self.client.put_object().bucket(BUCKET).key(key).body(body.to_vec().into());
+        if let Some(owner) = owner {
+            put = put.metadata(OWNER_METADATA, owner);
+        }
+        put.send().await.unwrap();
     }
 
     async fn object(&self, key: &str) -> Option<(Vec<u8>, String, String)> {
@@ -43,10 +98,12 @@ impl Stack {
         Some((out.body.collect().await.unwrap().to_vec(), content_type, cache_control))
     }
 
-    async fn manifest(&self, id: &str) -> Option<Manifest> {
-        let (body, content_type, _) = self.object(&format!("thumbs/{id}/manifest.json")).await?;
-        assert_eq!(content_type, "application/json");
-        Some(serde_json::from_slice(&body).unwrap())
+    async fn record(&self, id: Uuid) -> Option<ImageRecord> {
+        self.catalog.get(&owner(), id).await.unwrap()
+    }
+
+    async fn state(&self, id: Uuid) -> Option<ImageState> {
+        self.record(id).await.map(|r| r.state)
     }
 
     async fn keys(&self, prefix: &str) -> Vec<String> {
@@ -75,19 +132,20 @@ fn put(key: &str, size: usize) -> Value {
     event(BUCKET, key, size as u64, "ObjectCreated:Put")
 }
 
-#[tokio::test]
-async fn an_upload_becomes_renditions_then_a_manifest() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_becomes_renditions_and_a_ready_item() {
     let stack = stack().await;
-    let id = "0192f0c4-7d1e-7c3a-9b1e-6f4d2c1a0b9e";
-    stack.upload(&format!("raw/{id}.jpg"), PHOTO).await;
+    let id = stack.upload_through_the_api(PHOTO).await;
     let mut created = stack.s3.subscribe();
 
-    let summary = stack.handler.handle(&put(&format!("raw/{id}.jpg"), PHOTO.len())).await.unwrap();
-    assert_eq!(summary.records, [RecordOutcome::Ready { id: id.into() }]);
+    let summary = stack.handler.handle(&put(&raw_key(id), PHOTO.len())).await.unwrap();
+    assert_eq!(summary.records, [RecordOutcome::Ready { id: id.to_string() }]);
 
-    let manifest = stack.manifest(id).await.unwrap();
-    assert_eq!(manifest.raw_key, format!("raw/{id}.jpg"));
-    let Outcome::Ready { source, renditions } = manifest.outcome else { panic!("{manifest:?}") };
+    let record = stack.record(id).await.unwrap();
+    assert!(record.finished_at_ms.is_some() && record.expires_at_s.is_none(), "{record:?}");
+    let ImageState::Finished(Outcome::Ready { source, renditions }) = record.state else {
+        panic!("{record:?}")
+    };
     assert_eq!((source.width, source.height, source.bytes), (1800, 1200, PHOTO.len() as u64));
     let expected = [
         (1024, 1024, 683, OutputFormat::Jpeg),
@@ -107,68 +165,180 @@ async fn an_upload_becomes_renditions_then_a_manifest() {
         assert_eq!(cache_control, "public, max-age=31536000, immutable");
     }
 
-    // The manifest is the last object written.
+    // Only the renditions are written to the bucket: no manifest any more.
     let mut order = Vec::new();
     while let Ok(event) = created.try_recv() {
         order.push(event.key);
     }
-    assert_eq!(order.len(), 5, "{order:?}");
-    assert_eq!(order.last().map(String::as_str), Some(format!("thumbs/{id}/manifest.json").as_str()));
+    order.sort();
+    assert_eq!(order, stack.keys("thumbs/").await);
+    assert_eq!(order.len(), 4);
+    assert_eq!(stack.keys("raw/").await, [raw_key(id)], "the upload stays");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_deliveries_change_nothing() {
     let stack = stack().await;
-    stack.upload("raw/dup.jpg", PHOTO).await;
-    let event = put("raw/dup.jpg", PHOTO.len());
+    let id = stack.upload_through_the_api(PHOTO).await;
+    let event = put(&raw_key(id), PHOTO.len());
 
     // Two concurrent deliveries, then a late third one.
     let (a, b) = tokio::join!(stack.handler.handle(&event), stack.handler.handle(&event));
     let outcomes = [a.unwrap().records, b.unwrap().records].concat();
-    assert!(outcomes.contains(&RecordOutcome::Ready { id: "dup".into() }), "{outcomes:?}");
-    let before: Vec<_> = {
-        let mut all = Vec::new();
-        for key in stack.keys("thumbs/dup/").await {
-            all.push((key.clone(), stack.object(&key).await.unwrap().0));
-        }
-        all
-    };
-    assert_eq!(before.len(), 5);
+    assert!(outcomes.contains(&RecordOutcome::Ready { id: id.to_string() }), "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(|o| matches!(o, RecordOutcome::Ready { .. } | RecordOutcome::AlreadyDone { .. })),
+        "{outcomes:?}"
+    );
+    let record = stack.record(id).await.unwrap();
+    let mut before = Vec::new();
+    for key in stack.keys("thumbs/").await {
+        before.push((key.clone(), stack.object(&key).await.unwrap().0));
+    }
+    assert_eq!(before.len(), 4);
 
     stack.s3.faults().reset_calls();
     let again = stack.handler.handle(&event).await.unwrap();
-    assert_eq!(again.records, [RecordOutcome::AlreadyDone { id: "dup".into() }]);
-    assert_eq!(stack.s3.calls(Operation::GetObject), 0);
-    assert_eq!(stack.s3.calls(Operation::PutObject), 0);
+    assert_eq!(again.records, [RecordOutcome::AlreadyDone { id: id.to_string() }]);
+    for op in [Operation::GetObject, Operation::PutObject, Operation::DeleteObject] {
+        assert_eq!(stack.s3.calls(op), 0, "{op:?}");
+    }
+    assert_eq!(stack.record(id).await.unwrap(), record, "the item is unchanged");
     for (key, body) in before {
         assert_eq!(stack.object(&key).await.unwrap().0, body, "{key} changed");
     }
 }
 
-#[tokio::test]
-async fn keys_with_spaces_plus_signs_and_unicode() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_files_end_rejected_with_nothing_written() {
     let stack = stack().await;
-    let key = "raw/sun flower +1 100% üñî 東京 😀.jpg";
-    stack.upload(key, PHOTO).await;
-    // As S3 writes it in the event: form-encoded.
-    let encoded = "raw/sun+flower+%2B1+100%25+%C3%BC%C3%B1%C3%AE+%E6%9D%B1%E4%BA%AC+%F0%9F%98%80.jpg";
-    let summary = stack.handler.handle(&put(encoded, PHOTO.len())).await.unwrap();
-    let id = "sun flower +1 100% üñî 東京 😀";
-    assert_eq!(summary.records, [RecordOutcome::Ready { id: id.into() }]);
-    assert!(stack.manifest(id).await.is_some());
-    assert!(stack.object(&format!("thumbs/{id}/256.jpg")).await.is_some());
+    let text = b"this is not a picture, whatever its name says";
+    let text_id = stack.upload_through_the_api(text).await;
+    let truncated = &PHOTO[..PHOTO.len() / 2];
+    let half_id = stack.upload_through_the_api(truncated).await;
+
+    let summary = stack.handler.handle(&put(&raw_key(text_id), text.len())).await.unwrap();
+    assert_eq!(
+        summary.records,
+        [RecordOutcome::Rejected { id: text_id.to_string(), reason: RejectReason::NotAnImage }]
+    );
+    let Some(ImageState::Finished(Outcome::Rejected { reason, .. })) = stack.state(text_id).await else {
+        panic!("{:?}", stack.record(text_id).await)
+    };
+    assert_eq!(reason, RejectReason::NotAnImage);
+
+    let summary = stack.handler.handle(&put(&raw_key(half_id), truncated.len())).await.unwrap();
+    assert_eq!(
+        summary.records,
+        [RecordOutcome::Rejected { id: half_id.to_string(), reason: RejectReason::Corrupt }]
+    );
+    let Some(ImageState::Finished(Outcome::Rejected { reason, message })) = stack.state(half_id).await else {
+        panic!("{:?}", stack.record(half_id).await)
+    };
+    assert_eq!(reason, RejectReason::Corrupt);
+    assert!(message.contains("truncated"), "{message}");
+    assert!(stack.keys("thumbs/").await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_deleted_before_its_event_leaves_nothing_behind() {
+    let stack = stack().await;
+    let id = stack.upload_through_the_api(PHOTO).await;
+    // The user deletes it before the event arrives (the API removes the item first).
+    stack.catalog.delete(&owner(), id).await.unwrap();
+
+    stack.s3.faults().reset_calls();
+    let summary = stack.handler.handle(&put(&raw_key(id), PHOTO.len())).await.unwrap();
+    assert_eq!(summary.records, [RecordOutcome::Discarded { id: id.to_string() }]);
+    assert_eq!(stack.s3.calls(Operation::GetObject), 0, "not processed");
+    assert_eq!(stack.s3.calls(Operation::PutObject), 0);
+    assert!(stack.keys("").await.is_empty(), "{:?}", stack.keys("").await);
+    assert_eq!(stack.record(id).await, None, "no item was created");
+}
+
+/// The table, with the image deleted just before the thumbnail function records its outcome.
+#[derive(Debug)]
+struct DeletedWhileProcessing(DynamoCatalog);
+
+impl Catalog for DeletedWhileProcessing {
+    async fn create(&self, owner: &Owner, image: &NewImage) -> Result<(), CatalogError> {
+        self.0.create(owner, image).await
+    }
+    async fn get(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {
+        self.0.get(owner, id).await
+    }
+    async fn list(&self, owner: &Owner, limit: u16, after: Option<Uuid>) -> Result<Page, CatalogError> {
+        self.0.list(owner, limit, after).await
+    }
+    async fn finish(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        outcome: &Outcome,
+        at: u64,
+    ) -> Result<Finish, CatalogError> {
+        self.0.delete(owner, id).await?;
+        self.0.finish(owner, id, outcome, at).await
+    }
+    async fn delete(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {
+        self.0.delete(owner, id).await
+    }
+    async fn profile(&self, owner: &Owner) -> Result<Profile, CatalogError> {
+        self.0.profile(owner).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_deleted_while_processed_leaves_nothing_behind() {
+    let stack = stack_with(RuntimeConfig::default(), DeletedWhileProcessing).await;
+    let id = stack.upload_through_the_api(PHOTO).await;
+    let summary = stack.handler.handle(&put(&raw_key(id), PHOTO.len())).await.unwrap();
+    assert_eq!(summary.records, [RecordOutcome::Discarded { id: id.to_string() }]);
+    assert_eq!(stack.s3.calls(Operation::PutObject), 4 + 1, "the renditions were written (and the upload)");
+    assert!(stack.keys("").await.is_empty(), "{:?}", stack.keys("").await);
+    assert_eq!(stack.record(id).await, None, "finish created no item");
+    assert_eq!(stack.catalog.profile(&owner()).await.unwrap(), Profile::default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_not_made_through_the_api_are_skipped() {
+    let stack = stack().await;
+    let id = stack.upload_through_the_api(PHOTO).await;
+    // The same image again, without its owner: as if written to the bucket directly.
+    stack.upload(&raw_key(id), PHOTO, None).await;
+    let stray = Uuid::now_v7();
+    stack.upload(&raw_key(stray), PHOTO, Some("%00")).await;
+    stack.upload("raw/sun flower +1.jpg", PHOTO, Some("x")).await;
+
+    stack.s3.faults().reset_calls();
+    for (encoded_key, key, reason) in [
+        (raw_key(id), raw_key(id), "no `owner` metadata"),
+        (raw_key(stray), raw_key(stray), "control character"),
+        ("raw/sun+flower+%2B1.jpg".to_owned(), "raw/sun flower +1.jpg".to_owned(), "not a UUID"),
+    ] {
+        let summary = stack.handler.handle(&put(&encoded_key, PHOTO.len())).await.unwrap();
+        let [RecordOutcome::Skipped { key: skipped, reason: why }] = &summary.records[..] else {
+            panic!("{summary:?}")
+        };
+        assert_eq!(skipped, &key);
+        assert!(why.contains(reason), "{why}");
+    }
+    for op in [Operation::GetObject, Operation::PutObject, Operation::DeleteObject] {
+        assert_eq!(stack.s3.calls(op), 0, "{op:?}");
+    }
+    assert_eq!(stack.state(id).await, Some(ImageState::Pending));
+    assert_eq!(stack.keys("raw/").await.len(), 3, "nothing deleted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_that_are_not_ours_are_ignored_without_touching_s3() {
     let stack = stack().await;
-    stack.upload("thumbs/x/256.jpg", PHOTO).await;
-    stack.upload("rawfoo/a.jpg", PHOTO).await;
+    stack.upload("thumbs/x/256.jpg", PHOTO, None).await;
+    stack.upload("rawfoo/a.jpg", PHOTO, None).await;
     stack.s3.faults().reset_calls();
     let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-22T05:00:00.000Z", "Bucket": BUCKET, "RequestId": "X", "HostId": "Y"});
     for event in [
         put("thumbs/x/256.jpg", 10),
-        put("thumbs/x/manifest.json", 10),
         put("rawfoo/a.jpg", 10),
         put("RAW/a.jpg", 10),
         put("raw", 10),
@@ -186,108 +356,108 @@ async fn events_that_are_not_ours_are_ignored_without_touching_s3() {
             "{event}: {summary:?}"
         );
     }
-    for op in [Operation::GetObject, Operation::PutObject, Operation::HeadObject] {
+    for op in [Operation::GetObject, Operation::PutObject, Operation::HeadObject, Operation::DeleteObject] {
         assert_eq!(stack.s3.calls(op), 0, "{op:?}");
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_object_is_logged_and_skipped() {
     let stack = stack().await;
-    let summary = stack.handler.handle(&put("raw/gone.jpg", 1234)).await.unwrap();
-    assert_eq!(summary.records, [RecordOutcome::Gone { key: "raw/gone.jpg".into() }]);
-    assert!(stack.keys("thumbs/").await.is_empty());
+    let id = Uuid::now_v7();
+    let summary = stack.handler.handle(&put(&raw_key(id), 1234)).await.unwrap();
+    assert_eq!(summary.records, [RecordOutcome::Gone { key: raw_key(id) }]);
+    assert!(stack.keys("").await.is_empty());
 }
 
-#[tokio::test]
-async fn hostile_files_get_a_rejected_manifest_and_nothing_else() {
-    let stack = stack().await;
-    let text = b"this is not a picture, whatever its name says";
-    stack.upload("raw/text.jpg", text).await;
-    let truncated = &PHOTO[..PHOTO.len() / 2];
-    stack.upload("raw/half.jpg", truncated).await;
-
-    let summary = stack.handler.handle(&put("raw/text.jpg", text.len())).await.unwrap();
-    assert_eq!(
-        summary.records,
-        [RecordOutcome::Rejected { id: "text".into(), reason: RejectReason::NotAnImage }]
-    );
-    let summary = stack.handler.handle(&put("raw/half.jpg", truncated.len())).await.unwrap();
-    assert_eq!(
-        summary.records,
-        [RecordOutcome::Rejected { id: "half".into(), reason: RejectReason::Corrupt }]
-    );
-
-    let manifest = stack.manifest("half").await.unwrap();
-    let Outcome::Rejected { reason, message } = manifest.outcome else { panic!("{manifest:?}") };
-    assert_eq!(reason, RejectReason::Corrupt);
-    assert!(message.contains("truncated"), "{message}");
-    assert_eq!(stack.keys("thumbs/").await, ["thumbs/half/manifest.json", "thumbs/text/manifest.json"]);
-}
-
-#[tokio::test]
-async fn sizes_from_the_event_are_gated_before_downloading() {
-    let stack = stack().await;
-    stack.upload("raw/big.jpg", PHOTO).await;
-    stack.upload("raw/empty.jpg", b"").await;
-    stack.s3.faults().reset_calls();
-    let summary = stack.handler.handle(&put("raw/big.jpg", 5 << 30)).await.unwrap();
-    assert_eq!(
-        summary.records,
-        [RecordOutcome::Rejected { id: "big".into(), reason: RejectReason::FileTooLarge }]
-    );
-    let summary = stack.handler.handle(&put("raw/empty.jpg", 0)).await.unwrap();
-    assert_eq!(
-        summary.records,
-        [RecordOutcome::Rejected { id: "empty".into(), reason: RejectReason::Empty }]
-    );
-    assert_eq!(stack.s3.calls(Operation::GetObject), 0);
-
-    // An event that understates the size: the download stops at the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sizes_are_gated_before_downloading() {
     let mut config = RuntimeConfig::default();
     config.limits.max_upload_bytes = 10_000;
-    let small = Handler::new(S3Store::new(stack.client.clone(), BUCKET), BUCKET, config);
-    stack.upload("raw/liar.jpg", PHOTO).await;
-    let summary = small.handle(&put("raw/liar.jpg", 100)).await.unwrap();
+    let stack = stack_with(config, |catalog| catalog).await;
+    let big = stack.upload_through_the_api(PHOTO).await;
+    let empty = stack.upload_through_the_api(b"").await;
+    stack.s3.faults().reset_calls();
+
+    // The event understates the size: the object's own size counts.
+    let summary = stack.handler.handle(&put(&raw_key(big), 100)).await.unwrap();
     assert_eq!(
         summary.records,
-        [RecordOutcome::Rejected { id: "liar".into(), reason: RejectReason::FileTooLarge }]
+        [RecordOutcome::Rejected { id: big.to_string(), reason: RejectReason::FileTooLarge }]
     );
+    let summary = stack.handler.handle(&put(&raw_key(empty), 0)).await.unwrap();
+    assert_eq!(
+        summary.records,
+        [RecordOutcome::Rejected { id: empty.to_string(), reason: RejectReason::Empty }]
+    );
+    assert_eq!(stack.s3.calls(Operation::GetObject), 0);
+    let Some(ImageState::Finished(Outcome::Rejected { message, .. })) = stack.state(big).await else {
+        panic!("{:?}", stack.record(big).await)
+    };
+    assert!(message.contains("limit"), "{message}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_fail_the_invocation_and_a_retry_completes_it() {
     let stack = stack().await;
-    stack.upload("raw/flaky.jpg", PHOTO).await;
-    let event = put("raw/flaky.jpg", PHOTO.len());
+    let id = stack.upload_through_the_api(PHOTO).await;
+    let event = put(&raw_key(id), PHOTO.len());
 
     stack.s3.faults().fail_next(Operation::GetObject, 2, 503);
     let err = stack.handler.handle(&event).await.unwrap_err();
-    assert!(err.to_string().contains("GetObject raw/flaky.jpg"), "{err}");
-    assert!(stack.manifest("flaky").await.is_none());
+    assert!(err.to_string().contains(&format!("GetObject {}", raw_key(id))), "{err}");
+    assert!(err.first.is_transient());
+    assert_eq!(stack.state(id).await, Some(ImageState::Pending));
 
-    // The manifest write fails: still an error, and still no manifest.
+    // A rendition write fails: still an error, and the item still pending.
     stack.s3.faults().fail_next(Operation::PutObject, 10, 500);
     assert!(stack.handler.handle(&event).await.is_err());
     stack.s3.faults().clear();
-    assert!(stack.manifest("flaky").await.is_none());
+    assert_eq!(stack.state(id).await, Some(ImageState::Pending));
 
     // Lambda's retry.
     let summary = stack.handler.handle(&event).await.unwrap();
-    assert_eq!(summary.records, [RecordOutcome::Ready { id: "flaky".into() }]);
+    assert_eq!(summary.records, [RecordOutcome::Ready { id: id.to_string() }]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_table_fails_the_invocation_as_transient() {
+    let stack = stack().await;
+    let id = stack.upload_through_the_api(PHOTO).await;
+    // A catalog on a port nobody listens on (the server's, once it is shut down).
+    let dead = LocalDynamo::start(thumbforge_dynamo_local::Options::default()).await.unwrap();
+    let client = aws_sdk_dynamodb_client(&dead);
+    dead.shutdown().await;
+    let handler = Handler::new(
+        S3Store::new(stack.client.clone(), BUCKET),
+        DynamoCatalog::new(client, TABLE),
+        BUCKET,
+        RuntimeConfig::default(),
+    );
+    let err = handler.handle(&put(&raw_key(id), PHOTO.len())).await.unwrap_err();
+    assert!(err.first.is_transient(), "{err}");
+    assert!(err.to_string().starts_with("1 of 1 records failed; first: catalog: get in"), "{err}");
+    assert!(stack.keys("thumbs/").await.is_empty());
+    assert_eq!(stack.state(id).await, Some(ImageState::Pending));
+}
+
+/// A client for `server` that gives up quickly (one attempt).
+fn aws_sdk_dynamodb_client(server: &LocalDynamo) -> aws_sdk_dynamodb::Client {
+    let retry = RetryConfig::standard().with_max_attempts(1);
+    aws_sdk_dynamodb::Client::from_conf(server.client_config().retry_config(retry).build())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_record_is_attempted_when_one_fails() {
     let stack = stack().await;
-    stack.upload("raw/one.jpg", PHOTO).await;
-    stack.upload("raw/two.jpg", PHOTO).await;
-    let mut event = put("raw/one.jpg", PHOTO.len());
+    let one = stack.upload_through_the_api(PHOTO).await;
+    let two = stack.upload_through_the_api(PHOTO).await;
+    let mut event = put(&raw_key(one), PHOTO.len());
     let records = event["Records"].as_array_mut().unwrap();
     let mut second = records[0].clone();
-    second["s3"]["object"]["key"] = json!("raw/two.jpg");
+    second["s3"]["object"]["key"] = json!(raw_key(two));
     let mut third = records[0].clone();
-    third["s3"]["object"]["key"] = json!("thumbs/one/256.jpg");
+    third["s3"]["object"]["key"] = json!(format!("thumbs/{one}/256.jpg"));
     records.push(second);
     records.push(third);
 
@@ -295,30 +465,33 @@ async fn every_record_is_attempted_when_one_fails() {
     stack.s3.faults().fail_next(Operation::HeadObject, 2, 500);
     let err = stack.handler.handle(&event).await.unwrap_err();
     assert_eq!((err.failed, err.total), (1, 3));
-    assert!(stack.manifest("two").await.is_some(), "the second record was still processed");
+    assert!(
+        matches!(stack.state(two).await, Some(ImageState::Finished(Outcome::Ready { .. }))),
+        "the second record was still processed"
+    );
     let summary = stack.handler.handle(&event).await.unwrap();
     assert_eq!(
         summary.records,
         [
-            RecordOutcome::Ready { id: "one".into() },
-            RecordOutcome::AlreadyDone { id: "two".into() },
-            RecordOutcome::Ignored { why: "key \"thumbs/one/256.jpg\" is not under raw/".into() }
+            RecordOutcome::Ready { id: one.to_string() },
+            RecordOutcome::AlreadyDone { id: two.to_string() },
+            RecordOutcome::Ignored { why: format!("key \"thumbs/{one}/256.jpg\" is not under raw/") }
         ]
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulator_shaped_events_are_understood() {
     let stack = stack().await;
-    stack.upload("raw/moto style.jpg", PHOTO).await;
-    // No timezone, no sequencer, the key not encoded: what some emulators send.
+    let id = stack.upload_through_the_api(PHOTO).await;
+    // No timezone, no sequencer: what some emulators send.
     let event = json!({"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "eventTime": "2026-11-22T05:00:00",
         "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": BUCKET}, "object": {"key": "raw/moto+style.jpg", "size": PHOTO.len()}}
+        "s3": {"bucket": {"name": BUCKET}, "object": {"key": raw_key(id), "size": PHOTO.len()}}
     }]});
     let summary = stack.handler.handle(&event).await.unwrap();
-    assert_eq!(summary.records, [RecordOutcome::Ready { id: "moto style".into() }]);
+    assert_eq!(summary.records, [RecordOutcome::Ready { id: id.to_string() }]);
 }
 
 #[test]
