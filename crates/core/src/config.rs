@@ -533,6 +533,7 @@ mod tests {
         assert_eq!(Config::from_toml(text).unwrap(), Config::default());
     }
 
+    #[cfg(feature = "file")]
     #[test]
     fn toml_overrides_defaults_and_rejects_unknown_fields() {
         let config = Config::from_toml("[thumbnails]\nsizes = [128]\nwebp = false\n").unwrap();
