@@ -116,6 +116,45 @@ impl Default for PasswordPolicy {
     }
 }
 
+/// The characters Cognito counts as symbols (its documented list); a space inside the password
+/// (not leading or trailing) counts too.
+const SYMBOLS: &str = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ";
+
+/// The longest password Cognito accepts.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+impl PasswordPolicy {
+    /// Everything wrong with `password`, one sentence each (empty when it is acceptable).
+    /// Besides the policy, like Cognito: at most 256 characters, and no leading or trailing space.
+    #[must_use]
+    pub fn problems(&self, password: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        let chars = password.chars().count();
+        if chars < usize::from(self.min_length) {
+            problems.push(format!("Password must be at least {} characters long.", self.min_length));
+        }
+        if chars > MAX_PASSWORD_CHARS {
+            problems.push(format!("Password must be at most {MAX_PASSWORD_CHARS} characters long."));
+        }
+        if password.starts_with(char::is_whitespace) || password.ends_with(char::is_whitespace) {
+            problems.push("Password must not begin or end with a space.".to_owned());
+        }
+        if self.require_lowercase && !password.chars().any(|c| c.is_ascii_lowercase()) {
+            problems.push("Password must contain a lower-case letter.".to_owned());
+        }
+        if self.require_uppercase && !password.chars().any(|c| c.is_ascii_uppercase()) {
+            problems.push("Password must contain an upper-case letter.".to_owned());
+        }
+        if self.require_numbers && !password.chars().any(|c| c.is_ascii_digit()) {
+            problems.push("Password must contain a number.".to_owned());
+        }
+        if self.require_symbols && !password.trim().chars().any(|c| SYMBOLS.contains(c)) {
+            problems.push("Password must contain a symbol.".to_owned());
+        }
+        problems
+    }
+}
+
 /// Whether `url` is an `https://` URL with a host.
 fn is_https_url(url: &str) -> bool {
     url.strip_prefix("https://").is_some_and(|rest| {

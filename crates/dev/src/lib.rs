@@ -34,7 +34,7 @@ use thumbforge_core::auth::SignIn;
 use thumbforge_core::config::{PRESIGN, THUMBNAIL};
 use thumbforge_core::{Config, env, web};
 use thumbforge_dynamo_local::{LocalDynamo, Options as DynamoOptions};
-use thumbforge_oidc_local::{ClientOptions, Issuer, IssuerOptions, PasswordPolicy};
+use thumbforge_oidc_local::{ClientOptions, Issuer, IssuerOptions};
 use thumbforge_s3_local::{CorsRule, LocalS3, Options};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -194,13 +194,7 @@ impl Stack {
         let mut identity_options = IssuerOptions::new(data_dir.join("identity"));
         identity_options.listen = identity_listen;
         identity_options.clients = vec![client];
-        identity_options.password_policy = PasswordPolicy {
-            min_length: auth.password.min_length,
-            require_lowercase: auth.password.require_lowercase,
-            require_uppercase: auth.password.require_uppercase,
-            require_numbers: auth.password.require_numbers,
-            require_symbols: auth.password.require_symbols,
-        };
+        identity_options.password_policy = auth.password;
         identity_options.access_token_lifetime =
             Duration::from_secs(u64::from(auth.access_token_minutes) * 60);
         identity_options.id_token_lifetime = Duration::from_secs(u64::from(auth.id_token_minutes) * 60);

@@ -113,8 +113,9 @@ pub struct IssuerOptions {
 }
 
 impl IssuerOptions {
-    /// Data in `data_dir`, listening on `127.0.0.1:0`, no client yet, Cognito's default password
-    /// policy and token lifetimes (1 h, 1 h, 30 days).
+    /// Data in `data_dir`, listening on `127.0.0.1:0`, no client yet, thumbforge's default
+    /// password policy (`[auth.password]`) and Cognito's default token lifetimes (1 h, 1 h,
+    /// 30 days).
     #[must_use]
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -271,7 +272,7 @@ impl Issuer {
             issuer,
             clients,
             client_order: options.clients.iter().map(|c| c.client_id.clone()).collect(),
-            policy: options.password_policy.clone(),
+            policy: options.password_policy,
             access_lifetime: options.access_token_lifetime.as_secs(),
             id_lifetime: options.id_token_lifetime.as_secs(),
             refresh_lifetime: options.refresh_token_lifetime.as_secs(),

@@ -1,75 +1,10 @@
-//! The user pool's password policy and email normalisation, as Cognito applies them.
-
-/// The characters Cognito counts as symbols (its documented list); a space inside the password
-/// (not leading or trailing) counts too.
-const SYMBOLS: &str = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ";
-
-/// The longest password Cognito accepts.
-pub const MAX_PASSWORD_CHARS: usize = 256;
+//! Email normalisation as Cognito applies it; the password policy is `thumbforge_core`'s.
 
 /// The longest email address accepted (RFC 5321's path limit).
 pub const MAX_EMAIL_LEN: usize = 254;
 
-/// A Cognito user pool password policy. [`Default`] is Cognito's default: at least 8
-/// characters with a lower-case letter, an upper-case letter, a number and a symbol.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PasswordPolicy {
-    /// Minimum length in characters (Cognito allows 6 to 99).
-    pub min_length: u8,
-    /// Require a lower-case ASCII letter.
-    pub require_lowercase: bool,
-    /// Require an upper-case ASCII letter.
-    pub require_uppercase: bool,
-    /// Require an ASCII digit.
-    pub require_numbers: bool,
-    /// Require one of Cognito's symbols (`^ $ * . [ ] { } ( ) ? " ! @ # % & / \ , > < ' : ; | _ ~ `
-    /// = + -` or an inner space).
-    pub require_symbols: bool,
-}
-
-impl Default for PasswordPolicy {
-    fn default() -> Self {
-        Self {
-            min_length: 8,
-            require_lowercase: true,
-            require_uppercase: true,
-            require_numbers: true,
-            require_symbols: true,
-        }
-    }
-}
-
-impl PasswordPolicy {
-    /// Everything wrong with `password`, one sentence each (empty when it is acceptable).
-    /// Besides the policy, like Cognito: at most 256 characters, and no leading or trailing space.
-    #[must_use]
-    pub fn problems(&self, password: &str) -> Vec<String> {
-        let mut problems = Vec::new();
-        let chars = password.chars().count();
-        if chars < usize::from(self.min_length) {
-            problems.push(format!("Password must be at least {} characters long.", self.min_length));
-        }
-        if chars > MAX_PASSWORD_CHARS {
-            problems.push(format!("Password must be at most {MAX_PASSWORD_CHARS} characters long."));
-        }
-        if password.starts_with(char::is_whitespace) || password.ends_with(char::is_whitespace) {
-            problems.push("Password must not begin or end with a space.".to_owned());
-        }
-        if self.require_lowercase && !password.chars().any(|c| c.is_ascii_lowercase()) {
-            problems.push("Password must contain a lower-case letter.".to_owned());
-        }
-        if self.require_uppercase && !password.chars().any(|c| c.is_ascii_uppercase()) {
-            problems.push("Password must contain an upper-case letter.".to_owned());
-        }
-        if self.require_numbers && !password.chars().any(|c| c.is_ascii_digit()) {
-            problems.push("Password must contain a number.".to_owned());
-        }
-        if self.require_symbols && !password.trim().chars().any(|c| SYMBOLS.contains(c)) {
-            problems.push("Password must contain a symbol.".to_owned());
-        }
-        problems
-    }
-}
+/// The policy is thumbforge's one `[auth.password]` type, with Cognito's checks.
+pub use thumbforge_core::auth::{MAX_PASSWORD_CHARS, PasswordPolicy};
 
 /// Normalises an email address (trims it, lower-cases it) and checks it loosely: at most 254
 /// bytes, exactly one `@` with something before it, a domain with a dot that neither starts nor
@@ -97,14 +32,25 @@ pub fn normalize_email(raw: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// Cognito's own default policy.
+    fn cognito() -> PasswordPolicy {
+        PasswordPolicy {
+            min_length: 8,
+            require_lowercase: true,
+            require_uppercase: true,
+            require_numbers: true,
+            require_symbols: true,
+        }
+    }
+
     #[test]
     fn default_policy_accepts_a_strong_password() {
-        assert!(PasswordPolicy::default().problems("Correct-Horse9").is_empty());
+        assert!(cognito().problems("Correct-Horse9").is_empty());
     }
 
     #[test]
     fn default_policy_lists_every_problem() {
-        let problems = PasswordPolicy::default().problems("abc");
+        let problems = cognito().problems("abc");
         assert_eq!(
             problems,
             vec![
@@ -114,7 +60,7 @@ mod tests {
                 "Password must contain a symbol.",
             ]
         );
-        let problems = PasswordPolicy::default().problems("ABCDEFGH1!");
+        let problems = cognito().problems("ABCDEFGH1!");
         assert_eq!(problems, vec!["Password must contain a lower-case letter."]);
     }
 
@@ -133,7 +79,7 @@ mod tests {
 
     #[test]
     fn length_counts_characters_not_bytes() {
-        let policy = PasswordPolicy { min_length: 4, ..PasswordPolicy::default() };
+        let policy = PasswordPolicy { min_length: 4, ..cognito() };
         // Four characters, eight bytes: long enough.
         assert!(!policy.problems("ééA1").iter().any(|p| p.contains("at least")));
         assert!(policy.problems(&"aA1!".repeat(65)).iter().any(|p| p.contains("at most 256")));
@@ -141,7 +87,7 @@ mod tests {
 
     #[test]
     fn inner_space_is_a_symbol_but_edges_are_refused() {
-        let policy = PasswordPolicy::default();
+        let policy = cognito();
         assert!(policy.problems("Correct horse9").is_empty());
         assert_eq!(policy.problems(" Correct-horse9"), vec!["Password must not begin or end with a space."]);
         assert_eq!(policy.problems("Correct-horse9 "), vec!["Password must not begin or end with a space."]);

@@ -690,7 +690,8 @@ async fn forgot_password_then_sign_in_with_the_new_one() {
         .await;
     assert_eq!(weak.status, 400);
     let text = error_text(&weak.body).unwrap();
-    assert!(text.contains("at least 8 characters") && text.contains("Passwords do not match."), "{text}");
+    let minimum = format!("at least {} characters", PasswordPolicy::default().min_length);
+    assert!(text.contains(&minimum) && text.contains("Passwords do not match."), "{text}");
     let wrong_code = if code == "000000" { "111111" } else { "000000" };
     let wrong = browser
         .submit(
