@@ -12,9 +12,12 @@ const REFRESH_KEY = "thumbforge.refresh";
 const PENDING_KEY = "thumbforge.signin";
 const POPUP_MESSAGE = "thumbforge-sign-in";
 
-/** The page's own URL without query or fragment: the registered redirect and sign-out URL. */
+/**
+ * The page's root, the one redirect and sign-out URL registered with the provider (the site and
+ * the local stack serve the page at `/`; `/index.html` must come back to the same registered URL).
+ */
 function pageUrl() {
-  return `${location.origin}${location.pathname}`;
+  return `${location.origin}/`;
 }
 
 export class SignInError extends Error {
