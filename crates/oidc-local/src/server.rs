@@ -926,10 +926,17 @@ fn required<'a>(p: &'a Params, name: &str) -> Result<&'a str, Resp> {
     }
 }
 
-async fn token(shared: &Shared, parts: &Parts, body: Incoming) -> Resp {
+/// A cross-origin form endpoint (token, revoke): reads the form, answers with `handle`, and adds
+/// the CORS headers for the origin of the form's `client_id` (or of any client when it has none).
+async fn cross_origin_form(
+    shared: &Shared,
+    parts: &Parts,
+    body: Incoming,
+    handle: impl AsyncFnOnce(&Params) -> Handled,
+) -> Resp {
     let (client_id, mut resp) = match read_oauth_form(parts, body).await {
         Ok(params) => {
-            let resp = match token_grant(shared, &params).await {
+            let resp = match handle(&params).await {
                 Ok(resp) | Err(resp) => resp,
             };
             (params.first("client_id").map(str::to_owned), resp)
@@ -938,6 +945,10 @@ async fn token(shared: &Shared, parts: &Parts, body: Incoming) -> Resp {
     };
     add_cors(&mut resp, allowed_origin(shared, &parts.headers, client_id.as_deref()));
     resp
+}
+
+async fn token(shared: &Shared, parts: &Parts, body: Incoming) -> Resp {
+    cross_origin_form(shared, parts, body, async |params| token_grant(shared, params).await).await
 }
 
 async fn token_grant(shared: &Shared, p: &Params) -> Handled {
@@ -1059,17 +1070,7 @@ async fn refresh_grant(shared: &Shared, p: &Params, client: &ClientOptions) -> H
 }
 
 async fn revoke(shared: &Shared, parts: &Parts, body: Incoming) -> Resp {
-    let (client_id, mut resp) = match read_oauth_form(parts, body).await {
-        Ok(params) => {
-            let resp = match revoke_token(shared, &params).await {
-                Ok(resp) | Err(resp) => resp,
-            };
-            (params.first("client_id").map(str::to_owned), resp)
-        }
-        Err(resp) => (None, resp),
-    };
-    add_cors(&mut resp, allowed_origin(shared, &parts.headers, client_id.as_deref()));
-    resp
+    cross_origin_form(shared, parts, body, async |params| revoke_token(shared, params).await).await
 }
 
 async fn revoke_token(shared: &Shared, p: &Params) -> Handled {
