@@ -44,6 +44,13 @@ pub const IMAGE_PREFIX: &str = "IMAGE#";
 /// The profile item's `sk`.
 pub const PROFILE_SK: &str = "PROFILE";
 
+/// The table stream's filter (EventBridge pattern syntax, as Lambda event source mappings take
+/// it) for the clean-up: removed image items only, whether deleted through the API or expired
+/// by TTL. Terraform's event source mapping gets it through the generated tfvars; the local
+/// stack's stream poller applies the same pattern.
+pub const REMOVED_IMAGES_FILTER: &str =
+    r#"{"eventName":["REMOVE"],"dynamodb":{"Keys":{"sk":{"S":[{"prefix":"IMAGE#"}]}}}}"#;
+
 /// The item kind attribute (S).
 pub const TYPE: &str = "type";
 /// [`TYPE`] of an image item.

@@ -40,6 +40,29 @@ pub struct Config {
     pub logs: Logs,
     /// Sign-in and the API's authorizer.
     pub auth: Auth,
+    /// The clean-up of deleted images (deployment: the table stream's event source mapping;
+    /// locally: the stream poller that emulates it).
+    pub cleanup: Cleanup,
+}
+
+/// How the table's stream drives the clean-up of deleted images: batches of removed image items
+/// go to the thumbnail function, a failed batch is retried (split in two after each failure),
+/// and what still fails goes to the clean-up dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cleanup {
+    /// Most stream records per invocation (1–1000).
+    pub batch_size: u16,
+    /// Retries of a failing batch before its records go to the dead-letter queue (0–10000).
+    pub max_retries: u32,
+    /// Oldest record still retried, in seconds (60–86400: the stream keeps records a day).
+    pub max_record_age_seconds: u32,
+}
+
+impl Default for Cleanup {
+    fn default() -> Self {
+        Self { batch_size: 10, max_retries: 10, max_record_age_seconds: 86_400 }
+    }
 }
 
 /// Renditions and output formats.
@@ -56,11 +79,21 @@ pub struct Thumbnails {
     pub webp_quality: u8,
     /// libwebp's `method` (0–6, sharp's `effort`): higher spends more time on smaller files.
     pub webp_effort: u8,
+    /// How long, in seconds, browsers and CloudFront may keep a rendition (60–86400): the
+    /// longest a deleted photo's thumbnail can still be served from a cache.
+    pub cache_seconds: u32,
 }
 
 impl Default for Thumbnails {
     fn default() -> Self {
-        Self { sizes: vec![256, 1024], jpeg_quality: 80, webp: true, webp_quality: 80, webp_effort: 2 }
+        Self {
+            sizes: vec![256, 1024],
+            jpeg_quality: 80,
+            webp: true,
+            webp_quality: 80,
+            webp_effort: 2,
+            cache_seconds: 3600,
+        }
     }
 }
 
@@ -73,6 +106,13 @@ impl Thumbnails {
             formats.push(OutputFormat::Webp);
         }
         formats
+    }
+
+    /// The `Cache-Control` every rendition is written with: public, for
+    /// [`cache_seconds`](Self::cache_seconds), in browsers and at the edge alike. Never
+    /// `immutable`: a deleted photo's thumbnails must stop being served.
+    pub fn cache_control(&self) -> String {
+        format!("public, max-age={}", self.cache_seconds)
     }
 }
 
@@ -258,6 +298,10 @@ impl Config {
                 max_timeout,
             );
         }
+        let c = &self.cleanup;
+        check_range(&mut problems, "cleanup.batch_size", c.batch_size, 1, 1000);
+        check_range(&mut problems, "cleanup.max_retries", c.max_retries, 0, 10_000);
+        check_range(&mut problems, "cleanup.max_record_age_seconds", c.max_record_age_seconds, 60, 86_400);
         if !LOG_RETENTION_DAYS.contains(&self.logs.retention_days) {
             problems.push(format!(
                 "`logs.retention_days` is {}, must be one of {LOG_RETENTION_DAYS:?}",
@@ -329,6 +373,7 @@ impl RuntimeConfig {
         check_range(&mut problems, "thumbnails.jpeg_quality", t.jpeg_quality, 1, 100);
         check_range(&mut problems, "thumbnails.webp_quality", t.webp_quality, 1, 100);
         check_range(&mut problems, "thumbnails.webp_effort", t.webp_effort, 0, 6);
+        check_range(&mut problems, "thumbnails.cache_seconds", t.cache_seconds, 60, 86_400);
         check_range(&mut problems, "limits.max_upload_bytes", l.max_upload_bytes, 1, S3_MAX_PUT_BYTES);
         check_range(&mut problems, "limits.max_pixels", l.max_pixels, 1, 1 << 32);
         check_range(&mut problems, "limits.max_side", l.max_side, 1, 65_535);
@@ -367,6 +412,7 @@ impl RuntimeConfig {
             (env::WEBP, self.thumbnails.webp.to_string()),
             (env::WEBP_QUALITY, self.thumbnails.webp_quality.to_string()),
             (env::WEBP_EFFORT, self.thumbnails.webp_effort.to_string()),
+            (env::CACHE_SECONDS, self.thumbnails.cache_seconds.to_string()),
             (env::MAX_UPLOAD_BYTES, self.limits.max_upload_bytes.to_string()),
             (env::MAX_PIXELS, self.limits.max_pixels.to_string()),
             (env::MAX_SIDE, self.limits.max_side.to_string()),
@@ -412,6 +458,7 @@ impl RuntimeConfig {
         let presign_expiry_seconds = narrow(number(env::PRESIGN_EXPIRY_SECONDS));
         let webp_quality = narrow8(number(env::WEBP_QUALITY));
         let webp_effort = narrow8(number(env::WEBP_EFFORT));
+        let cache_seconds = narrow(number(env::CACHE_SECONDS));
         let webp = raw[env::WEBP].trim().parse().unwrap_or_else(|_| {
             errors.push(format!("`{}` is `{}`, expected `true` or `false`", env::WEBP, raw[env::WEBP]));
             false
@@ -429,7 +476,7 @@ impl RuntimeConfig {
             return Err(ConfigError { problems: errors });
         }
         let config = Self {
-            thumbnails: Thumbnails { sizes, jpeg_quality, webp, webp_quality, webp_effort },
+            thumbnails: Thumbnails { sizes, jpeg_quality, webp, webp_quality, webp_effort, cache_seconds },
             limits: Limits { max_upload_bytes, max_pixels, max_side, max_decode_bytes, allowed_types },
             upload: Upload { presign_expiry_seconds },
         };

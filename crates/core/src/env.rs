@@ -15,6 +15,8 @@ pub const WEBP: &str = "THUMBFORGE_WEBP";
 pub const WEBP_QUALITY: &str = "THUMBFORGE_WEBP_QUALITY";
 /// WebP effort (libwebp's `method`), 0–6.
 pub const WEBP_EFFORT: &str = "THUMBFORGE_WEBP_EFFORT";
+/// Seconds browsers and CloudFront may cache a rendition.
+pub const CACHE_SECONDS: &str = "THUMBFORGE_CACHE_SECONDS";
 /// Largest accepted upload in bytes.
 pub const MAX_UPLOAD_BYTES: &str = "THUMBFORGE_MAX_UPLOAD_BYTES";
 /// Largest accepted image in pixels.
@@ -51,12 +53,13 @@ pub const AUTH_LOGOUT_URL: &str = "THUMBFORGE_AUTH_LOGOUT_URL";
 pub const AUTH_SCOPES: &str = "THUMBFORGE_AUTH_SCOPES";
 
 /// Every variable [`crate::RuntimeConfig::from_env`] reads.
-pub const RUNTIME: [&str; 11] = [
+pub const RUNTIME: [&str; 12] = [
     SIZES,
     JPEG_QUALITY,
     WEBP,
     WEBP_QUALITY,
     WEBP_EFFORT,
+    CACHE_SECONDS,
     MAX_UPLOAD_BYTES,
     MAX_PIXELS,
     MAX_SIDE,

@@ -28,6 +28,9 @@ pub enum Endpoint {
     ListImages,
     /// `GET /api/images/{id}`: one image's status.
     GetImage,
+    /// `DELETE /api/images/{id}`: the image's item goes at once; the table's stream then has
+    /// its upload (every version) and renditions removed.
+    DeleteImage,
     /// `GET /api/config`: the limits the page checks files against.
     Config,
     /// `ANY /api/{proxy+}`: anything else under `/api/`, answered by the function with its JSON
@@ -49,7 +52,7 @@ pub struct Route {
 }
 
 /// Every route of the API. Route keys are unique; the function serves them all.
-pub const ROUTES: [Route; 5] = [
+pub const ROUTES: [Route; 6] = [
     Route {
         method: "POST",
         path: "/api/uploads",
@@ -58,6 +61,12 @@ pub const ROUTES: [Route; 5] = [
     },
     Route { method: "GET", path: "/api/images", access: Access::SignedIn, endpoint: Endpoint::ListImages },
     Route { method: "GET", path: "/api/images/{id}", access: Access::SignedIn, endpoint: Endpoint::GetImage },
+    Route {
+        method: "DELETE",
+        path: "/api/images/{id}",
+        access: Access::SignedIn,
+        endpoint: Endpoint::DeleteImage,
+    },
     Route { method: "GET", path: "/api/config", access: Access::Public, endpoint: Endpoint::Config },
     Route { method: "ANY", path: "/api/{proxy+}", access: Access::SignedIn, endpoint: Endpoint::Fallback },
 ];

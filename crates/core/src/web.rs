@@ -29,9 +29,6 @@ pub const FRAME_OPTIONS: &str = "DENY";
 /// `Referrer-Policy`.
 pub const REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
 
-/// `Cache-Control` of every rendition: its key never changes content.
-pub const THUMBS_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
-
 /// `Cache-Control` of the page's HTML: always revalidated, so a deploy shows at once.
 pub const SITE_HTML_CACHE_CONTROL: &str = "no-cache";
 

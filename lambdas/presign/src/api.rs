@@ -23,7 +23,7 @@ use thumbforge_core::auth::SignIn;
 use thumbforge_core::routes::{self, Endpoint, Resolution};
 use thumbforge_core::{OutputFormat, RuntimeConfig};
 
-use crate::http::{self, ApiError, json_response, query_param, route_path, with_header};
+use crate::http::{self, ApiError, empty_response, json_response, query_param, route_path, with_header};
 use crate::images::{self, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::ports::{Clock, IdGenerator, Presigner, SystemClock, V7Ids};
 
@@ -177,6 +177,10 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
                 Ok(with_header(json_response(201, &ticket), LOCATION, &location))
             }
             Endpoint::GetImage => Ok(json_response(200, &self.image(&http::owner(request)?, id()).await?)),
+            Endpoint::DeleteImage => {
+                self.delete_image(&http::owner(request)?, id()).await?;
+                Ok(empty_response(204))
+            }
             Endpoint::Config => Ok(json_response(200, &PublicConfig::of(&self.config, &self.sign_in))),
             // `resolve` never answers with the fallback: it is how other requests reach us.
             Endpoint::Fallback => Err(ApiError::no_route(path)),

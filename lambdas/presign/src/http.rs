@@ -109,6 +109,18 @@ pub fn json_response(status: u16, body: &impl Serialize) -> ApiGatewayV2httpResp
     response
 }
 
+/// An answer without a body (`204 No Content`), not to be cached.
+pub fn empty_response(status: u16) -> ApiGatewayV2httpResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = i64::from(status);
+    response.headers = headers;
+    response.body = None;
+    response.is_base64_encoded = false;
+    response
+}
+
 /// Adds a header to a response (values that are not valid header text are skipped).
 pub fn with_header(
     mut response: ApiGatewayV2httpResponse,

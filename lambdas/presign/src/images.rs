@@ -1,10 +1,17 @@
-//! `GET /api/images/{id}` and `GET /api/images`: the caller's images from the metadata table.
+//! `GET /api/images/{id}`, `GET /api/images` and `DELETE /api/images/{id}`: the caller's images
+//! in the metadata table.
 //!
 //! Every read stays inside the caller's partition (`USER#<sub>`, the `sub` of the verified token):
 //! another user's id is simply not there (`404`, never `403`), and the listing cursor is only an
 //! image id, turned into the sort key inside the caller's partition, so an edited cursor reaches
 //! nothing of anyone else's. A page is one `Query`, newest first (ids are UUIDv7, their text sorts
 //! by creation time).
+//!
+//! A delete removes the item (and its share of the profile's counts) in one transaction and
+//! answers `204`; the table's stream then hands the removed item to the thumbnail function, which
+//! deletes every version of the upload and every rendition, retrying until it has (see the
+//! README's "Deleting a photo"). Deleting an id that is not the caller's, or no longer exists, is
+//! `404`, as reading it is.
 
 use serde::Serialize;
 use thumbforge_catalog::{Catalog, ImageRecord, ImageState, Owner};
@@ -81,6 +88,11 @@ pub fn parse_id(text: &str) -> Option<Uuid> {
     (id.get_version_num() == 7 && id.hyphenated().to_string() == text).then_some(id)
 }
 
+/// `404 image_not_found`: no such id in the caller's partition (another user's id included).
+fn not_found(text: &str) -> ApiError {
+    ApiError::new(404, "image_not_found", format!("no image has the id {text:?}"))
+}
+
 /// What the API shows of a record.
 pub fn describe(record: &ImageRecord) -> Image {
     let id = record.id.hyphenated().to_string();
@@ -119,10 +131,18 @@ pub fn describe(record: &ImageRecord) -> Image {
 
 impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
     pub(crate) async fn image(&self, owner: &Owner, text: &str) -> Result<Image, ApiError> {
-        let not_found = || ApiError::new(404, "image_not_found", format!("no image has the id {text:?}"));
-        let id = parse_id(text).ok_or_else(not_found)?;
+        let id = parse_id(text).ok_or_else(|| not_found(text))?;
         let record = self.catalog().get(owner, id).await.map_err(|e| ApiError::catalog(&e))?;
-        record.as_ref().map(describe).ok_or_else(not_found)
+        record.as_ref().map(describe).ok_or_else(|| not_found(text))
+    }
+
+    /// Deletes one of the caller's images; the record as it was when deleted.
+    pub(crate) async fn delete_image(&self, owner: &Owner, text: &str) -> Result<ImageRecord, ApiError> {
+        let id = parse_id(text).ok_or_else(|| not_found(text))?;
+        let deleted = self.catalog().delete(owner, id).await.map_err(|e| ApiError::catalog(&e))?;
+        let record = deleted.ok_or_else(|| not_found(text))?;
+        tracing::info!(id = text, status = record.state.status(), "image deleted");
+        Ok(record)
     }
 
     pub(crate) async fn images(

@@ -27,7 +27,6 @@ use thumbforge_catalog::{Catalog, CatalogError, Finish, ImageState, Owner};
 use thumbforge_core::config::human_bytes;
 use thumbforge_core::keys::{self, KeyError};
 use thumbforge_core::manifest::{Rendition, Source};
-use thumbforge_core::web::THUMBS_CACHE_CONTROL;
 use thumbforge_core::{Outcome, RejectReason, RuntimeConfig};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -355,11 +354,12 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         };
 
         let started = Instant::now();
+        let cache_control = self.config.thumbnails.cache_control();
         let mut renditions = Vec::with_capacity(thumbs.renditions.len());
         for r in thumbs.renditions {
             let rendition_key = keys::rendition_key(&image.id, r.size, r.format);
             let len = u64::try_from(r.data.len()).unwrap_or(u64::MAX);
-            self.store.put(&rendition_key, r.data, r.format.content_type(), THUMBS_CACHE_CONTROL).await?;
+            self.store.put(&rendition_key, r.data, r.format.content_type(), &cache_control).await?;
             renditions.push(Rendition {
                 key: rendition_key,
                 size: r.size,
