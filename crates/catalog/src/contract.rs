@@ -25,7 +25,7 @@ use crate::{
 };
 
 /// The checks [`run_all`] runs, by function name, in order.
-pub const CHECKS: [&str; 12] = [
+pub const CHECKS: [&str; 13] = [
     "create_then_get_round_trips",
     "duplicate_create_is_refused",
     "list_pages_newest_first",
@@ -38,6 +38,7 @@ pub const CHECKS: [&str; 12] = [
     "concurrent_creates_and_deletes_count_exactly",
     "finish_racing_delete_leaves_nothing",
     "page_size_is_checked",
+    "release_expired_subtracts_once",
 ];
 
 /// Runs every check in [`CHECKS`] order and returns how many passed (all of them), or the
@@ -67,6 +68,7 @@ pub async fn run_all<C: Catalog>(catalog: &C) -> Result<usize, String> {
         concurrent_creates_and_deletes_count_exactly,
         finish_racing_delete_leaves_nothing,
         page_size_is_checked,
+        release_expired_subtracts_once,
     );
     Ok(passed)
 }
@@ -581,5 +583,31 @@ fn op(operation: &'static str) -> impl Fn(CatalogError) -> String {
 
 fn same<T: PartialEq + Debug>(actual: &T, expected: &T, what: &str) -> Result<(), String> {
     ensure!(actual == expected, "{what}:\n  got      {actual:?}\n  expected {expected:?}");
+    Ok(())
+}
+
+/// An expired upload released twice (the stream delivered its removal twice) is subtracted from
+/// the profile once; another image's counts stay.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn release_expired_subtracts_once<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let (expired, kept) = (new_image(300, "never-uploaded.jpg"), new_image(4_000, "kept.png"));
+    catalog.create(&owner, &expired).await.map_err(op("create"))?;
+    catalog.create(&owner, &kept).await.map_err(op("create"))?;
+    let now_s = expired.created_at_ms / 1000;
+    let first =
+        catalog.release_expired(&owner, expired.id, expired.size, now_s).await.map_err(op("release"))?;
+    ensure!(first, "the first release reported nothing released");
+    let again =
+        catalog.release_expired(&owner, expired.id, expired.size, now_s).await.map_err(op("release"))?;
+    ensure!(!again, "a repeated release reported a second subtraction");
+    let profile = catalog.profile(&owner).await.map_err(op("profile"))?;
+    ensure!(
+        profile == Profile { images: 1, bytes: kept.size },
+        "profile after releasing one of two images twice: {profile:?}"
+    );
     Ok(())
 }

@@ -25,8 +25,8 @@ use crate::item::{
     Item, decode_image, decode_profile, image_key, n, outcome_attrs, pending_item, profile_key, s,
 };
 use crate::schema::{
-    BYTES, FINISHED_AT, IMAGE_PREFIX, IMAGES, PK, PROFILE_SK, SK, STATUS, STATUS_PENDING, TTL_ATTRIBUTE,
-    TYPE, TYPE_PROFILE, image_sk, user_pk,
+    BYTES, FINISHED_AT, IMAGE_PREFIX, IMAGES, PK, PROFILE_SK, RELEASED_MARKER_TTL_S, SK, STATUS,
+    STATUS_PENDING, TTL_ATTRIBUTE, TYPE, TYPE_PROFILE, TYPE_RELEASED, image_sk, released_sk, user_pk,
 };
 use crate::{Catalog, CatalogError, Finish, ImageRecord, NewImage, Owner, Page, Profile, check_limit};
 
@@ -388,6 +388,38 @@ impl Catalog for DynamoCatalog {
             transient: true,
             message: format!("the image kept changing during {MAX_ATTEMPTS} attempts to delete it"),
         })
+    }
+
+    async fn release_expired(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        size: u64,
+        now_s: u64,
+    ) -> Result<bool, CatalogError> {
+        let key = key_text(owner, &released_sk(id));
+        let marker = HashMap::from([
+            (PK.to_owned(), s(user_pk(owner))),
+            (SK.to_owned(), s(released_sk(id))),
+            (TYPE.to_owned(), s(TYPE_RELEASED.to_owned())),
+            (TTL_ATTRIBUTE.to_owned(), n(now_s.saturating_add(RELEASED_MARKER_TTL_S))),
+        ]);
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(marker))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .map_err(|e| self.build_error("release_expired", &key, e))?;
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            self.profile_update(owner, -1, -i128::from(size), "release_expired", &key)?,
+        ];
+        match self.transact("release_expired", &key, items).await {
+            Ok(()) => Ok(true),
+            Err(TxError::ConditionFailed(_)) => Ok(false),
+            Err(TxError::Failed(e)) => Err(e),
+        }
     }
 
     async fn profile(&self, owner: &Owner) -> Result<Profile, CatalogError> {

@@ -262,6 +262,22 @@ pub trait Catalog: Send + Sync {
         id: Uuid,
     ) -> impl Future<Output = Result<Option<ImageRecord>, CatalogError>> + Send;
 
+    /// Subtracts an image that DynamoDB's TTL removed (a pending upload that never arrived) from
+    /// the owner's profile counts, once: a marker item written in the same transaction makes a
+    /// repeated call (the stream delivers at least once) change nothing and return `false`.
+    /// `size` is the removed item's declared size; `now_s` (epoch seconds) dates the marker.
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::Unavailable`].
+    fn release_expired(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        size: u64,
+        now_s: u64,
+    ) -> impl Future<Output = Result<bool, CatalogError>> + Send;
+
     /// The owner's totals (zero when they have never had an image).
     ///
     /// # Errors

@@ -37,6 +37,8 @@ struct User {
     /// By id; `Uuid`'s order is the hyphenated form's order, so this is the sort key order.
     images: BTreeMap<Uuid, ImageRecord>,
     profile: Profile,
+    /// Expired images already subtracted ([`Catalog::release_expired`]).
+    released: std::collections::BTreeSet<Uuid>,
 }
 
 impl MemoryCatalog {
@@ -149,6 +151,23 @@ impl Catalog for MemoryCatalog {
         user.profile.images = user.profile.images.saturating_sub(1);
         user.profile.bytes = user.profile.bytes.saturating_sub(record.size);
         Ok(Some(record))
+    }
+
+    async fn release_expired(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        size: u64,
+        _now_s: u64,
+    ) -> Result<bool, CatalogError> {
+        let mut state = self.begin()?;
+        let user = state.users.entry(owner.as_str().to_owned()).or_default();
+        if !user.released.insert(id) {
+            return Ok(false);
+        }
+        user.profile.images = user.profile.images.saturating_sub(1);
+        user.profile.bytes = user.profile.bytes.saturating_sub(size);
+        Ok(true)
     }
 
     async fn profile(&self, owner: &Owner) -> Result<Profile, CatalogError> {

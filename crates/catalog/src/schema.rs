@@ -8,6 +8,7 @@
 //! |---------|----------------|----------------------|------------|
 //! | image   | `USER#<owner>` | `IMAGE#<uuidv7>`     | `type`=`image`, `id`, `owner`, `filename`, `contentType`, `size` (N bytes), `createdAt` (N ms), `status`; pending: `expiresAt` (N s); finished: `finishedAt` (N ms); ready: `source` (M), `renditions` (L of M); rejected: `reason`, `message` |
 //! | profile | `USER#<owner>` | `PROFILE`            | `type`=`profile`, `images` (N), `bytes` (N) |
+//! | release marker | `USER#<owner>` | `RELEASED#<uuidv7>` | `type`=`released`, `expiresAt` (N s) |
 //!
 //! The id in `sk` is hyphenated lower-case, so the sort key orders images by id, which for
 //! UUIDv7 is creation time.
@@ -50,6 +51,15 @@ pub const PROFILE_SK: &str = "PROFILE";
 /// stack's stream poller applies the same pattern.
 pub const REMOVED_IMAGES_FILTER: &str =
     r#"{"eventName":["REMOVE"],"dynamodb":{"Keys":{"sk":{"S":[{"prefix":"IMAGE#"}]}}}}"#;
+
+/// A released expired upload's `sk` = this + its id: the marker that makes
+/// [`Catalog::release_expired`](crate::Catalog::release_expired) subtract an image once however
+/// often the stream delivers its removal. It expires by TTL after [`RELEASED_MARKER_TTL_S`].
+pub const RELEASED_PREFIX: &str = "RELEASED#";
+/// How long a release marker is kept, in seconds: longer than the stream keeps records (a day).
+pub const RELEASED_MARKER_TTL_S: u64 = 2 * 86_400;
+/// [`TYPE`] of a release marker.
+pub const TYPE_RELEASED: &str = "released";
 
 /// The item kind attribute (S).
 pub const TYPE: &str = "type";
@@ -105,6 +115,18 @@ pub fn user_pk(owner: &Owner) -> String {
 #[must_use]
 pub fn image_sk(id: Uuid) -> String {
     format!("{IMAGE_PREFIX}{}", id.hyphenated())
+}
+
+/// The sort key of the release marker of image `id`.
+#[must_use]
+pub fn released_sk(id: Uuid) -> String {
+    format!("{RELEASED_PREFIX}{}", id.hyphenated())
+}
+
+/// The owner id in a partition key, if it is one.
+#[must_use]
+pub fn parse_user_pk(pk: &str) -> Option<&str> {
+    pk.strip_prefix(USER_PREFIX).filter(|owner| !owner.is_empty())
 }
 
 /// The image id in an image sort key, if it is one (canonical hyphenated lower-case only).

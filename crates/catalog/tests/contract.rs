@@ -68,6 +68,7 @@ contract_tests!(
     concurrent_creates_and_deletes_count_exactly,
     finish_racing_delete_leaves_nothing,
     page_size_is_checked,
+    release_expired_subtracts_once,
 );
 
 #[tokio::test]

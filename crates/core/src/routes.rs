@@ -253,9 +253,11 @@ mod tests {
         assert_eq!(found("POST", "/api/uploads"), Some(Endpoint::CreateUpload));
         assert_eq!(found("GET", "/api/images"), Some(Endpoint::ListImages));
         assert_eq!(found("GET", "/api/images/x"), Some(Endpoint::GetImage));
+        assert_eq!(found("DELETE", "/api/images/x"), Some(Endpoint::DeleteImage));
         assert_eq!(found("GET", "/api/config"), Some(Endpoint::Config));
         assert_eq!(resolve("GET", "/api/uploads"), Resolution::MethodNotAllowed(vec!["POST"]));
-        assert_eq!(resolve("POST", "/api/images/x"), Resolution::MethodNotAllowed(vec!["GET"]));
+        assert_eq!(resolve("POST", "/api/images/x"), Resolution::MethodNotAllowed(vec!["GET", "DELETE"]));
+        assert_eq!(resolve("DELETE", "/api/images"), Resolution::MethodNotAllowed(vec!["GET"]));
         for path in ["/api/nothing", "/api/images/a/b", "/api/uploads/", "/API/uploads", "/api//images", "/"]
         {
             assert_eq!(resolve("GET", path), Resolution::NotFound, "{path}");

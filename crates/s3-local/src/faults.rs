@@ -204,8 +204,8 @@ pub struct Faults {
 #[derive(Default)]
 struct Inner {
     calls: [AtomicU64; Operation::ALL.len()],
-    /// Per operation, a queue of (calls left, fault).
-    pending: Mutex<[VecDeque<(u32, Fault)>; Operation::ALL.len()]>,
+    /// Per operation, a queue of (calls left, the fault; `None`: let them through).
+    pending: Mutex<[VecDeque<(u32, Option<Fault>)>; Operation::ALL.len()]>,
 }
 
 impl Faults {
@@ -218,13 +218,26 @@ impl Faults {
         if n == 0 {
             return;
         }
-        self.pending_queues()[op.index()].push_back((n, fault.into()));
+        self.pending_queues()[op.index()].push_back((n, Some(fault.into())));
+    }
+
+    /// Lets the next `n` calls of `op` through, in the same queue as [`fail_next`](Self::fail_next):
+    /// `pass_next(op, 2)` then `fail_next(op, 1, 503)` fails the third call.
+    pub fn pass_next(&self, op: Operation, n: u32) {
+        if n == 0 {
+            return;
+        }
+        self.pending_queues()[op.index()].push_back((n, None));
     }
 
     /// How many injected faults are still waiting for calls of `op`.
     #[must_use]
     pub fn pending(&self, op: Operation) -> u64 {
-        self.pending_queues()[op.index()].iter().map(|(n, _)| u64::from(*n)).sum()
+        self.pending_queues()[op.index()]
+            .iter()
+            .filter(|(_, f)| f.is_some())
+            .map(|(n, _)| u64::from(*n))
+            .sum()
     }
 
     /// Drops every fault not yet delivered.
@@ -254,15 +267,15 @@ impl Faults {
         let Some((left, fault)) = queue.front_mut() else {
             return Ok(());
         };
-        let err = fault.to_s3_error(op);
+        let err = fault.as_ref().map(|fault| fault.to_s3_error(op));
         *left -= 1;
         if *left == 0 {
             queue.pop_front();
         }
-        Err(err)
+        err.map_or(Ok(()), Err)
     }
 
-    fn pending_queues(&self) -> MutexGuard<'_, [VecDeque<(u32, Fault)>; Operation::ALL.len()]> {
+    fn pending_queues(&self) -> MutexGuard<'_, [VecDeque<(u32, Option<Fault>)>; Operation::ALL.len()]> {
         self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

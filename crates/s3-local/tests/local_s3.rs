@@ -384,6 +384,15 @@ async fn injected_faults_and_call_counters() {
     assert_eq!(err.code(), Some("ServiceUnavailable"));
     assert_eq!(get_bytes(&plain, "a").await, b"hello");
 
+    // Passes queue with faults: the first call goes through, the second fails.
+    faults.pass_next(Operation::GetObject, 1);
+    faults.fail_next(Operation::GetObject, 1, 500);
+    assert_eq!(faults.pending(Operation::GetObject), 1, "only faults are pending");
+    assert_eq!(get_bytes(&plain, "a").await, b"hello");
+    let err = plain.get_object().bucket(BUCKET).key("a").send().await.unwrap_err();
+    assert_eq!(err.code(), Some("InternalError"));
+    assert_eq!(get_bytes(&plain, "a").await, b"hello");
+
     // More faults than retries: the error reaches the caller after 3 attempts.
     faults.fail_next(Operation::HeadObject, 5, 503);
     let err = client.head_object().bucket(BUCKET).key("a").send().await.unwrap_err();

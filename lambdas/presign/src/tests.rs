@@ -200,6 +200,14 @@ fn get(path: &str, query: &[(&str, &str)]) -> Value {
     get_as(SUB, path, query)
 }
 
+fn delete_as(sub: &str, path: &str) -> Value {
+    event_as(sub, GET_IMAGE, "DELETE", path, &[])
+}
+
+fn delete(path: &str) -> Value {
+    delete_as(SUB, path)
+}
+
 struct Answer {
     status: i64,
     body: Value,
@@ -545,8 +553,9 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         ("PUT", "/api/uploads".to_owned(), "POST"),
         ("OPTIONS", "/api/uploads".to_owned(), "POST"),
         ("POST", "/api/images".to_owned(), "GET"),
-        ("DELETE", format!("/api/images/{id}"), "GET"),
-        ("POST", "/api/images/not-an-id".to_owned(), "GET"),
+        ("PUT", format!("/api/images/{id}"), "GET, DELETE"),
+        ("POST", "/api/images/not-an-id".to_owned(), "GET, DELETE"),
+        ("DELETE", "/api/images".to_owned(), "GET"),
         ("HEAD", "/api/images".to_owned(), "GET"),
         ("POST", "/api/config".to_owned(), "GET"),
     ] {
@@ -602,6 +611,7 @@ async fn no_identity_is_a_500_on_every_signed_in_route() {
         get("/api/images/not-an-id", &[]),
         get("/api/images", &[]),
         get("/api/images", &[("limit", "0"), ("cursor", "x")]),
+        delete(&format!("/api/images/{id}")),
     ];
     /// Changes an event.
     type Edit = fn(&mut Value);
@@ -741,6 +751,60 @@ async fn another_users_image_is_not_found() {
     let unknown = h.call(get(&path, &[])).await;
     assert_eq!((unknown.status, &unknown.body), (404, &theirs.body));
     assert_eq!(unknown.response.headers, theirs.response.headers);
+}
+
+#[tokio::test]
+async fn delete_removes_the_callers_image_and_nobody_elses() {
+    let h = harness();
+    let (mine, kept) = (id_at(NOW_MS, 1), id_at(NOW_MS, 2));
+    h.seed(SUB, mine, NOW_MS).await;
+    h.seed(SUB, kept, NOW_MS).await;
+    h.finish(SUB, mine, ready(&mine)).await;
+    let path = format!("/api/images/{mine}");
+
+    // Another user's delete is a 404, exactly as their read is, and deletes nothing.
+    let theirs = h.call(delete_as(OTHER, &path)).await;
+    assert_eq!((theirs.status, theirs.body["error"]["code"].as_str()), (404, Some("image_not_found")));
+    assert_eq!(h.call(get(&path, &[])).await.status, 200);
+
+    let response = h.api.handle_event(delete(&path)).await;
+    assert_eq!(response.status_code, 204);
+    assert_eq!(response.body, None, "204 has no body");
+    assert_eq!(response.headers["cache-control"], "no-store");
+    assert!(!response.headers.contains_key("content-type"));
+    assert_eq!(h.error(get(&path, &[])).await.1, "image_not_found");
+    let listed = h.call(get("/api/images", &[])).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed.body["items"][0]["id"], kept.to_string());
+    assert_eq!(h.catalog().profile(&owner(SUB)).await.unwrap(), Profile { images: 1, bytes: 1000 });
+
+    // Deleting it again: it is gone, as an id nobody has.
+    let again = h.call(delete(&path)).await;
+    assert_eq!((again.status, &again.body), (404, &theirs.body));
+    // A pending image can be deleted too (an upload the user gave up on).
+    assert_eq!(h.api.handle_event(delete(&format!("/api/images/{kept}"))).await.status_code, 204);
+    assert!(h.catalog().all_images().is_empty());
+}
+
+#[tokio::test]
+async fn delete_refuses_malformed_ids_and_reports_catalog_failures() {
+    let h = harness();
+    let id = id_at(NOW_MS, 1);
+    h.seed(SUB, id, NOW_MS).await;
+    h.catalog().fail_next(unavailable(true));
+    for bad in ["x".to_owned(), id.to_string().to_uppercase(), format!("{id}.jpg"), "..".into()] {
+        let (status, code, _) = h.error(delete(&format!("/api/images/{bad}"))).await;
+        assert_eq!((status, code.as_str()), (404, "image_not_found"), "{bad}");
+    }
+    h.assert_catalog_untouched().await;
+    for (failure, status, code) in
+        [(unavailable(true), 503, "storage_unavailable"), (unavailable(false), 502, "storage_error")]
+    {
+        h.catalog().fail_next(failure);
+        let answer = h.call(delete(&format!("/api/images/{id}"))).await;
+        assert_eq!((answer.status, answer.body["error"]["code"].as_str()), (status, Some(code)));
+    }
+    assert_eq!(h.catalog().all_images().len(), 1, "a failed delete deletes nothing");
 }
 
 #[tokio::test]

@@ -17,7 +17,6 @@
 //! a permanent catalog error (our bug or damaged data), fail the invocation, so Lambda retries it
 //! and the dead-letter queue catches what still fails; every step is safe to redo.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::s3::S3EventRecord;
@@ -32,7 +31,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::engine::{self, Reject};
-use crate::store::{Fetched, Head, ObjectStore, StoreError};
+use crate::store::{self, Fetched, Head, ObjectStore, StoreError};
 
 /// What the handler needs: a store, the catalog, the bucket it serves and the runtime config.
 #[derive(Debug)]
@@ -302,7 +301,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         match self.catalog.get(&owner, uuid).await? {
             None => {
                 tracing::info!(%owner, "the image has no item (deleted, or never created)");
-                return self.discard(&id, &key, &[]).await;
+                return self.discard(&id).await;
             }
             Some(record) if record.state != ImageState::Pending => {
                 tracing::info!(
@@ -376,9 +375,8 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             height: thumbs.source.height,
             bytes,
         };
-        let written: Vec<String> = renditions.iter().map(|r| r.key.clone()).collect();
         let outcome = Outcome::Ready { source, renditions };
-        let recorded = self.record(&image, &outcome, &written).await?;
+        let recorded = self.record(&image, &outcome).await?;
         if matches!(recorded, RecordOutcome::Ready { .. }) {
             tracing::info!(
                 outcome = "ready",
@@ -397,20 +395,15 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
     async fn reject(&self, image: &Image, reject: Reject) -> Result<RecordOutcome, RecordError> {
         let reason = reject.reason;
         let outcome = Outcome::Rejected { reason, message: reject.message.clone() };
-        let recorded = self.record(image, &outcome, &[]).await?;
+        let recorded = self.record(image, &outcome).await?;
         if matches!(recorded, RecordOutcome::Rejected { .. }) {
             tracing::info!(outcome = "rejected", %reason, message = %reject.message, "upload rejected");
         }
         Ok(recorded)
     }
 
-    /// Records `outcome` on the image's item; `written` are the renditions this delivery wrote.
-    async fn record(
-        &self,
-        image: &Image,
-        outcome: &Outcome,
-        written: &[String],
-    ) -> Result<RecordOutcome, RecordError> {
+    /// Records `outcome` on the image's item.
+    async fn record(&self, image: &Image, outcome: &Outcome) -> Result<RecordOutcome, RecordError> {
         let id = image.id.clone();
         match self.catalog.finish(&image.owner, image.uuid, outcome, now_ms()).await? {
             Finish::Finished => Ok(match outcome {
@@ -426,26 +419,20 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             }
             Finish::Missing => {
                 tracing::info!(owner = %image.owner, "the image's item was deleted while it was processed");
-                self.discard(&image.id, &image.key, written).await
+                self.discard(&image.id).await
             }
         }
     }
 
-    /// Deletes what an image without an item left in the bucket: every rendition this
-    /// configuration names (an earlier delivery may have written some), those in `written`, and
-    /// the upload last, so that a failure part-way leaves the upload for the retry to find.
-    async fn discard(&self, id: &str, key: &str, written: &[String]) -> Result<RecordOutcome, RecordError> {
-        let mut renditions: BTreeSet<String> = written.iter().cloned().collect();
-        for size in self.config.sizes_largest_first() {
-            for format in self.config.thumbnails.output_formats() {
-                renditions.insert(keys::rendition_key(id, size, format));
-            }
-        }
-        for rendition in &renditions {
-            self.store.delete(rendition).await?;
-        }
-        self.store.delete(key).await?;
-        tracing::info!(deleted = renditions.len() + 1, "renditions and upload deleted: nothing left behind");
+    /// Deletes what an image without an item left in the bucket: every version of every
+    /// rendition (this delivery's and any an earlier one wrote) and of the upload, the upload
+    /// last, so that a failure part-way leaves the upload for the retry to find.
+    async fn discard(&self, id: &str) -> Result<RecordOutcome, RecordError> {
+        let deleted = store::purge(&self.store, id).await?;
+        tracing::info!(
+            deleted,
+            "every version of the renditions and the upload deleted: nothing left behind"
+        );
         Ok(RecordOutcome::Discarded { id: id.to_owned() })
     }
 }
@@ -532,11 +519,23 @@ mod tests {
             self.objects.lock().unwrap().insert(key.to_owned(), (body, BTreeMap::new()));
             Ok(())
         }
-        async fn delete(&self, key: &str) -> Result<(), StoreError> {
-            self.log("delete", key);
-            self.objects.lock().unwrap().remove(key);
+        async fn list_versions(&self, prefix: &str) -> Result<Vec<store::Version>, StoreError> {
+            self.log("list", prefix);
+            let keys =
+                self.objects.lock().unwrap().keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+            Ok(keys_as_versions(keys))
+        }
+        async fn delete_versions(&self, versions: &[store::Version]) -> Result<(), StoreError> {
+            for version in versions {
+                self.log("delete", &version.key);
+                self.objects.lock().unwrap().remove(&version.key);
+            }
             Ok(())
         }
+    }
+
+    fn keys_as_versions(keys: Vec<String>) -> Vec<store::Version> {
+        keys.into_iter().map(|key| store::Version { key, version_id: "null".into() }).collect()
     }
 
     /// What [`Racing`] does just before a `finish`.
@@ -585,6 +584,15 @@ mod tests {
         }
         async fn delete(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {
             self.inner.delete(owner, id).await
+        }
+        async fn release_expired(
+            &self,
+            owner: &Owner,
+            id: Uuid,
+            size: u64,
+            now_s: u64,
+        ) -> Result<bool, CatalogError> {
+            self.inner.release_expired(owner, id, size, now_s).await
         }
         async fn profile(&self, owner: &Owner) -> Result<Profile, CatalogError> {
             self.inner.profile(owner).await
@@ -766,7 +774,8 @@ mod tests {
         assert_eq!(summary.records, [RecordOutcome::Discarded { id: ID.into() }]);
         assert!(handler.store.keys().is_empty(), "{:?}", handler.store.keys());
         let calls = handler.store.calls();
-        assert!(calls.iter().all(|c| c.starts_with("head ") || c.starts_with("delete ")), "{calls:?}");
+        let touches = |c: &String| ["head ", "list ", "delete "].iter().any(|p| c.starts_with(p));
+        assert!(calls.iter().all(touches), "{calls:?}");
         assert_eq!(calls.last(), Some(&format!("delete {}", raw_key())));
     }
 

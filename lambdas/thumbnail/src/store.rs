@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use aws_sdk_s3::primitives::ByteStream;
+use thumbforge_core::keys;
 use thumbforge_lambda::http_status as status;
 
 /// What a `get` found.
@@ -27,6 +28,15 @@ pub struct Head {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// One version of an object, or one delete marker, as `ListObjectVersions` names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version {
+    /// The key.
+    pub key: String,
+    /// Its version id (`null` in a bucket that was never versioned).
+    pub version_id: String,
+}
+
 /// A store failure. The handler fails the invocation on any of them, so Lambda retries it.
 pub use thumbforge_lambda::StoreError;
 
@@ -44,8 +54,10 @@ pub trait ObjectStore: Send + Sync {
         content_type: &str,
         cache_control: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Deletes an object (its current version); deleting a missing key succeeds.
-    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Every version and delete marker of every key under `prefix`, all pages read.
+    fn list_versions(&self, prefix: &str) -> impl Future<Output = Result<Vec<Version>, StoreError>> + Send;
+    /// Deletes these versions for good (not a delete marker); a version already gone succeeds.
+    fn delete_versions(&self, versions: &[Version]) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// [`ObjectStore`] over one S3 bucket.
@@ -148,12 +160,116 @@ impl ObjectStore for S3Store {
             .map_err(|err| StoreError::from_sdk("PutObject", key, &err))
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        match self.client.delete_object().bucket(&self.bucket).key(key).send().await {
-            // S3 answers 204 for a missing key; some emulators answer 404.
-            Err(err) if status(&err) == Some(404) => Ok(()),
-            Ok(_) => Ok(()),
-            Err(err) => Err(StoreError::from_sdk("DeleteObject", key, &err)),
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<Version>, StoreError> {
+        let mut versions = Vec::new();
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|err| StoreError::from_sdk("ListObjectVersions", prefix, &err))?;
+            let found = page
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id()))
+                .chain(page.delete_markers().iter().map(|m| (m.key(), m.version_id())));
+            for (key, version_id) in found {
+                if let Some(key) = key {
+                    let version_id = version_id.unwrap_or("null").to_owned();
+                    versions.push(Version { key: key.to_owned(), version_id });
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(versions);
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
+            if key_marker.is_none() && version_marker.is_none() {
+                return Err(StoreError {
+                    operation: "ListObjectVersions",
+                    key: prefix.to_owned(),
+                    message: "a truncated page without a marker to continue from".to_owned(),
+                    transient: false,
+                });
+            }
         }
     }
+
+    async fn delete_versions(&self, versions: &[Version]) -> Result<(), StoreError> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        // DeleteObjects takes at most 1,000 keys per call.
+        for chunk in versions.chunks(1000) {
+            let first = chunk.first().map_or("", |v| v.key.as_str());
+            let fail = |message: String, transient: bool| StoreError {
+                operation: "DeleteObjects",
+                key: first.to_owned(),
+                message,
+                transient,
+            };
+            let objects = chunk
+                .iter()
+                .map(|v| ObjectIdentifier::builder().key(&v.key).version_id(&v.version_id).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| fail(format!("building the request: {e}"), false))?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| fail(format!("building the request: {e}"), false))?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|err| StoreError::from_sdk("DeleteObjects", first, &err))?;
+            if let Some(error) = out.errors().first() {
+                let code = error.code().unwrap_or("unknown");
+                return Err(StoreError {
+                    operation: "DeleteObjects",
+                    key: error.key().unwrap_or(first).to_owned(),
+                    message: format!(
+                        "{} of {} versions not deleted; first: {code}: {}",
+                        out.errors().len(),
+                        chunk.len(),
+                        error.message().unwrap_or("")
+                    ),
+                    transient: matches!(
+                        code,
+                        "InternalError" | "SlowDown" | "ServiceUnavailable" | "RequestTimeout"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Deletes everything image `id` has in the bucket, for good: every version and delete marker of
+/// its renditions (`thumbs/{id}/…`), then of its upload (`raw/{id}.{ext}`), the upload last so that
+/// a failure part-way leaves it for the retry to find. How many versions went.
+///
+/// # Errors
+///
+/// The first store failure; whatever was already deleted stays deleted, and running it again
+/// finishes the job.
+pub async fn purge<S: ObjectStore>(store: &S, id: &str) -> Result<usize, StoreError> {
+    let renditions = store.list_versions(&format!("{}{id}/", keys::THUMBS_PREFIX)).await?;
+    // `raw/{id}` also lists `raw/{id}x…`: keep the uploads of exactly this id.
+    let uploads: Vec<Version> = store
+        .list_versions(&format!("{}{id}", keys::RAW_PREFIX))
+        .await?
+        .into_iter()
+        .filter(|v| keys::id_from_raw_key(&v.key) == Ok(id))
+        .collect();
+    store.delete_versions(&renditions).await?;
+    store.delete_versions(&uploads).await?;
+    Ok(renditions.len() + uploads.len())
 }

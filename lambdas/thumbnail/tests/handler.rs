@@ -16,6 +16,7 @@ use thumbforge_core::keys::OWNER_METADATA;
 use thumbforge_core::{Outcome, OutputFormat, RejectReason, RuntimeConfig};
 use thumbforge_dynamo_local::LocalDynamo;
 use thumbforge_s3_local::{LocalS3, Operation, Options};
+use thumbnail::cleanup::{BatchResponse, Cleanup, ItemFailure};
 use thumbnail::handler::{Handler, RecordOutcome};
 use thumbnail::store::S3Store;
 use uuid::Uuid;
@@ -24,6 +25,8 @@ const BUCKET: &str = "media";
 const TABLE: &str = "thumbforge-test-images";
 const PHOTO: &[u8] = include_bytes!("../../../fixtures/photos/orient_6.jpg");
 const AWS_PUT: &str = include_str!("events/aws_put.json");
+/// A DynamoDB stream record of a removed image item, as Lambda delivers it.
+const AWS_DDB_REMOVE: &str = include_str!("events/aws_ddb_remove.json");
 /// A `sub` with characters that must be encoded in a header.
 const OWNER: &str = "eu-west-3:6f1c2d9e-0000-4000-8000-000000000001 günter|42";
 /// How the API encodes metadata values (lambdas/presign/src/uploads.rs, `FILENAME_ENCODE`):
@@ -34,6 +37,8 @@ struct Stack<C = DynamoCatalog> {
     s3: LocalS3,
     client: aws_sdk_s3::Client,
     handler: Handler<S3Store, C>,
+    cleanup: Cleanup<S3Store, DynamoCatalog>,
+    dynamodb: aws_sdk_dynamodb::Client,
     _dynamo: LocalDynamo,
     catalog: DynamoCatalog,
     _dir: tempfile::TempDir,
@@ -52,9 +57,10 @@ async fn stack_with<C: Catalog>(config: RuntimeConfig, wrap: impl FnOnce(DynamoC
     let dynamo = LocalDynamo::start(thumbforge_dynamo_local::Options::default()).await.unwrap();
     let dynamodb = dynamo.client();
     schema::create_table(&dynamodb, TABLE).await.unwrap();
-    let catalog = DynamoCatalog::new(dynamodb, TABLE);
+    let catalog = DynamoCatalog::new(dynamodb.clone(), TABLE);
     let handler = Handler::new(S3Store::new(client.clone(), BUCKET), wrap(catalog.clone()), BUCKET, config);
-    Stack { s3, client, handler, _dynamo: dynamo, catalog, _dir: dir }
+    let cleanup = Cleanup::new(S3Store::new(client.clone(), BUCKET), catalog.clone());
+    Stack { s3, client, handler, cleanup, dynamodb, _dynamo: dynamo, catalog, _dir: dir }
 }
 
 fn owner() -> Owner {
@@ -162,7 +168,7 @@ async fn an_upload_becomes_renditions_and_a_ready_item() {
         let (body, content_type, cache_control) = stack.object(&r.key).await.unwrap();
         assert_eq!(body.len() as u64, r.bytes);
         assert_eq!(content_type, r.format.content_type());
-        assert_eq!(cache_control, "public, max-age=31536000, immutable");
+        assert_eq!(cache_control, "public, max-age=3600", "thumbnails.cache_seconds bounds every cache");
     }
 
     // Only the renditions are written to the bucket: no manifest any more.
@@ -282,6 +288,15 @@ impl Catalog for DeletedWhileProcessing {
     }
     async fn delete(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {
         self.0.delete(owner, id).await
+    }
+    async fn release_expired(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        size: u64,
+        now_s: u64,
+    ) -> Result<bool, CatalogError> {
+        self.0.release_expired(owner, id, size, now_s).await
     }
     async fn profile(&self, owner: &Owner) -> Result<Profile, CatalogError> {
         self.0.profile(owner).await
@@ -509,4 +524,147 @@ fn the_binary_refuses_to_start_on_a_bad_config() {
     assert_eq!(line["fields"]["message"], "invalid configuration; refusing to start");
     let error = line["fields"]["error"].as_str().unwrap();
     assert!(error.contains("THUMBFORGE_JPEG_QUALITY"), "{error}");
+}
+
+/// The stream record of the removal of `id`'s item (owner [`OWNER`]), with this sequence number;
+/// `by_ttl` marks it as DynamoDB's TTL marks its deletions.
+fn removal(id: Uuid, sequence: &str, size: usize, by_ttl: bool) -> Value {
+    let event: Value = serde_json::from_str(AWS_DDB_REMOVE).unwrap();
+    let mut record = event["Records"][0].clone();
+    let (pk, sk) = (format!("USER#{OWNER}"), format!("IMAGE#{id}"));
+    for image in ["Keys", "OldImage"] {
+        record["dynamodb"][image]["pk"] = json!({"S": pk});
+        record["dynamodb"][image]["sk"] = json!({"S": sk});
+    }
+    record["dynamodb"]["OldImage"]["id"] = json!({"S": id.to_string()});
+    record["dynamodb"]["OldImage"]["size"] = json!({"N": size.to_string()});
+    record["dynamodb"]["SequenceNumber"] = json!(sequence);
+    if by_ttl {
+        record["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
+    }
+    record
+}
+
+fn batch(records: Vec<Value>) -> Value {
+    json!({ "Records": records })
+}
+
+fn retry_from(sequence: &str) -> BatchResponse {
+    BatchResponse { batch_item_failures: vec![ItemFailure { item_identifier: sequence.into() }] }
+}
+
+impl<C: Catalog> Stack<C> {
+    /// An image uploaded and processed: its upload and renditions are in the bucket.
+    async fn ready_image(&self) -> Uuid {
+        let id = self.upload_through_the_api(PHOTO).await;
+        let summary = self.handler.handle(&put(&raw_key(id), PHOTO.len())).await.unwrap();
+        assert_eq!(summary.records, [RecordOutcome::Ready { id: id.to_string() }]);
+        id
+    }
+
+    /// Every key of `id` in the bucket.
+    async fn keys_of(&self, id: Uuid) -> Vec<String> {
+        let mut keys = self.keys(&format!("thumbs/{id}/")).await;
+        keys.extend(self.keys(&raw_key(id)).await);
+        keys
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_images_removal_leaves_nothing_in_the_bucket() {
+    let stack = stack().await;
+    let (deleted, kept) = (stack.ready_image().await, stack.ready_image().await);
+    assert_eq!(stack.keys_of(deleted).await.len(), 5, "the upload and four renditions");
+    stack.catalog.delete(&owner(), deleted).await.unwrap().unwrap();
+
+    let response = stack.cleanup.handle(&batch(vec![removal(deleted, "1", PHOTO.len(), false)]), 0).await;
+    assert_eq!(response, BatchResponse::default());
+    assert!(stack.keys_of(deleted).await.is_empty(), "{:?}", stack.keys_of(deleted).await);
+    assert_eq!(stack.keys_of(kept).await.len(), 5, "another image is untouched");
+    assert_eq!(serde_json::to_value(&response).unwrap(), json!({"batchItemFailures": []}));
+
+    // A second delivery of the same record finds nothing to do, and succeeds.
+    let again = stack.cleanup.handle(&batch(vec![removal(deleted, "1", PHOTO.len(), false)]), 0).await;
+    assert_eq!(again, BatchResponse::default());
+    // Not a TTL removal: the API's delete already adjusted the counts.
+    assert_eq!(
+        stack.catalog.profile(&owner()).await.unwrap(),
+        Profile { images: 1, bytes: PHOTO.len() as u64 }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_failure_stops_the_batch_at_its_record_and_the_retry_finishes() {
+    let stack = stack().await;
+    let (first, second, third) =
+        (stack.ready_image().await, stack.ready_image().await, stack.ready_image().await);
+    for id in [first, second, third] {
+        stack.catalog.delete(&owner(), id).await.unwrap().unwrap();
+    }
+    let records = batch(vec![
+        removal(first, "10", PHOTO.len(), false),
+        removal(second, "11", PHOTO.len(), false),
+        removal(third, "12", PHOTO.len(), false),
+    ]);
+    // The first record's two DeleteObjects calls go through; the second record's fail on every
+    // attempt the client makes.
+    let before = stack.s3.calls(Operation::DeleteObjects);
+    assert_eq!(before, 0);
+    stack.s3.faults().pass_next(Operation::DeleteObjects, 2);
+    stack.s3.faults().fail_next(Operation::DeleteObjects, 2, 503);
+    let response = stack.cleanup.handle(&records, 0).await;
+    assert_eq!(response, retry_from("11"));
+    assert!(stack.keys_of(first).await.is_empty(), "the records before the failure are done");
+    assert_eq!(stack.keys_of(second).await.len(), 5, "the failed record's renditions went first; none did");
+    assert_eq!(stack.keys_of(third).await.len(), 5, "nothing after the failed record was attempted");
+
+    // The event source mapping retries from the failed record.
+    let retry = batch(records["Records"].as_array().unwrap()[1..].to_vec());
+    assert_eq!(stack.cleanup.handle(&retry, 0).await, BatchResponse::default());
+    for id in [first, second, third] {
+        assert!(stack.keys_of(id).await.is_empty(), "{id}: {:?}", stack.keys_of(id).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_pending_upload_is_released_from_the_profile_once() {
+    let stack = stack().await;
+    let id = Uuid::now_v7();
+    let image = NewImage {
+        id,
+        filename: "never.jpg".into(),
+        content_type: "image/jpeg".into(),
+        size: 4_321,
+        created_at_ms: 1_750_000_000_000,
+        expires_at_s: 1_750_086_400,
+    };
+    stack.catalog.create(&owner(), &image).await.unwrap();
+    assert_eq!(stack.catalog.profile(&owner()).await.unwrap(), Profile { images: 1, bytes: 4_321 });
+    // What DynamoDB's TTL does: the item goes, nothing else changes.
+    stack
+        .dynamodb
+        .delete_item()
+        .table_name(TABLE)
+        .key(schema::PK, aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{OWNER}")))
+        .key(schema::SK, aws_sdk_dynamodb::types::AttributeValue::S(schema::image_sk(id)))
+        .send()
+        .await
+        .unwrap();
+
+    let expired = batch(vec![removal(id, "20", 4_321, true)]);
+    assert_eq!(stack.cleanup.handle(&expired, 1_750_100_000).await, BatchResponse::default());
+    assert_eq!(stack.catalog.profile(&owner()).await.unwrap(), Profile::default());
+    // The stream delivers at least once: a second delivery subtracts nothing more.
+    assert_eq!(stack.cleanup.handle(&expired, 1_750_100_000).await, BatchResponse::default());
+    assert_eq!(stack.catalog.profile(&owner()).await.unwrap(), Profile::default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_record_is_reported_for_the_dead_letter_queue() {
+    let stack = stack().await;
+    let kept = stack.ready_image().await;
+    let mut damaged = removal(kept, "30", PHOTO.len(), false);
+    damaged["dynamodb"]["Keys"]["sk"] = json!({"S": "IMAGE#not-an-id"});
+    assert_eq!(stack.cleanup.handle(&batch(vec![damaged]), 0).await, retry_from("30"));
+    assert_eq!(stack.keys_of(kept).await.len(), 5, "nothing deleted on a guess");
 }
