@@ -151,6 +151,80 @@ async function apiAsUser(path) {
   }, path);
 }
 
+/** A fresh access token of the page's signed-in user (from the tab's refresh token). */
+async function userToken() {
+  return page.evaluate(async () => {
+    const auth = (await (await fetch("/api/config")).json()).auth;
+    const body = new URLSearchParams({
+      grant_type: "refresh_token",
+      client_id: auth.clientId,
+      refresh_token: sessionStorage.getItem("thumbforge.refresh"),
+    });
+    return (await (await fetch(auth.tokenUrl, { method: "POST", body })).json()).access_token;
+  });
+}
+
+/** Signs in with an existing account through the provider's sign-in page. */
+async function signIn(email, password) {
+  await page.click("[data-testid=sign-in]");
+  await page.waitForSelector("[data-testid=password]");
+  await page.fill("[data-testid=email]", email);
+  await page.fill("[data-testid=password]", password);
+  await page.click("[data-testid=submit]");
+  await page.waitForSelector("html[data-session=signed-in]", { state: "attached", timeout: WAIT_MS });
+  await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+}
+
+/**
+ * The status of `GET url` asked from here, not from the page (whose 4xx answers count as
+ * problems), never from a cache.
+ */
+async function statusOf(url) {
+  const answer = await fetch(new URL(url, BASE_URL), { cache: "no-store" });
+  await answer.arrayBuffer();
+  return answer.status;
+}
+
+/** Every thumbnail URL a gallery card references: its <img> src and srcset, its <source> srcsets. */
+function cardImageUrls(item) {
+  const urls = new Set();
+  const add = (srcset) => {
+    for (const candidate of (srcset ?? "").split(",")) {
+      const url = candidate.trim().split(/\s+/)[0];
+      if (url) urls.add(new URL(url, location.href).pathname);
+    }
+  };
+  const img = item.querySelector("[data-testid=gallery-image]");
+  add(img?.getAttribute("src"));
+  add(img?.getAttribute("srcset"));
+  for (const source of item.querySelectorAll("picture source")) add(source.getAttribute("srcset"));
+  return [...urls].sort();
+}
+
+/** Records, in window.__deleteLog, every change of a card's deleting state and button. */
+function recordDeleteStates() {
+  const entries = [];
+  window.__deleteLog = entries;
+  new MutationObserver((records) => {
+    for (const record of records) {
+      const item = record.target.closest?.("[data-testid=gallery-item]");
+      if (!item) continue;
+      const button = item.querySelector("[data-testid=delete]");
+      entries.push({
+        id: item.dataset.id,
+        deleting: item.dataset.deleting === "true",
+        busy: item.getAttribute("aria-busy"),
+        disabled: button?.disabled ?? null,
+        text: button?.textContent ?? null,
+      });
+    }
+  }).observe(document.getElementById("gallery"), {
+    subtree: true,
+    attributes: true,
+    attributeFilter: ["data-deleting", "disabled", "aria-busy"],
+  });
+}
+
 const row = (file) => `[data-testid=upload-row][data-file="${file}"]`;
 const card = (id) => `[data-testid=gallery-item][data-id="${id}"]`;
 
@@ -615,6 +689,49 @@ async function run(context) {
     await page.locator("#viewer").waitFor({ state: "hidden" });
   });
 
+  await step("a photo's delete button asks first, naming its file; Escape and Cancel keep it", async () => {
+    const target = card(ids["portrait.jpg"]);
+    const button = page.locator(`${target} [data-testid=delete]`);
+    assert.equal(await button.getAttribute("aria-label"), "Delete portrait.jpg", "the button names the file");
+    assert.equal(await button.innerText(), "Delete");
+    const deletesBefore = requests.filter((r) => r.startsWith("DELETE ")).length;
+    const activeTestid = () =>
+      page.evaluate(() => ({
+        testid: document.activeElement?.dataset?.testid ?? null,
+        id: document.activeElement?.closest("[data-testid=gallery-item]")?.dataset.id ?? null,
+        inDialog: document.activeElement?.closest("dialog")?.id ?? null,
+      }));
+    // Keyboard: Tab from the card's link reaches its delete button; Enter opens the dialog.
+    await page.locator(`${target} [data-testid=gallery-open]`).focus();
+    await page.keyboard.press("Tab");
+    assert.deepEqual(await activeTestid(), { testid: "delete", id: ids["portrait.jpg"], inDialog: null }, "Tab reaches the button");
+    await page.keyboard.press("Enter");
+    const dialog = page.locator("#delete-dialog");
+    await dialog.waitFor({ state: "visible" });
+    assert.equal(await dialog.evaluate((d) => d.open && d.matches(":modal")), true, "a modal dialog");
+    assert.equal(await dialog.locator("[data-testid=delete-title]").innerText(), "Delete “portrait.jpg”?");
+    assert.match(await dialog.locator("[data-testid=delete-text]").innerText(), /cannot be undone/);
+    assert.deepEqual(
+      await activeTestid(),
+      { testid: "cancel-delete", id: null, inDialog: "delete-dialog" },
+      "focus moves into the dialog, on Cancel",
+    );
+    await screenshot("05-delete-dialog", { fullPage: false });
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+    assert.deepEqual(await activeTestid(), { testid: "delete", id: ids["portrait.jpg"], inDialog: null }, "focus is back on the button");
+    // The mouse: the button, then Cancel.
+    await button.click();
+    await dialog.waitFor({ state: "visible" });
+    await dialog.locator("[data-testid=cancel-delete]").click();
+    await dialog.waitFor({ state: "hidden" });
+    await page.waitForTimeout(300);
+    assert.equal(await page.locator(target).count(), 1, "the card stays");
+    assert.equal(await button.isEnabled(), true);
+    assert.equal(requests.filter((r) => r.startsWith("DELETE ")).length, deletesBefore, "nothing was deleted");
+    assert.deepEqual(await galleryIds(), newestFirst(Object.values(ids)));
+  });
+
   await step("after a reload the gallery lists the uploads newest first", async () => {
     await page.reload({ waitUntil: "load" });
     await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
@@ -633,7 +750,7 @@ async function run(context) {
     const api = (await apiAsUser("/api/images")).items.map((i) => i.id);
     assert.deepEqual(shown, api, "the same order as the API's listing");
     assert.equal(await page.locator("[data-testid=account-email]").innerText(), FIRST_USER, "still signed in");
-    await screenshot("05-reloaded");
+    await screenshot("06-reloaded");
   });
 
   await step("signing out returns to the sign-in screen, and a reload stays signed out", async () => {
@@ -643,10 +760,12 @@ async function run(context) {
     assert.equal(await page.locator("[data-testid=workspace]").isVisible(), false);
     await page.reload({ waitUntil: "load" });
     await page.waitForSelector("html[data-session=signed-out]", { state: "attached" });
-    await screenshot("06-signed-out-again");
+    await screenshot("07-signed-out-again");
   });
 
   const firstUsersIds = newestFirst(Object.values(ids));
+  /** The second account's photo, as the API listed it. */
+  let secondUsersImage = null;
   await step("a second account sees none of the first one's photos, only its own", async () => {
     await signUp(SECOND_USER, PASSWORD);
     await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
@@ -658,36 +777,120 @@ async function run(context) {
     const own = rows["orient_1.jpg"].id;
     await page.locator(`${card(own)}[data-status=ready]`).waitFor({ timeout: WAIT_MS });
     assert.deepEqual(await galleryIds(), [own]);
-    assert.deepEqual((await apiAsUser("/api/images")).items.map((i) => i.id), [own], "the API lists only it");
+    const listed = (await apiAsUser("/api/images")).items;
+    assert.deepEqual(listed.map((i) => i.id), [own], "the API lists only it");
+    secondUsersImage = listed[0];
     // Asked from here rather than from the page, whose failed requests would count as problems.
-    const token = await page.evaluate(async () => {
-      const auth = (await (await fetch("/api/config")).json()).auth;
-      const body = new URLSearchParams({
-        grant_type: "refresh_token",
-        client_id: auth.clientId,
-        refresh_token: sessionStorage.getItem("thumbforge.refresh"),
-      });
-      return (await (await fetch(auth.tokenUrl, { method: "POST", body })).json()).access_token;
-    });
+    const token = await userToken();
     for (const id of firstUsersIds) {
       const other = await fetch(`${BASE_URL}/api/images/${id}`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(other.status, 404, `the first account's ${id} is not found`);
       assert.equal((await other.json()).error.code, "image_not_found");
     }
-    await screenshot("07-second-account");
+    await screenshot("08-second-account");
     await page.click("[data-testid=sign-out]");
     await page.waitForSelector("html[data-session=signed-out]", { state: "attached", timeout: WAIT_MS });
   });
 
   await step("the first account signs in again and finds exactly its own photos", async () => {
-    await page.click("[data-testid=sign-in]");
-    await page.waitForSelector("[data-testid=password]");
-    await page.fill("[data-testid=email]", FIRST_USER);
-    await page.fill("[data-testid=password]", PASSWORD);
-    await page.click("[data-testid=submit]");
-    await page.waitForSelector("html[data-session=signed-in]", { state: "attached", timeout: WAIT_MS });
-    await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+    await signIn(FIRST_USER, PASSWORD);
     assert.deepEqual(await galleryIds(), firstUsersIds);
+  });
+
+  const doomed = ids["portrait.jpg"];
+  const kept = firstUsersIds.filter((id) => id !== doomed);
+  /** The deleted photo's thumbnail URLs, as its card referenced them. */
+  let doomedUrls = [];
+  /** The thumbnail URLs of the photos that stay (the first account's and the second's). */
+  let keptUrls = [];
+  await step("the first account deletes a ready photo through its button and dialog; its card goes", async () => {
+    await decodeGalleryImages(); // nothing still loading in the card that goes
+    const target = card(doomed);
+    doomedUrls = await page.$eval(target, cardImageUrls);
+    const api = await apiAsUser(`/api/images/${doomed}`);
+    assert.deepEqual(doomedUrls, api.thumbnails.map((t) => t.url).sort(), "the card shows every rendition");
+    assert.ok(doomedUrls.length >= 2, `${doomedUrls}`);
+    for (const url of doomedUrls) assert.equal(await statusOf(url), 200, `${url} before the delete`);
+    for (const id of kept) {
+      const image = await apiAsUser(`/api/images/${id}`);
+      keptUrls.push(...image.thumbnails.map((t) => t.url));
+    }
+    keptUrls.push(...secondUsersImage.thumbnails.map((t) => t.url));
+    log(`deleting ${doomed}: ${doomedUrls.join(", ")}`);
+
+    // After a sign-in the page no longer knows the file names: the button names the photo by what it is.
+    const button = page.locator(`${target} [data-testid=delete]`);
+    const label = (await button.getAttribute("aria-label")).replace(/^Delete /, "");
+    assert.match(label, /^photo, 800 × 1200 JPEG, [\d.]+ [KM]iB, added /, label);
+    await page.evaluate(recordDeleteStates);
+    await button.click();
+    const dialog = page.locator("#delete-dialog");
+    await dialog.waitFor({ state: "visible" });
+    assert.equal(await dialog.locator("[data-testid=delete-title]").innerText(), "Delete this photo?");
+    const text = await dialog.locator("[data-testid=delete-text]").innerText();
+    const described = `${label.charAt(0).toUpperCase()}${label.slice(1)}.`;
+    assert.ok(text.startsWith(described), `the dialog describes the photo (${described}): ${text}`);
+    const answer = page.waitForResponse(
+      (response) => response.request().method() === "DELETE" && response.url() === `${BASE_URL}/api/images/${doomed}`,
+    );
+    await dialog.locator("[data-testid=confirm-delete]").click();
+    assert.equal((await answer).status(), 204, "DELETE answers 204");
+    await page.locator(target).waitFor({ state: "detached" });
+    await dialog.waitFor({ state: "hidden" });
+    const states = (await page.evaluate(() => window.__deleteLog)).filter((e) => e.id === doomed);
+    assert.ok(
+      states.some((e) => e.deleting && e.disabled && e.busy === "true" && e.text === "Deleting…"),
+      `the card showed it was being deleted: ${JSON.stringify(states)}`,
+    );
+    assert.deepEqual(await galleryIds(), kept, "only that card went");
+    assert.equal((await page.locator("#announcer").textContent()).trim(), `Deleted the ${label}.`, "announced");
+    const focus = await page.evaluate(() => ({
+      testid: document.activeElement?.dataset?.testid ?? null,
+      id: document.activeElement?.closest("[data-testid=gallery-item]")?.dataset.id ?? null,
+    }));
+    assert.equal(focus.testid, "delete", `focus moved to a neighbouring card's button: ${JSON.stringify(focus)}`);
+    assert.ok(kept.includes(focus.id));
+    assert.equal(await page.locator("#gallery-empty").isVisible(), false);
+    await screenshot("09-deleted");
+  });
+
+  await step("after a reload the deleted photo is still gone, the others are there", async () => {
+    await page.reload({ waitUntil: "load" });
+    await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+    assert.deepEqual(await galleryIds(), kept);
+    assert.deepEqual((await apiAsUser("/api/images")).items.map((i) => i.id), kept, "the API lists the others only");
+    const answer = await fetch(`${BASE_URL}/api/images/${doomed}`, {
+      headers: { authorization: `Bearer ${await userToken()}` },
+    });
+    assert.equal(answer.status, 404, "GET /api/images/{id} of the deleted photo");
+    assert.equal((await answer.json()).error.code, "image_not_found");
+    await decodeGalleryImages();
+  });
+
+  await step("the deleted photo's thumbnails answer 404 within 20 s", async () => {
+    const started = Date.now();
+    let statuses = {};
+    for (;;) {
+      statuses = Object.fromEntries(await Promise.all(doomedUrls.map(async (url) => [url, await statusOf(url)])));
+      if (Object.values(statuses).every((status) => status === 404)) break;
+      assert.ok(
+        Date.now() - started < 20_000,
+        `the deleted photo's thumbnails still answer after 20 s: ${JSON.stringify(statuses)}`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    log(`every thumbnail of ${doomed} answers 404 after ${Date.now() - started} ms`);
+  });
+
+  await step("the other photos, the second account's included, are untouched", async () => {
+    for (const url of keptUrls) assert.equal(await statusOf(url), 200, `${url} is still there`);
+    await page.click("[data-testid=sign-out]");
+    await page.waitForSelector("html[data-session=signed-out]", { state: "attached", timeout: WAIT_MS });
+    await signIn(SECOND_USER, PASSWORD);
+    assert.deepEqual(await galleryIds(), [secondUsersImage.id]);
+    await page.locator(`${card(secondUsersImage.id)}[data-status=ready]`).waitFor({ state: "attached" });
+    await decodeGalleryImages();
+    assert.deepEqual(await apiAsUser(`/api/images/${secondUsersImage.id}`), secondUsersImage, "as it was");
   });
 }
 

@@ -2,7 +2,7 @@
 // signed-in user's access token.
 // Every failure becomes an ApiError whose message can be shown as it is.
 
-import { describeApiError, parseConfig, parseRetryAfter } from "./lib.js";
+import { deleteImageRequest, describeApiError, parseConfig, parseRetryAfter } from "./lib.js";
 
 /** How long one API call may take before it is given up. */
 const TIMEOUT_MS = 20000;
@@ -106,6 +106,8 @@ async function apiCall(path, { method = "GET", body, signal } = {}) {
       request,
     });
   }
+  // `204 No Content` (a delete) has no body to decode.
+  if (response.status === 204 || (text === "" && method === "DELETE")) return null;
   try {
     return JSON.parse(text);
   } catch {
@@ -142,6 +144,16 @@ export function createUpload(file) {
 /** `GET /api/images/{id}`. */
 export function getImage(id, { signal } = {}) {
   return apiFetch(`/api/images/${encodeURIComponent(id)}`, { signal });
+}
+
+/**
+ * `DELETE /api/images/{id}`: resolves (to null) on `204`; a `404` (not the caller's, or gone
+ * already), like every other failure, rejects with an ApiError (lib.js `deleteOutcome` says what
+ * each means). A 401 is recovered from like any call's: the delete is sent again once signed in.
+ */
+export function deleteImage(id) {
+  const { method, path } = deleteImageRequest(id);
+  return apiFetch(path, { method });
 }
 
 /** `GET /api/images?limit=N&cursor=C`: `{items, next}`. */

@@ -1,8 +1,8 @@
 // The upload page: wires the file picker, the drop zone, the upload rows and the gallery.
 // Selectors are documented in README.md beside this file.
 
-import { ApiError, createUpload, getConfig, listImages, useCredentials } from "./api.js";
-import { Gallery, h } from "./gallery.js";
+import { ApiError, createUpload, deleteImage, getConfig, listImages, useCredentials } from "./api.js";
+import { ConfirmDialog, Gallery, h } from "./gallery.js";
 import { checkFile, humanBytes, limitsText, nextPollDelay, reasonText } from "./lib.js";
 import { Session } from "./session.js";
 import { createLimiter, pollImage, putFile } from "./upload.js";
@@ -29,6 +29,8 @@ const elements = {
   loadMore: $("load-more"),
   announcer: $("announcer"),
   viewer: $("viewer"),
+  deleteDialog: $("delete-dialog"),
+  galleryHeading: $("gallery-heading"),
   account: $("account"),
   accountEmail: document.querySelector("[data-testid=account-email]"),
   signIn: $("sign-in"),
@@ -39,7 +41,16 @@ const elements = {
   workspace: $("workspace"),
 };
 
-const gallery = new Gallery({ list: elements.gallery, empty: elements.galleryEmpty, viewer: elements.viewer });
+const gallery = new Gallery({
+  list: elements.gallery,
+  empty: elements.galleryEmpty,
+  viewer: elements.viewer,
+  heading: elements.galleryHeading,
+  confirm: new ConfirmDialog(elements.deleteDialog),
+  deleteImage,
+  announce: (text) => announce(text),
+  onDeleted: (id) => deleted(id),
+});
 const limiter = createLimiter(PARALLEL_UPLOADS);
 /** The `GET /api/config` answer once loaded. */
 let config = null;
@@ -78,7 +89,11 @@ const STATE_TEXT = {
   uploading: "Uploading…",
   processing: "Uploaded. Making thumbnails…",
   ready: "Ready.",
+  deleted: "Deleted.",
 };
+
+/** Upload rows by image id, to tell them when their image is deleted. */
+const rowsById = new Map();
 
 class UploadRow {
   constructor(file) {
@@ -121,13 +136,15 @@ class UploadRow {
     } else {
       this.progress.value = 100;
     }
-    if (state !== "uploading" && state !== "queued" && state !== "presigning") {
+    // A delete is announced by the gallery already.
+    if (!["uploading", "queued", "presigning", "deleted"].includes(state)) {
       announce(`${this.file.name}: ${[text, detail].filter(Boolean).join(" ")}`);
     }
   }
 
   setId(id) {
     this.element.dataset.id = id;
+    rowsById.set(id, this);
   }
 
   onProgress(loaded, total) {
@@ -157,16 +174,36 @@ class UploadRow {
 
 /** id → the promise of its final state, so an image is polled once however it was found. */
 const watched = new Map();
+/** id → the AbortController of its polling, to stop it when the image is deleted. */
+const stoppers = new Map();
 
 function watch(id) {
   if (!watched.has(id)) {
-    const done = pollImage(id, { onUpdate: (image) => gallery.upsert(image) }).then((image) => {
-      gallery.upsert(image);
-      return image;
-    });
+    const stopper = new AbortController();
+    stoppers.set(id, stopper);
+    const done = pollImage(id, { onUpdate: (image) => gallery.upsert(image), signal: stopper.signal })
+      .then((image) => {
+        gallery.upsert(image);
+        return image;
+      })
+      .finally(() => stoppers.delete(id));
     watched.set(id, done);
   }
   return watched.get(id);
+}
+
+/** A polling that stopped because its image was deleted: not an error. */
+function stoppedByDelete(error) {
+  return error?.name === "AbortError";
+}
+
+/** An image was deleted (its card is gone): stop following it, tell its row, fill the page. */
+function deleted(id) {
+  stoppers.get(id)?.abort();
+  const row = rowsById.get(id);
+  if (row && row.state !== "error" && row.state !== "refused") row.set("deleted");
+  // The last card of the page went but more are on the server: show the next page.
+  if (elements.gallery.children.length === 0 && cursor !== null) loadPage();
 }
 
 // ---- uploading ------------------------------------------------------------------------------
@@ -210,8 +247,10 @@ async function uploadFile(file) {
   row.set("processing");
   gallery.upsert({ id, status: "pending", createdAt: new Date().toISOString() }, file.name);
   try {
-    row.outcome(await watch(id));
+    const image = await watch(id);
+    if (row.state !== "deleted") row.outcome(image);
   } catch (error) {
+    if (stoppedByDelete(error)) return;
     row.set("error", `Could not get the result. ${error.message}`);
   }
 }
@@ -282,7 +321,9 @@ async function loadPage() {
     for (const image of page.items) {
       gallery.upsert(image);
       if (image.status === "pending")
-        watch(image.id).catch((error) => showError(`Could not follow an upload: ${error.message}`));
+        watch(image.id).catch((error) => {
+          if (!stoppedByDelete(error)) showError(`Could not follow an upload: ${error.message}`);
+        });
     }
     cursor = typeof page.next === "string" ? page.next : null;
     gallery.loaded = true;

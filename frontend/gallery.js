@@ -1,8 +1,18 @@
 // The gallery: one card per image, newest first, built from `GET /api/images` items and from
 // the uploads of this visit. Ready images are a <picture> (WebP and JPEG srcsets); a click opens
-// the largest rendition in a dialog.
+// the largest rendition in a dialog. Every card has a delete button, which asks first in a modal
+// dialog (ConfirmDialog).
 
-import { GALLERY_SIZES, describeSource, insertionIndex, pictureModel, reasonText } from "./lib.js";
+import {
+  GALLERY_SIZES,
+  deleteConfirmation,
+  deleteOutcome,
+  describeSource,
+  insertionIndex,
+  photoLabel,
+  pictureModel,
+  reasonText,
+} from "./lib.js";
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
@@ -38,16 +48,70 @@ function picture(model, { alt, sizes, lazy }) {
   return element;
 }
 
+/**
+ * A modal confirmation (`<dialog>` with `[data-testid=confirm-delete]` and
+ * `[data-testid=cancel-delete]`): `ask()` resolves true for "Delete", false for "Cancel", Escape or
+ * a click on the backdrop. Focus starts on Cancel (the harmless choice) and the browser gives it
+ * back to the button that opened the dialog when it closes.
+ */
+export class ConfirmDialog {
+  constructor(dialog) {
+    this.dialog = dialog;
+    this.title = dialog.querySelector("[data-testid=delete-title]");
+    this.text = dialog.querySelector("[data-testid=delete-text]");
+    this.confirm = dialog.querySelector("[data-testid=confirm-delete]");
+    this.cancel = dialog.querySelector("[data-testid=cancel-delete]");
+    this.settle = null;
+    this.confirm.addEventListener("click", () => dialog.close("confirm"));
+    this.cancel.addEventListener("click", () => dialog.close("cancel"));
+    dialog.addEventListener("click", (event) => {
+      if (event.target === dialog) dialog.close("cancel");
+    });
+    // Escape fires `cancel` and closes the dialog with the returnValue left as "" (see ask()).
+    dialog.addEventListener("close", () => {
+      const settle = this.settle;
+      this.settle = null;
+      settle?.(dialog.returnValue === "confirm");
+    });
+  }
+
+  /** Shows `{title, text}` and resolves to whether the user confirmed. */
+  ask({ title, text }) {
+    if (this.dialog.open) return Promise.resolve(false);
+    this.title.textContent = title;
+    this.text.textContent = text;
+    this.dialog.returnValue = "";
+    return new Promise((resolve) => {
+      this.settle = resolve;
+      this.dialog.showModal();
+      this.cancel.focus();
+    });
+  }
+}
+
 export class Gallery {
   /**
-   * @param {{list: HTMLElement, empty: HTMLElement, viewer: HTMLDialogElement}} elements
+   * @param {{list: HTMLElement, empty: HTMLElement, viewer: HTMLDialogElement,
+   *   heading?: HTMLElement, confirm?: ConfirmDialog, deleteImage?: (id: string) => Promise<unknown>,
+   *   announce?: (text: string) => void, onDeleted?: (id: string) => void}} options
+   * `deleteImage(id)` sends the delete (it rejects with an ApiError on failure); `onDeleted(id)`
+   * is told once a card went because its image is deleted (or was already gone).
    */
-  constructor({ list, empty, viewer }) {
+  constructor({ list, empty, viewer, heading = null, confirm = null, deleteImage = null, announce = () => {}, onDeleted = () => {} }) {
     this.list = list;
     this.empty = empty;
     this.viewer = viewer;
+    this.heading = heading;
+    this.confirm = confirm;
+    this.deleteImage = deleteImage;
+    this.announce = announce;
+    this.onDeleted = onDeleted;
     /** id → file name, for the uploads of this visit (the API does not return names). */
     this.names = new Map();
+    /** Ids whose delete is under way, and the last update each received meanwhile (or null). */
+    this.deleting = new Map();
+    /** Ids deleted in this visit: a late poll or listing page must not bring their card back. */
+    this.deleted = new Set();
     this.loaded = false;
     viewer.querySelector("[data-testid=viewer-close]").addEventListener("click", () => viewer.close());
     // A click on the backdrop (the dialog element itself, outside its content) closes it.
@@ -71,6 +135,12 @@ export class Gallery {
   /** Adds or updates an image (an API image, or `{id, status: "pending"}`), keeping newest first. */
   upsert(image, name = null) {
     if (name) this.names.set(image.id, name);
+    if (this.deleted.has(image.id)) return null;
+    if (this.deleting.has(image.id)) {
+      // Applied if the delete fails; the card keeps showing that it is being deleted meanwhile.
+      this.deleting.set(image.id, image);
+      return this.item(image.id);
+    }
     const card = this.card(image);
     const existing = this.item(image.id);
     if (existing) {
@@ -90,9 +160,11 @@ export class Gallery {
   }
 
   card(image) {
-    const name = this.names.get(image.id) ?? null;
+    const name = (typeof image.filename === "string" && image.filename) || this.names.get(image.id) || null;
     const status = ["ready", "rejected"].includes(image.status) ? image.status : "pending";
     const created = typeof image.createdAt === "string" ? new Date(image.createdAt) : null;
+    const createdOk = created !== null && !Number.isNaN(created.getTime());
+    const label = photoLabel({ ...image, status }, name, createdOk ? dateFormat.format(created) : null);
     const meta = [];
     if (status === "ready") meta.push(describeSource(image.source));
     const caption = h(
@@ -103,7 +175,7 @@ export class Gallery {
         "span",
         { class: "card__meta" },
         meta.length > 0 && meta[0] ? `${meta[0]} · ` : null,
-        created && !Number.isNaN(created.getTime())
+        createdOk
           ? h("time", { datetime: image.createdAt, text: dateFormat.format(created) })
           : null,
       ),
@@ -167,11 +239,102 @@ export class Gallery {
       );
     }
     figure.append(caption);
+    const button = h("button", {
+      class: "button button--quiet button--small card__delete",
+      type: "button",
+      "data-testid": "delete",
+      "aria-label": `Delete ${label}`,
+      text: "Delete",
+    });
+    button.addEventListener("click", () => {
+      this.remove(image.id, { label, name, status }).catch((error) => this.announce(error.message));
+    });
+    const problem = h("p", { class: "card__error", "data-testid": "delete-error", hidden: true });
+    const actions = h("div", { class: "card__actions" }, button, problem);
     return h(
       "li",
       { class: `card card--${status}`, "data-testid": "gallery-item", "data-id": image.id, "data-status": status },
       figure,
+      actions,
     );
+  }
+
+  /**
+   * Asks, then deletes an image: the card shows it is being deleted (its button disabled) while
+   * the request runs, goes when the image is deleted or was gone already (404), and stays with the
+   * reason when the delete failed. A 401 is recovered from by api.js (the request waits for the
+   * user to sign in again and is sent once more).
+   */
+  async remove(id, { label, name = null, status }) {
+    if (!this.item(id) || !this.deleteImage || this.deleting.has(id)) return;
+    const confirmed = this.confirm ? await this.confirm.ask(deleteConfirmation(label, status, name !== null)) : true;
+    // The card may have been replaced while the dialog was open (a pending image became ready).
+    const card = this.item(id);
+    if (!card || this.deleting.has(id)) return;
+    const button = card.querySelector("[data-testid=delete]");
+    const problem = card.querySelector("[data-testid=delete-error]");
+    if (!confirmed) {
+      button.focus();
+      return;
+    }
+    this.deleting.set(id, null);
+    card.classList.add("card--deleting");
+    card.dataset.deleting = "true";
+    card.setAttribute("aria-busy", "true");
+    button.disabled = true;
+    button.textContent = "Deleting…";
+    problem.hidden = true;
+    problem.textContent = "";
+    // Spoken: "Deleting “IMG_2041.JPG”…", or "Deleting the photo, 1800 × 1200 JPEG, …".
+    const spoken = name !== null ? `“${name}”` : `the ${label}`;
+    this.announce(`Deleting ${spoken}…`);
+    let outcome;
+    try {
+      await this.deleteImage(id);
+      outcome = deleteOutcome({ status: 204 });
+    } catch (error) {
+      // The card names the photo already; the sentence names it by file name only.
+      outcome = deleteOutcome({ status: error?.status ?? 0, message: error?.message }, name);
+    }
+    const update = this.deleting.get(id);
+    this.deleting.delete(id);
+    if (outcome.removeCard) {
+      this.deleted.add(id);
+      this.names.delete(id);
+      // Keep the keyboard where it was: on the next card's delete button (or the previous one's,
+      // or the heading), if focus was in this card or got lost when the button was disabled.
+      const neighbour = card.nextElementSibling ?? card.previousElementSibling;
+      const focusWasHere = card.contains(document.activeElement) || document.activeElement === document.body;
+      card.remove();
+      this.updateEmpty();
+      if (focusWasHere) {
+        const target = neighbour?.querySelector("[data-testid=delete]:not(:disabled)") ?? this.heading;
+        target?.focus();
+      }
+      this.announce(outcome.kind === "gone" ? `Already deleted: ${spoken}.` : `Deleted ${spoken}.`);
+      this.onDeleted(id);
+      return;
+    }
+    card.classList.remove("card--deleting");
+    delete card.dataset.deleting;
+    card.removeAttribute("aria-busy");
+    button.disabled = false;
+    button.textContent = "Delete";
+    problem.textContent = outcome.message;
+    problem.hidden = false;
+    this.announce(name ? outcome.message : `${outcome.message} (${label})`);
+    if (update) {
+      // The image changed while the delete ran (a pending one became ready): show it now, with the error.
+      const fresh = this.upsert(update);
+      const freshProblem = fresh?.querySelector("[data-testid=delete-error]");
+      if (fresh !== card && freshProblem) {
+        freshProblem.textContent = outcome.message;
+        freshProblem.hidden = false;
+      }
+      fresh?.querySelector("[data-testid=delete]")?.focus();
+    } else if (document.activeElement === document.body || document.activeElement === button) {
+      button.focus();
+    }
   }
 
   /** Shows the largest rendition of a ready image in the dialog. */

@@ -489,3 +489,69 @@ export function describeSource(source) {
 export function isImageId(text) {
   return typeof text === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(text);
 }
+
+// ---- deleting a photo ---------------------------------------------------------------------
+
+/** The request that deletes one of the caller's images: `DELETE /api/images/{id}`. */
+export function deleteImageRequest(id) {
+  if (typeof id !== "string" || id === "") throw new Error("an image id is needed to delete it");
+  return { method: "DELETE", path: `/api/images/${encodeURIComponent(id)}` };
+}
+
+/**
+ * What a `DELETE /api/images/{id}` answer means for the card: `{kind, removeCard, message}`.
+ * `answer` is `{status, message}`: the HTTP status (0 for network trouble) and, for a failure,
+ * the sentence to show (an ApiError's message); `label` names the photo in that sentence.
+ * - 2xx: `deleted`; the card goes.
+ * - 404: `gone` (not the caller's, or deleted already, from another tab say); the card goes too,
+ *   without an error.
+ * - anything else (401 that could not be recovered from, 5xx, network): `failed`; the card stays
+ *   and the message says why.
+ */
+export function deleteOutcome({ status, message = "" } = {}, label = null) {
+  if (Number.isInteger(status) && status >= 200 && status < 300) {
+    return { kind: "deleted", removeCard: true, message: null };
+  }
+  if (status === 404) return { kind: "gone", removeCard: true, message: null };
+  const said = typeof message === "string" && message.trim() !== "" ? message.trim() : null;
+  const fallback =
+    status === 0 || status === undefined
+      ? "The server could not be reached."
+      : `The server answered ${status}.`;
+  const what = typeof label === "string" && label !== "" ? `“${label}”` : "the photo";
+  return { kind: "failed", removeCard: false, message: `Could not delete ${what}. ${said ?? fallback}` };
+}
+
+/**
+ * How a card's photo is named to people (the delete button's label, the confirmation): its file
+ * name when known, else what it is and when it was added, e.g.
+ * "photo, 1800 × 1200 JPEG, 344.5 KiB, added 12 Mar 2025, 14:00".
+ * `image` is an API image; `added` the formatted creation time (or null).
+ */
+export function photoLabel(image, name = null, added = null) {
+  if (typeof name === "string" && name.trim() !== "") return name;
+  const kind =
+    image?.status === "ready" ? "photo" : image?.status === "rejected" ? "rejected upload" : "upload in progress";
+  const parts = [kind];
+  const source = image?.status === "ready" ? describeSource(image.source) : "";
+  if (source) parts.push(source);
+  if (added) parts.push(`added ${added}`);
+  return parts.join(", ");
+}
+
+/**
+ * The confirmation's title and sentence for deleting a photo named by photoLabel(): the title
+ * quotes the file name when it is known (`named`), else the sentence says what the photo is.
+ */
+export function deleteConfirmation(label, status, named = true) {
+  const noun = status === "ready" ? "photo" : "upload";
+  const what =
+    status === "ready"
+      ? "The photo and its thumbnails are removed for good."
+      : status === "rejected"
+        ? "The upload is removed for good."
+        : "The upload is stopped and removed for good, with any thumbnails made from it.";
+  if (named) return { title: `Delete “${label}”?`, text: `${what} This cannot be undone.` };
+  const described = label.charAt(0).toUpperCase() + label.slice(1);
+  return { title: `Delete this ${noun}?`, text: `${described}. ${what} This cannot be undone.` };
+}

@@ -38,6 +38,10 @@ import {
   parseTokens,
   renewDelay,
   randomToken,
+  deleteImageRequest,
+  deleteOutcome,
+  photoLabel,
+  deleteConfirmation,
 } from "../lib.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -410,4 +414,82 @@ test("token answers, claims and renewal times", () => {
   assert.equal(renewDelay(3_600_000, 0), 3_540_000);
   assert.equal(renewDelay(300_000, 0), 270_000);
   assert.equal(renewDelay(1000, 5000), 0);
+});
+
+// ---- deleting a photo -----------------------------------------------------------------------
+
+test("the delete request is DELETE /api/images/{id}, the id encoded", () => {
+  assert.deepEqual(deleteImageRequest(ID), { method: "DELETE", path: `/api/images/${ID}` });
+  assert.deepEqual(deleteImageRequest("a/b?c"), { method: "DELETE", path: "/api/images/a%2Fb%3Fc" });
+  assert.throws(() => deleteImageRequest(""), /id is needed/);
+  assert.throws(() => deleteImageRequest(undefined), /id is needed/);
+});
+
+test("a delete's answer says whether the card goes, and why not", () => {
+  assert.deepEqual(deleteOutcome({ status: 204 }), { kind: "deleted", removeCard: true, message: null });
+  assert.deepEqual(deleteOutcome({ status: 200 }), { kind: "deleted", removeCard: true, message: null });
+  // Not the caller's, or gone already (another tab deleted it): the card goes, with no error.
+  assert.deepEqual(deleteOutcome({ status: 404, message: "No image has the id … (DELETE … → 404)." }), {
+    kind: "gone",
+    removeCard: true,
+    message: null,
+  });
+  const busy = deleteOutcome(
+    { status: 503, message: "The catalog is busy; try again (DELETE /api/images/x → 503)." },
+    "IMG_2041.JPG",
+  );
+  assert.deepEqual(busy, {
+    kind: "failed",
+    removeCard: false,
+    message: "Could not delete “IMG_2041.JPG”. The catalog is busy; try again (DELETE /api/images/x → 503).",
+  });
+  assert.equal(deleteOutcome({ status: 502, message: "  " }).message, "Could not delete the photo. The server answered 502.");
+  assert.equal(deleteOutcome({ status: 0 }).message, "Could not delete the photo. The server could not be reached.");
+  assert.equal(deleteOutcome().kind, "failed");
+  // A 401 reaches here only when signing in again did not happen: the card stays.
+  assert.equal(deleteOutcome({ status: 401, message: "Sign in again." }, "a.png").removeCard, false);
+  for (const status of [400, 403, 409, 429, 500]) assert.equal(deleteOutcome({ status }).kind, "failed", `${status}`);
+});
+
+test("photos are named by file name, else by what they are and when they were added", () => {
+  const ready = { id: ID, status: "ready", source: { format: "jpeg", width: 1800, height: 1200, bytes: 352727 } };
+  assert.equal(photoLabel(ready, "IMG_2041.JPG", "12 Mar 2025, 14:00"), "IMG_2041.JPG");
+  assert.equal(
+    photoLabel(ready, null, "12 Mar 2025, 14:00"),
+    "photo, 1800 × 1200 JPEG, 344.5 KiB, added 12 Mar 2025, 14:00",
+  );
+  assert.equal(photoLabel(ready, "  "), "photo, 1800 × 1200 JPEG, 344.5 KiB");
+  assert.equal(photoLabel({ status: "rejected", reason: "corrupt" }, null, "today"), "rejected upload, added today");
+  assert.equal(photoLabel({ status: "pending" }), "upload in progress");
+  assert.equal(photoLabel(null), "upload in progress");
+});
+
+test("the delete confirmation names the photo and says it cannot be undone", () => {
+  assert.deepEqual(deleteConfirmation("IMG_2041.JPG", "ready"), {
+    title: "Delete “IMG_2041.JPG”?",
+    text: "The photo and its thumbnails are removed for good. This cannot be undone.",
+  });
+  assert.match(deleteConfirmation("notes.jpg", "rejected").text, /^The upload is removed for good\./);
+  assert.match(deleteConfirmation("x.png", "pending").text, /stopped and removed/);
+  // Without a file name the sentence says what the photo is.
+  assert.deepEqual(deleteConfirmation("photo, 10 × 20 PNG, added today", "ready", false), {
+    title: "Delete this photo?",
+    text: "Photo, 10 × 20 PNG, added today. The photo and its thumbnails are removed for good. This cannot be undone.",
+  });
+  assert.equal(deleteConfirmation("rejected upload", "rejected", false).title, "Delete this upload?");
+});
+
+test("the page has the delete dialog, and never asks through window.confirm", () => {
+  const html = readFileSync(join(frontend, "index.html"), "utf8");
+  const dialog = /<dialog id="delete-dialog"[^>]*>([\s\S]*?)<\/dialog>/.exec(html);
+  assert.ok(dialog, "a <dialog id=delete-dialog>");
+  for (const testid of ["confirm-delete", "cancel-delete", "delete-title", "delete-text"]) {
+    assert.match(dialog[1], new RegExp(`data-testid="${testid}"`), testid);
+  }
+  assert.match(dialog[0], /aria-labelledby="delete-title"/);
+  assert.match(dialog[0], /aria-describedby="delete-text"/);
+  for (const name of sources.filter((n) => n.endsWith(".js"))) {
+    const js = readFileSync(join(frontend, name), "utf8");
+    assert.doesNotMatch(js, /\b(?:window\.)?(?:confirm|alert|prompt)\s*\(/, `${name}: a blocking browser prompt`);
+  }
 });

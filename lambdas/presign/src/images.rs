@@ -34,6 +34,8 @@ pub const MAX_LIMIT: usize = 100;
 pub struct Image {
     /// The id.
     pub id: String,
+    /// The file name the user gave when uploading.
+    pub filename: String,
     /// `pending`, `ready` or `rejected`.
     pub status: Status,
     /// Why it was rejected (`rejected` only).
@@ -103,6 +105,7 @@ pub fn describe(record: &ImageRecord) -> Image {
         source: None,
         thumbnails: Vec::new(),
         created_at: rfc3339_millis(record.created_at_ms),
+        filename: record.filename.clone(),
         id,
     };
     match &record.state {

@@ -368,6 +368,7 @@ async fn post_uploads_hands_out_a_signed_put_and_records_a_pending_image() {
     let status = h.call(get(&format!("/api/images/{id}"), &[])).await;
     assert_eq!((status.status, status.body["status"].as_str()), (200, Some("pending")), "{}", status.body);
     assert_eq!(status.body["createdAt"], "2025-03-12T14:03:11.123Z");
+    assert_eq!(status.body["filename"], "IMG_2041.JPG");
 }
 
 #[tokio::test]
@@ -689,8 +690,8 @@ async fn image_status_pending_ready_rejected() {
     assert_eq!(
         answer.body,
         json!({
-            "id": id.to_string(), "status": "pending", "reason": null, "message": null, "source": null,
-            "thumbnails": [], "createdAt": "2025-03-12T14:03:07.123Z",
+            "id": id.to_string(), "filename": format!("{id}.jpg"), "status": "pending", "reason": null,
+            "message": null, "source": null, "thumbnails": [], "createdAt": "2025-03-12T14:03:07.123Z",
         })
     );
 
@@ -727,7 +728,7 @@ async fn image_status_pending_ready_rejected() {
     assert_eq!(
         answer.body,
         json!({
-            "id": other.to_string(), "status": "rejected", "reason": "not_an_image",
+            "id": other.to_string(), "filename": format!("{other}.jpg"), "status": "rejected", "reason": "not_an_image",
             "message": "the bytes are not an image", "source": null, "thumbnails": [],
             "createdAt": "2025-03-12T14:03:09.123Z",
         })
