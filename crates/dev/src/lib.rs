@@ -8,6 +8,7 @@
 //! | S3 (media bucket, CORS for the page) | [`thumbforge_s3_local`]: s3s + s3s-fs, SigV4 and presigned URLs verified |
 //! | Lambda | [`lambda`]: a Runtime API emulator per function running its binary as child processes |
 //! | S3 → Lambda notification, async retries, DLQ | [`notify`] |
+//! | DynamoDB stream → Lambda event source mapping (clean-up of deleted images), on-failure destination | [`streams`] |
 //! | CloudFront + API Gateway HTTP API | [`gateway`]: the page, `/api/*` as payload-2.0 events behind the JWT authorizer ([`authorizer`]), `/thumbs/*` from the bucket |
 //! | DynamoDB (the metadata table) | [`thumbforge_dynamo_local`]: dynoxide on SQLite under the data folder |
 //! | Cognito user pool + hosted UI | [`thumbforge_oidc_local`]: an OpenID Connect issuer with the hosted UI's sign-in, sign-up and reset pages, code + PKCE and refresh tokens |
@@ -21,6 +22,7 @@ pub mod gateway;
 pub mod lambda;
 pub mod logs;
 pub mod notify;
+pub mod streams;
 pub mod time;
 
 use std::collections::BTreeMap;
@@ -44,6 +46,7 @@ pub use binaries::{Binaries, Runner};
 pub use lambda::{Function, FunctionSpec, InvokeError};
 pub use logs::LogSink;
 pub use notify::{Delivery, Notifications, RetryPolicy};
+pub use streams::{Backoff, BatchDelivery, BatchOutcome, StreamOptions, StreamPoller};
 
 /// Resolves once `stop` holds `true` (or its sender is gone).
 pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
@@ -85,6 +88,9 @@ pub struct StackOptions {
     pub instances: usize,
     /// Retries of failed S3 events.
     pub retry: RetryPolicy,
+    /// The waits between retries of failed clean-up batches (the stream's event source mapping;
+    /// how many retries, the batch size and the record age come from `config.cleanup`).
+    pub cleanup_backoff: Backoff,
     /// Where log lines go.
     pub logs: LogSink,
 }
@@ -105,6 +111,7 @@ impl StackOptions {
             binaries,
             instances: 2,
             retry: RetryPolicy::default(),
+            cleanup_backoff: Backoff::default(),
             logs: LogSink::stderr(),
         }
     }
@@ -121,14 +128,15 @@ pub struct Stack {
     presign: Function,
     thumbnail: Function,
     notifications: Arc<Notifications>,
+    streams: Arc<StreamPoller>,
     stop: watch::Sender<bool>,
     gateway: tokio::task::JoinHandle<()>,
     notify: tokio::task::JoinHandle<()>,
 }
 
 impl Stack {
-    /// Starts S3, both functions (waiting until each environment is ready), the notification
-    /// and the edge.
+    /// Starts S3, both functions (waiting until each environment is ready), the notification,
+    /// the table stream's event source mapping and the edge.
     ///
     /// # Errors
     ///
@@ -146,6 +154,7 @@ impl Stack {
             binaries,
             instances,
             retry,
+            cleanup_backoff,
             logs,
         } = options;
         config.validate().context("the configuration is invalid")?;
@@ -298,6 +307,25 @@ impl Stack {
         );
         let notify = tokio::spawn(Arc::clone(&notifications).run(events));
 
+        // The table stream → thumbnail clean-up mapping (removed image items), as on AWS.
+        let mut stream_options = StreamOptions::cleanup(&config.cleanup, TABLE, REGION, &data_dir);
+        stream_options.backoff = cleanup_backoff;
+        let streams = match StreamPoller::start(
+            dynamo.database().clone(),
+            thumbnail.clone(),
+            stream_options,
+            logs.clone(),
+        )
+        .await
+        {
+            Ok(streams) => streams,
+            Err(err) => {
+                notify.abort();
+                tokio::join!(presign.stop(), thumbnail.stop());
+                return Err(anyhow::Error::new(err).context(format!("starting the {TABLE} stream poller")));
+            }
+        };
+
         let (stop, stopped) = watch::channel(false);
         let edge_routes = gateway::Edge {
             frontend_dir,
@@ -312,7 +340,19 @@ impl Stack {
             logs: logs.clone(),
         };
         let gateway = tokio::spawn(gateway::serve(edge, edge_routes, stopped));
-        Ok(Self { url, s3, dynamo, identity, presign, thumbnail, notifications, stop, gateway, notify })
+        Ok(Self {
+            url,
+            s3,
+            dynamo,
+            identity,
+            presign,
+            thumbnail,
+            notifications,
+            streams,
+            stop,
+            gateway,
+            notify,
+        })
     }
 
     /// The page's URL, e.g. `http://127.0.0.1:8080`.
@@ -363,10 +403,19 @@ impl Stack {
         &self.notifications
     }
 
-    /// Stops the edge, the functions (killing their processes) and S3.
+    /// The table stream → thumbnail event source mapping (the clean-up of deleted images): its
+    /// invocations, dead letters (`{data_dir}/dead-letters/cleanup/`), checkpoint
+    /// (`{data_dir}/streams/{TABLE}.checkpoint`) and [`StreamPoller::wait_drained`].
+    #[must_use]
+    pub fn streams(&self) -> &Arc<StreamPoller> {
+        &self.streams
+    }
+
+    /// Stops the edge, the stream poller, the functions (killing their processes) and S3.
     pub async fn shutdown(self) {
         self.stop.send_replace(true);
         let _ = self.gateway.await;
+        self.streams.shutdown().await;
         tokio::join!(self.presign.stop(), self.thumbnail.stop());
         self.notify.abort();
         tokio::join!(self.s3.shutdown(), self.identity.shutdown(), self.dynamo.shutdown());

@@ -595,3 +595,180 @@ async fn users_see_only_their_own_images() {
     assert_eq!(catalog.profile(&ben_owner).await.unwrap().images, 1);
     assert_eq!(catalog.profile(&owner_of(stack, ana).await).await.unwrap().images, 2);
 }
+
+/// `DELETE /api/images/{id}` as `email`.
+async fn delete_as(stack: &Stack, email: &str, id: &str) -> Answer {
+    let auth = bearer_for(stack, email).await;
+    send("DELETE", &format!("{}/api/images/{id}", stack.url()), &[("authorization", &auth)], Bytes::new())
+        .await
+}
+
+/// Every version and delete marker the bucket holds for image `id` (upload and renditions).
+async fn versions_of(stack: &Stack, id: &str) -> Vec<String> {
+    let client = stack.s3().client();
+    let mut keys = Vec::new();
+    for prefix in [format!("raw/{id}"), format!("thumbs/{id}/")] {
+        let out =
+            client.list_object_versions().bucket(thumbforge_dev::BUCKET).prefix(prefix).send().await.unwrap();
+        keys.extend(out.versions().iter().filter_map(|v| v.key().map(str::to_owned)));
+        keys.extend(out.delete_markers().iter().filter_map(|m| m.key().map(str::to_owned)));
+    }
+    keys
+}
+
+/// Waits until every S3 event and every stream record so far has been handled.
+async fn settle(stack: &Stack) {
+    tokio::time::timeout(Duration::from_secs(120), async {
+        stack.notifications().wait_idle().await;
+        stack.streams().wait_drained().await.unwrap();
+        // The thumbnail function's own clean-up may have written to the table meanwhile.
+        stack.notifications().wait_idle().await;
+        stack.streams().wait_drained().await.unwrap();
+    })
+    .await
+    .expect("the stack settled within 120 s");
+}
+
+/// An image of `email`'s, uploaded and ready; its id and thumbnail URLs.
+async fn ready_image_of(stack: &Stack, email: &str, photo: &[u8]) -> (String, Vec<String>) {
+    let ticket = presign_as(stack, email, "a.jpg", "image/jpeg", photo.len()).await;
+    assert_eq!(put(&ticket, stack.url(), photo).await.status, 200);
+    let id = ticket["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let auth = bearer_for(stack, email).await;
+    loop {
+        let answer = send(
+            "GET",
+            &format!("{}/api/images/{id}", stack.url()),
+            &[("authorization", &auth)],
+            Bytes::new(),
+        )
+        .await;
+        let image = answer.json();
+        if image["status"] == "ready" {
+            let urls = image["thumbnails"].as_array().unwrap().iter();
+            return (id, urls.map(|t| t["url"].as_str().unwrap().to_owned()).collect());
+        }
+        assert_eq!(image["status"], "pending", "{image}");
+        assert!(Instant::now() < deadline, "{id} not ready after 120 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_image_leaves_nothing_behind_and_only_its_owner_can_delete_it() {
+    let booted = boot(native(), quick_retries()).await;
+    let stack = &booted.stack;
+    let (ana, ben) = ("ana@example.com", "ben@example.com");
+    let photo = fixture("orient_1.jpg");
+    let (gone, gone_urls) = ready_image_of(stack, ana, &photo).await;
+    let (kept, kept_urls) = ready_image_of(stack, ana, &photo).await;
+    let (bens, _) = ready_image_of(stack, ben, &photo).await;
+    assert_eq!(versions_of(stack, &gone).await.len(), 5, "the upload and four renditions");
+    for url in &gone_urls {
+        assert_eq!(get(&format!("{}{url}", stack.url())).await.status, 200, "{url}");
+    }
+
+    // Ben cannot delete Ana's image: it is not there for him.
+    let refused = delete_as(stack, ben, &gone).await;
+    assert_eq!((refused.status, refused.json()["error"]["code"].clone()), (404, json!("image_not_found")));
+    // Without a token the authorizer answers first.
+    let anonymous = send("DELETE", &format!("{}/api/images/{gone}", stack.url()), &[], Bytes::new()).await;
+    assert_eq!(anonymous.status, 401);
+
+    let deleted = delete_as(stack, ana, &gone).await;
+    assert_eq!(deleted.status, 204, "{}", String::from_utf8_lossy(&deleted.body));
+    assert!(deleted.body.is_empty());
+    // Gone from the API at once.
+    let auth = bearer_for(stack, ana).await;
+    let status =
+        send("GET", &format!("{}/api/images/{gone}", stack.url()), &[("authorization", &auth)], Bytes::new())
+            .await;
+    assert_eq!(status.status, 404);
+    assert_eq!(delete_as(stack, ana, &gone).await.status, 404, "a second delete finds nothing");
+
+    // Its files go through the table's stream.
+    settle(stack).await;
+    assert_eq!(versions_of(stack, &gone).await, Vec::<String>::new());
+    for url in &gone_urls {
+        assert_eq!(get(&format!("{}{url}", stack.url())).await.status, 404, "{url}");
+    }
+    assert!(
+        stack.streams().deliveries().iter().any(|d| d.payload.to_string().contains(&gone)),
+        "the clean-up came from the stream"
+    );
+    // Nothing else was touched.
+    assert_eq!(versions_of(stack, &kept).await.len(), 5);
+    assert_eq!(versions_of(stack, &bens).await.len(), 5);
+    for url in &kept_urls {
+        assert_eq!(get(&format!("{}{url}", stack.url())).await.status, 200, "{url}");
+    }
+    let catalog = stack.catalog();
+    assert_eq!(catalog.profile(&owner_of(stack, ana).await).await.unwrap().images, 1);
+    assert_eq!(catalog.profile(&owner_of(stack, ben).await).await.unwrap().images, 1);
+    assert!(stack.streams().dead_letters().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_racing_the_thumbnail_function_leave_nothing_behind() {
+    let booted = boot(native(), quick_retries()).await;
+    let stack = &booted.stack;
+    let photo = fixture("orient_1.jpg");
+    let email = "racer@example.com";
+    // Deleted before the upload, right after it, and while the function works on it.
+    let mut ids = Vec::new();
+    for delay_ms in [None, Some(0), Some(5), Some(20), Some(60), Some(150)] {
+        let ticket = presign_as(stack, email, "a.jpg", "image/jpeg", photo.len()).await;
+        let id = ticket["id"].as_str().unwrap().to_owned();
+        match delay_ms {
+            None => {
+                assert_eq!(delete_as(stack, email, &id).await.status, 204);
+                // The URL is still valid: the upload lands after the delete.
+                assert_eq!(put(&ticket, stack.url(), &photo).await.status, 200);
+            }
+            Some(ms) => {
+                assert_eq!(put(&ticket, stack.url(), &photo).await.status, 200);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                assert_eq!(delete_as(stack, email, &id).await.status, 204);
+            }
+        }
+        ids.push(id);
+    }
+    settle(stack).await;
+    for id in &ids {
+        assert_eq!(versions_of(stack, id).await, Vec::<String>::new(), "{id}");
+        assert_eq!(delete_as(stack, email, id).await.status, 404);
+    }
+    let owner = owner_of(stack, email).await;
+    assert_eq!(stack.catalog().profile(&owner).await.unwrap().images, 0);
+    assert!(stack.catalog().list(&owner, 10, None).await.unwrap().items.is_empty(), "no item came back");
+    assert!(stack.streams().dead_letters().is_empty());
+    assert!(stack.notifications().deliveries().iter().all(|d| d.outcome.is_ok()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_failure_during_the_clean_up_is_retried_until_clean() {
+    let booted = boot(native(), quick_retries()).await;
+    let stack = &booted.stack;
+    let photo = fixture("orient_1.jpg");
+    let email = "unlucky@example.com";
+    let (id, _) = ready_image_of(stack, email, &photo).await;
+    // S3 refuses the deletes for longer than the function's own retries last: the first
+    // invocation reports its record failed, the mapping retries it.
+    let faults = stack.s3().faults();
+    faults.fail_next(Operation::DeleteObjects, 6, 503);
+    assert_eq!(delete_as(stack, email, &id).await.status, 204);
+    settle(stack).await;
+    assert_eq!(faults.pending(Operation::DeleteObjects), 0, "every injected failure was met");
+    assert_eq!(versions_of(stack, &id).await, Vec::<String>::new());
+    let deliveries: Vec<_> =
+        stack.streams().deliveries().into_iter().filter(|d| d.payload.to_string().contains(&id)).collect();
+    assert!(deliveries.len() >= 2, "retried: {deliveries:?}");
+    assert!(
+        matches!(&deliveries[0].outcome, thumbforge_dev::BatchOutcome::PartiallyFailed { failed } if failed.len() == 1),
+        "{:?}",
+        deliveries[0].outcome
+    );
+    assert_eq!(deliveries.last().unwrap().outcome, thumbforge_dev::BatchOutcome::Succeeded);
+    assert!(stack.streams().dead_letters().is_empty());
+}

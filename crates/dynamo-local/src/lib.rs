@@ -49,6 +49,11 @@
 #[cfg(feature = "client")]
 mod client;
 
+/// The emulator itself, so embedders can name the types of [`LocalDynamo::database`]'s
+/// requests and answers (e.g. the DynamoDB Streams calls the local stack's stream poller makes)
+/// without depending on the pinned `dynoxide-rs` version separately.
+pub use dynoxide;
+
 use std::fmt;
 use std::fs::{File, TryLockError};
 use std::io;

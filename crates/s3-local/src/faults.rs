@@ -201,11 +201,14 @@ pub struct Faults {
     inner: Arc<Inner>,
 }
 
+/// One operation's queue: (calls left, the fault; `None`: let them through).
+type Queue = VecDeque<(u32, Option<Fault>)>;
+
 #[derive(Default)]
 struct Inner {
     calls: [AtomicU64; Operation::ALL.len()],
     /// Per operation, a queue of (calls left, the fault; `None`: let them through).
-    pending: Mutex<[VecDeque<(u32, Option<Fault>)>; Operation::ALL.len()]>,
+    pending: Mutex<[Queue; Operation::ALL.len()]>,
 }
 
 impl Faults {
@@ -275,7 +278,7 @@ impl Faults {
         err.map_or(Ok(()), Err)
     }
 
-    fn pending_queues(&self) -> MutexGuard<'_, [VecDeque<(u32, Option<Fault>)>; Operation::ALL.len()]> {
+    fn pending_queues(&self) -> MutexGuard<'_, [Queue; Operation::ALL.len()]> {
         self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
