@@ -348,7 +348,7 @@ fn signed_in_smoke_test(outputs: &Outputs, token: &str) -> anyhow::Result<()> {
         }
         if Instant::now() > deadline {
             bail!(
-                "no manifest after {SMOKE_TIMEOUT:?}: is the thumbnail function triggered? (its logs, the DLQ)"
+                "still pending after {SMOKE_TIMEOUT:?}: is the thumbnail function triggered? (its logs, the DLQ)"
             );
         }
         std::thread::sleep(Duration::from_secs(3));
@@ -366,7 +366,13 @@ fn signed_in_smoke_test(outputs: &Outputs, token: &str) -> anyhow::Result<()> {
     if !fetched.starts_with("200 image/") {
         bail!("the thumbnail answered `{fetched}`, expected 200 and an image type");
     }
-    println!("smoke test passed (signed in): {} → {}", ticket.status_url, thumbnail.url);
+    // The smoke image leaves with the user: the delete answers at once, the image is gone from
+    // the API, and the table's stream has its files removed (asynchronously; a failure there
+    // lands in the clean-up dead-letter queue).
+    let image_url = format!("{site}{}", ticket.status_url);
+    ApiCall::new("DELETE", &image_url, Some(token), None).send(204, "DELETE /api/images/{id} failed")?;
+    ApiCall::new("GET", &image_url, Some(token), None).send(404, "the deleted image is still served")?;
+    println!("smoke test passed (signed in): {} → {}, then deleted", ticket.status_url, thumbnail.url);
     Ok(())
 }
 
