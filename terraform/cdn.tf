@@ -4,7 +4,7 @@
 locals {
   # AWS-managed policies, by their documented, fixed ids (the same in every account).
   managed_cache_policy = {
-    caching_optimized = "658327ea-f89d-4fab-a63d-7e88639e58f6" # honours the origin's Cache-Control, up to a year
+    caching_optimized = "658327ea-f89d-4fab-a63d-7e88639e58f6" # honours the origin's Cache-Control (TTL 1 s to a year, a day without one)
     caching_disabled  = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
   }
   managed_origin_request_policy = {
@@ -134,7 +134,20 @@ resource "aws_cloudfront_distribution" "this" {
     }
   }
 
-  # Thumbnails: immutable keys, served for a year (their Cache-Control says so).
+  # Thumbnails. Each rendition carries `Cache-Control: public, max-age=<thumbnail_cache_seconds>`
+  # (thumbnails.cache_seconds; never `immutable`), which the managed CachingOptimized policy
+  # honours, so neither CloudFront nor a browser keeps one longer than that: the bound on a
+  # deleted photo's thumbnail still being served. The cache key is the URI (no cookie, header
+  # or query string; only the normalised Accept-Encoding CachingOptimized adds), which is right
+  # for the viewer-request function: it turns /thumbs/{id}/{width} into .webp or .jpg by Accept
+  # before the cache is looked up, so each format has its own key without Accept in it.
+  #
+  # A policy of our own (aws_cloudfront_cache_policy: min_ttl 0, default_ttl = max_ttl =
+  # thumbnail_cache_seconds, no Accept-Encoding in the key, as images are never compressed)
+  # would cap the edge even for an object stored with a longer max-age (renditions written
+  # before cache_seconds existed say a year), but moto 5.2.5 has no cache policy API
+  # (CreateCachePolicy and the rest are not routed), so `cargo xtask moto` could neither apply,
+  # re-plan nor destroy one: the managed policy stays until it can be tested.
   ordered_cache_behavior {
     path_pattern               = "/thumbs/*"
     target_origin_id           = local.thumbs_origin

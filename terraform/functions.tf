@@ -1,5 +1,6 @@
 # The two Rust Lambdas (zips from `cargo xtask build`), their triggers and the thumbnail
-# function's failure path.
+# function's failure path. The thumbnail function's other trigger, the table's stream (the
+# clean-up of deleted images), is in cleanup.tf.
 
 locals {
   # Both functions: the typed config, the bucket and the catalog table. The API function also

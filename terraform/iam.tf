@@ -50,11 +50,13 @@ locals {
       resources = ["${local.media_arn}/${local.thumbs_prefix}*"]
     },
     {
-      # An image whose item is gone (deleted before or while it was processed): its renditions,
-      # then its upload, are deleted so nothing is left behind. DeleteObject without a version
-      # id (the current version) only; never s3:DeleteObjectVersion.
+      # An image whose item is gone. Deleted before or while it was processed (the S3 event):
+      # its renditions, then its upload, with DeleteObject (the current version). Deleted
+      # through the API or expired (the table's stream, cleanup.tf): every version and delete
+      # marker of both, for good (DeleteObjects with version ids, authorised per object as
+      # s3:DeleteObjectVersion). Under raw/ and thumbs/ only.
       sid       = "RemoveDeletedImages"
-      actions   = ["s3:DeleteObject"]
+      actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
       resources = ["${local.media_arn}/${local.raw_prefix}*", "${local.media_arn}/${local.thumbs_prefix}*"]
     },
     {
@@ -64,16 +66,42 @@ locals {
       resources = [local.media_arn]
     },
     {
-      # The catalog: record an image's outcome (a conditional update) and read it back.
+      # The clean-up finds a deleted image's versions with ListObjectVersions (prefixes
+      # thumbs/{id}/ and raw/{id}.); it reveals only the key names and version ids of the
+      # bucket the role may already list.
+      sid       = "FindDeletedImagesVersions"
+      actions   = ["s3:ListBucketVersions"]
+      resources = [local.media_arn]
+    },
+    {
+      # The catalog: record an image's outcome (a conditional update) and read it back; settle
+      # an expired upload in its owner's profile once (a transaction: Put of a marker item, on
+      # condition it is new, and an Update of the PROFILE item, authorised per item as PutItem
+      # and UpdateItem).
       sid       = "RecordResults"
-      actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
       resources = [local.table_arn]
     },
     {
-      # Lambda delivers failed asynchronous events to the on-failure destination with this role.
+      # Lambda's event source mapping (cleanup.tf) polls the table's stream with this role.
+      sid       = "ReadTheTableStream"
+      actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+      resources = [aws_dynamodb_table.images.stream_arn]
+    },
+    {
+      # Lambda's documented stream permissions include ListStreams, which has no resource type
+      # (the Service Authorization Reference): a grant on the stream's ARN never matches it, so
+      # "*", as in the AWSLambdaDynamoDBExecutionRole managed policy. It lists stream ARNs, no data.
+      sid       = "ListTheTableStreams"
+      actions   = ["dynamodb:ListStreams"]
+      resources = ["*"]
+    },
+    {
+      # Lambda delivers failed asynchronous events (functions.tf) and the descriptions of failed
+      # stream batches (cleanup.tf) to their on-failure destinations with this role.
       sid       = "DeadLetters"
       actions   = ["sqs:SendMessage"]
-      resources = [aws_sqs_queue.thumbnail_dlq.arn]
+      resources = [aws_sqs_queue.thumbnail_dlq.arn, aws_sqs_queue.cleanup_dlq.arn]
     },
   ]
 }

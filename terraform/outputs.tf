@@ -44,7 +44,7 @@ output "thumbnail_function" {
 }
 
 output "dlq_url" {
-  description = "Dead-letter queue of the thumbnail function."
+  description = "Dead-letter queue of the thumbnail function's failed S3 events."
   value       = aws_sqs_queue.thumbnail_dlq.url
 }
 
@@ -91,4 +91,9 @@ output "auth_token_url" {
 output "auth_logout_url" {
   description = "Where signing out sends the browser (empty when the provider has none)."
   value       = local.auth_logout_url
+}
+
+output "cleanup_dlq_url" {
+  description = "Dead-letter queue of the clean-up of deleted images (the table stream's failed batches)."
+  value       = aws_sqs_queue.cleanup_dlq.url
 }

@@ -123,7 +123,7 @@ variable "thumbnail_max_event_age_seconds" {
 
 variable "dlq_retention_seconds" {
   type        = number
-  description = "How long the dead-letter queue keeps a failed event."
+  description = "How long each dead-letter queue (failed thumbnail events, failed clean-ups) keeps a message."
   default     = 1209600
 
   validation {
@@ -258,6 +258,22 @@ variable "thumbnail_timeout_seconds" {
   }
 }
 
+variable "thumbnail_cache_seconds" {
+  type        = number
+  description = "How long browsers and CloudFront may keep a rendition, in seconds (thumbnails.cache_seconds): the renditions' Cache-Control max-age, and the longest a deleted photo's thumbnail stays servable from a cache."
+  nullable    = false
+
+  validation {
+    condition     = var.thumbnail_cache_seconds >= 60 && var.thumbnail_cache_seconds <= 86400 && floor(var.thumbnail_cache_seconds) == var.thumbnail_cache_seconds
+    error_message = "thumbnail_cache_seconds must be a whole number between 60 and 86400."
+  }
+
+  validation {
+    condition     = tostring(var.thumbnail_cache_seconds) == lookup(var.function_environment, "THUMBFORGE_CACHE_SECONDS", tostring(var.thumbnail_cache_seconds))
+    error_message = "thumbnail_cache_seconds disagrees with THUMBFORGE_CACHE_SECONDS: regenerate with `cargo xtask tfvars`."
+  }
+}
+
 variable "presign_memory_mb" {
   type        = number
   description = "Presign function memory in MB (functions.presign.memory_mb)."
@@ -288,6 +304,37 @@ variable "log_retention_days" {
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
+variable "cleanup" {
+  type = object({
+    batch_size             = number
+    max_retries            = number
+    max_record_age_seconds = number
+    filter_pattern         = string
+  })
+  description = "The clean-up of deleted images ([cleanup] of thumbforge.toml): the table stream's event source mapping to the thumbnail function, with its batch size, retries (the batch split in two after each failure) and oldest record retried, before a record goes to the clean-up dead-letter queue; filter_pattern is thumbforge_catalog::schema::REMOVED_IMAGES_FILTER (removed image items only)."
+  nullable    = false
+
+  validation {
+    condition     = var.cleanup.batch_size >= 1 && var.cleanup.batch_size <= 1000 && floor(var.cleanup.batch_size) == var.cleanup.batch_size
+    error_message = "cleanup.batch_size must be a whole number between 1 and 1000."
+  }
+
+  validation {
+    condition     = var.cleanup.max_retries >= 0 && var.cleanup.max_retries <= 10000 && floor(var.cleanup.max_retries) == var.cleanup.max_retries
+    error_message = "cleanup.max_retries must be a whole number between 0 and 10000."
+  }
+
+  validation {
+    condition     = var.cleanup.max_record_age_seconds >= 60 && var.cleanup.max_record_age_seconds <= 86400 && floor(var.cleanup.max_record_age_seconds) == var.cleanup.max_record_age_seconds
+    error_message = "cleanup.max_record_age_seconds must be a whole number between 60 and 86400 (the stream keeps a record a day)."
+  }
+
+  validation {
+    condition     = try(contains(jsondecode(var.cleanup.filter_pattern).eventName, "REMOVE") && length(jsondecode(var.cleanup.filter_pattern).eventName) == 1, false)
+    error_message = "cleanup.filter_pattern must be a JSON event pattern selecting REMOVE records only (REMOVED_IMAGES_FILTER); regenerate with `cargo xtask tfvars`."
   }
 }
 

@@ -21,6 +21,7 @@ variables {
   function_environment = {
     THUMBFORGE_SIZES            = "256,1024"
     THUMBFORGE_MAX_UPLOAD_BYTES = "26214400"
+    THUMBFORGE_CACHE_SECONDS    = "3600"
   }
   max_upload_bytes          = 26214400
   thumbnail_memory_mb       = 1024
@@ -28,12 +29,20 @@ variables {
   presign_memory_mb         = 256
   presign_timeout_seconds   = 10
   log_retention_days        = 14
+  thumbnail_cache_seconds   = 3600
+  cleanup = {
+    batch_size             = 10
+    max_retries            = 10
+    max_record_age_seconds = 86400
+    filter_pattern         = "{\"eventName\":[\"REMOVE\"],\"dynamodb\":{\"Keys\":{\"sk\":{\"S\":[{\"prefix\":\"IMAGE#\"}]}}}}"
+  }
   api_routes = {
-    "POST /api/uploads"    = { authorization_type = "JWT" }
-    "GET /api/images"      = { authorization_type = "JWT" }
-    "GET /api/images/{id}" = { authorization_type = "JWT" }
-    "GET /api/config"      = { authorization_type = "NONE" }
-    "ANY /api/{proxy+}"    = { authorization_type = "JWT" }
+    "POST /api/uploads"       = { authorization_type = "JWT" }
+    "GET /api/images"         = { authorization_type = "JWT" }
+    "GET /api/images/{id}"    = { authorization_type = "JWT" }
+    "DELETE /api/images/{id}" = { authorization_type = "JWT" }
+    "GET /api/config"         = { authorization_type = "NONE" }
+    "ANY /api/{proxy+}"       = { authorization_type = "JWT" }
   }
   auth = {
     provider             = "cognito"
@@ -253,7 +262,7 @@ run "every_route_but_the_config_needs_a_token_with_a_route_scope" {
     error_message = "every route but GET /api/config runs the authorizer and needs one of auth.route_scopes"
   }
   assert {
-    condition     = toset([for key, route in aws_apigatewayv2_route.presign : key if route.authorization_type == "JWT"]) == toset(["POST /api/uploads", "GET /api/images", "GET /api/images/{id}", "ANY /api/{proxy+}"])
+    condition     = toset([for key, route in aws_apigatewayv2_route.presign : key if route.authorization_type == "JWT"]) == toset(["POST /api/uploads", "GET /api/images", "GET /api/images/{id}", "DELETE /api/images/{id}", "ANY /api/{proxy+}"])
     error_message = "the routes of a signed-in user"
   }
   assert {

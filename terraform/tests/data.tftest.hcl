@@ -21,6 +21,7 @@ variables {
   function_environment = {
     THUMBFORGE_SIZES            = "256,1024"
     THUMBFORGE_MAX_UPLOAD_BYTES = "26214400"
+    THUMBFORGE_CACHE_SECONDS    = "3600"
   }
   max_upload_bytes          = 26214400
   thumbnail_memory_mb       = 1024
@@ -28,12 +29,20 @@ variables {
   presign_memory_mb         = 256
   presign_timeout_seconds   = 10
   log_retention_days        = 14
+  thumbnail_cache_seconds   = 3600
+  cleanup = {
+    batch_size             = 10
+    max_retries            = 10
+    max_record_age_seconds = 86400
+    filter_pattern         = "{\"eventName\":[\"REMOVE\"],\"dynamodb\":{\"Keys\":{\"sk\":{\"S\":[{\"prefix\":\"IMAGE#\"}]}}}}"
+  }
   api_routes = {
-    "POST /api/uploads"    = { authorization_type = "JWT" }
-    "GET /api/images"      = { authorization_type = "JWT" }
-    "GET /api/images/{id}" = { authorization_type = "JWT" }
-    "GET /api/config"      = { authorization_type = "NONE" }
-    "ANY /api/{proxy+}"    = { authorization_type = "JWT" }
+    "POST /api/uploads"       = { authorization_type = "JWT" }
+    "GET /api/images"         = { authorization_type = "JWT" }
+    "GET /api/images/{id}"    = { authorization_type = "JWT" }
+    "DELETE /api/images/{id}" = { authorization_type = "JWT" }
+    "GET /api/config"         = { authorization_type = "NONE" }
+    "ANY /api/{proxy+}"       = { authorization_type = "JWT" }
   }
   auth = {
     provider             = "cognito"
@@ -143,12 +152,20 @@ run "each_function_may_do_what_it_needs_on_this_table_only" {
     error_message = "presign: read, list, create, finish and delete items (transactions included), nothing else"
   }
   assert {
-    condition     = toset(flatten([for s in module.thumbnail.policy_statements : [for a in s.Action : a if startswith(a, "dynamodb:")]])) == toset(["dynamodb:GetItem", "dynamodb:UpdateItem"])
-    error_message = "thumbnail: read and update items, nothing else"
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : [for a in s.Action : a if startswith(a, "dynamodb:")]])) == toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"])
+    error_message = "thumbnail: read and update items, put the TTL settlement's marker, read the table's stream; nothing else"
   }
   assert {
-    condition     = alltrue([for m in [module.presign, module.thumbnail] : toset(flatten([for s in m.policy_statements : s.Resource if anytrue([for a in s.Action : startswith(a, "dynamodb:")])])) == toset(["arn:aws:dynamodb:eu-west-3:123456789012:table/thumbforge-test-images"])])
-    error_message = "DynamoDB actions name this table's ARN only (no index, no stream, no wildcard)"
+    condition     = toset(flatten([for s in module.presign.policy_statements : s.Resource if anytrue([for a in s.Action : startswith(a, "dynamodb:")])])) == toset(["arn:aws:dynamodb:eu-west-3:123456789012:table/thumbforge-test-images"])
+    error_message = "presign's DynamoDB actions name this table's ARN only (no index, no stream, no wildcard)"
+  }
+  assert {
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if anytrue([for a in s.Action : contains(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], a)])])) == toset(["arn:aws:dynamodb:eu-west-3:123456789012:table/thumbforge-test-images"])
+    error_message = "thumbnail's item actions name this table's ARN only (no index, no wildcard)"
+  }
+  assert {
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if anytrue([for a in s.Action : contains(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"], a)])])) == toset([aws_dynamodb_table.images.stream_arn])
+    error_message = "thumbnail's stream reads name this table's stream only"
   }
   assert {
     condition     = alltrue([for m in [module.presign, module.thumbnail] : alltrue([for s in m.policy_statements : alltrue([for a in s.Action : startswith(a, "dynamodb:")]) if anytrue([for a in s.Action : startswith(a, "dynamodb:")])])])

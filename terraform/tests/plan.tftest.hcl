@@ -21,6 +21,7 @@ variables {
   function_environment = {
     THUMBFORGE_SIZES            = "256,1024"
     THUMBFORGE_MAX_UPLOAD_BYTES = "26214400"
+    THUMBFORGE_CACHE_SECONDS    = "3600"
   }
   max_upload_bytes          = 26214400
   thumbnail_memory_mb       = 1024
@@ -28,12 +29,20 @@ variables {
   presign_memory_mb         = 256
   presign_timeout_seconds   = 10
   log_retention_days        = 14
+  thumbnail_cache_seconds   = 3600
+  cleanup = {
+    batch_size             = 10
+    max_retries            = 10
+    max_record_age_seconds = 86400
+    filter_pattern         = "{\"eventName\":[\"REMOVE\"],\"dynamodb\":{\"Keys\":{\"sk\":{\"S\":[{\"prefix\":\"IMAGE#\"}]}}}}"
+  }
   api_routes = {
-    "POST /api/uploads"    = { authorization_type = "JWT" }
-    "GET /api/images"      = { authorization_type = "JWT" }
-    "GET /api/images/{id}" = { authorization_type = "JWT" }
-    "GET /api/config"      = { authorization_type = "NONE" }
-    "ANY /api/{proxy+}"    = { authorization_type = "JWT" }
+    "POST /api/uploads"       = { authorization_type = "JWT" }
+    "GET /api/images"         = { authorization_type = "JWT" }
+    "GET /api/images/{id}"    = { authorization_type = "JWT" }
+    "DELETE /api/images/{id}" = { authorization_type = "JWT" }
+    "GET /api/config"         = { authorization_type = "NONE" }
+    "ANY /api/{proxy+}"       = { authorization_type = "JWT" }
   }
   auth = {
     provider             = "cognito"
@@ -140,7 +149,8 @@ run "iam_is_least_privilege" {
     condition     = toset(flatten([for s in module.presign.policy_statements : s.Resource if contains(s.Action, "s3:GetObject")])) == toset(["arn:aws:s3:::thumbforge-test-bucket/raw/*", "arn:aws:s3:::thumbforge-test-bucket/thumbs/*"])
     error_message = "presign may read raw/* and thumbs/* only"
   }
-  # Thumbnail: read raw/, write thumbs/, delete both (an image deleted meanwhile), send to its DLQ.
+  # Thumbnail: read raw/, write thumbs/, delete both (an image deleted meanwhile, or every version
+  # of a deleted one: tests/cleanup.tftest.hcl), send to its two DLQs.
   assert {
     condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "s3:PutObject")])) == toset(["arn:aws:s3:::thumbforge-test-bucket/thumbs/*"])
     error_message = "thumbnail may write thumbs/* only"
@@ -154,17 +164,18 @@ run "iam_is_least_privilege" {
     error_message = "thumbnail may delete raw/* and thumbs/* only"
   }
   assert {
-    condition     = toset(flatten([for s in module.thumbnail.policy_statements : [for a in s.Action : a if startswith(a, "s3:")]])) == toset(["s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"])
-    error_message = "thumbnail may use no other S3 action (no s3:DeleteObjectVersion)"
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : [for a in s.Action : a if startswith(a, "s3:")]])) == toset(["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:ListBucket", "s3:ListBucketVersions", "s3:PutObject"])
+    error_message = "thumbnail may use no other S3 action"
   }
   assert {
-    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "sqs:SendMessage")])) == toset([aws_sqs_queue.thumbnail_dlq.arn])
-    error_message = "thumbnail may send to its dead-letter queue only"
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "sqs:SendMessage")])) == toset([aws_sqs_queue.thumbnail_dlq.arn, aws_sqs_queue.cleanup_dlq.arn])
+    error_message = "thumbnail may send to its two dead-letter queues only"
   }
-  # Both: logs to their own group only; nothing on "*"; no wildcard actions.
+  # Both: logs to their own group only; nothing on "*" but dynamodb:ListStreams, which has no
+  # resource type (its own statement: tests/cleanup.tftest.hcl); no wildcard actions.
   assert {
-    condition     = alltrue([for s in concat(module.presign.policy_statements, module.thumbnail.policy_statements) : !contains(s.Resource, "*") && alltrue([for a in s.Action : !endswith(a, "*")])])
-    error_message = "no statement may grant a wildcard action or resource"
+    condition     = alltrue([for s in concat(module.presign.policy_statements, module.thumbnail.policy_statements) : (!contains(s.Resource, "*") || join(" ", s.Action) == "dynamodb:ListStreams") && alltrue([for a in s.Action : !endswith(a, "*")])])
+    error_message = "no statement may grant a wildcard action, nor a wildcard resource (but ListStreams alone)"
   }
   assert {
     condition     = alltrue([for m in [module.presign, module.thumbnail] : toset(flatten([for s in m.policy_statements : s.Resource if contains(s.Action, "logs:PutLogEvents")])) == toset(["arn:aws:logs:eu-west-3:123456789012:log-group:/aws/lambda/test:*"])])
@@ -239,7 +250,7 @@ run "cloudfront_routes_page_thumbnails_and_api" {
   }
   assert {
     condition     = aws_cloudfront_distribution.this.ordered_cache_behavior[0].target_origin_id == "media-thumbs" && aws_cloudfront_distribution.this.ordered_cache_behavior[0].cache_policy_id == "658327ea-f89d-4fab-a63d-7e88639e58f6"
-    error_message = "/thumbs/* serves the media bucket with the long-TTL managed policy"
+    error_message = "/thumbs/* serves the media bucket with the managed CachingOptimized policy (it honours the renditions' max-age, thumbnail_cache_seconds)"
   }
   assert {
     condition     = aws_cloudfront_distribution.this.ordered_cache_behavior[1].target_origin_id == "api" && aws_cloudfront_distribution.this.ordered_cache_behavior[1].cache_policy_id == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -307,7 +318,7 @@ run "the_api_serves_the_presign_routes" {
   command = apply
 
   assert {
-    condition     = toset(keys(aws_apigatewayv2_route.presign)) == toset(["POST /api/uploads", "GET /api/images", "GET /api/images/{id}", "GET /api/config", "ANY /api/{proxy+}"])
+    condition     = toset(keys(aws_apigatewayv2_route.presign)) == toset(["POST /api/uploads", "GET /api/images", "GET /api/images/{id}", "DELETE /api/images/{id}", "GET /api/config", "ANY /api/{proxy+}"])
     error_message = "one route per entry of the route table (api_routes)"
   }
   assert {

@@ -1,4 +1,4 @@
-"""moto_server with fixes to what its CloudFront and S3 emulation return.
+"""moto_server with fixes to what its CloudFront, S3, DynamoDB and Lambda emulation do.
 
 `cargo xtask moto` applies the real Terraform stack through the real AWS provider to moto, then
 requires `terraform plan` to show no changes. moto 5.2.5 answers GetDistribution with values it was
@@ -13,6 +13,13 @@ and two gaps are filled: PublishFunction (not routed: 404) and bucket-policy eva
 ignores conditions, so the TLS-only Deny (aws:SecureTransport) would deny every object call;
 conditional statements are left out of moto's evaluation instead (unconditional ones, such as
 the deny-all-writes policy `cargo xtask destroy` puts on the media bucket, are still enforced).
+
+DynamoDB stream records stay in the stream but never reach a function. moto hands them, on
+every write, to the function of each event source mapping on the table, synchronously inside the
+write, by running the function in Docker: with the clean-up's mapping (terraform/cleanup.tf) each
+write of the catalog contract would wait for a container (or, without Docker, fail to start one
+and log it as the thumbnail function's output). moto cannot run the functions here anyway; the
+mapping itself is emulated as released (created, read back, deleted).
 
 DynamoDB requests are served one at a time. The threaded server runs each request on a thread
 of its own, and moto's TransactWriteItems is not isolated: it changes the live tables item by
@@ -37,6 +44,7 @@ import threading
 
 from moto.cloudfront import models as cloudfront
 from moto.cloudfront import responses as cloudfront_responses
+from moto.awslambda import models as awslambda
 from moto.cloudfront import urls as cloudfront_urls
 from moto.core.responses import ActionResult
 from moto.dynamodb import responses as dynamodb_responses
@@ -88,6 +96,12 @@ def _dynamodb_one_request_at_a_time(self):
         return _dynamodb_call_action(self)
 
 
+def _stream_records_reach_no_function(self, function_arn, items, source):
+    # Called by the table's stream shard after each write, for each mapping on the table. A falsy
+    # answer leaves the records in the shard, where GetRecords still finds them.
+    return ""
+
+
 _certificate_init = cloudfront.ViewerCertificate.__init__
 
 
@@ -106,6 +120,7 @@ cloudfront_urls.url_paths["{0}/2020-05-31/function/(?P<function_name>[^/]+)/publ
 cloudfront_responses.CloudFrontResponse.publish_function = _publish_function
 s3.FakeBucket.get_permission = _permission_without_conditional_statements
 dynamodb_responses.DynamoHandler.call_action = _dynamodb_one_request_at_a_time
+awslambda.LambdaBackend.send_dynamodb_items = _stream_records_reach_no_function
 
 
 def serve(host):

@@ -7,6 +7,10 @@
 //! verified against the pool's JWKS as the API's JWT authorizer would; then thumbforge-catalog's
 //! contract suite runs against the deployed table through moto's DynamoDB.
 //!
+//! The clean-up of deleted images (the table stream's event source mapping, terraform/cleanup.tf)
+//! is read back like the rest; moto keeps the stream's records but never hands them to the
+//! function (xtask/moto/serve.py says why).
+//!
 //! moto cannot run the functions (that needs Docker), so the smoke test is skipped; the local
 //! stack's `--arm64` check runs the same zips.
 
@@ -86,6 +90,7 @@ impl flags::Moto {
         };
         let terraform = Terraform::new(&target)?.with_data_dir(&data_dir);
         let outputs = terraform.outputs()?.context("the deploy left no outputs")?;
+        let cleanup_dlq_url = output_string(&terraform, "cleanup_dlq_url")?;
         let config =
             Config::load(&util::project_root().join("thumbforge.toml")).context("loading thumbforge.toml")?;
         let (vars, _) = tfvars::generate(&util::project_root().join("thumbforge.toml"))?;
@@ -93,7 +98,7 @@ impl flags::Moto {
         let aws = runtime.block_on(Aws::new(REGION, Some(&endpoint)));
         let site_paths: Vec<String> = vars.site_paths().map(str::to_owned).collect();
         let mut report = Report::default();
-        runtime.block_on(check_stack(&aws, &outputs, &config, &site_paths, &mut report))?;
+        runtime.block_on(check_stack(&aws, &outputs, &cleanup_dlq_url, &config, &site_paths, &mut report))?;
         let signed_in = runtime.block_on(deploy::with_test_user(
             &aws,
             &outputs,
@@ -311,9 +316,26 @@ fn set<const N: usize>(items: [&str; N]) -> BTreeSet<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// One string output of the stack (`terraform output -raw NAME`), for an output xtask's
+/// [`Outputs`] does not carry.
+fn output_string(terraform: &Terraform, name: &str) -> anyhow::Result<String> {
+    let mut command = terraform.command(["output", "-raw", name]);
+    println!("$ {}", util::display(&command));
+    let output = command.output().with_context(|| format!("running terraform output {name}"))?;
+    if !output.status.success() {
+        bail!("`terraform output {name}` failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let value = String::from_utf8(output.stdout).with_context(|| format!("output {name}: not UTF-8"))?;
+    if value.trim().is_empty() {
+        bail!("the stack's output {name} is empty (see terraform/outputs.tf)");
+    }
+    Ok(value.trim().to_owned())
+}
+
 async fn check_stack(
     aws: &Aws,
     outputs: &Outputs,
+    cleanup_dlq_url: &str,
     config: &Config,
     site_paths: &[String],
     report: &mut Report,
@@ -338,7 +360,7 @@ async fn check_stack(
         .await
         .sdk_context("reading the presign function")?;
     let thumbnail_arn = thumbnail.function_arn().unwrap_or_default().to_owned();
-    let table_arn = check_table(aws, outputs, report).await?;
+    let table = check_table(aws, outputs, report).await?;
     let distribution = cloudfront
         .get_distribution()
         .id(&outputs.distribution_id)
@@ -357,6 +379,18 @@ async fn check_stack(
         .attributes()
         .cloned()
         .unwrap_or_default();
+    let cleanup_dlq = aws
+        .sqs()
+        .get_queue_attributes()
+        .queue_url(cleanup_dlq_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .sdk_context("reading the clean-up dead-letter queue")?
+        .attributes()
+        .cloned()
+        .unwrap_or_default();
+    let cleanup_queue_arn = cleanup_dlq.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned();
 
     // --- S3: the trigger.
     let notification = s3
@@ -621,6 +655,9 @@ async fn check_stack(
         Some(media_arn.as_str()),
     );
 
+    // --- Lambda: the table's stream drives the clean-up of deleted images.
+    check_cleanup(aws, outputs, config, &cleanup_dlq, &table, &thumbnail_arn, report).await?;
+
     // --- IAM: least privilege.
     let iam = aws.iam();
     let mut role_grants = BTreeMap::new();
@@ -678,24 +715,50 @@ async fn check_stack(
         Some(&set([raw.as_str(), thumbs.as_str()])),
     );
     report.eq(
-        "thumbnail role: SendMessage to its DLQ only",
-        thumbnail_grants.get("sqs:SendMessage").cloned(),
-        queue_arn.map(|a| BTreeSet::from([a])),
+        "thumbnail role: DeleteObjectVersion (the clean-up) on raw/* and thumbs/* only",
+        thumbnail_grants.get("s3:DeleteObjectVersion"),
+        Some(&set([raw.as_str(), thumbs.as_str()])),
     );
+    report.eq(
+        "thumbnail role: ListBucketVersions on the media bucket only",
+        thumbnail_grants.get("s3:ListBucketVersions"),
+        Some(&set([media_arn.as_str()])),
+    );
+    report.eq(
+        "thumbnail role: SendMessage to its two DLQs only (S3 events, the clean-up)",
+        thumbnail_grants.get("sqs:SendMessage").cloned(),
+        queue_arn.into_iter().chain(cleanup_queue_arn).collect::<BTreeSet<_>>().into(),
+    );
+    let table_only = BTreeSet::from([table.arn.clone()]);
+    let stream_only = BTreeSet::from([table.stream_arn.clone()]);
+    let anywhere = BTreeSet::from(["*".to_owned()]);
     for (name, grants) in &role_grants {
-        let table_actions: &[&str] =
-            if *name == PRESIGN { &PRESIGN_TABLE_ACTIONS } else { &THUMBNAIL_TABLE_ACTIONS };
-        let on_table: BTreeMap<&str, &BTreeSet<String>> = grants
+        let on_dynamodb: BTreeMap<&str, &BTreeSet<String>> = grants
             .iter()
             .filter(|(action, _)| action.starts_with("dynamodb:"))
             .map(|(action, resources)| (action.as_str(), resources))
             .collect();
-        let table_only = BTreeSet::from([table_arn.clone()]);
-        report.eq(
-            &format!("{name} role: {} on the table's ARN only", table_actions.join(", ")),
-            on_table,
-            table_actions.iter().map(|a| (*a, &table_only)).collect(),
-        );
+        let (what, dynamodb): (String, BTreeMap<&str, &BTreeSet<String>>) = if *name == PRESIGN {
+            (
+                format!("{} on the table's ARN only", PRESIGN_TABLE_ACTIONS.join(", ")),
+                PRESIGN_TABLE_ACTIONS.iter().map(|a| (*a, &table_only)).collect(),
+            )
+        } else {
+            (
+                format!(
+                    "{} on the table's ARN, {} on its stream's, {LIST_STREAMS} on * (no resource type)",
+                    THUMBNAIL_TABLE_ACTIONS.join(", "),
+                    THUMBNAIL_STREAM_ACTIONS.join(", ")
+                ),
+                THUMBNAIL_TABLE_ACTIONS
+                    .iter()
+                    .map(|a| (*a, &table_only))
+                    .chain(THUMBNAIL_STREAM_ACTIONS.iter().map(|a| (*a, &stream_only)))
+                    .chain([(LIST_STREAMS, &anywhere)])
+                    .collect(),
+            )
+        };
+        report.eq(&format!("{name} role: {what}"), on_dynamodb, dynamodb.clone());
         let actions: BTreeSet<&str> = grants.keys().map(String::as_str).collect();
         let mut expected: BTreeSet<&str> = if *name == PRESIGN {
             ["logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]
@@ -705,14 +768,16 @@ async fn check_stack(
                 "logs:CreateLogStream",
                 "logs:PutLogEvents",
                 "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
                 "s3:GetObject",
                 "s3:ListBucket",
+                "s3:ListBucketVersions",
                 "s3:PutObject",
                 "sqs:SendMessage",
             ]
             .into()
         };
-        expected.extend(table_actions);
+        expected.extend(dynamodb.keys());
         report.eq(&format!("{name} role: no other action"), actions, expected);
         report.eq(
             &format!("{name} role: logs to its own group only"),
@@ -875,7 +940,7 @@ async fn check_stack(
         })
         .collect();
     report.eq(
-        "CloudFront: /thumbs/* → media (long TTL), /api/* → API (uncached, all methods)",
+        "CloudFront: /thumbs/* → media (the renditions' max-age), /api/* → API (uncached, all methods)",
         behaviours,
         vec![
             (
@@ -937,10 +1002,112 @@ const PRESIGN_TABLE_ACTIONS: [&str; 6] = [
     "dynamodb:Query",
     "dynamodb:UpdateItem",
 ];
-const THUMBNAIL_TABLE_ACTIONS: [&str; 2] = ["dynamodb:GetItem", "dynamodb:UpdateItem"];
+/// The thumbnail function also puts the marker item of an expired upload's settlement.
+const THUMBNAIL_TABLE_ACTIONS: [&str; 3] = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"];
+/// What the clean-up's event source mapping needs on the table's stream, through the thumbnail
+/// function's role.
+const THUMBNAIL_STREAM_ACTIONS: [&str; 3] =
+    ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"];
+/// Also needed by the mapping; granted on `*`, as it has no resource type.
+const LIST_STREAMS: &str = "dynamodb:ListStreams";
 
-/// The catalog table as thumbforge-catalog's schema says; returns its ARN.
-async fn check_table(aws: &Aws, outputs: &Outputs, report: &mut Report) -> anyhow::Result<String> {
+/// The catalog table's ARN and its stream's.
+#[derive(Debug, Clone)]
+struct TableArns {
+    arn: String,
+    stream_arn: String,
+}
+
+/// The clean-up of deleted images (terraform/cleanup.tf): one event source mapping from the
+/// table's stream to the thumbnail function, as `[cleanup]` says, filtered with
+/// [`REMOVED_IMAGES_FILTER`](thumbforge_catalog::schema::REMOVED_IMAGES_FILTER), failing over to
+/// the clean-up dead-letter queue (`cleanup_dlq`: its attributes).
+async fn check_cleanup(
+    aws: &Aws,
+    outputs: &Outputs,
+    config: &Config,
+    cleanup_dlq: &std::collections::HashMap<aws_sdk_sqs::types::QueueAttributeName, String>,
+    table: &TableArns,
+    thumbnail_arn: &str,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    use thumbforge_catalog::schema;
+    let queue_arn = cleanup_dlq.get(&QueueAttributeName::QueueArn).map(String::as_str);
+    report.check(
+        "clean-up DLQ: thumbforge-<env>-cleanup-dlq exists",
+        queue_arn.is_some_and(|arn| arn.ends_with(&format!(":thumbforge-{ENV}-cleanup-dlq"))),
+        format!("{queue_arn:?}"),
+    );
+    report.eq(
+        "clean-up DLQ: encrypted (SQS-managed SSE)",
+        cleanup_dlq.get(&QueueAttributeName::SqsManagedSseEnabled).map(String::as_str),
+        Some("true"),
+    );
+    let mappings = aws
+        .lambda()
+        .list_event_source_mappings()
+        .function_name(&outputs.thumbnail_function)
+        .send()
+        .await
+        .sdk_context("listing the thumbnail function's event source mappings")?;
+    let mappings = mappings.event_source_mappings();
+    report.eq("thumbnail: one event source mapping (the clean-up)", mappings.len(), 1);
+    let Some(mapping) = mappings.first() else {
+        return Ok(());
+    };
+    report.eq(
+        "clean-up mapping: from the table's stream to the thumbnail function",
+        (mapping.event_source_arn(), mapping.function_arn()),
+        (Some(table.stream_arn.as_str()), Some(thumbnail_arn)),
+    );
+    report.eq(
+        "clean-up mapping: enabled, from the oldest record (TRIM_HORIZON)",
+        (mapping.state(), mapping.starting_position().map(|p| p.as_str())),
+        (Some("Enabled"), Some("TRIM_HORIZON")),
+    );
+    let expected: Value =
+        serde_json::from_str(schema::REMOVED_IMAGES_FILTER).context("REMOVED_IMAGES_FILTER is not JSON")?;
+    let patterns: Vec<Option<Value>> = mapping
+        .filter_criteria()
+        .map(|f| f.filters())
+        .unwrap_or_default()
+        .iter()
+        .map(|f| f.pattern().and_then(|p| serde_json::from_str(p).ok()))
+        .collect();
+    report.eq(
+        "clean-up mapping: one filter, REMOVED_IMAGES_FILTER (removed image items only)",
+        patterns,
+        vec![Some(expected)],
+    );
+    let cleanup = &config.cleanup;
+    report.eq(
+        "clean-up mapping: batch size, retries and oldest record from [cleanup]",
+        (mapping.batch_size(), mapping.maximum_retry_attempts(), mapping.maximum_record_age_in_seconds()),
+        (
+            Some(i32::from(cleanup.batch_size)),
+            i32::try_from(cleanup.max_retries).ok(),
+            i32::try_from(cleanup.max_record_age_seconds).ok(),
+        ),
+    );
+    report.eq(
+        "clean-up mapping: a failing batch is split, the function reports its failed records",
+        (
+            mapping.bisect_batch_on_function_error(),
+            mapping.function_response_types().iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+        ),
+        (Some(true), vec!["ReportBatchItemFailures"]),
+    );
+    report.eq(
+        "clean-up mapping: on-failure destination is the clean-up DLQ",
+        mapping.destination_config().and_then(|d| d.on_failure()).and_then(|f| f.destination()),
+        queue_arn,
+    );
+    Ok(())
+}
+
+/// The catalog table as thumbforge-catalog's schema says; returns its ARN and its stream's.
+async fn check_table(aws: &Aws, outputs: &Outputs, report: &mut Report) -> anyhow::Result<TableArns> {
     use thumbforge_catalog::schema;
     let name = outputs.table_name.as_deref().context("the stack has no table_name output")?;
     report.eq(
@@ -1021,7 +1188,13 @@ async fn check_table(aws: &Aws, outputs: &Outputs, report: &mut Report) -> anyho
             .map(|s| s.as_str().to_owned()),
         Some("ENABLED".to_owned()),
     );
-    table.table_arn().map(str::to_owned).context("DescribeTable answered no ARN")
+    Ok(TableArns {
+        arn: table.table_arn().map(str::to_owned).context("DescribeTable answered no ARN")?,
+        stream_arn: table
+            .latest_stream_arn()
+            .map(str::to_owned)
+            .context("DescribeTable answered no stream ARN (the clean-up reads the stream)")?,
+    })
 }
 
 /// thumbforge-catalog's contract ([`thumbforge_catalog::contract::run_all`]) on the deployed
@@ -1482,8 +1655,19 @@ async fn check_empty(aws: &Aws, report: &mut Report) -> anyhow::Result<()> {
         oacs.origin_access_control_list().map_or(0, |l| l.items().len()),
         0,
     );
+    let mappings = aws
+        .lambda()
+        .list_event_source_mappings()
+        .send()
+        .await
+        .sdk_context("listing event source mappings")?;
+    report.eq("no event source mapping left", mappings.event_source_mappings().len(), 0);
     let queues = aws.sqs().list_queues().send().await.sdk_context("listing queues")?;
-    report.eq("no queue left", queues.queue_urls().len(), 0);
+    report.eq(
+        "no queue left (neither dead-letter queue)",
+        queues.queue_urls().to_vec(),
+        Vec::<String>::new(),
+    );
     let functions =
         aws.cloudfront().list_functions().send().await.sdk_context("listing CloudFront Functions")?;
     report.eq("no CloudFront Function left", functions.function_list().map_or(0, |l| l.items().len()), 0);

@@ -441,6 +441,33 @@ mod tests {
         }
     }
 
+    /// `[cleanup]` and `thumbnails.cache_seconds` are checked twice too, in `Config::validate` and
+    /// in the validations of `var.cleanup` and `var.thumbnail_cache_seconds`: the Rust rules must
+    /// accept exactly the range Terraform does (each end, and one past it).
+    #[test]
+    fn terraform_validates_the_cleanup_and_cache_ranges_the_typed_config_does() {
+        use thumbforge_core::Config;
+        type Set = fn(&mut Config, u32);
+        let variables = std::fs::read_to_string(util::project_root().join(DIR).join("variables.tf")).unwrap();
+        let fields: [(&str, Set); 4] = [
+            ("cleanup.batch_size", |c, v| c.cleanup.batch_size = u16::try_from(v).unwrap()),
+            ("cleanup.max_retries", |c, v| c.cleanup.max_retries = v),
+            ("cleanup.max_record_age_seconds", |c, v| c.cleanup.max_record_age_seconds = v),
+            ("thumbnail_cache_seconds", |c, v| c.thumbnails.cache_seconds = v),
+        ];
+        for (field, set) in fields {
+            let (min, max) = expression_bounds(&variables, &format!("var.{field}"));
+            let accepts = |value: u32| {
+                let mut config = Config::default();
+                set(&mut config, value);
+                config.validate().is_ok()
+            };
+            // A minimum of 0 has nothing below it in Rust's unsigned field.
+            assert!(accepts(min) && (min == 0 || !accepts(min - 1)), "{field}: Terraform's minimum is {min}");
+            assert!(accepts(max) && !accepts(max + 1), "{field}: Terraform's maximum is {max}");
+        }
+    }
+
     /// The table Terraform creates is the one thumbforge-catalog reads and writes.
     #[test]
     fn the_table_has_the_catalogs_schema() {

@@ -1,6 +1,7 @@
 //! `cargo xtask tfvars [--check]`: the typed configuration (`thumbforge.toml` through
-//! `thumbforge_core::Config`, the API's routes from `thumbforge_core::routes` and the edge's
-//! headers from `thumbforge_core::web`) written as
+//! `thumbforge_core::Config`, the API's routes from `thumbforge_core::routes`, the edge's
+//! headers from `thumbforge_core::web` and the clean-up's stream filter from
+//! `thumbforge_catalog::schema`) written as
 //! Terraform variables to `terraform/generated.auto.tfvars.json`, which Terraform loads by itself.
 //! The file is committed; `--check` fails when it no longer matches its sources.
 
@@ -9,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
+use thumbforge_catalog::schema;
 use thumbforge_core::auth::{Auth, PasswordPolicy};
+use thumbforge_core::config::Cleanup;
 use thumbforge_core::routes::{self, Access};
 use thumbforge_core::{Config, web};
 
@@ -34,9 +37,11 @@ pub struct TfVars {
     max_upload_bytes: u64,
     thumbnail_memory_mb: u32,
     thumbnail_timeout_seconds: u32,
+    thumbnail_cache_seconds: u32,
     presign_memory_mb: u32,
     presign_timeout_seconds: u32,
     log_retention_days: u32,
+    cleanup: CleanupVars,
     api_routes: BTreeMap<String, ApiRoute>,
     auth: AuthVars,
     security_headers: SecurityHeaders,
@@ -125,6 +130,31 @@ impl AuthVars {
     }
 }
 
+/// `[cleanup]` and the stream filter: the `cleanup` variable (terraform/variables.tf), which the
+/// table stream's event source mapping (terraform/cleanup.tf) is built from.
+#[derive(Debug, Serialize)]
+struct CleanupVars {
+    batch_size: u16,
+    max_retries: u32,
+    max_record_age_seconds: u32,
+    /// [`schema::REMOVED_IMAGES_FILTER`]: the JSON text of the pattern, as Lambda takes it.
+    filter_pattern: &'static str,
+}
+
+impl CleanupVars {
+    /// Every field of `cleanup` (destructured, so that a field added to [`Cleanup`] fails to
+    /// compile here until Terraform is told about it).
+    fn new(cleanup: &Cleanup) -> Self {
+        let Cleanup { batch_size, max_retries, max_record_age_seconds } = cleanup.clone();
+        Self {
+            batch_size,
+            max_retries,
+            max_record_age_seconds,
+            filter_pattern: schema::REMOVED_IMAGES_FILTER,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct SecurityHeaders {
     csp_template: &'static str,
@@ -162,9 +192,11 @@ impl TfVars {
             max_upload_bytes: config.limits.max_upload_bytes,
             thumbnail_memory_mb: config.functions.thumbnail.memory_mb,
             thumbnail_timeout_seconds: config.functions.thumbnail.timeout_seconds,
+            thumbnail_cache_seconds: config.thumbnails.cache_seconds,
             presign_memory_mb: config.functions.presign.memory_mb,
             presign_timeout_seconds: config.functions.presign.timeout_seconds,
             log_retention_days: config.logs.retention_days,
+            cleanup: CleanupVars::new(&config.cleanup),
             api_routes: routes::ROUTES
                 .iter()
                 .map(|route| {
@@ -301,11 +333,11 @@ impl flags::Tfvars {
         }
         if !is_current(&config)? {
             bail!(
-                "{PATH} is stale (thumbforge.toml, crates/core/src/web.rs or frontend/ changed): \
+                "{PATH} is stale (thumbforge.toml, crates/core, crates/catalog or frontend/ changed): \
                  run `cargo xtask tfvars` and commit the result"
             );
         }
-        println!("{PATH} matches thumbforge.toml, crates/core and frontend/");
+        println!("{PATH} matches thumbforge.toml, crates/core, crates/catalog and frontend/");
         Ok(())
     }
 }
@@ -372,6 +404,37 @@ mod tests {
         assert_eq!(json["security_headers"]["csp_template"], web::CONTENT_SECURITY_POLICY_TEMPLATE);
         assert_eq!(json["security_headers"]["frame_options"], web::FRAME_OPTIONS);
         assert_eq!(json["upload_cors"]["allowed_headers"][0], web::UPLOAD_CORS_ALLOWED_HEADERS[0]);
+    }
+
+    /// `[cleanup]`, the renditions' cache lifetime and the stream filter reach Terraform (the
+    /// event source mapping, the `/thumbs/*` behaviour) from their one source each.
+    #[test]
+    fn the_cleanup_and_the_cache_lifetime_come_from_the_typed_config() {
+        let mut config = Config::default();
+        config.cleanup.batch_size = 25;
+        config.cleanup.max_retries = 3;
+        config.cleanup.max_record_age_seconds = 3600;
+        config.thumbnails.cache_seconds = 600;
+        let site = fixture_site();
+        let json: serde_json::Value =
+            serde_json::from_str(&TfVars::new(&config, site.path()).unwrap().render().unwrap()).unwrap();
+        assert_eq!(
+            json["cleanup"],
+            serde_json::json!({
+                "batch_size": 25,
+                "max_retries": 3,
+                "max_record_age_seconds": 3600,
+                "filter_pattern": schema::REMOVED_IMAGES_FILTER,
+            })
+        );
+        // A string (Lambda's FilterCriteria takes the pattern's JSON text), and valid JSON.
+        let pattern: serde_json::Value =
+            serde_json::from_str(json["cleanup"]["filter_pattern"].as_str().unwrap()).unwrap();
+        assert_eq!(pattern["eventName"], serde_json::json!(["REMOVE"]));
+        assert_eq!(json["thumbnail_cache_seconds"], 600);
+        // The functions get the same lifetime (the renditions' Cache-Control), so the edge and
+        // the objects agree.
+        assert_eq!(json["function_environment"][thumbforge_core::env::CACHE_SECONDS], "600");
     }
 
     #[test]

@@ -1,0 +1,277 @@
+# The clean-up of deleted images (cleanup.tf, its grants in iam.tf) and the variables it takes
+# from thumbforge.toml under a mocked AWS provider: `terraform test -filter=tests/cleanup.tftest.hcl`
+# from terraform/ (cargo xtask test runs every file). The real provider against moto: `cargo xtask
+# moto` (xtask/src/moto.rs), which reads the mapping back.
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+# Both queues would otherwise share the mock's one ARN, and a mapping pointing at the wrong queue
+# would pass.
+override_resource {
+  target = aws_sqs_queue.cleanup_dlq
+  values = {
+    arn = "arn:aws:sqs:eu-west-3:123456789012:thumbforge-test-cleanup-dlq"
+    url = "https://sqs.eu-west-3.amazonaws.com/123456789012/thumbforge-test-cleanup-dlq"
+  }
+}
+
+# Values a real run takes from generated.auto.tfvars.json (its own, so that the test does not
+# depend on thumbforge.toml).
+variables {
+  environment   = "test"
+  region        = "eu-west-3"
+  presign_zip   = "tests/fixtures/bootstrap.zip"
+  thumbnail_zip = "tests/fixtures/bootstrap.zip"
+  site_dir      = "tests/fixtures/site"
+  site_files = {
+    "index.html" = { content_type = "text/html; charset=utf-8", cache_control = "no-cache" }
+    "app.css"    = { content_type = "text/css; charset=utf-8", cache_control = "public, max-age=300" }
+  }
+  function_environment = {
+    THUMBFORGE_SIZES            = "256,1024"
+    THUMBFORGE_MAX_UPLOAD_BYTES = "26214400"
+    THUMBFORGE_CACHE_SECONDS    = "3600"
+  }
+  max_upload_bytes          = 26214400
+  thumbnail_memory_mb       = 1024
+  thumbnail_timeout_seconds = 30
+  presign_memory_mb         = 256
+  presign_timeout_seconds   = 10
+  log_retention_days        = 14
+  thumbnail_cache_seconds   = 3600
+  cleanup = {
+    batch_size             = 10
+    max_retries            = 10
+    max_record_age_seconds = 86400
+    filter_pattern         = "{\"eventName\":[\"REMOVE\"],\"dynamodb\":{\"Keys\":{\"sk\":{\"S\":[{\"prefix\":\"IMAGE#\"}]}}}}"
+  }
+  api_routes = {
+    "POST /api/uploads"       = { authorization_type = "JWT" }
+    "GET /api/images"         = { authorization_type = "JWT" }
+    "GET /api/images/{id}"    = { authorization_type = "JWT" }
+    "DELETE /api/images/{id}" = { authorization_type = "JWT" }
+    "GET /api/config"         = { authorization_type = "NONE" }
+    "ANY /api/{proxy+}"       = { authorization_type = "JWT" }
+  }
+  auth = {
+    provider             = "cognito"
+    issuer               = null
+    audience             = []
+    authorize_url        = null
+    token_url            = null
+    logout_url           = null
+    scopes               = ["openid", "email"]
+    route_scopes         = ["openid", "aws.cognito.signin.user.admin"]
+    password             = { min_length = 10, require_lowercase = true, require_uppercase = true, require_numbers = true, require_symbols = false }
+    access_token_minutes = 60
+    id_token_minutes     = 60
+    refresh_token_days   = 30
+  }
+  security_headers = {
+    csp_template         = "default-src 'none'; connect-src 'self' {upload_origin} {identity_origin}"
+    hsts_max_age_seconds = 63072000
+    frame_options        = "DENY"
+    referrer_policy      = "strict-origin-when-cross-origin"
+  }
+  upload_cors = {
+    allowed_headers = ["content-type", "if-none-match", "x-amz-meta-filename"]
+    expose_headers  = ["ETag"]
+    max_age_seconds = 3000
+  }
+}
+
+run "the_table_stream_drives_the_cleanup_of_removed_images" {
+  command = apply
+
+  # Other than the defaults, so that each setting is seen to come from its variable.
+  variables {
+    cleanup = {
+      batch_size             = 25
+      max_retries            = 3
+      max_record_age_seconds = 3600
+      filter_pattern         = "{\"eventName\":[\"REMOVE\"],\"dynamodb\":{\"Keys\":{\"sk\":{\"S\":[{\"prefix\":\"IMAGE#\"}]}}}}"
+    }
+  }
+
+  assert {
+    condition     = aws_lambda_event_source_mapping.cleanup.event_source_arn == aws_dynamodb_table.images.stream_arn
+    error_message = "the mapping reads the table's stream"
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.cleanup.function_name == module.thumbnail.function_name
+    error_message = "the mapping invokes the thumbnail function"
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.cleanup.starting_position == "TRIM_HORIZON"
+    error_message = "the mapping starts from the oldest record the stream holds"
+  }
+  assert {
+    condition     = one(aws_lambda_event_source_mapping.cleanup.filter_criteria[0].filter).pattern == var.cleanup.filter_pattern
+    error_message = "one filter: the pattern of the cleanup variable (REMOVED_IMAGES_FILTER)"
+  }
+  assert {
+    condition     = jsondecode(one(aws_lambda_event_source_mapping.cleanup.filter_criteria[0].filter).pattern).eventName == ["REMOVE"]
+    error_message = "only removals reach the function"
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.cleanup.bisect_batch_on_function_error
+    error_message = "a failing batch is split before it is retried"
+  }
+  assert {
+    condition     = toset(aws_lambda_event_source_mapping.cleanup.function_response_types) == toset(["ReportBatchItemFailures"])
+    error_message = "the function reports the first record it could not clean up"
+  }
+  assert {
+    condition = (
+      aws_lambda_event_source_mapping.cleanup.batch_size == 25
+      && aws_lambda_event_source_mapping.cleanup.maximum_retry_attempts == 3
+      && aws_lambda_event_source_mapping.cleanup.maximum_record_age_in_seconds == 3600
+    )
+    error_message = "batch size, retries and record age come from the cleanup variable"
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.cleanup.destination_config[0].on_failure[0].destination_arn == aws_sqs_queue.cleanup_dlq.arn
+    error_message = "records still failing go to the clean-up dead-letter queue"
+  }
+  assert {
+    condition     = aws_sqs_queue.cleanup_dlq.arn != aws_sqs_queue.thumbnail_dlq.arn && aws_sqs_queue.cleanup_dlq.name == "thumbforge-test-cleanup-dlq"
+    error_message = "the clean-up has a queue of its own, thumbforge-<env>-cleanup-dlq"
+  }
+  assert {
+    condition     = aws_sqs_queue.cleanup_dlq.sqs_managed_sse_enabled && aws_sqs_queue.cleanup_dlq.message_retention_seconds == var.dlq_retention_seconds
+    error_message = "the clean-up dead-letter queue is encrypted and keeps messages dlq_retention_seconds"
+  }
+  assert {
+    condition     = output.cleanup_dlq_url == aws_sqs_queue.cleanup_dlq.url
+    error_message = "the queue's URL is an output"
+  }
+}
+
+run "the_thumbnail_role_may_clean_up_deleted_images_and_no_more" {
+  command = apply
+
+  assert {
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "s3:DeleteObjectVersion")])) == toset(["arn:aws:s3:::thumbforge-test-bucket/raw/*", "arn:aws:s3:::thumbforge-test-bucket/thumbs/*"])
+    error_message = "thumbnail may delete object versions under raw/ and thumbs/ only"
+  }
+  assert {
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "s3:ListBucketVersions")])) == toset(["arn:aws:s3:::thumbforge-test-bucket"])
+    error_message = "thumbnail may list the versions of the media bucket only"
+  }
+  assert {
+    condition     = alltrue([for s in module.presign.policy_statements : !contains(s.Action, "s3:DeleteObjectVersion") && !contains(s.Action, "s3:ListBucketVersions") && !contains(s.Action, "s3:DeleteObject")])
+    error_message = "the API function deletes no object (the clean-up does, from the stream)"
+  }
+  assert {
+    condition     = alltrue([for a in ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"] : toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, a)])) == toset(["arn:aws:dynamodb:eu-west-3:123456789012:table/thumbforge-test-images/stream/2026-01-01T00:00:00.000"])])
+    error_message = "thumbnail may read the table's stream, no other"
+  }
+  assert {
+    condition     = [for s in module.thumbnail.policy_statements : join(" ", s.Action) if contains(s.Resource, "*")] == ["dynamodb:ListStreams"]
+    error_message = "the one grant on \"*\" is ListStreams, alone (it has no resource type)"
+  }
+  assert {
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "dynamodb:PutItem")])) == toset(["arn:aws:dynamodb:eu-west-3:123456789012:table/thumbforge-test-images"])
+    error_message = "thumbnail may put items (the TTL settlement's marker) in this table only"
+  }
+  assert {
+    condition     = contains(flatten([for s in module.thumbnail.policy_statements : s.Resource if contains(s.Action, "sqs:SendMessage")]), aws_sqs_queue.cleanup_dlq.arn)
+    error_message = "Lambda sends failed batches to the clean-up dead-letter queue with the function's role"
+  }
+  assert {
+    condition     = alltrue([for s in module.presign.policy_statements : alltrue([for a in s.Action : !contains(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"], a)])])
+    error_message = "the API function does not read the stream"
+  }
+}
+
+# Every validation block of cleanup and thumbnail_cache_seconds has a failing case.
+
+run "rejects_an_empty_cleanup_batch" {
+  command = plan
+  variables {
+    cleanup = { batch_size = 0, max_retries = 10, max_record_age_seconds = 86400, filter_pattern = "{\"eventName\":[\"REMOVE\"]}" }
+  }
+  expect_failures = [var.cleanup]
+}
+
+run "rejects_a_cleanup_batch_over_1000" {
+  command = plan
+  variables {
+    cleanup = { batch_size = 1001, max_retries = 10, max_record_age_seconds = 86400, filter_pattern = "{\"eventName\":[\"REMOVE\"]}" }
+  }
+  expect_failures = [var.cleanup]
+}
+
+run "rejects_negative_cleanup_retries" {
+  command = plan
+  variables {
+    cleanup = { batch_size = 10, max_retries = -1, max_record_age_seconds = 86400, filter_pattern = "{\"eventName\":[\"REMOVE\"]}" }
+  }
+  expect_failures = [var.cleanup]
+}
+
+run "rejects_cleanup_retries_over_10000" {
+  command = plan
+  variables {
+    cleanup = { batch_size = 10, max_retries = 10001, max_record_age_seconds = 86400, filter_pattern = "{\"eventName\":[\"REMOVE\"]}" }
+  }
+  expect_failures = [var.cleanup]
+}
+
+run "rejects_a_cleanup_record_age_under_a_minute" {
+  command = plan
+  variables {
+    cleanup = { batch_size = 10, max_retries = 10, max_record_age_seconds = 59, filter_pattern = "{\"eventName\":[\"REMOVE\"]}" }
+  }
+  expect_failures = [var.cleanup]
+}
+
+run "rejects_a_cleanup_record_age_over_a_day" {
+  command = plan
+  variables {
+    cleanup = { batch_size = 10, max_retries = 10, max_record_age_seconds = 86401, filter_pattern = "{\"eventName\":[\"REMOVE\"]}" }
+  }
+  expect_failures = [var.cleanup]
+}
+
+run "rejects_a_cleanup_filter_that_is_not_json" {
+  command = plan
+  variables {
+    cleanup = { batch_size = 10, max_retries = 10, max_record_age_seconds = 86400, filter_pattern = "{\"eventName\":" }
+  }
+  expect_failures = [var.cleanup]
+}
+
+run "rejects_a_cleanup_filter_that_lets_inserts_through" {
+  command = plan
+  variables {
+    cleanup = { batch_size = 10, max_retries = 10, max_record_age_seconds = 86400, filter_pattern = "{\"eventName\":[\"INSERT\",\"REMOVE\"]}" }
+  }
+  expect_failures = [var.cleanup]
+}
+
+run "rejects_a_rendition_cache_under_a_minute" {
+  command = plan
+  variables {
+    thumbnail_cache_seconds = 59
+    function_environment    = { THUMBFORGE_CACHE_SECONDS = "59" }
+  }
+  expect_failures = [var.thumbnail_cache_seconds]
+}
+
+run "rejects_a_rendition_cache_over_a_day" {
+  command = plan
+  variables {
+    thumbnail_cache_seconds = 86401
+    function_environment    = { THUMBFORGE_CACHE_SECONDS = "86401" }
+  }
+  expect_failures = [var.thumbnail_cache_seconds]
+}
+
+run "rejects_a_rendition_cache_that_disagrees_with_the_environment" {
+  command = plan
+  variables { thumbnail_cache_seconds = 600 }
+  expect_failures = [var.thumbnail_cache_seconds]
+}
