@@ -21,11 +21,12 @@ use thumbforge_core::{InputFormat, OutputFormat};
 use uuid::Uuid;
 
 use crate::{
-    Catalog, CatalogError, Finish, ImageRecord, ImageState, MAX_PAGE, NewImage, Owner, Page, Profile,
+    Catalog, CatalogError, Details, Edit, Finish, ImageRecord, ImageState, MAX_PAGE, NewImage, Owner, Page,
+    Profile,
 };
 
 /// The checks [`run_all`] runs, by function name, in order.
-pub const CHECKS: [&str; 13] = [
+pub const CHECKS: [&str; 16] = [
     "create_then_get_round_trips",
     "duplicate_create_is_refused",
     "list_pages_newest_first",
@@ -39,6 +40,9 @@ pub const CHECKS: [&str; 13] = [
     "finish_racing_delete_leaves_nothing",
     "page_size_is_checked",
     "release_expired_subtracts_once",
+    "edits_set_and_clear_details_and_keep_the_tag_index",
+    "tagged_listing_pages_newest_first_inside_the_partition",
+    "concurrent_edits_and_a_delete_leave_one_consistent_state",
 ];
 
 /// Runs every check in [`CHECKS`] order and returns how many passed (all of them), or the
@@ -69,6 +73,9 @@ pub async fn run_all<C: Catalog>(catalog: &C) -> Result<usize, String> {
         finish_racing_delete_leaves_nothing,
         page_size_is_checked,
         release_expired_subtracts_once,
+        edits_set_and_clear_details_and_keep_the_tag_index,
+        tagged_listing_pages_newest_first_inside_the_partition,
+        concurrent_edits_and_a_delete_leave_one_consistent_state,
     );
     Ok(passed)
 }
@@ -539,6 +546,8 @@ fn pending(owner: &Owner, image: &NewImage) -> ImageRecord {
         finished_at_ms: None,
         expires_at_s: Some(image.expires_at_s),
         state: ImageState::Pending,
+        details: Details::default(),
+        revision: 0,
     }
 }
 
@@ -609,5 +618,216 @@ pub async fn release_expired_subtracts_once<C: Catalog>(catalog: &C) -> Result<(
         profile == Profile { images: 1, bytes: kept.size },
         "profile after releasing one of two images twice: {profile:?}"
     );
+    Ok(())
+}
+
+fn tags(tags: &[&str]) -> Vec<String> {
+    tags.iter().map(|t| (*t).to_owned()).collect()
+}
+
+/// The ids `list_tagged` gives for `tag`, all pages of 2.
+async fn tagged_ids<C: Catalog>(catalog: &C, owner: &Owner, tag: &str) -> Result<Vec<Uuid>, String> {
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let page = catalog.list_tagged(owner, tag, 2, after).await.map_err(op("list_tagged"))?;
+        ids.extend(page.items.iter().map(|r| r.id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(ids),
+        }
+    }
+}
+
+/// An edit sets, replaces and clears each field independently; the tags' index follows every
+/// change; an unknown image is `None` and nothing is created; an edit that is not normalised is
+/// refused.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn edits_set_and_clear_details_and_keep_the_tag_index<C: Catalog>(
+    catalog: &C,
+) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let image = new_image(10, "beach.jpg");
+    catalog.create(&owner, &image).await.map_err(op("create"))?;
+    let first = Edit {
+        title: Some(Some("Sunset".into())),
+        description: Some(Some("At the beach\nlate".into())),
+        tags: Some(tags(&["beach", "sea"])),
+    };
+    let edited = catalog.edit(&owner, image.id, &first).await.map_err(op("edit"))?;
+    let expected = Details {
+        title: Some("Sunset".into()),
+        description: Some("At the beach\nlate".into()),
+        tags: tags(&["beach", "sea"]),
+    };
+    ensure!(edited.as_ref().map(|r| &r.details) == Some(&expected), "after the first edit: {edited:?}");
+    let read = catalog.get(&owner, image.id).await.map_err(op("get"))?;
+    ensure!(read == edited, "get after edit: {read:?}, edit returned {edited:?}");
+    ensure!(
+        read.as_ref().is_some_and(|r| r.state == ImageState::Pending),
+        "the status is untouched: {read:?}"
+    );
+    ensure!(tagged_ids(catalog, &owner, "sea").await? == [image.id], "indexed under sea");
+
+    // Only the tags change; title and description stay.
+    let second = Edit { tags: Some(tags(&["beach", "sunset"])), ..Edit::default() };
+    let edited = catalog.edit(&owner, image.id, &second).await.map_err(op("edit"))?;
+    let details = edited.map(|r| r.details);
+    ensure!(
+        details == Some(Details { tags: tags(&["beach", "sunset"]), ..expected.clone() }),
+        "after replacing the tags: {details:?}"
+    );
+    ensure!(tagged_ids(catalog, &owner, "sea").await?.is_empty(), "no longer under sea");
+    ensure!(tagged_ids(catalog, &owner, "sunset").await? == [image.id], "now under sunset");
+
+    // Clearing everything.
+    let clear = Edit { title: Some(None), description: Some(None), tags: Some(Vec::new()) };
+    let cleared = catalog.edit(&owner, image.id, &clear).await.map_err(op("edit"))?;
+    ensure!(cleared.as_ref().map(|r| &r.details) == Some(&Details::default()), "cleared: {cleared:?}");
+    ensure!(tagged_ids(catalog, &owner, "beach").await?.is_empty(), "no tag left");
+
+    // A finished image keeps its details through the outcome, and the outcome through edits.
+    catalog.edit(&owner, image.id, &first).await.map_err(op("edit"))?;
+    catalog.finish(&owner, image.id, &ready_outcome(image.id), 99).await.map_err(op("finish"))?;
+    let done = catalog.get(&owner, image.id).await.map_err(op("get"))?;
+    ensure!(done.as_ref().is_some_and(|r| r.details == expected && r.state.status() == "ready"), "{done:?}");
+
+    let unknown = catalog.edit(&owner, Uuid::now_v7(), &first).await.map_err(op("edit"))?;
+    ensure!(unknown.is_none(), "an unknown image was edited: {unknown:?}");
+    let other = fresh_owner()?;
+    let theirs = catalog.edit(&other, image.id, &first).await.map_err(op("edit"))?;
+    ensure!(theirs.is_none(), "another owner edited the image: {theirs:?}");
+    ensure!(tagged_ids(catalog, &other, "beach").await?.is_empty(), "nothing indexed for the other owner");
+
+    let unnormalised = Edit { tags: Some(tags(&["Sea"])), ..Edit::default() };
+    let refused = catalog.edit(&owner, image.id, &unnormalised).await;
+    ensure!(matches!(refused, Err(CatalogError::InvalidRequest { .. })), "an unnormalised tag: {refused:?}");
+    let unsorted = Edit { tags: Some(tags(&["sea", "beach"])), ..Edit::default() };
+    let refused = catalog.edit(&owner, image.id, &unsorted).await;
+    ensure!(matches!(refused, Err(CatalogError::InvalidRequest { .. })), "unsorted tags: {refused:?}");
+
+    // Deleting the image deletes its index items too.
+    catalog.delete(&owner, image.id).await.map_err(op("delete"))?;
+    ensure!(tagged_ids(catalog, &owner, "beach").await?.is_empty(), "a deleted image is still tagged");
+    Ok(())
+}
+
+/// The images with a tag, newest first, in pages whose cursor stays in the owner's partition
+/// and in the tag.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn tagged_listing_pages_newest_first_inside_the_partition<C: Catalog>(
+    catalog: &C,
+) -> Result<(), String> {
+    let (owner, other) = (fresh_owner()?, fresh_owner()?);
+    let mut cats = Vec::new();
+    for i in 0..5 {
+        let image = new_image(100 + i, &format!("{i}.jpg"));
+        catalog.create(&owner, &image).await.map_err(op("create"))?;
+        // Every other image is a cat; all are pets.
+        let tag_list: &[&str] = if i % 2 == 0 { &["cat", "pet"] } else { &["pet"] };
+        let edit = Edit { tags: Some(tags(tag_list)), ..Edit::default() };
+        catalog.edit(&owner, image.id, &edit).await.map_err(op("edit"))?;
+        if i % 2 == 0 {
+            cats.push(image.id);
+        }
+    }
+    let theirs = new_image(5, "theirs.jpg");
+    catalog.create(&other, &theirs).await.map_err(op("create"))?;
+    catalog
+        .edit(&other, theirs.id, &Edit { tags: Some(tags(&["cat"])), ..Edit::default() })
+        .await
+        .map_err(op("edit"))?;
+    cats.reverse();
+    let listed = tagged_ids(catalog, &owner, "cat").await?;
+    ensure!(listed == cats, "cats newest first: {listed:?}, expected {cats:?}");
+    ensure!(tagged_ids(catalog, &owner, "pet").await?.len() == 5, "five pets");
+    ensure!(tagged_ids(catalog, &owner, "dog").await?.is_empty(), "no dog");
+    // The other owner's cat as a cursor moves through this owner's cats only.
+    let page = catalog.list_tagged(&owner, "cat", 10, Some(theirs.id)).await.map_err(op("list_tagged"))?;
+    ensure!(page.items.iter().all(|r| r.owner == owner.as_str()), "another partition reached: {page:?}");
+    ensure!(tagged_ids(catalog, &other, "cat").await? == [theirs.id], "the other owner's own cat");
+    // Pages carry whole records.
+    let first = catalog.list_tagged(&owner, "cat", 1, None).await.map_err(op("list_tagged"))?;
+    ensure!(
+        first.items.len() == 1
+            && first.items[0].details.tags == tags(&["cat", "pet"])
+            && first.next.is_some(),
+        "the first page: {first:?}"
+    );
+    let refused = catalog.list_tagged(&owner, "cat", 0, None).await;
+    ensure!(matches!(refused, Err(CatalogError::InvalidRequest { .. })), "limit 0: {refused:?}");
+    Ok(())
+}
+
+/// Edits of one image at the same time, and a delete racing them: every edit that reports
+/// success was applied in some order, the item ends holding one of them whole, and the tag
+/// index holds exactly the item's tags (or nothing, once deleted).
+///
+/// # Errors
+///
+/// What differed.
+pub async fn concurrent_edits_and_a_delete_leave_one_consistent_state<C: Catalog>(
+    catalog: &C,
+) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let image = new_image(42, "contested.jpg");
+    catalog.create(&owner, &image).await.map_err(op("create"))?;
+    // Five at once: each write that loses a race reads again and retries, and the catalog tries
+    // a write at most six times, so five always get through.
+    let edits: Vec<Edit> = (0..5)
+        .map(|i| Edit {
+            title: Some(Some(format!("title {i}"))),
+            tags: Some(tags(&[&format!("t{i}"), "x"])),
+            ..Edit::default()
+        })
+        .collect();
+    let results = join_all(edits.iter().map(|edit| catalog.edit(&owner, image.id, edit))).await;
+    for result in &results {
+        ensure!(matches!(result, Ok(Some(_))), "a concurrent edit failed: {result:?}");
+    }
+    let record = catalog.get(&owner, image.id).await.map_err(op("get"))?.ok_or("the image is gone")?;
+    let winner = edits
+        .iter()
+        .find(|e| e.title == Some(record.details.title.clone()))
+        .ok_or_else(|| format!("the title is none of the edits': {:?}", record.details))?;
+    ensure!(
+        Some(&record.details.tags) == winner.tags.as_ref(),
+        "title and tags of different edits: {:?}",
+        record.details
+    );
+    ensure!(record.revision == 5, "five edits, revision {}", record.revision);
+    for i in 0..5 {
+        let tag = format!("t{i}");
+        let indexed = tagged_ids(catalog, &owner, &tag).await?;
+        let expected = if record.details.tags.contains(&tag) { vec![image.id] } else { Vec::new() };
+        ensure!(indexed == expected, "{tag}: indexed {indexed:?}, the item has {:?}", record.details.tags);
+    }
+
+    // A delete racing more edits: afterwards nothing is left, whatever order they ran in.
+    let more: Vec<Edit> =
+        (0..4).map(|i| Edit { tags: Some(tags(&[&format!("late{i}")])), ..Edit::default() }).collect();
+    let (deleted, edited) = futures_util::future::join(
+        catalog.delete(&owner, image.id),
+        join_all(more.iter().map(|e| catalog.edit(&owner, image.id, e))),
+    )
+    .await;
+    ensure!(matches!(deleted, Ok(Some(_))), "the delete: {deleted:?}");
+    for result in &edited {
+        ensure!(result.is_ok(), "an edit racing the delete failed: {result:?}");
+    }
+    ensure!(
+        catalog.get(&owner, image.id).await.map_err(op("get"))?.is_none(),
+        "the image survived its delete"
+    );
+    for tag in ["x", "late0", "late1", "late2", "late3"] {
+        let left = tagged_ids(catalog, &owner, tag).await?;
+        ensure!(left.is_empty(), "{tag} still indexed after the delete: {left:?}");
+    }
     Ok(())
 }

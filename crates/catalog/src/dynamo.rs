@@ -16,7 +16,8 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use thumbforge_core::manifest::Outcome;
 use uuid::Uuid;
@@ -25,10 +26,14 @@ use crate::item::{
     Item, decode_image, decode_profile, image_key, n, outcome_attrs, pending_item, profile_key, s,
 };
 use crate::schema::{
-    BYTES, FINISHED_AT, IMAGE_PREFIX, IMAGES, PK, PROFILE_SK, RELEASED_MARKER_TTL_S, SK, STATUS,
-    STATUS_PENDING, TTL_ATTRIBUTE, TYPE, TYPE_PROFILE, TYPE_RELEASED, image_sk, released_sk, user_pk,
+    BYTES, DESCRIPTION, FINISHED_AT, ID, IMAGE_PREFIX, IMAGES, PK, PROFILE_SK, RELEASED_MARKER_TTL_S,
+    REVISION, SK, STATUS, STATUS_PENDING, TAGS, TITLE, TTL_ATTRIBUTE, TYPE, TYPE_PROFILE, TYPE_RELEASED,
+    TYPE_TAG, image_sk, released_sk, tag_prefix, tag_sk, user_pk,
 };
-use crate::{Catalog, CatalogError, Finish, ImageRecord, NewImage, Owner, Page, Profile, check_limit};
+use crate::{
+    Catalog, CatalogError, Edit, Finish, ImageRecord, NewImage, Owner, Page, Profile, apply_edit, check_edit,
+    check_limit,
+};
 
 /// How many times a write cancelled by a conflicting transaction is attempted in all.
 const MAX_ATTEMPTS: u32 = 6;
@@ -357,20 +362,28 @@ impl Catalog for DynamoCatalog {
         let mut current = self.get(owner, id).await?;
         for _ in 0..MAX_ATTEMPTS {
             let Some(record) = current.take() else { return Ok(None) };
-            // Deletes exactly what was read: the status is the only attribute that changes.
-            let delete = Delete::builder()
+            // Deletes exactly what was read: its status and its details' revision (so the tag
+            // index items deleted with it are all it has).
+            let (revision_condition, revision_value) = revision_condition(record.revision);
+            let mut delete = Delete::builder()
                 .table_name(&self.table)
                 .set_key(Some(image_key(owner, id)))
-                .condition_expression("#status = :status")
+                .condition_expression(format!("#status = :status AND {revision_condition}"))
                 .expression_attribute_names("#status", STATUS)
+                .expression_attribute_names("#revision", REVISION)
                 .expression_attribute_values(":status", s(record.state.status().to_owned()))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .build()
-                .map_err(|e| self.build_error("delete", &key, e))?;
-            let items = vec![
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            if let Some(value) = revision_value {
+                delete = delete.expression_attribute_values(":revision", value);
+            }
+            let delete = delete.build().map_err(|e| self.build_error("delete", &key, e))?;
+            let mut items = vec![
                 TransactWriteItem::builder().delete(delete).build(),
                 self.profile_update(owner, -1, -i128::from(record.size), "delete", &key)?,
             ];
+            for tag in &record.details.tags {
+                items.push(self.delete_tag_entry(owner, tag, id, "delete", &key)?);
+            }
             match self.transact("delete", &key, items).await {
                 Ok(()) => return Ok(Some(record)),
                 // Deleted meanwhile (no item) or finished meanwhile (try again with what is there).
@@ -422,10 +435,247 @@ impl Catalog for DynamoCatalog {
         }
     }
 
+    async fn edit(&self, owner: &Owner, id: Uuid, edit: &Edit) -> Result<Option<ImageRecord>, CatalogError> {
+        check_edit(edit)?;
+        let key = key_text(owner, &image_sk(id));
+        let mut current = self.get(owner, id).await?;
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(record) = current.take() else { return Ok(None) };
+            let mut details = record.details.clone();
+            apply_edit(&mut details, edit);
+            let (condition, revision_value) = revision_condition(record.revision);
+            let mut sets = vec!["#revision = :next".to_owned()];
+            let mut removes = Vec::new();
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(image_key(owner, id)))
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#revision", REVISION)
+                .expression_attribute_values(":next", n(record.revision + 1))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            if let Some(value) = revision_value {
+                update = update.expression_attribute_values(":revision", value);
+            }
+            for (name, value) in [(TITLE, &details.title), (DESCRIPTION, &details.description)] {
+                update = update.expression_attribute_names(format!("#{name}"), name);
+                match value {
+                    Some(text) => {
+                        sets.push(format!("#{name} = :{name}"));
+                        update = update.expression_attribute_values(format!(":{name}"), s(text.clone()));
+                    }
+                    None => removes.push(format!("#{name}")),
+                }
+            }
+            update = update.expression_attribute_names("#tags", TAGS);
+            if details.tags.is_empty() {
+                removes.push("#tags".to_owned());
+            } else {
+                sets.push("#tags = :tags".to_owned());
+                update =
+                    update.expression_attribute_values(":tags", AttributeValue::Ss(details.tags.clone()));
+            }
+            let mut expression = format!("SET {}", sets.join(", "));
+            if !removes.is_empty() {
+                expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+            }
+            let update = update
+                .update_expression(expression)
+                .condition_expression(format!("attribute_exists(#pk) AND {condition}"))
+                .build()
+                .map_err(|e| self.build_error("edit", &key, e))?;
+            let mut items = vec![TransactWriteItem::builder().update(update).build()];
+            for tag in record.details.tags.iter().filter(|t| !details.tags.contains(t)) {
+                items.push(self.delete_tag_entry(owner, tag, id, "edit", &key)?);
+            }
+            for tag in details.tags.iter().filter(|t| !record.details.tags.contains(t)) {
+                let entry = HashMap::from([
+                    (PK.to_owned(), s(user_pk(owner))),
+                    (SK.to_owned(), s(tag_sk(tag, id))),
+                    (TYPE.to_owned(), s(TYPE_TAG.to_owned())),
+                    (ID.to_owned(), s(id.hyphenated().to_string())),
+                ]);
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(entry))
+                    .build()
+                    .map_err(|e| self.build_error("edit", &key, e))?;
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
+            match self.transact("edit", &key, items).await {
+                Ok(()) => {
+                    return Ok(Some(ImageRecord { details, revision: record.revision + 1, ..record }));
+                }
+                // Deleted meanwhile (no item), or edited meanwhile: apply the edit to what is there.
+                Err(TxError::ConditionFailed(reasons)) => match reasons.first().and_then(|r| r.item()) {
+                    Some(item) => current = Some(decode_image(item, &self.table)?),
+                    None => return Ok(None),
+                },
+                Err(TxError::Failed(e)) => return Err(e),
+            }
+        }
+        Err(CatalogError::Unavailable {
+            operation: "edit",
+            table: self.table.clone(),
+            key,
+            transient: true,
+            message: format!("the image kept changing during {MAX_ATTEMPTS} attempts to edit it"),
+        })
+    }
+
+    async fn list_tagged(
+        &self,
+        owner: &Owner,
+        tag: &str,
+        limit: u16,
+        after: Option<Uuid>,
+    ) -> Result<Page, CatalogError> {
+        check_limit(limit)?;
+        let pk = user_pk(owner);
+        let prefix = tag_prefix(tag);
+        let key = format!("pk={pk} sk={prefix}*");
+        let wanted = usize::from(limit) + 1;
+        let mut start: Option<Item> = after
+            .map(|id| HashMap::from([(PK.to_owned(), s(pk.clone())), (SK.to_owned(), s(tag_sk(tag, id)))]));
+        let mut ids = Vec::with_capacity(wanted);
+        loop {
+            let remaining = i32::try_from(wanted - ids.len()).unwrap_or(i32::MAX);
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix.clone()))
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .limit(remaining)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.unavailable("list_tagged", &key, &e))?;
+            for item in page.items() {
+                let sk = match item.get(SK) {
+                    Some(AttributeValue::S(sk)) => sk.as_str(),
+                    _ => "",
+                };
+                let id = sk
+                    .strip_prefix(prefix.as_str())
+                    .and_then(|id| Uuid::try_parse(id).ok())
+                    .ok_or_else(|| CatalogError::Corrupt {
+                        table: self.table.clone(),
+                        pk: pk.clone(),
+                        sk: sk.to_owned(),
+                        what: format!("a tag index item whose sort key is not {prefix}<uuid>"),
+                    })?;
+                ids.push(id);
+            }
+            match page.last_evaluated_key {
+                Some(last) if ids.len() < wanted => start = Some(last),
+                _ => break,
+            }
+        }
+        let next = if ids.len() > usize::from(limit) {
+            ids.truncate(usize::from(limit));
+            ids.last().copied()
+        } else {
+            None
+        };
+        let mut found = self.get_many(owner, &ids).await?;
+        // An image and its tag index items change in one transaction, so every id is there; an
+        // image deleted between the two reads is simply left out.
+        let items = ids.iter().filter_map(|id| found.remove(id)).collect();
+        Ok(Page { items, next })
+    }
+
     async fn profile(&self, owner: &Owner) -> Result<Profile, CatalogError> {
         let key = key_text(owner, PROFILE_SK);
         let item = self.get_item("profile", profile_key(owner), &key).await?;
         decode_profile(item.as_ref(), &self.table)
+    }
+}
+
+/// The condition that an image's details are still at `revision` (an item never edited has no
+/// revision attribute), and the value it needs for `:revision`, if any.
+fn revision_condition(revision: u64) -> (&'static str, Option<AttributeValue>) {
+    if revision == 0 {
+        ("attribute_not_exists(#revision)", None)
+    } else {
+        ("#revision = :revision", Some(n(revision)))
+    }
+}
+
+impl DynamoCatalog {
+    /// The deletion of the tag index item of `tag` on image `id`.
+    fn delete_tag_entry(
+        &self,
+        owner: &Owner,
+        tag: &str,
+        id: Uuid,
+        operation: &'static str,
+        key: &str,
+    ) -> Result<TransactWriteItem, CatalogError> {
+        let key_item =
+            HashMap::from([(PK.to_owned(), s(user_pk(owner))), (SK.to_owned(), s(tag_sk(tag, id)))]);
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item))
+            .build()
+            .map_err(|e| self.build_error(operation, key, e))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// The owner's images with these ids (strongly consistent, 100 per `BatchGetItem`), by id;
+    /// ids with no image are absent.
+    async fn get_many(
+        &self,
+        owner: &Owner,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, ImageRecord>, CatalogError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = HashMap::with_capacity(ids.len());
+        let key = format!("pk={} sk={IMAGE_PREFIX}…", user_pk(owner));
+        for chunk in ids.chunks(100) {
+            let keys: Vec<Item> = chunk.iter().map(|id| image_key(owner, *id)).collect();
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| self.build_error("list_tagged", &key, e))?,
+            );
+            let mut attempt = 0;
+            while let Some(keys) = request.take() {
+                attempt += 1;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, keys)
+                    .send()
+                    .await
+                    .map_err(|e| self.unavailable("list_tagged", &key, &e))?;
+                for item in out.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
+                    let record = decode_image(item, &self.table)?;
+                    found.insert(record.id, record);
+                }
+                // Keys DynamoDB did not get to (throttling, size): ask again, backing off.
+                request = out.unprocessed_keys().and_then(|u| u.get(&self.table)).cloned();
+                if request.is_some() {
+                    if attempt >= MAX_ATTEMPTS {
+                        return Err(CatalogError::Unavailable {
+                            operation: "list_tagged",
+                            table: self.table.clone(),
+                            key,
+                            transient: true,
+                            message: format!("keys still unprocessed after {MAX_ATTEMPTS} attempts"),
+                        });
+                    }
+                    tokio::time::sleep(FIRST_BACKOFF * 2_u32.pow(attempt - 1)).await;
+                }
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -8,11 +8,11 @@ use thumbforge_core::manifest::Outcome;
 
 use crate::attr::{attr_to_json, json_to_attr, type_name};
 use crate::schema::{
-    CONTENT_TYPE, CREATED_AT, FILENAME, FINISHED_AT, ID, IMAGE_PREFIX, MESSAGE, OWNER, PK, REASON,
-    RENDITIONS, SIZE, SK, SOURCE, STATUS, STATUS_PENDING, STATUS_READY, STATUS_REJECTED, TTL_ATTRIBUTE, TYPE,
-    TYPE_IMAGE, image_sk, parse_image_sk, user_pk,
+    CONTENT_TYPE, CREATED_AT, DESCRIPTION, FILENAME, FINISHED_AT, ID, IMAGE_PREFIX, MESSAGE, OWNER, PK,
+    REASON, RENDITIONS, REVISION, SIZE, SK, SOURCE, STATUS, STATUS_PENDING, STATUS_READY, STATUS_REJECTED,
+    TAGS, TITLE, TTL_ATTRIBUTE, TYPE, TYPE_IMAGE, image_sk, parse_image_sk, user_pk,
 };
-use crate::{CatalogError, ImageRecord, ImageState, NewImage, Owner, Profile};
+use crate::{CatalogError, Details, ImageRecord, ImageState, NewImage, Owner, Profile};
 
 /// An item as the SDK carries it.
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -128,6 +128,12 @@ pub(crate) fn decode_image(item: &Item, table: &str) -> Result<ImageRecord, Cata
         finished_at_ms,
         expires_at_s: optional_number(item, TTL_ATTRIBUTE).map_err(&corrupt)?,
         state,
+        details: Details {
+            title: optional_string(item, TITLE).map_err(&corrupt)?,
+            description: optional_string(item, DESCRIPTION).map_err(&corrupt)?,
+            tags: string_set(item, TAGS).map_err(&corrupt)?,
+        },
+        revision: optional_number(item, REVISION).map_err(&corrupt)?.unwrap_or(0),
     })
 }
 
@@ -160,6 +166,26 @@ fn string(item: &Item, name: &str) -> Result<String, String> {
         Some(AttributeValue::S(text)) => Ok(text.clone()),
         Some(other) => Err(format!("{name} is of type {}, not S", type_name(other))),
         None => Err(format!("no {name}")),
+    }
+}
+
+fn optional_string(item: &Item, name: &str) -> Result<Option<String>, String> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(_) => string(item, name).map(Some),
+    }
+}
+
+/// A string set, sorted (absent: empty; DynamoDB has no empty sets).
+fn string_set(item: &Item, name: &str) -> Result<Vec<String>, String> {
+    match item.get(name) {
+        None => Ok(Vec::new()),
+        Some(AttributeValue::Ss(items)) => {
+            let mut items = items.clone();
+            items.sort_unstable();
+            Ok(items)
+        }
+        Some(other) => Err(format!("{name} is of type {}, not SS", type_name(other))),
     }
 }
 

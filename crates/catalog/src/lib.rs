@@ -44,6 +44,7 @@ pub mod schema;
 use std::fmt;
 use std::future::Future;
 
+pub use thumbforge_core::describe::Edit;
 use thumbforge_core::manifest::Outcome;
 use uuid::Uuid;
 
@@ -140,6 +141,18 @@ impl ImageState {
     }
 }
 
+/// What the user said about an image (`PATCH /api/images/{id}`): checked by
+/// [`thumbforge_core::describe`] before it gets here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Details {
+    /// Its title.
+    pub title: Option<String>,
+    /// Its description.
+    pub description: Option<String>,
+    /// Its tags: normalised, sorted, unique; each also has a tag index item.
+    pub tags: Vec<String>,
+}
+
 /// One image as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRecord {
@@ -161,6 +174,11 @@ pub struct ImageRecord {
     pub expires_at_s: Option<u64>,
     /// Pending or finished.
     pub state: ImageState,
+    /// Title, description and tags.
+    pub details: Details,
+    /// How many times its details were edited: every write that depends on them is conditioned
+    /// on it, so concurrent edits and deletes never leave the tag index out of step.
+    pub revision: u64,
 }
 
 /// One page of [`Catalog::list`], newest first.
@@ -278,12 +296,73 @@ pub trait Catalog: Send + Sync {
         now_s: u64,
     ) -> impl Future<Output = Result<bool, CatalogError>> + Send;
 
+    /// Applies `edit` to the owner's image (its title, description and tags, with the tag index
+    /// kept in the same transaction), returning the image as it now is; `None` when there is no
+    /// such image (nothing is created). Concurrent edits of one image each apply in turn.
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::InvalidRequest`] for an edit that is not normalised (see
+    /// [`thumbforge_core::describe::parse_edit`]); [`CatalogError::Corrupt`];
+    /// [`CatalogError::Unavailable`].
+    fn edit(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        edit: &Edit,
+    ) -> impl Future<Output = Result<Option<ImageRecord>, CatalogError>> + Send;
+
+    /// The owner's images tagged `tag` (normalised), newest first, paged as [`Catalog::list`]:
+    /// one `Query` of the tag index, then the images themselves.
+    ///
+    /// # Errors
+    ///
+    /// As [`Catalog::list`].
+    fn list_tagged(
+        &self,
+        owner: &Owner,
+        tag: &str,
+        limit: u16,
+        after: Option<Uuid>,
+    ) -> impl Future<Output = Result<Page, CatalogError>> + Send;
+
     /// The owner's totals (zero when they have never had an image).
     ///
     /// # Errors
     ///
     /// [`CatalogError::Corrupt`]; [`CatalogError::Unavailable`].
     fn profile(&self, owner: &Owner) -> impl Future<Output = Result<Profile, CatalogError>> + Send;
+}
+
+/// Checks that an edit is what [`thumbforge_core::describe::parse_edit`] makes: normalised,
+/// sorted, unique tags, at most [`TAGS_MAX`](thumbforge_core::describe::TAGS_MAX) of them.
+pub(crate) fn check_edit(edit: &Edit) -> Result<(), CatalogError> {
+    use thumbforge_core::describe::{TAGS_MAX, normalize_tag};
+    let invalid = |message: String| Err(CatalogError::InvalidRequest { operation: "edit", message });
+    let Some(tags) = &edit.tags else { return Ok(()) };
+    if tags.len() > TAGS_MAX {
+        return invalid(format!("{} tags, at most {TAGS_MAX}", tags.len()));
+    }
+    if let Some(tag) = tags.iter().find(|tag| normalize_tag(tag).as_deref() != Ok(tag.as_str())) {
+        return invalid(format!("the tag {tag:?} is not normalised"));
+    }
+    if tags.windows(2).any(|pair| pair[0] >= pair[1]) {
+        return invalid("the tags are not sorted and unique".to_owned());
+    }
+    Ok(())
+}
+
+/// `details` after `edit`.
+pub(crate) fn apply_edit(details: &mut Details, edit: &Edit) {
+    if let Some(title) = &edit.title {
+        details.title.clone_from(title);
+    }
+    if let Some(description) = &edit.description {
+        details.description.clone_from(description);
+    }
+    if let Some(tags) = &edit.tags {
+        details.tags.clone_from(tags);
+    }
 }
 
 /// Checks a page size for [`Catalog::list`].

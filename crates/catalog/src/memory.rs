@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use crate::schema::{image_sk, user_pk};
 use crate::{
-    Catalog, CatalogError, Finish, ImageRecord, ImageState, NewImage, Owner, Page, Profile, check_limit,
+    Catalog, CatalogError, Details, Edit, Finish, ImageRecord, ImageState, NewImage, Owner, Page, Profile,
+    apply_edit, check_edit, check_limit,
 };
 
 /// The table name [`MemoryCatalog`] gives in errors.
@@ -96,6 +97,8 @@ impl Catalog for MemoryCatalog {
                 finished_at_ms: None,
                 expires_at_s: Some(image.expires_at_s),
                 state: ImageState::Pending,
+                details: Details::default(),
+                revision: 0,
             },
         );
         user.profile.images += 1;
@@ -168,6 +171,41 @@ impl Catalog for MemoryCatalog {
         user.profile.images = user.profile.images.saturating_sub(1);
         user.profile.bytes = user.profile.bytes.saturating_sub(size);
         Ok(true)
+    }
+
+    async fn edit(&self, owner: &Owner, id: Uuid, edit: &Edit) -> Result<Option<ImageRecord>, CatalogError> {
+        check_edit(edit)?;
+        let mut state = self.begin()?;
+        let Some(record) = state.users.get_mut(owner.as_str()).and_then(|user| user.images.get_mut(&id))
+        else {
+            return Ok(None);
+        };
+        apply_edit(&mut record.details, edit);
+        record.revision += 1;
+        Ok(Some(record.clone()))
+    }
+
+    async fn list_tagged(
+        &self,
+        owner: &Owner,
+        tag: &str,
+        limit: u16,
+        after: Option<Uuid>,
+    ) -> Result<Page, CatalogError> {
+        check_limit(limit)?;
+        let state = self.begin()?;
+        let Some(user) = state.users.get(owner.as_str()) else { return Ok(Page::default()) };
+        let mut older = match after {
+            Some(after) => user.images.range(..after),
+            None => user.images.range(..),
+        }
+        .rev()
+        .map(|(_, record)| record)
+        .filter(|record| record.details.tags.iter().any(|t| t == tag))
+        .cloned();
+        let items: Vec<ImageRecord> = older.by_ref().take(usize::from(limit)).collect();
+        let next = if older.next().is_some() { items.last().map(|record| record.id) } else { None };
+        Ok(Page { items, next })
     }
 
     async fn profile(&self, owner: &Owner) -> Result<Profile, CatalogError> {

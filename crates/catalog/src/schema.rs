@@ -6,8 +6,9 @@
 //!
 //! | item    | `pk`           | `sk`                 | attributes |
 //! |---------|----------------|----------------------|------------|
-//! | image   | `USER#<owner>` | `IMAGE#<uuidv7>`     | `type`=`image`, `id`, `owner`, `filename`, `contentType`, `size` (N bytes), `createdAt` (N ms), `status`; pending: `expiresAt` (N s); finished: `finishedAt` (N ms); ready: `source` (M), `renditions` (L of M); rejected: `reason`, `message` |
+//! | image   | `USER#<owner>` | `IMAGE#<uuidv7>`     | `type`=`image`, `id`, `owner`, `filename`, `contentType`, `size` (N bytes), `createdAt` (N ms), `status`; once edited: `title`, `description`, `tags` (SS), `revision` (N); pending: `expiresAt` (N s); finished: `finishedAt` (N ms); ready: `source` (M), `renditions` (L of M); rejected: `reason`, `message` |
 //! | profile | `USER#<owner>` | `PROFILE`            | `type`=`profile`, `images` (N), `bytes` (N) |
+//! | tag index | `USER#<owner>` | `TAG#<tag>#<uuidv7>` | `type`=`tag`, `id` |
 //! | release marker | `USER#<owner>` | `RELEASED#<uuidv7>` | `type`=`released`, `expiresAt` (N s) |
 //!
 //! The id in `sk` is hyphenated lower-case, so the sort key orders images by id, which for
@@ -51,6 +52,20 @@ pub const PROFILE_SK: &str = "PROFILE";
 /// stack's stream poller applies the same pattern.
 pub const REMOVED_IMAGES_FILTER: &str =
     r#"{"eventName":["REMOVE"],"dynamodb":{"Keys":{"sk":{"S":[{"prefix":"IMAGE#"}]}}}}"#;
+
+/// A tag index item's `sk` = this + the tag + `#` + the image id: one per tag of each image, so
+/// that the images with a tag are one `Query` (tags never hold `#`).
+pub const TAG_PREFIX: &str = "TAG#";
+/// [`TYPE`] of a tag index item.
+pub const TYPE_TAG: &str = "tag";
+/// Image: its title (S; absent when none).
+pub const TITLE: &str = "title";
+/// Image: its description (S; absent when none).
+pub const DESCRIPTION: &str = "description";
+/// Image: its tags (SS; absent when none).
+pub const TAGS: &str = "tags";
+/// Image: how many times its details were edited (N; absent means 0).
+pub const REVISION: &str = "revision";
 
 /// A released expired upload's `sk` = this + its id: the marker that makes
 /// [`Catalog::release_expired`](crate::Catalog::release_expired) subtract an image once however
@@ -115,6 +130,18 @@ pub fn user_pk(owner: &Owner) -> String {
 #[must_use]
 pub fn image_sk(id: Uuid) -> String {
     format!("{IMAGE_PREFIX}{}", id.hyphenated())
+}
+
+/// The sort key of the tag index item of `tag` on image `id`.
+#[must_use]
+pub fn tag_sk(tag: &str, id: Uuid) -> String {
+    format!("{TAG_PREFIX}{tag}#{}", id.hyphenated())
+}
+
+/// The sort key prefix of every tag index item of `tag`.
+#[must_use]
+pub fn tag_prefix(tag: &str) -> String {
+    format!("{TAG_PREFIX}{tag}#")
 }
 
 /// The sort key of the release marker of image `id`.

@@ -69,6 +69,9 @@ contract_tests!(
     finish_racing_delete_leaves_nothing,
     page_size_is_checked,
     release_expired_subtracts_once,
+    edits_set_and_clear_details_and_keep_the_tag_index,
+    tagged_listing_pages_newest_first_inside_the_partition,
+    concurrent_edits_and_a_delete_leave_one_consistent_state,
 );
 
 #[tokio::test]

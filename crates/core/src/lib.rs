@@ -1,10 +1,12 @@
 //! thumbforge's shared vocabulary, used by both Lambdas, xtask and the local stack: the one typed
 //! [`Config`], the environment variables that carry it ([`env`]), the bucket's key layout
 //! ([`keys`]) and the outcome the thumbnail function records ([`manifest`]), the API's route table
-//! ([`routes`]) and the headers the edge sets ([`web`]).
+//! ([`routes`]), the headers the edge sets ([`web`]) and what users may say about a photo
+//! ([`describe`]).
 
 pub mod auth;
 pub mod config;
+pub mod describe;
 pub mod env;
 pub mod format;
 pub mod keys;

@@ -28,6 +28,8 @@ pub enum Endpoint {
     ListImages,
     /// `GET /api/images/{id}`: one image's status.
     GetImage,
+    /// `PATCH /api/images/{id}`: the image's title, description and tags.
+    EditImage,
     /// `DELETE /api/images/{id}`: the image's item goes at once; the table's stream then has
     /// its upload (every version) and renditions removed.
     DeleteImage,
@@ -52,7 +54,7 @@ pub struct Route {
 }
 
 /// Every route of the API. Route keys are unique; the function serves them all.
-pub const ROUTES: [Route; 6] = [
+pub const ROUTES: [Route; 7] = [
     Route {
         method: "POST",
         path: "/api/uploads",
@@ -61,6 +63,12 @@ pub const ROUTES: [Route; 6] = [
     },
     Route { method: "GET", path: "/api/images", access: Access::SignedIn, endpoint: Endpoint::ListImages },
     Route { method: "GET", path: "/api/images/{id}", access: Access::SignedIn, endpoint: Endpoint::GetImage },
+    Route {
+        method: "PATCH",
+        path: "/api/images/{id}",
+        access: Access::SignedIn,
+        endpoint: Endpoint::EditImage,
+    },
     Route {
         method: "DELETE",
         path: "/api/images/{id}",
@@ -254,9 +262,10 @@ mod tests {
         assert_eq!(found("GET", "/api/images"), Some(Endpoint::ListImages));
         assert_eq!(found("GET", "/api/images/x"), Some(Endpoint::GetImage));
         assert_eq!(found("DELETE", "/api/images/x"), Some(Endpoint::DeleteImage));
+        assert_eq!(found("PATCH", "/api/images/x"), Some(Endpoint::EditImage));
         assert_eq!(found("GET", "/api/config"), Some(Endpoint::Config));
         assert_eq!(resolve("GET", "/api/uploads"), Resolution::MethodNotAllowed(vec!["POST"]));
-        assert_eq!(resolve("POST", "/api/images/x"), Resolution::MethodNotAllowed(vec!["GET", "DELETE"]));
+        assert_eq!(resolve("POST", "/api/images/x"), Resolution::MethodNotAllowed(vec!["GET", "PATCH", "DELETE"]));
         assert_eq!(resolve("DELETE", "/api/images"), Resolution::MethodNotAllowed(vec!["GET"]));
         for path in ["/api/nothing", "/api/images/a/b", "/api/uploads/", "/API/uploads", "/api//images", "/"]
         {

@@ -463,7 +463,7 @@ mod tests {
     use std::sync::Mutex;
 
     use serde_json::json;
-    use thumbforge_catalog::{ImageRecord, MEMORY_TABLE, MemoryCatalog, NewImage, Page, Profile};
+    use thumbforge_catalog::{Edit, ImageRecord, MEMORY_TABLE, MemoryCatalog, NewImage, Page, Profile};
 
     use super::*;
 
@@ -584,6 +584,23 @@ mod tests {
         }
         async fn delete(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {
             self.inner.delete(owner, id).await
+        }
+        async fn edit(
+            &self,
+            owner: &Owner,
+            id: Uuid,
+            edit: &Edit,
+        ) -> Result<Option<ImageRecord>, CatalogError> {
+            self.inner.edit(owner, id, edit).await
+        }
+        async fn list_tagged(
+            &self,
+            owner: &Owner,
+            tag: &str,
+            limit: u16,
+            after: Option<Uuid>,
+        ) -> Result<Page, CatalogError> {
+            self.inner.list_tagged(owner, tag, limit, after).await
         }
         async fn release_expired(
             &self,

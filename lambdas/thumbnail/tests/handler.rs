@@ -9,8 +9,8 @@ use aws_sdk_s3::config::retry::RetryConfig;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 use thumbforge_catalog::{
-    Catalog, CatalogError, DynamoCatalog, Finish, ImageRecord, ImageState, NewImage, Owner, Page, Profile,
-    schema,
+    Catalog, CatalogError, DynamoCatalog, Edit, Finish, ImageRecord, ImageState, NewImage, Owner, Page,
+    Profile, schema,
 };
 use thumbforge_core::keys::OWNER_METADATA;
 use thumbforge_core::{Outcome, OutputFormat, RejectReason, RuntimeConfig};
@@ -288,6 +288,18 @@ impl Catalog for DeletedWhileProcessing {
     }
     async fn delete(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {
         self.0.delete(owner, id).await
+    }
+    async fn edit(&self, owner: &Owner, id: Uuid, edit: &Edit) -> Result<Option<ImageRecord>, CatalogError> {
+        self.0.edit(owner, id, edit).await
+    }
+    async fn list_tagged(
+        &self,
+        owner: &Owner,
+        tag: &str,
+        limit: u16,
+        after: Option<Uuid>,
+    ) -> Result<Page, CatalogError> {
+        self.0.list_tagged(owner, tag, limit, after).await
     }
     async fn release_expired(
         &self,
