@@ -304,9 +304,13 @@ pub async fn second_finish_changes_nothing<C: Catalog>(catalog: &C) -> Result<()
 
     let rejected = Outcome::Rejected { reason: RejectReason::Corrupt, message: "late".into() };
     let second = catalog.finish(&owner, image.id, &rejected, at + 5).await;
-    same(&second, &Ok(Finish::AlreadyFinished(done.clone())), "a second finish with another outcome")?;
+    same(
+        &second,
+        &Ok(Finish::AlreadyFinished(Box::new(done.clone()))),
+        "a second finish with another outcome",
+    )?;
     let third = catalog.finish(&owner, image.id, &ready, at + 9).await;
-    same(&third, &Ok(Finish::AlreadyFinished(done.clone())), "a repeated finish")?;
+    same(&third, &Ok(Finish::AlreadyFinished(Box::new(done.clone()))), "a repeated finish")?;
     same(&get(catalog, &owner, image.id).await?, &Some(done), "the image after")?;
     Ok(())
 }

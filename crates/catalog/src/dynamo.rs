@@ -344,7 +344,7 @@ impl Catalog for DynamoCatalog {
                         message: "the condition failed although the image is pending".to_owned(),
                     });
                 }
-                return Ok(Finish::AlreadyFinished(record));
+                return Ok(Finish::AlreadyFinished(Box::new(record)));
             }
             // A delete's transaction on this item in progress: try again (it may then be Missing).
             if is_transient(&err) && attempt < MAX_ATTEMPTS {

@@ -205,7 +205,7 @@ pub enum Finish {
     /// The pending image now carries the outcome.
     Finished,
     /// The image was already finished (a duplicate delivery); it is left unchanged, as returned.
-    AlreadyFinished(ImageRecord),
+    AlreadyFinished(Box<ImageRecord>),
     /// There is no such image (deleted meanwhile, or never created); nothing was written.
     Missing,
 }

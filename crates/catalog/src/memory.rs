@@ -139,7 +139,7 @@ impl Catalog for MemoryCatalog {
             return Ok(Finish::Missing);
         };
         if record.state != ImageState::Pending {
-            return Ok(Finish::AlreadyFinished(record.clone()));
+            return Ok(Finish::AlreadyFinished(Box::new(record.clone())));
         }
         record.state = ImageState::Finished(outcome.clone());
         record.finished_at_ms = Some(finished_at_ms);

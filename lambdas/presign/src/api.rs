@@ -8,7 +8,8 @@
 //! |---|---|
 //! | `POST /api/uploads` | `201` an upload ticket ([`UploadTicket`](crate::uploads::UploadTicket)) |
 //! | `GET /api/images/{id}` | `200` an [`Image`](crate::images::Image); `404` for a malformed or unknown id |
-//! | `GET /api/images?limit&cursor` | `200` an [`ImagePage`](crate::images::ImagePage) |
+//! | `PATCH /api/images/{id}` | `200` the edited [`Image`](crate::images::Image); `400` listing every problem; `404` as `GET` |
+//! | `GET /api/images?limit&cursor&tag` | `200` an [`ImagePage`](crate::images::ImagePage) (only the images tagged `tag` when given) |
 //! | `GET /api/config` | `200` the [`PublicConfig`] the page checks files against |
 //! | a known path, another method | `405` with `Allow` |
 //! | anything else | `404` |
@@ -20,8 +21,10 @@ use aws_lambda_events::http::header::LOCATION;
 use serde_json::Value;
 use thumbforge_catalog::Catalog;
 use thumbforge_core::auth::SignIn;
+use thumbforge_core::describe::{DESCRIPTION_MAX_CHARS, TAG_MAX_CHARS, TAGS_MAX, TITLE_MAX_CHARS};
 use thumbforge_core::routes::{self, Endpoint, Resolution};
 use thumbforge_core::{OutputFormat, RuntimeConfig};
+use uuid::Uuid;
 
 use crate::http::{self, ApiError, empty_response, json_response, query_param, route_path, with_header};
 use crate::images::{self, DEFAULT_LIMIT, MAX_LIMIT};
@@ -54,6 +57,44 @@ pub struct PublicConfig {
     pub upload_expiry_seconds: u64,
     /// How the page signs in.
     pub auth: SignIn,
+    /// The limits of a photo's title, description and tags (`PATCH /api/images/{id}`).
+    pub details: DetailLimits,
+}
+
+/// The limits an edit is checked against ([`thumbforge_core::describe`]), for the page to check
+/// the same ones before it sends an edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetailLimits {
+    /// Longest title, in characters (Unicode scalar values).
+    pub title_max_chars: usize,
+    /// Longest description, in characters.
+    pub description_max_chars: usize,
+    /// Most tags on one photo.
+    pub tags_max: usize,
+    /// Longest tag, in characters.
+    pub tag_max_chars: usize,
+}
+
+impl DetailLimits {
+    /// The limits `describe::parse_edit` enforces.
+    pub const ENFORCED: Self = Self {
+        title_max_chars: TITLE_MAX_CHARS,
+        description_max_chars: DESCRIPTION_MAX_CHARS,
+        tags_max: TAGS_MAX,
+        tag_max_chars: TAG_MAX_CHARS,
+    };
+}
+
+/// What `GET /api/images` was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// Only the images with this tag (normalised).
+    pub tag: Option<String>,
+    /// The page size.
+    pub limit: usize,
+    /// Continue strictly after this id (a previous page's `next`).
+    pub after: Option<Uuid>,
 }
 
 impl PublicConfig {
@@ -73,6 +114,7 @@ impl PublicConfig {
             formats,
             upload_expiry_seconds: u64::from(config.upload.presign_expiry_seconds),
             auth: sign_in.clone(),
+            details: DetailLimits::ENFORCED,
         }
     }
 }
@@ -177,6 +219,11 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
                 Ok(with_header(json_response(201, &ticket), LOCATION, &location))
             }
             Endpoint::GetImage => Ok(json_response(200, &self.image(&http::owner(request)?, id()).await?)),
+            Endpoint::EditImage => {
+                let owner = http::owner(request)?;
+                let body = http::body_bytes(request)?;
+                Ok(json_response(200, &self.edit_image(&owner, id(), &body).await?))
+            }
             Endpoint::DeleteImage => {
                 self.delete_image(&http::owner(request)?, id()).await?;
                 Ok(empty_response(204))
@@ -186,21 +233,25 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
             Endpoint::Fallback => Err(ApiError::no_route(path)),
             Endpoint::ListImages => {
                 let owner = http::owner(request)?;
-                let limit = parse_limit(query_param(request, "limit", "invalid_limit")?)?;
-                let cursor = match query_param(request, "cursor", "invalid_cursor")? {
-                    None => None,
-                    Some(text) => Some(images::parse_id(text).ok_or_else(|| {
-                        ApiError::new(
-                            400,
-                            "invalid_cursor",
-                            "`cursor` must be a `next` value returned by this API",
-                        )
-                    })?),
-                };
-                Ok(json_response(200, &self.images(&owner, limit, cursor).await?))
+                let Listing { tag, limit, after } = parse_listing(request)?;
+                Ok(json_response(200, &self.images(&owner, tag.as_deref(), limit, after).await?))
             }
         }
     }
+}
+
+/// The query of `GET /api/images`: `limit`, `cursor` and `tag`, each at most once; any other
+/// parameter is ignored.
+pub fn parse_listing(request: &ApiGatewayV2httpRequest) -> Result<Listing, ApiError> {
+    let limit = parse_limit(query_param(request, "limit", "invalid_limit")?)?;
+    let after = match query_param(request, "cursor", "invalid_cursor")? {
+        None => None,
+        Some(text) => Some(images::parse_id(text).ok_or_else(|| {
+            ApiError::new(400, "invalid_cursor", "`cursor` must be a `next` value returned by this API")
+        })?),
+    };
+    let tag = images::parse_tag(query_param(request, "tag", "invalid_tag")?)?;
+    Ok(Listing { tag, limit, after })
 }
 
 /// `limit`: a whole number from 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
@@ -253,6 +304,10 @@ mod tests {
         assert_eq!(json["auth"]["tokenUrl"], "https://id.example/oauth2/token");
         assert_eq!(json["auth"]["scopes"], serde_json::json!(["openid", "email"]));
         assert_eq!(json["uploadExpirySeconds"], 300);
+        assert_eq!(
+            json["details"],
+            serde_json::json!({"titleMaxChars": 200, "descriptionMaxChars": 2000, "tagsMax": 20, "tagMaxChars": 32})
+        );
     }
 
     #[test]

@@ -188,6 +188,14 @@ pub fn body_bytes(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, ApiError
     Ok(bytes)
 }
 
+/// A request body read as JSON: `400 invalid_json`, naming the expected `shape`, when it is not
+/// (an empty body included). What the value holds is the caller's to check.
+pub fn json_body(body: &[u8], shape: &str) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(400, "invalid_json", format!("the body must be JSON of the form {shape}: {e}"))
+    })
+}
+
 /// The one value of a query parameter: `None` when absent, an error when repeated.
 pub fn query_param<'a>(
     request: &'a ApiGatewayV2httpRequest,

@@ -1,11 +1,17 @@
-//! `GET /api/images/{id}`, `GET /api/images` and `DELETE /api/images/{id}`: the caller's images
-//! in the metadata table.
+//! `GET /api/images/{id}`, `GET /api/images[?tag]`, `PATCH /api/images/{id}` and
+//! `DELETE /api/images/{id}`: the caller's images in the metadata table.
 //!
 //! Every read stays inside the caller's partition (`USER#<sub>`, the `sub` of the verified token):
 //! another user's id is simply not there (`404`, never `403`), and the listing cursor is only an
 //! image id, turned into the sort key inside the caller's partition, so an edited cursor reaches
 //! nothing of anyone else's. A page is one `Query`, newest first (ids are UUIDv7, their text sorts
-//! by creation time).
+//! by creation time). `?tag=` lists only the images carrying the tag (normalised as edits
+//! normalise tags, so `?tag=Sea` finds `sea`), paged the same way.
+//!
+//! An edit (`PATCH`, a JSON object with any of `title`, `description`, `tags`) is checked by
+//! [`thumbforge_core::describe::parse_edit`], every problem reported at once (`400
+//! invalid_request`), then applied in one transaction with the tag index; the answer is the image
+//! as `GET` then shows it.
 //!
 //! A delete removes the item (and its share of the profile's counts) in one transaction and
 //! answers `204`; the table's stream then hands the removed item to the thumbnail function, which
@@ -15,12 +21,13 @@
 
 use serde::Serialize;
 use thumbforge_catalog::{Catalog, ImageRecord, ImageState, Owner};
+use thumbforge_core::describe::{self, normalize_tag};
 use thumbforge_core::manifest::Source;
 use thumbforge_core::{Outcome, OutputFormat, RejectReason, keys};
 use uuid::Uuid;
 
 use crate::api::Api;
-use crate::http::{ApiError, rfc3339_millis};
+use crate::http::{ApiError, json_body, rfc3339_millis};
 use crate::ports::{Clock, IdGenerator, Presigner};
 
 /// `limit` when none is given.
@@ -36,6 +43,12 @@ pub struct Image {
     pub id: String,
     /// The file name the user gave when uploading.
     pub filename: String,
+    /// The title the user gave it, if any.
+    pub title: Option<String>,
+    /// The description the user gave it, if any.
+    pub description: Option<String>,
+    /// Its tags: normalised, sorted, unique (empty when it has none).
+    pub tags: Vec<String>,
     /// `pending`, `ready` or `rejected`.
     pub status: Status,
     /// Why it was rejected (`rejected` only).
@@ -90,6 +103,18 @@ pub fn parse_id(text: &str) -> Option<Uuid> {
     (id.get_version_num() == 7 && id.hyphenated().to_string() == text).then_some(id)
 }
 
+/// The shape of a `PATCH /api/images/{id}` body, for error messages.
+pub const EDIT_SHAPE: &str = r#"{"title"?: string | null, "description"?: string | null, "tags"?: [string]}"#;
+
+/// The `tag` query parameter, normalised as stored tags are; `400 invalid_tag` naming the
+/// problem otherwise.
+pub fn parse_tag(text: Option<&str>) -> Result<Option<String>, ApiError> {
+    text.map(|text| {
+        normalize_tag(text).map_err(|problem| ApiError::new(400, "invalid_tag", format!("`tag`: {problem}")))
+    })
+    .transpose()
+}
+
 /// `404 image_not_found`: no such id in the caller's partition (another user's id included).
 fn not_found(text: &str) -> ApiError {
     ApiError::new(404, "image_not_found", format!("no image has the id {text:?}"))
@@ -106,6 +131,9 @@ pub fn describe(record: &ImageRecord) -> Image {
         thumbnails: Vec::new(),
         created_at: rfc3339_millis(record.created_at_ms),
         filename: record.filename.clone(),
+        title: record.details.title.clone(),
+        description: record.details.description.clone(),
+        tags: record.details.tags.clone(),
         id,
     };
     match &record.state {
@@ -148,14 +176,36 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
         Ok(record)
     }
 
+    /// Edits one of the caller's images with the decoded `PATCH` body; the image as it now is.
+    pub(crate) async fn edit_image(&self, owner: &Owner, text: &str, body: &[u8]) -> Result<Image, ApiError> {
+        let id = parse_id(text).ok_or_else(|| not_found(text))?;
+        let edit = describe::parse_edit(&json_body(body, EDIT_SHAPE)?)
+            .map_err(|problems| ApiError::invalid_request(problems.join("; ")))?;
+        let edited = self.catalog().edit(owner, id, &edit).await.map_err(|e| ApiError::catalog(&e))?;
+        let record = edited.ok_or_else(|| not_found(text))?;
+        tracing::info!(
+            id = text,
+            revision = record.revision,
+            tags = record.details.tags.len(),
+            "image edited"
+        );
+        Ok(describe(&record))
+    }
+
+    /// One page of the caller's images, of those tagged `tag` (normalised) when given.
     pub(crate) async fn images(
         &self,
         owner: &Owner,
+        tag: Option<&str>,
         limit: usize,
         after: Option<Uuid>,
     ) -> Result<ImagePage, ApiError> {
         let limit = u16::try_from(limit).unwrap_or(u16::MAX);
-        let page = self.catalog().list(owner, limit, after).await.map_err(|e| ApiError::catalog(&e))?;
+        let page = match tag {
+            Some(tag) => self.catalog().list_tagged(owner, tag, limit, after).await,
+            None => self.catalog().list(owner, limit, after).await,
+        }
+        .map_err(|e| ApiError::catalog(&e))?;
         Ok(ImagePage {
             items: page.items.iter().map(describe).collect(),
             next: page.next.map(|id| id.hyphenated().to_string()),
@@ -166,6 +216,18 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_in_queries_are_normalised() {
+        assert_eq!(parse_tag(None).unwrap(), None);
+        assert_eq!(parse_tag(Some(" Sea ")).unwrap().as_deref(), Some("sea"));
+        assert_eq!(parse_tag(Some("New York")).unwrap().as_deref(), Some("new-york"));
+        for (bad, needle) in [("", "empty"), ("a#b", "holds '#'"), (&"a".repeat(33), "longer than 32")] {
+            let err = parse_tag(Some(bad)).unwrap_err();
+            assert_eq!((err.status, err.code), (400, "invalid_tag"), "{bad}");
+            assert!(err.message.starts_with("`tag`: ") && err.message.contains(needle), "{}", err.message);
+        }
+    }
 
     #[test]
     fn ids_are_canonical_uuidv7() {

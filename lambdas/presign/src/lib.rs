@@ -2,10 +2,11 @@
 //!
 //! - `POST /api/uploads` hands out a pre-signed S3 `PUT` whose key, length, type and
 //!   no-overwrite condition S3 enforces ([`uploads`]);
-//! - `GET /api/images/{id}` and `GET /api/images` report what became of the caller's uploads
-//!   ([`images`]);
-//! - `GET /api/config` tells the page the limits it checks files against and how to sign in
-//!   ([`api::PublicConfig`]).
+//! - `GET /api/images/{id}` and `GET /api/images` (optionally `?tag=`) report what became of the
+//!   caller's uploads, `PATCH /api/images/{id}` sets their title, description and tags, and
+//!   `DELETE /api/images/{id}` removes them ([`images`]);
+//! - `GET /api/config` tells the page the limits it checks files and edits against and how to
+//!   sign in ([`api::PublicConfig`]).
 //!
 //! [`api::Api`] is the pure core: it talks to the world only through its ports (the metadata
 //! table, [`thumbforge_catalog::Catalog`]; a URL signer, a clock and an id generator in

@@ -13,8 +13,8 @@ use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use aws_lambda_events::encodings::Body;
 use serde_json::{Value, json};
 use thumbforge_catalog::{
-    Catalog, CatalogError, Finish, ImageRecord, ImageState, MEMORY_TABLE, MemoryCatalog, NewImage, Owner,
-    Profile,
+    Catalog, CatalogError, Details, Finish, ImageRecord, ImageState, MEMORY_TABLE, MemoryCatalog, NewImage,
+    Owner, Profile,
 };
 use thumbforge_core::manifest::{Rendition, Source};
 use thumbforge_core::{InputFormat, Outcome, OutputFormat, RejectReason, RuntimeConfig, keys};
@@ -26,6 +26,7 @@ use crate::ports::{Clock, IdGenerator, PresignError, PresignedPut, Presigner, Up
 const POST_UPLOAD: &str = include_str!("../tests/events/post_upload.json");
 const GET_IMAGE: &str = include_str!("../tests/events/get_image_proxy.json");
 const LIST_STAGED: &str = include_str!("../tests/events/list_images_staged.json");
+const PATCH_IMAGE: &str = include_str!("../tests/events/patch_image.json");
 
 /// The `sub` claim every fixture carries (a Cognito user).
 const SUB: &str = "6f1c2d9e-3b7a-4c55-9e21-8d4f0a7b1c36";
@@ -208,6 +209,19 @@ fn delete(path: &str) -> Value {
     delete_as(SUB, path)
 }
 
+/// `PATCH path` by `sub` with a plain (not base64) body, from the `PATCH /api/images/{id}`
+/// fixture (the segment after `/api/images/` is also its `id` path parameter).
+fn patch_as(sub: &str, path: &str, body: &str) -> Value {
+    let mut event = event_as(sub, PATCH_IMAGE, "PATCH", path, &[]);
+    event["pathParameters"]["id"] = json!(path.rsplit('/').next().unwrap());
+    event["body"] = json!(body);
+    event
+}
+
+fn patch(path: &str, body: &str) -> Value {
+    patch_as(SUB, path, body)
+}
+
 struct Answer {
     status: i64,
     body: Value,
@@ -359,6 +373,8 @@ async fn post_uploads_hands_out_a_signed_put_and_records_a_pending_image() {
         finished_at_ms: None,
         expires_at_s: Some(PENDING_EXPIRY_S),
         state: ImageState::Pending,
+        details: Details::default(),
+        revision: 0,
     };
     assert_eq!(h.catalog().get(&owner(SUB), uuid).await.unwrap(), Some(record.clone()));
     assert_eq!(h.catalog().all_images(), [record]);
@@ -554,8 +570,12 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         ("PUT", "/api/uploads".to_owned(), "POST"),
         ("OPTIONS", "/api/uploads".to_owned(), "POST"),
         ("POST", "/api/images".to_owned(), "GET"),
-        ("PUT", format!("/api/images/{id}"), "GET, DELETE"),
-        ("POST", "/api/images/not-an-id".to_owned(), "GET, DELETE"),
+        ("PUT", format!("/api/images/{id}"), "GET, PATCH, DELETE"),
+        ("POST", "/api/images/not-an-id".to_owned(), "GET, PATCH, DELETE"),
+        ("OPTIONS", format!("/api/images/{id}"), "GET, PATCH, DELETE"),
+        ("PATCH", "/api/images".to_owned(), "GET"),
+        ("PATCH", "/api/uploads".to_owned(), "POST"),
+        ("PATCH", "/api/config".to_owned(), "GET"),
         ("DELETE", "/api/images".to_owned(), "GET"),
         ("HEAD", "/api/images".to_owned(), "GET"),
         ("POST", "/api/config".to_owned(), "GET"),
@@ -579,7 +599,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         "/API/images",
         "/stage/api/images",
     ] {
-        for method in ["GET", "POST"] {
+        for method in ["GET", "POST", "PATCH"] {
             let signed = event(GET_IMAGE, method, path, &[]);
             for event in [signed.clone(), anonymous(signed)] {
                 let (status, code, _) = h.error(event).await;
@@ -612,6 +632,11 @@ async fn no_identity_is_a_500_on_every_signed_in_route() {
         get("/api/images/not-an-id", &[]),
         get("/api/images", &[]),
         get("/api/images", &[("limit", "0"), ("cursor", "x")]),
+        get("/api/images", &[("tag", "sea")]),
+        get("/api/images", &[("tag", "not a tag!")]),
+        patch(&format!("/api/images/{id}"), r#"{"title":"mine now"}"#),
+        patch("/api/images/not-an-id", r#"{"title":"mine now"}"#),
+        patch(&format!("/api/images/{id}"), "not json"),
         delete(&format!("/api/images/{id}")),
     ];
     /// Changes an event.
@@ -652,6 +677,8 @@ async fn no_identity_is_a_500_on_every_signed_in_route() {
     }
     assert!(h.presigner.requests.lock().unwrap().is_empty(), "nothing was signed");
     assert_eq!(h.catalog().all_images().len(), 1, "nothing was recorded");
+    assert_eq!(h.catalog().all_images()[0].details, Details::default(), "nothing was edited");
+    assert_eq!(h.catalog().all_images()[0].revision, 0);
     h.assert_catalog_untouched().await;
 }
 
@@ -671,6 +698,11 @@ async fn the_config_is_public() {
         );
         assert_eq!(answer.body["uploadExpirySeconds"], 300);
         assert_eq!(answer.body["auth"]["clientId"], "client");
+        // The page checks edits against the limits the API enforces.
+        assert_eq!(
+            answer.body["details"],
+            json!({"titleMaxChars": 200, "descriptionMaxChars": 2000, "tagsMax": 20, "tagMaxChars": 32})
+        );
     }
     h.assert_catalog_untouched().await;
 }
@@ -690,7 +722,8 @@ async fn image_status_pending_ready_rejected() {
     assert_eq!(
         answer.body,
         json!({
-            "id": id.to_string(), "filename": format!("{id}.jpg"), "status": "pending", "reason": null,
+            "id": id.to_string(), "filename": format!("{id}.jpg"), "title": null, "description": null,
+            "tags": [], "status": "pending", "reason": null,
             "message": null, "source": null, "thumbnails": [], "createdAt": "2025-03-12T14:03:07.123Z",
         })
     );
@@ -728,7 +761,8 @@ async fn image_status_pending_ready_rejected() {
     assert_eq!(
         answer.body,
         json!({
-            "id": other.to_string(), "filename": format!("{other}.jpg"), "status": "rejected", "reason": "not_an_image",
+            "id": other.to_string(), "filename": format!("{other}.jpg"), "title": null, "description": null,
+            "tags": [], "status": "rejected", "reason": "not_an_image",
             "message": "the bytes are not an image", "source": null, "thumbnails": [],
             "createdAt": "2025-03-12T14:03:09.123Z",
         })
@@ -876,9 +910,14 @@ async fn catalog_failures_are_502_or_503_never_500() {
         (corrupt, 502, "storage_error"),
     ] {
         let transient = failure.is_transient();
-        for event in
-            [get(&path, &[]), get("/api/images", &[]), get("/api/images", &[("cursor", &id.to_string())])]
-        {
+        for event in [
+            get(&path, &[]),
+            get("/api/images", &[]),
+            get("/api/images", &[("cursor", &id.to_string())]),
+            get("/api/images", &[("tag", "Sea")]),
+            get("/api/images", &[("tag", "sea"), ("cursor", &id.to_string())]),
+            patch(&path, r#"{"title":"Sunset"}"#),
+        ] {
             h.catalog().fail_next(failure.clone());
             let answer = h.call(event).await;
             assert_eq!((answer.status, answer.body["error"]["code"].as_str()), (status, Some(code)));
@@ -889,6 +928,8 @@ async fn catalog_failures_are_502_or_503_never_500() {
     }
     let answer = h.call(get(&path, &[])).await;
     assert_eq!((answer.status, answer.body["status"].as_str()), (200, Some("pending")));
+    assert_eq!(answer.body["title"], Value::Null, "no failed edit applied");
+    assert_eq!(h.catalog().all_images()[0].revision, 0);
 }
 
 #[tokio::test]
@@ -924,12 +965,23 @@ async fn bad_limits_and_cursors_are_400() {
 /// Pages through `sub`'s whole listing with `limit`, checking the page sizes and the cursors;
 /// returns the ids and the page sizes.
 async fn read_all(h: &Harness, sub: &str, limit: usize) -> (Vec<String>, Vec<usize>) {
+    read_pages(h, sub, limit, &[]).await
+}
+
+/// [`read_all`] with more query parameters on every page (`tag`).
+async fn read_pages(
+    h: &Harness,
+    sub: &str,
+    limit: usize,
+    extra: &[(&str, &str)],
+) -> (Vec<String>, Vec<usize>) {
     let mut ids = Vec::new();
     let mut sizes = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let limit_text = limit.to_string();
         let mut query = vec![("limit", limit_text.as_str())];
+        query.extend_from_slice(extra);
         if let Some(cursor) = &cursor {
             query.push(("cursor", cursor.as_str()));
         }
@@ -1068,4 +1120,427 @@ async fn listing_matches_a_full_sort_over_bursts_and_sparse_years() {
     for limit in [1, 7, 24, 100] {
         assert_eq!(read_all(&h, SUB, limit).await.0, expected, "limit {limit}");
     }
+}
+
+/// A seeded pending image of [`SUB`] created at [`NOW_MS`], as the API shows it with these details.
+fn seeded_image(id: Uuid, title: Value, description: Value, tags: Value) -> Value {
+    json!({
+        "id": id.to_string(), "filename": format!("{id}.jpg"),
+        "title": title, "description": description, "tags": tags,
+        "status": "pending", "reason": null, "message": null, "source": null, "thumbnails": [],
+        "createdAt": "2025-03-12T14:03:11.123Z",
+    })
+}
+
+#[tokio::test]
+async fn patch_sets_and_clears_each_field_and_get_shows_the_same() {
+    let h = harness();
+    let id = id_at(NOW_MS, 1);
+    h.seed(SUB, id, NOW_MS).await;
+    let path = format!("/api/images/{id}");
+    let null = Value::Null;
+    let steps = [
+        (json!({"title": "  Sunset  "}), seeded_image(id, json!("Sunset"), null.clone(), json!([]))),
+        (
+            json!({"tags": ["Sea", "beach", "New  York"]}),
+            seeded_image(id, json!("Sunset"), null.clone(), json!(["beach", "new-york", "sea"])),
+        ),
+        (
+            json!({"description": " From the pier,\nat low tide.\tWindy. "}),
+            seeded_image(
+                id,
+                json!("Sunset"),
+                json!("From the pier,\nat low tide.\tWindy."),
+                json!(["beach", "new-york", "sea"]),
+            ),
+        ),
+        (
+            json!({"title": "Dusk", "tags": ["SEA"]}),
+            seeded_image(id, json!("Dusk"), json!("From the pier,\nat low tide.\tWindy."), json!(["sea"])),
+        ),
+        (
+            json!({"title": null}),
+            seeded_image(id, null.clone(), json!("From the pier,\nat low tide.\tWindy."), json!(["sea"])),
+        ),
+        (json!({"description": "   "}), seeded_image(id, null.clone(), null.clone(), json!(["sea"]))),
+        (json!({"tags": []}), seeded_image(id, null.clone(), null.clone(), json!([]))),
+        (json!({"tags": ["x"], "title": "x"}), seeded_image(id, json!("x"), null.clone(), json!(["x"]))),
+        (json!({"tags": null}), seeded_image(id, json!("x"), null.clone(), json!([]))),
+        (
+            json!({"title": "東京 😀 — über", "description": "é", "tags": ["東京", "ÉTÉ_2026"]}),
+            seeded_image(id, json!("東京 😀 — über"), json!("é"), json!(["été_2026", "東京"])),
+        ),
+    ];
+    for (body, expected) in steps {
+        let answer = h.call(patch(&path, &body.to_string())).await;
+        assert_eq!(answer.status, 200, "{body}: {}", answer.body);
+        assert_eq!(answer.body, expected, "{body}");
+        assert!(!answer.response.headers.contains_key("location"));
+        let shown = h.call(get(&path, &[])).await;
+        assert_eq!((shown.status, &shown.body), (200, &answer.body), "GET after {body}");
+    }
+    let record = h.catalog().get(&owner(SUB), id).await.unwrap().unwrap();
+    assert_eq!(
+        record.details,
+        Details {
+            title: Some("東京 😀 — über".into()),
+            description: Some("é".into()),
+            tags: vec!["été_2026".into(), "東京".into()],
+        }
+    );
+    assert_eq!(record.revision, 10, "one revision per edit");
+    assert_eq!(record.state, ImageState::Pending, "an edit leaves the upload's state alone");
+    // The listing shows the same.
+    let listed = h.call(get("/api/images", &[])).await;
+    assert_eq!(
+        listed.body,
+        json!({"items": [seeded_image(id, json!("東京 😀 — über"), json!("é"), json!(["été_2026", "東京"]))], "next": null})
+    );
+
+    // A ready image stays ready, thumbnails and all.
+    h.finish(SUB, id, ready(&id)).await;
+    let answer = h.call(patch(&path, r#"{"title":"Ready now"}"#)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        (answer.body["status"].as_str(), answer.body["title"].as_str()),
+        (Some("ready"), Some("Ready now"))
+    );
+    assert_eq!(answer.body["thumbnails"].as_array().unwrap().len(), 4);
+    assert_eq!(answer.body["source"]["width"], 1800);
+    assert_eq!(h.call(get(&path, &[])).await.body, answer.body);
+}
+
+#[tokio::test]
+async fn the_patch_fixture_and_base64_bodies_are_read() {
+    let h = harness();
+    let id: Uuid = "0195896b-6a13-7c3a-9b1e-6f4d2c1a0b9e".parse().unwrap();
+    h.seed(SUB, id, NOW_MS).await;
+    // The event exactly as API Gateway sends it for `PATCH /api/images/{id}`.
+    let answer = h.call(serde_json::from_str(PATCH_IMAGE).unwrap()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.body,
+        seeded_image(
+            id,
+            json!("Sunset over the bay"),
+            json!("From the pier,\nat low tide."),
+            json!(["low-tide", "sea", "sunset"])
+        )
+    );
+    // The same edit base64-encoded (API Gateway encodes bodies it does not take for text).
+    let mut event = patch(&format!("/api/images/{id}"), "");
+    event["body"] = json!(aws_smithy_types::base64::encode(r#"{"tags":["Beach"]}"#));
+    event["isBase64Encoded"] = json!(true);
+    let answer = h.call(event.clone()).await;
+    assert_eq!((answer.status, &answer.body["tags"]), (200, &json!(["beach"])), "{}", answer.body);
+    event["body"] = json!("%%% not base64");
+    let (status, code, message) = h.error(event).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_request"), "{message}");
+    assert!(message.contains("not valid base64"), "{message}");
+    assert_eq!(h.catalog().get(&owner(SUB), id).await.unwrap().unwrap().revision, 2);
+}
+
+#[tokio::test]
+async fn every_edit_problem_is_listed_in_one_400() {
+    let h = harness();
+    let id = id_at(NOW_MS, 1);
+    h.seed(SUB, id, NOW_MS).await;
+    let path = format!("/api/images/{id}");
+    assert_eq!(h.call(patch(&path, r#"{"title":"Kept","tags":["kept"]}"#)).await.status, 200);
+    let kept = h.catalog().get(&owner(SUB), id).await.unwrap().unwrap();
+
+    let mut tags = vec![json!("sea"), json!("Sea "), json!("a#b"), json!(7), json!("a".repeat(33))];
+    tags.extend((1..=17).map(|n| json!(format!("t{n}"))));
+    let body = json!({
+        "title": "x".repeat(201),
+        "description": 5,
+        "tags": tags,
+        "owner": OTHER,
+    });
+    h.catalog().fail_next(unavailable(true));
+    let (status, code, message) = h.error(patch(&path, &body.to_string())).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_request"));
+    assert_eq!(
+        message,
+        "unknown field `owner` (allowed: `title`, `description`, `tags`); \
+         `title` is 201 characters long, at most 200 are allowed; \
+         `description` must be a string or null; \
+         the tag \"sea\" is given twice; \
+         the tag \"a#b\" holds '#': tags are letters, digits, `-` and `_`; \
+         every tag must be a string; \
+         the tag \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is longer than 32 characters; \
+         22 tags given, at most 20 are allowed"
+    );
+
+    let oversized = json!({"title": "x".repeat(16 * 1024)}).to_string();
+    let cases: Vec<(String, i64, &str, &str)> = vec![
+        (
+            "{}".into(),
+            400,
+            "invalid_request",
+            "nothing to change: give any of `title`, `description`, `tags`",
+        ),
+        (String::new(), 400, "invalid_json", "the body must be JSON of the form {\"title\"?: string | null"),
+        ("not json".into(), 400, "invalid_json", "must be JSON"),
+        (r#"{"title": "a""#.into(), 400, "invalid_json", "must be JSON"),
+        ("title=a".into(), 400, "invalid_json", "must be JSON"),
+        ("[]".into(), 400, "invalid_request", "the body must be a JSON object"),
+        ("null".into(), 400, "invalid_request", "the body must be a JSON object"),
+        (r#""title""#.into(), 400, "invalid_request", "the body must be a JSON object"),
+        (r#"{"id": "x", "revision": 3}"#.into(), 400, "invalid_request", "unknown field `id`"),
+        (r#"{"title": 5}"#.into(), 400, "invalid_request", "`title` must be a string or null"),
+        (r#"{"title": ["a"]}"#.into(), 400, "invalid_request", "`title` must be a string or null"),
+        (
+            r#"{"description": false}"#.into(),
+            400,
+            "invalid_request",
+            "`description` must be a string or null",
+        ),
+        (r#"{"tags": "a,b"}"#.into(), 400, "invalid_request", "`tags` must be a list of strings"),
+        (r#"{"tags": {"a": 1}}"#.into(), 400, "invalid_request", "`tags` must be a list of strings"),
+        (r#"{"tags": [["a"]]}"#.into(), 400, "invalid_request", "every tag must be a string"),
+        (r#"{"tags": ["  "]}"#.into(), 400, "invalid_request", "a tag is empty"),
+        (
+            r#"{"tags": ["beach", "BEACH"]}"#.into(),
+            400,
+            "invalid_request",
+            "the tag \"beach\" is given twice",
+        ),
+        (r#"{"title": "a\nb"}"#.into(), 400, "invalid_request", "`title` holds control characters"),
+        (
+            json!({"description": "d".repeat(2001)}).to_string(),
+            400,
+            "invalid_request",
+            "`description` is 2001 characters long, at most 2000 are allowed",
+        ),
+        (
+            json!({"tags": (0..21).map(|n| format!("t{n}")).collect::<Vec<_>>()}).to_string(),
+            400,
+            "invalid_request",
+            "21 tags given, at most 20 are allowed",
+        ),
+        (oversized, 413, "payload_too_large", "the request body is larger than 16 KiB"),
+    ];
+    for (body, status, code, needle) in cases {
+        let (got_status, got_code, message) = h.error(patch(&path, &body)).await;
+        let shown = &body[..body.len().min(80)];
+        assert_eq!((got_status, got_code.as_str()), (status, code), "{shown}: {message}");
+        assert!(message.contains(needle), "{shown}: {message:?} lacks {needle:?}");
+    }
+    // At the limits exactly, an edit is accepted.
+    let at_limits = json!({
+        "title": "t".repeat(200),
+        "description": "d".repeat(2000),
+        "tags": (0..20).map(|n| format!("{n:0>32}")).collect::<Vec<_>>(),
+    });
+    h.assert_catalog_untouched().await;
+    assert_eq!(h.catalog().get(&owner(SUB), id).await.unwrap().unwrap(), kept, "nothing changed");
+    let answer = h.call(patch(&path, &at_limits.to_string())).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["tags"].as_array().unwrap().len(), 20);
+}
+
+#[tokio::test]
+async fn another_users_image_cannot_be_edited() {
+    let h = harness();
+    let id = id_at(NOW_MS, 1);
+    h.seed(SUB, id, NOW_MS).await;
+    let path = format!("/api/images/{id}");
+    assert_eq!(h.call(patch(&path, r#"{"title":"Mine","tags":["mine"]}"#)).await.status, 200);
+    let before = h.catalog().all_images();
+
+    let theirs = h.call(patch_as(OTHER, &path, r#"{"title":"Theirs now","tags":["stolen"]}"#)).await;
+    assert_eq!(theirs.status, 404, "{}", theirs.body);
+    assert_eq!(
+        theirs.body,
+        json!({"error": {"code": "image_not_found", "message": format!("no image has the id \"{id}\"")}})
+    );
+    // Exactly what an id nobody has gets.
+    let unknown = id_at(NOW_MS, 2);
+    let nobody = h.call(patch(&format!("/api/images/{unknown}"), r#"{"title":"x"}"#)).await;
+    assert_eq!(nobody.status, 404);
+    assert_eq!(nobody.body["error"]["message"], format!("no image has the id \"{unknown}\""));
+    assert_eq!(nobody.response.headers, theirs.response.headers);
+
+    assert_eq!(h.catalog().all_images(), before, "nothing changed, nothing was created");
+    let mine = h.call(get(&path, &[])).await;
+    assert_eq!((mine.body["title"].as_str(), &mine.body["tags"]), (Some("Mine"), &json!(["mine"])));
+    let tagged = h.call(get_as(OTHER, "/api/images", &[("tag", "stolen")])).await;
+    assert_eq!(tagged.body, json!({"items": [], "next": null}));
+    let tagged = h.call(get_as(OTHER, "/api/images", &[("tag", "mine")])).await;
+    assert_eq!(tagged.body, json!({"items": [], "next": null}), "my tags list nothing of theirs");
+}
+
+#[tokio::test]
+async fn patch_refuses_malformed_ids_without_touching_the_catalog() {
+    let h = harness();
+    let id = id_at(NOW_MS, 1).to_string();
+    h.seed(SUB, id_at(NOW_MS, 1), NOW_MS).await;
+    h.catalog().fail_next(unavailable(true));
+    for bad in [
+        "x".to_owned(),
+        id.to_uppercase(),
+        id.replace('-', ""),
+        format!("{id}.jpg"),
+        format!("{{{id}}}"),
+        "0195896b-6a13-4c3a-9b1e-6f4d2c1a0b9e".into(),
+        "%2e%2e".into(),
+        "..".into(),
+    ] {
+        let path = format!("/api/images/{bad}");
+        for body in [r#"{"title":"x"}"#, "{}", "not json"] {
+            let (status, code, message) = h.error(patch(&path, body)).await;
+            assert_eq!((status, code.as_str()), (404, "image_not_found"), "{bad} {body}: {message}");
+        }
+    }
+    h.assert_catalog_untouched().await;
+    let all = h.catalog().all_images();
+    assert_eq!((all.len(), all[0].revision), (1, 0));
+}
+
+#[tokio::test]
+async fn a_failed_edit_changes_nothing() {
+    let h = harness();
+    let id = id_at(NOW_MS, 1);
+    h.seed(SUB, id, NOW_MS).await;
+    let path = format!("/api/images/{id}");
+    for (failure, status, code) in
+        [(unavailable(true), 503, "storage_unavailable"), (unavailable(false), 502, "storage_error")]
+    {
+        h.catalog().fail_next(failure);
+        let answer = h.call(patch(&path, r#"{"title":"Sunset","tags":["sea"]}"#)).await;
+        assert_eq!((answer.status, answer.body["error"]["code"].as_str()), (status, Some(code)));
+        assert_eq!(answer.response.headers.contains_key("retry-after"), status == 503);
+        assert!(!answer.body.to_string().contains("injected"), "{}", answer.body);
+    }
+    let record = h.catalog().get(&owner(SUB), id).await.unwrap().unwrap();
+    assert_eq!((record.details, record.revision), (Details::default(), 0));
+    let tagged = h.call(get("/api/images", &[("tag", "sea")])).await;
+    assert_eq!(tagged.body, json!({"items": [], "next": null}));
+    // The retry goes through.
+    let answer = h.call(patch(&path, r#"{"title":"Sunset","tags":["sea"]}"#)).await;
+    assert_eq!((answer.status, answer.body["title"].as_str()), (200, Some("Sunset")));
+}
+
+#[tokio::test]
+async fn tagged_listings_page_the_callers_tagged_images_newest_first() {
+    let h = harness();
+    let (mut sea, mut beach, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+    for n in 0..20u64 {
+        let ms = NOW_MS - 20_000 + n * 1000;
+        let id = id_at(ms, n);
+        h.seed(SUB, id, ms).await;
+        let tags = match n % 3 {
+            0 => r#"{"tags":["Sea","beach"]}"#,
+            1 => r#"{"tags":["beach"]}"#,
+            _ => r#"{"title":"untagged"}"#,
+        };
+        assert_eq!(h.call(patch(&format!("/api/images/{id}"), tags)).await.status, 200);
+        if n % 3 == 0 {
+            sea.push(id);
+        }
+        if n % 3 != 2 {
+            beach.push(id);
+        }
+        // The other user's images, interleaved in time, all tagged `sea`.
+        if n % 4 == 0 {
+            let other = id_at(ms, 100 + n);
+            h.seed(OTHER, other, ms).await;
+            let answer =
+                h.call(patch_as(OTHER, &format!("/api/images/{other}"), r#"{"tags":["sea"]}"#)).await;
+            assert_eq!(answer.status, 200);
+            theirs.push(other);
+        }
+    }
+    let newest_first = |ids: &[Uuid]| ids.iter().rev().map(Uuid::to_string).collect::<Vec<_>>();
+    let sea = newest_first(&sea);
+    let beach = newest_first(&beach);
+    let theirs = newest_first(&theirs);
+    assert_eq!((sea.len(), beach.len(), theirs.len()), (7, 14, 5));
+
+    // The tag is normalised as stored tags are.
+    for tag in ["sea", "Sea", " SEA "] {
+        assert_eq!(read_pages(&h, SUB, 3, &[("tag", tag)]).await, (sea.clone(), vec![3, 3, 1]), "{tag}");
+    }
+    // A last page that is exactly full still ends the listing.
+    assert_eq!(read_pages(&h, SUB, 7, &[("tag", "sea")]).await, (sea.clone(), vec![7]));
+    assert_eq!(read_pages(&h, SUB, 5, &[("tag", "beach")]).await, (beach.clone(), vec![5, 5, 4]));
+    assert_eq!(read_pages(&h, OTHER, 2, &[("tag", "sea")]).await, (theirs.clone(), vec![2, 2, 1]));
+    // Default limit, and unknown parameters ignored as in the plain listing.
+    let answer = h.call(get("/api/images", &[("tag", "beach"), ("other", "x"), ("Tag", "nope")])).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let ids: Vec<&str> =
+        answer.body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, beach);
+    assert_eq!(answer.body["next"], Value::Null);
+    // Items are the images as `GET` shows them, tags included.
+    let first = &answer.body["items"][0];
+    assert_eq!(first["id"], beach[0]);
+    assert_eq!(h.call(get(&format!("/api/images/{}", beach[0]), &[])).await.body, *first);
+    assert_eq!(first["tags"], json!(["beach"]), "the newest, n = 19, is `beach` only");
+    let sea_first = h.call(get("/api/images", &[("tag", "sea"), ("limit", "1")])).await;
+    assert_eq!(sea_first.body["items"][0]["tags"], json!(["beach", "sea"]));
+    assert_eq!(sea_first.body["next"], sea[0]);
+
+    // A cursor of mine, used by the other user: only their older `sea` images, none of mine.
+    for cursor in [&sea[2], &beach[0], &sea[6]] {
+        let answer = h.call(get_as(OTHER, "/api/images", &[("tag", "sea"), ("cursor", cursor)])).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let ids: Vec<&str> =
+            answer.body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+        let older: Vec<&str> = theirs.iter().map(String::as_str).filter(|id| *id < cursor.as_str()).collect();
+        assert_eq!(ids, older, "after {cursor}");
+    }
+    let after = h.call(get_as(OTHER, "/api/images", &[("tag", "sea"), ("cursor", &sea[2])])).await;
+    assert_eq!(after.body["items"].as_array().unwrap().len(), 3, "theirs of n = 8, 4, 0");
+    // A tag nobody has; an image untagged leaves the listing.
+    let none = h.call(get("/api/images", &[("tag", "mountains")])).await;
+    assert_eq!((none.status, &none.body), (200, &json!({"items": [], "next": null})));
+    assert_eq!(h.call(patch(&format!("/api/images/{}", sea[0]), r#"{"tags":[]}"#)).await.status, 200);
+    assert_eq!(read_pages(&h, SUB, 100, &[("tag", "sea")]).await, (sea[1..].to_vec(), vec![6]));
+    // `New York` is the tag `new-york`.
+    assert_eq!(
+        h.call(patch(&format!("/api/images/{}", sea[1]), r#"{"tags":["New York"]}"#)).await.status,
+        200
+    );
+    let ny = h.call(get("/api/images", &[("tag", "New York")])).await;
+    assert_eq!(ny.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(ny.body["items"][0]["id"], sea[1]);
+}
+
+#[tokio::test]
+async fn bad_tags_are_400_without_touching_the_catalog() {
+    let h = harness();
+    h.catalog().fail_next(unavailable(true));
+    let long = "a".repeat(33);
+    for (query, code, message) in [
+        (vec![("tag", "")], "invalid_tag", Some("`tag`: a tag is empty")),
+        (vec![("tag", "   ")], "invalid_tag", Some("`tag`: a tag is empty")),
+        (
+            vec![("tag", "a#b")],
+            "invalid_tag",
+            Some("`tag`: the tag \"a#b\" holds '#': tags are letters, digits, `-` and `_`"),
+        ),
+        (
+            vec![("tag", "sea/../x")],
+            "invalid_tag",
+            Some("`tag`: the tag \"sea/../x\" holds '/': tags are letters, digits, `-` and `_`"),
+        ),
+        (
+            vec![("tag", long.as_str())],
+            "invalid_tag",
+            Some("`tag`: the tag \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is longer than 32 characters"),
+        ),
+        // Repeated (API Gateway joins repeated values with commas): refused either way.
+        (vec![("tag", "sea,beach")], "invalid_tag", None),
+        (vec![("tag", "sea"), ("limit", "0")], "invalid_limit", None),
+        (vec![("tag", "sea"), ("cursor", "x")], "invalid_cursor", None),
+    ] {
+        let (status, got, text) = h.error(get("/api/images", &query)).await;
+        assert_eq!((status, got.as_str()), (400, code), "{query:?}: {text}");
+        if let Some(message) = message {
+            assert_eq!(text, message, "{query:?}");
+        }
+    }
+    h.assert_catalog_untouched().await;
 }

@@ -17,7 +17,7 @@ use thumbforge_core::{InputFormat, OutputFormat, RuntimeConfig, keys};
 use uuid::Uuid;
 
 use crate::api::Api;
-use crate::http::{ApiError, rfc3339};
+use crate::http::{ApiError, json_body, rfc3339};
 use crate::ports::{Clock, IdGenerator, Presigner, UploadRequest};
 
 /// Longest accepted `filename`, in Unicode scalar values.
@@ -100,9 +100,7 @@ fn kind(value: &Value) -> &'static str {
 /// allow-list, 413 for an empty or too large file.
 pub fn parse_intent(body: &[u8], limits: &Limits) -> Result<UploadIntent, ApiError> {
     const SHAPE: &str = r#"{"filename": string, "contentType": string, "size": integer}"#;
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(400, "invalid_json", format!("the body must be JSON of the form {SHAPE}: {e}"))
-    })?;
+    let value = json_body(body, SHAPE)?;
     let Value::Object(fields) = value else {
         return Err(ApiError::invalid_request(format!(
             "the body must be a JSON object of the form {SHAPE}, not {}",

@@ -28,6 +28,7 @@ const BUCKET: &str = "media";
 const TABLE: &str = "thumbforge-test-images";
 const POST_UPLOAD: &str = include_str!("events/post_upload.json");
 const GET_IMAGE: &str = include_str!("events/get_image_proxy.json");
+const PATCH_IMAGE: &str = include_str!("events/patch_image.json");
 
 /// The fixtures' user.
 const SUB: &str = "6f1c2d9e-3b7a-4c55-9e21-8d4f0a7b1c36";
@@ -167,6 +168,20 @@ impl Stack {
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> (i64, Value) {
         self.get_as(SUB, path, query).await
+    }
+
+    /// `PATCH path` by `sub` with `body`, from the `PATCH /api/images/{id}` fixture.
+    async fn patch_as(&self, sub: &str, path: &str, body: &Value) -> (i64, Value) {
+        let mut event = as_user(PATCH_IMAGE, sub);
+        event["rawPath"] = json!(path);
+        event["requestContext"]["http"]["path"] = json!(path);
+        event["pathParameters"]["id"] = json!(path.rsplit('/').next().unwrap());
+        event["body"] = json!(body.to_string());
+        self.call(event).await
+    }
+
+    async fn patch(&self, path: &str, body: &Value) -> (i64, Value) {
+        self.patch_as(SUB, path, body).await
     }
 
     async fn keys(&self, prefix: &str) -> Vec<String> {
@@ -534,19 +549,123 @@ async fn listing_pages_newest_first_within_the_callers_partition() {
 }
 
 #[tokio::test]
+async fn edits_round_trip_through_the_table_and_its_tag_index() {
+    let s = stack().await;
+    let mut ids = Vec::new();
+    let mut their = String::new();
+    for i in 0..5 {
+        ids.push(s.ticket(&format!("{i}.jpg"), "image/jpeg", 10).await["id"].as_str().unwrap().to_owned());
+        if i == 2 {
+            // The other user's image, between my third and fourth in time.
+            their = s.ticket_as(OTHER, "x.gif", "image/gif", 5).await["id"].as_str().unwrap().to_owned();
+        }
+    }
+    let path = |id: &str| format!("/api/images/{id}");
+
+    let (status, edited) = s
+        .patch(
+            &path(&ids[1]),
+            &json!({"title": " Low tide ", "description": "Pier,\nwest side.", "tags": ["Sea", "New York"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(
+        (&edited["id"], &edited["filename"], &edited["status"]),
+        (&json!(ids[1]), &json!("1.jpg"), &json!("pending"))
+    );
+    assert_eq!(
+        (&edited["title"], &edited["description"], &edited["tags"]),
+        (&json!("Low tide"), &json!("Pier,\nwest side."), &json!(["new-york", "sea"]))
+    );
+    let (status, shown) = s.get(&path(&ids[1]), &[]).await;
+    assert_eq!((status, &shown), (200, &edited), "GET shows what PATCH answered");
+    for (id, body) in [
+        (&ids[3], json!({"tags": ["sea"]})),
+        (&ids[4], json!({"tags": ["beach"]})),
+        (&ids[0], json!({"tags": ["SEA", "beach"], "title": "First"})),
+    ] {
+        assert_eq!(s.patch(&path(id), &body).await.0, 200, "{body}");
+    }
+    let (status, theirs) = s.patch_as(OTHER, &path(&their), &json!({"tags": ["sea"]})).await;
+    assert_eq!(status, 200, "{theirs}");
+
+    let tagged = async |sub: &str, query: &[(&str, &str)]| {
+        let (status, page) = s.get_as(sub, "/api/images", query).await;
+        assert_eq!(status, 200, "{page}");
+        let ids: Vec<String> =
+            page["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+        (ids, page["next"].as_str().map(str::to_owned))
+    };
+    // Newest first, mine only, paged with a cursor.
+    let first = tagged(SUB, &[("tag", "Sea"), ("limit", "2")]).await;
+    assert_eq!(first, (vec![ids[3].clone(), ids[1].clone()], Some(ids[1].clone())));
+    let rest = tagged(SUB, &[("tag", "sea"), ("limit", "2"), ("cursor", &ids[1])]).await;
+    assert_eq!(rest, (vec![ids[0].clone()], None));
+    assert_eq!(tagged(SUB, &[("tag", "beach")]).await, (vec![ids[4].clone(), ids[0].clone()], None));
+    assert_eq!(tagged(SUB, &[("tag", "New York")]).await, (vec![ids[1].clone()], None));
+    assert_eq!(tagged(OTHER, &[("tag", "sea")]).await, (vec![their.clone()], None));
+    // My ids as their cursor only ever become a sort key in their partition.
+    assert_eq!(tagged(OTHER, &[("tag", "sea"), ("cursor", &ids[4])]).await, (vec![their.clone()], None));
+    assert_eq!(tagged(OTHER, &[("tag", "sea"), ("cursor", &ids[2])]).await, (vec![], None));
+    // Clearing the tags takes the image out of the tag's listing (the index follows in step).
+    let (status, cleared) = s.patch(&path(&ids[3]), &json!({"tags": []})).await;
+    assert_eq!((status, &cleared["tags"]), (200, &json!([])), "{cleared}");
+    assert_eq!(tagged(SUB, &[("tag", "sea")]).await, (vec![ids[1].clone(), ids[0].clone()], None));
+    let (_, listed) = s.get("/api/images", &[("limit", "5")]).await;
+    assert_eq!(listed["items"][3], shown, "the plain listing shows the same image");
+
+    // Another user's id is not there; nothing of mine changes.
+    let (status, error) = s.patch_as(OTHER, &path(&ids[1]), &json!({"title": "mine now"})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (404, Some("image_not_found")), "{error}");
+    assert_eq!(s.get(&path(&ids[1]), &[]).await.1, shown);
+    let (status, error) = s.patch(&path(&ids[1]), &json!({"tags": ["a#b", "x", "X"], "owner": OTHER})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (400, Some("invalid_request")), "{error}");
+    assert_eq!(
+        error["error"]["message"],
+        "unknown field `owner` (allowed: `title`, `description`, `tags`); \
+         the tag \"a#b\" holds '#': tags are letters, digits, `-` and `_`; the tag \"x\" is given twice"
+    );
+    let (status, error) = s.get("/api/images", &[("tag", "a b!")]).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (400, Some("invalid_tag")), "{error}");
+
+    // The fixture as API Gateway sends it, for an image of its id.
+    let fixture_id: Uuid = "0195896b-6a13-7c3a-9b1e-6f4d2c1a0b9e".parse().unwrap();
+    let image = thumbforge_catalog::NewImage {
+        id: fixture_id,
+        filename: "pier.jpg".into(),
+        content_type: "image/jpeg".into(),
+        size: 10,
+        created_at_ms: 1_741_788_191_123,
+        expires_at_s: 1_741_788_191 + 86_700,
+    };
+    s.catalog.create(&Owner::new(SUB).unwrap(), &image).await.unwrap();
+    let (status, edited) = s.call(serde_json::from_str(PATCH_IMAGE).unwrap()).await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(edited["tags"], json!(["low-tide", "sea", "sunset"]));
+    assert_eq!(edited["title"], "Sunset over the bay");
+    let record = s.catalog.get(&Owner::new(SUB).unwrap(), fixture_id).await.unwrap().unwrap();
+    assert_eq!(record.details.description.as_deref(), Some("From the pier,\nat low tide."));
+    assert_eq!(record.revision, 1);
+}
+
+#[tokio::test]
 async fn a_missing_table_is_a_502_and_no_url_is_handed_out() {
     let s = stack_with(RuntimeConfig::default(), false).await;
     let (status, error) = s.post_as(SUB, "a.jpg", "image/jpeg", 10).await;
     assert_eq!((status, error["error"]["code"].as_str()), (502, Some("storage_error")), "{error}");
     assert!(!error.to_string().contains("X-Amz-Signature"), "{error}");
     let id = Uuid::now_v7().to_string();
-    for (path, query) in
-        [(format!("/api/images/{id}"), vec![]), ("/api/images".to_owned(), vec![("limit", "5")])]
-    {
+    for (path, query) in [
+        (format!("/api/images/{id}"), vec![]),
+        ("/api/images".to_owned(), vec![("limit", "5")]),
+        ("/api/images".to_owned(), vec![("tag", "sea")]),
+    ] {
         let (status, error) = s.get(&path, &query).await;
         assert_eq!((status, error["error"]["code"].as_str()), (502, Some("storage_error")), "{error}");
         assert!(!error.to_string().contains(TABLE), "details stay in the log: {error}");
     }
+    let (status, error) = s.patch(&format!("/api/images/{id}"), &json!({"title": "x"})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (502, Some("storage_error")), "{error}");
 }
 
 #[tokio::test]
@@ -561,6 +680,8 @@ async fn a_table_that_is_gone_is_a_503_and_no_url_is_handed_out() {
         let (status, error) = s.get(&path, &[]).await;
         assert_eq!((status, error["error"]["code"].as_str()), (503, Some("storage_unavailable")), "{error}");
     }
+    let (status, error) = s.patch(&format!("/api/images/{id}"), &json!({"tags": ["sea"]})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (503, Some("storage_unavailable")), "{error}");
     // The public configuration needs no table.
     let mut config = as_user(GET_IMAGE, SUB);
     config["rawPath"] = json!("/api/config");
