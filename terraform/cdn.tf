@@ -25,6 +25,13 @@ locals {
   response_headers_policy_id = (
     local.response_headers ? aws_cloudfront_response_headers_policy.security[0].id : null
   )
+  # /thumbs/*: a cache policy of our own, capped at thumbnail_cache_seconds. moto 5.2.5 has no
+  # cache policy API (CreateCachePolicy and the rest are not routed), so against an emulator the
+  # behaviour keeps the managed CachingOptimized policy, which honours the same max-age.
+  thumbs_cache_policy = !local.emulated
+  thumbs_cache_policy_id = (
+    local.thumbs_cache_policy ? aws_cloudfront_cache_policy.thumbs[0].id : local.managed_cache_policy.caching_optimized
+  )
 }
 
 resource "aws_cloudfront_origin_access_control" "s3" {
@@ -72,6 +79,38 @@ resource "aws_cloudfront_response_headers_policy" "security" {
     referrer_policy {
       referrer_policy = var.security_headers.referrer_policy
       override        = true
+    }
+  }
+}
+
+# The thumbnails' cache key and lifetime at the edge. The key is the URI alone: the viewer-request
+# function has already turned /thumbs/{id}/{width} into .webp or .jpg by Accept before the cache
+# is looked up, so each format has a key of its own without Accept (or any other header, cookie or
+# query string) in it. No Accept-Encoding either: the renditions are JPEG and WebP, never
+# compressed (the behaviour's compress is off). min_ttl 0 lets a shorter origin max-age win;
+# max_ttl caps a longer one, such as the `max-age=31536000, immutable` of renditions written
+# before thumbnails.cache_seconds existed; default_ttl covers an object without Cache-Control.
+resource "aws_cloudfront_cache_policy" "thumbs" {
+  count = local.thumbs_cache_policy ? 1 : 0
+
+  name        = "${local.name}-thumbs"
+  comment     = "thumbforge renditions: the URI is the key, at most thumbnail_cache_seconds at the edge"
+  min_ttl     = 0
+  default_ttl = var.thumbnail_cache_seconds
+  max_ttl     = var.thumbnail_cache_seconds
+
+  parameters_in_cache_key_and_forwarded_to_origin {
+    enable_accept_encoding_gzip   = false
+    enable_accept_encoding_brotli = false
+
+    cookies_config {
+      cookie_behavior = "none"
+    }
+    headers_config {
+      header_behavior = "none"
+    }
+    query_strings_config {
+      query_string_behavior = "none"
     }
   }
 }
@@ -135,19 +174,13 @@ resource "aws_cloudfront_distribution" "this" {
   }
 
   # Thumbnails. Each rendition carries `Cache-Control: public, max-age=<thumbnail_cache_seconds>`
-  # (thumbnails.cache_seconds; never `immutable`), which the managed CachingOptimized policy
-  # honours, so neither CloudFront nor a browser keeps one longer than that: the bound on a
-  # deleted photo's thumbnail still being served. The cache key is the URI (no cookie, header
-  # or query string; only the normalised Accept-Encoding CachingOptimized adds), which is right
-  # for the viewer-request function: it turns /thumbs/{id}/{width} into .webp or .jpg by Accept
-  # before the cache is looked up, so each format has its own key without Accept in it.
-  #
-  # A policy of our own (aws_cloudfront_cache_policy: min_ttl 0, default_ttl = max_ttl =
-  # thumbnail_cache_seconds, no Accept-Encoding in the key, as images are never compressed)
-  # would cap the edge even for an object stored with a longer max-age (renditions written
-  # before cache_seconds existed say a year), but moto 5.2.5 has no cache policy API
-  # (CreateCachePolicy and the rest are not routed), so `cargo xtask moto` could neither apply,
-  # re-plan nor destroy one: the managed policy stays until it can be tested.
+  # (thumbnails.cache_seconds; never `immutable`), and the cache policy above keeps none at the
+  # edge longer than thumbnail_cache_seconds, whatever max-age the object was stored with: the
+  # bound on a deleted photo's thumbnail still being served by CloudFront. A browser keeps a
+  # rendition for the max-age it was served with (CloudFront passes Cache-Control through), so a
+  # rendition written before cache_seconds existed (`max-age=31536000, immutable`) stays in the
+  # browsers that already fetched it. Against an emulator the managed CachingOptimized policy
+  # (it honours the origin's max-age, up to a year) stands in, as moto has no cache policy API.
   ordered_cache_behavior {
     path_pattern               = "/thumbs/*"
     target_origin_id           = local.thumbs_origin
@@ -155,7 +188,7 @@ resource "aws_cloudfront_distribution" "this" {
     allowed_methods            = ["GET", "HEAD"]
     cached_methods             = ["GET", "HEAD"]
     compress                   = false
-    cache_policy_id            = local.managed_cache_policy.caching_optimized
+    cache_policy_id            = local.thumbs_cache_policy_id
     response_headers_policy_id = local.response_headers_policy_id
 
     dynamic "function_association" {

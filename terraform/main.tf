@@ -5,8 +5,8 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  # Against an emulator (`cargo xtask deploy --endpoint URL`) a few CloudFront features that moto
-  # does not implement (response headers policies, CloudFront Functions) are left out; `terraform
+  # Against an emulator (`cargo xtask deploy --endpoint URL`) the CloudFront features moto does
+  # not implement (response headers policies, cache policies: cdn.tf) are left out; `terraform
   # test` covers them at plan level and a real deploy creates them.
   emulated = var.aws_endpoint != null
 

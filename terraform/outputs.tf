@@ -97,3 +97,8 @@ output "cleanup_dlq_url" {
   description = "Dead-letter queue of the clean-up of deleted images (the table stream's failed batches)."
   value       = aws_sqs_queue.cleanup_dlq.url
 }
+
+output "cleanup_mapping_uuid" {
+  description = "The clean-up's event source mapping (the table stream → the thumbnail function): `cargo xtask destroy` checks it is gone."
+  value       = aws_lambda_event_source_mapping.cleanup.uuid
+}

@@ -260,7 +260,7 @@ variable "thumbnail_timeout_seconds" {
 
 variable "thumbnail_cache_seconds" {
   type        = number
-  description = "How long browsers and CloudFront may keep a rendition, in seconds (thumbnails.cache_seconds): the renditions' Cache-Control max-age, and the longest a deleted photo's thumbnail stays servable from a cache."
+  description = "How long browsers and CloudFront may keep a rendition, in seconds (thumbnails.cache_seconds): the renditions' Cache-Control max-age and the /thumbs/* cache policy's default and maximum TTL, so the longest a deleted photo's thumbnail stays servable from a cache."
   nullable    = false
 
   validation {

@@ -17,70 +17,8 @@ override_resource {
   }
 }
 
-# Values a real run takes from generated.auto.tfvars.json (its own, so that the test does not
-# depend on thumbforge.toml).
-variables {
-  environment   = "test"
-  region        = "eu-west-3"
-  presign_zip   = "tests/fixtures/bootstrap.zip"
-  thumbnail_zip = "tests/fixtures/bootstrap.zip"
-  site_dir      = "tests/fixtures/site"
-  site_files = {
-    "index.html" = { content_type = "text/html; charset=utf-8", cache_control = "no-cache" }
-    "app.css"    = { content_type = "text/css; charset=utf-8", cache_control = "public, max-age=300" }
-  }
-  function_environment = {
-    THUMBFORGE_SIZES            = "256,1024"
-    THUMBFORGE_MAX_UPLOAD_BYTES = "26214400"
-    THUMBFORGE_CACHE_SECONDS    = "3600"
-  }
-  max_upload_bytes          = 26214400
-  thumbnail_memory_mb       = 1024
-  thumbnail_timeout_seconds = 30
-  presign_memory_mb         = 256
-  presign_timeout_seconds   = 10
-  log_retention_days        = 14
-  thumbnail_cache_seconds   = 3600
-  cleanup = {
-    batch_size             = 10
-    max_retries            = 10
-    max_record_age_seconds = 86400
-    filter_pattern         = "{\"eventName\":[\"REMOVE\"],\"dynamodb\":{\"Keys\":{\"sk\":{\"S\":[{\"prefix\":\"IMAGE#\"}]}}}}"
-  }
-  api_routes = {
-    "POST /api/uploads"       = { authorization_type = "JWT" }
-    "GET /api/images"         = { authorization_type = "JWT" }
-    "GET /api/images/{id}"    = { authorization_type = "JWT" }
-    "DELETE /api/images/{id}" = { authorization_type = "JWT" }
-    "GET /api/config"         = { authorization_type = "NONE" }
-    "ANY /api/{proxy+}"       = { authorization_type = "JWT" }
-  }
-  auth = {
-    provider             = "cognito"
-    issuer               = null
-    audience             = []
-    authorize_url        = null
-    token_url            = null
-    logout_url           = null
-    scopes               = ["openid", "email"]
-    route_scopes         = ["openid", "aws.cognito.signin.user.admin"]
-    password             = { min_length = 10, require_lowercase = true, require_uppercase = true, require_numbers = true, require_symbols = false }
-    access_token_minutes = 60
-    id_token_minutes     = 60
-    refresh_token_days   = 30
-  }
-  security_headers = {
-    csp_template         = "default-src 'none'; connect-src 'self' {upload_origin} {identity_origin}"
-    hsts_max_age_seconds = 63072000
-    frame_options        = "DENY"
-    referrer_policy      = "strict-origin-when-cross-origin"
-  }
-  upload_cors = {
-    allowed_headers = ["content-type", "if-none-match", "x-amz-meta-filename"]
-    expose_headers  = ["ETag"]
-    max_age_seconds = 3000
-  }
-}
+# The variables come from tests/terraform.tfvars, shared by every file of tests/ (each run's own
+# `variables` block overrides them).
 
 run "the_table_stream_drives_the_cleanup_of_removed_images" {
   command = apply
@@ -146,6 +84,10 @@ run "the_table_stream_drives_the_cleanup_of_removed_images" {
   assert {
     condition     = output.cleanup_dlq_url == aws_sqs_queue.cleanup_dlq.url
     error_message = "the queue's URL is an output"
+  }
+  assert {
+    condition     = output.cleanup_mapping_uuid == aws_lambda_event_source_mapping.cleanup.uuid
+    error_message = "the mapping's UUID is an output (cargo xtask destroy checks that it is gone)"
   }
 }
 

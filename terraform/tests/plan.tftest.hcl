@@ -6,70 +6,8 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
-# Values a real run takes from generated.auto.tfvars.json (its own, so that the test does not
-# depend on thumbforge.toml).
-variables {
-  environment   = "test"
-  region        = "eu-west-3"
-  presign_zip   = "tests/fixtures/bootstrap.zip"
-  thumbnail_zip = "tests/fixtures/bootstrap.zip"
-  site_dir      = "tests/fixtures/site"
-  site_files = {
-    "index.html" = { content_type = "text/html; charset=utf-8", cache_control = "no-cache" }
-    "app.css"    = { content_type = "text/css; charset=utf-8", cache_control = "public, max-age=300" }
-  }
-  function_environment = {
-    THUMBFORGE_SIZES            = "256,1024"
-    THUMBFORGE_MAX_UPLOAD_BYTES = "26214400"
-    THUMBFORGE_CACHE_SECONDS    = "3600"
-  }
-  max_upload_bytes          = 26214400
-  thumbnail_memory_mb       = 1024
-  thumbnail_timeout_seconds = 30
-  presign_memory_mb         = 256
-  presign_timeout_seconds   = 10
-  log_retention_days        = 14
-  thumbnail_cache_seconds   = 3600
-  cleanup = {
-    batch_size             = 10
-    max_retries            = 10
-    max_record_age_seconds = 86400
-    filter_pattern         = "{\"eventName\":[\"REMOVE\"],\"dynamodb\":{\"Keys\":{\"sk\":{\"S\":[{\"prefix\":\"IMAGE#\"}]}}}}"
-  }
-  api_routes = {
-    "POST /api/uploads"       = { authorization_type = "JWT" }
-    "GET /api/images"         = { authorization_type = "JWT" }
-    "GET /api/images/{id}"    = { authorization_type = "JWT" }
-    "DELETE /api/images/{id}" = { authorization_type = "JWT" }
-    "GET /api/config"         = { authorization_type = "NONE" }
-    "ANY /api/{proxy+}"       = { authorization_type = "JWT" }
-  }
-  auth = {
-    provider             = "cognito"
-    issuer               = null
-    audience             = []
-    authorize_url        = null
-    token_url            = null
-    logout_url           = null
-    scopes               = ["openid", "email"]
-    route_scopes         = ["openid", "aws.cognito.signin.user.admin"]
-    password             = { min_length = 10, require_lowercase = true, require_uppercase = true, require_numbers = true, require_symbols = false }
-    access_token_minutes = 60
-    id_token_minutes     = 60
-    refresh_token_days   = 30
-  }
-  security_headers = {
-    csp_template         = "default-src 'none'; connect-src 'self' {upload_origin} {identity_origin}"
-    hsts_max_age_seconds = 63072000
-    frame_options        = "DENY"
-    referrer_policy      = "strict-origin-when-cross-origin"
-  }
-  upload_cors = {
-    allowed_headers = ["content-type", "if-none-match", "x-amz-meta-filename"]
-    expose_headers  = ["ETag"]
-    max_age_seconds = 3000
-  }
-}
+# The variables come from tests/terraform.tfvars, shared by every file of tests/ (each run's own
+# `variables` block overrides them).
 
 run "uploads_under_raw_trigger_the_thumbnail_function" {
   command = apply
@@ -249,8 +187,12 @@ run "cloudfront_routes_page_thumbnails_and_api" {
     error_message = "ordered behaviours: /thumbs/* then /api/*"
   }
   assert {
-    condition     = aws_cloudfront_distribution.this.ordered_cache_behavior[0].target_origin_id == "media-thumbs" && aws_cloudfront_distribution.this.ordered_cache_behavior[0].cache_policy_id == "658327ea-f89d-4fab-a63d-7e88639e58f6"
-    error_message = "/thumbs/* serves the media bucket with the managed CachingOptimized policy (it honours the renditions' max-age, thumbnail_cache_seconds)"
+    condition     = aws_cloudfront_distribution.this.ordered_cache_behavior[0].target_origin_id == "media-thumbs" && aws_cloudfront_distribution.this.ordered_cache_behavior[0].cache_policy_id == aws_cloudfront_cache_policy.thumbs[0].id
+    error_message = "/thumbs/* serves the media bucket with the stack's own cache policy (the next run checks it)"
+  }
+  assert {
+    condition     = aws_cloudfront_distribution.this.default_cache_behavior[0].cache_policy_id == "658327ea-f89d-4fab-a63d-7e88639e58f6"
+    error_message = "the page keeps the managed CachingOptimized policy (its files' own Cache-Control)"
   }
   assert {
     condition     = aws_cloudfront_distribution.this.ordered_cache_behavior[1].target_origin_id == "api" && aws_cloudfront_distribution.this.ordered_cache_behavior[1].cache_policy_id == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -275,6 +217,56 @@ run "cloudfront_routes_page_thumbnails_and_api" {
   assert {
     condition     = aws_cloudfront_distribution.this.price_class == "PriceClass_100"
     error_message = "the default price class is the cheapest"
+  }
+}
+
+# The edge keeps a rendition no longer than thumbnail_cache_seconds, even one stored with a longer
+# max-age (an older version wrote `max-age=31536000, immutable`). Other than the default, so that
+# the TTLs are seen to come from the variable.
+run "the_edge_keeps_thumbnails_no_longer_than_thumbnail_cache_seconds" {
+  command = apply
+
+  variables {
+    thumbnail_cache_seconds = 600
+    function_environment = {
+      THUMBFORGE_SIZES            = "256,1024"
+      THUMBFORGE_MAX_UPLOAD_BYTES = "26214400"
+      THUMBFORGE_CACHE_SECONDS    = "600"
+    }
+  }
+
+  assert {
+    condition     = length(aws_cloudfront_cache_policy.thumbs) == 1 && aws_cloudfront_cache_policy.thumbs[0].name == "thumbforge-test-thumbs"
+    error_message = "off an emulator, one cache policy for the thumbnails, thumbforge-<env>-thumbs"
+  }
+  assert {
+    condition     = aws_cloudfront_distribution.this.ordered_cache_behavior[0].path_pattern == "/thumbs/*" && aws_cloudfront_distribution.this.ordered_cache_behavior[0].cache_policy_id == aws_cloudfront_cache_policy.thumbs[0].id
+    error_message = "/thumbs/* uses the thumbnails' cache policy"
+  }
+  assert {
+    condition = (
+      aws_cloudfront_cache_policy.thumbs[0].min_ttl == 0
+      && aws_cloudfront_cache_policy.thumbs[0].default_ttl == var.thumbnail_cache_seconds
+      && aws_cloudfront_cache_policy.thumbs[0].max_ttl == var.thumbnail_cache_seconds
+      && aws_cloudfront_cache_policy.thumbs[0].max_ttl == 600
+    )
+    error_message = "min TTL 0 (a shorter max-age wins), default and maximum TTL thumbnail_cache_seconds (a longer one is capped)"
+  }
+  assert {
+    condition = (
+      one(aws_cloudfront_cache_policy.thumbs[0].parameters_in_cache_key_and_forwarded_to_origin[0].cookies_config).cookie_behavior == "none"
+      && one(aws_cloudfront_cache_policy.thumbs[0].parameters_in_cache_key_and_forwarded_to_origin[0].headers_config).header_behavior == "none"
+      && one(aws_cloudfront_cache_policy.thumbs[0].parameters_in_cache_key_and_forwarded_to_origin[0].query_strings_config).query_string_behavior == "none"
+    )
+    error_message = "the URI alone is the key (the viewer-request function picks .webp or .jpg from Accept before the lookup): no cookie, header or query string"
+  }
+  assert {
+    condition = (
+      !aws_cloudfront_cache_policy.thumbs[0].parameters_in_cache_key_and_forwarded_to_origin[0].enable_accept_encoding_gzip
+      && !aws_cloudfront_cache_policy.thumbs[0].parameters_in_cache_key_and_forwarded_to_origin[0].enable_accept_encoding_brotli
+      && !aws_cloudfront_distribution.this.ordered_cache_behavior[0].compress
+    )
+    error_message = "images are never compressed: no Accept-Encoding in the key, no compression"
   }
 }
 
@@ -339,7 +331,7 @@ run "the_api_serves_the_presign_routes" {
   }
 }
 
-run "an_emulator_run_leaves_out_only_the_response_headers_policy" {
+run "an_emulator_run_leaves_out_only_the_cloudfront_policies" {
   command = apply
 
   variables {
@@ -349,6 +341,11 @@ run "an_emulator_run_leaves_out_only_the_response_headers_policy" {
   assert {
     condition     = length(aws_cloudfront_response_headers_policy.security) == 0 && length(aws_cloudfront_function.viewer_request) == 1
     error_message = "against an emulator, no response headers policy (moto has no such API), but the CloudFront Function"
+  }
+
+  assert {
+    condition     = length(aws_cloudfront_cache_policy.thumbs) == 0 && aws_cloudfront_distribution.this.ordered_cache_behavior[0].cache_policy_id == "658327ea-f89d-4fab-a63d-7e88639e58f6"
+    error_message = "against an emulator, no cache policy of the stack's own (moto has no such API): /thumbs/* uses the managed CachingOptimized policy"
   }
 
   assert {

@@ -1,7 +1,9 @@
 //! `cargo xtask destroy`: stops everything that writes into the media bucket (S3's events, both
 //! functions, and any upload URL already handed out), empties both buckets until they stay empty
 //! (every object version and delete marker: the buckets are versioned), `terraform destroy`, then
-//! checks that nothing is left, in the state and in AWS. Only a not-found answer counts as gone.
+//! checks that nothing is left, in the state and in AWS (buckets, functions, roles, API,
+//! distribution, both dead-letter queues, the clean-up's event source mapping, the table, the user
+//! pool). Only a not-found answer counts as gone.
 //!
 //! A user pool or table under deletion protection (`user_pool_deletion_protection`,
 //! `table_deletion_protection`: production) stops destroy before anything is touched: the
@@ -252,6 +254,15 @@ pub fn deny_writes_policy(bucket: &str) -> String {
 /// sends no more events, neither function may run (reserved concurrency 0 also stops Lambda's
 /// retries), and a deny-all-writes bucket policy refuses the writes of an invocation still running
 /// and of every upload URL already handed out. What is already gone is skipped.
+///
+/// The clean-up's event source mapping (the table's stream → the thumbnail function) is left
+/// enabled, on purpose: it invokes only the thumbnail function, which reserved concurrency 0
+/// already stops (Lambda holds the stream's batches and retries them as throttled; none runs),
+/// and the clean-up only deletes objects anyway. Disabling it would add nothing to a clean
+/// destroy and could hinder it: UpdateEventSourceMapping leaves the mapping `Disabling` for a
+/// while, and Lambda refuses to delete a mapping in a transitional state (ResourceInUseException),
+/// so `terraform destroy` would have to wait it out. Terraform deletes the mapping before the
+/// function, the table and the queue, and waits until it is gone; [`remaining`] checks that.
 pub async fn stop_inflow(aws: &Aws, outputs: &Outputs) -> anyhow::Result<()> {
     let s3 = aws.s3();
     let media = &outputs.media_bucket;
@@ -364,10 +375,13 @@ pub async fn remaining(aws: &Aws, outputs: &Outputs) -> anyhow::Result<Vec<Strin
     if exists(&what, answer, CLOUDFRONT_GONE)? {
         left.push(what);
     }
-    let what = format!("queue {}", outputs.dlq_url);
-    if exists(&what, aws.sqs().get_queue_attributes().queue_url(&outputs.dlq_url).send().await, SQS_GONE)? {
-        left.push(what);
+    for queue in std::iter::once(&outputs.dlq_url).chain(&outputs.cleanup_dlq_url) {
+        let what = format!("queue {queue}");
+        if exists(&what, aws.sqs().get_queue_attributes().queue_url(queue).send().await, SQS_GONE)? {
+            left.push(what);
+        }
     }
+    left.extend(remaining_mappings(&lambda, outputs).await?);
     if let Some(table) = &outputs.table_name {
         let what = format!("table {table}");
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws.config);
@@ -383,6 +397,50 @@ pub async fn remaining(aws: &Aws, outputs: &Outputs) -> anyhow::Result<Vec<Strin
         }
     }
     Ok(left)
+}
+
+/// The clean-up's event source mapping, if it is still there (GetEventSourceMapping by its UUID:
+/// only ResourceNotFoundException counts as gone), and any other mapping that still invokes the
+/// thumbnail function (every mapping of the region, listed and matched by function ARN rather
+/// than asked for by the name of a function that is gone; a stack older than the
+/// `cleanup_mapping_uuid` output has no UUID to ask for). Deleting a function does not delete its
+/// mappings.
+async fn remaining_mappings(
+    lambda: &aws_sdk_lambda::Client,
+    outputs: &Outputs,
+) -> anyhow::Result<Vec<String>> {
+    let mut left = Vec::new();
+    let known = outputs.cleanup_mapping_uuid.as_deref();
+    if let Some(uuid) = known {
+        let what = format!("event source mapping {uuid}");
+        if exists(&what, lambda.get_event_source_mapping().uuid(uuid).send().await, LAMBDA_GONE)? {
+            left.push(what);
+        }
+    }
+    let function = &outputs.thumbnail_function;
+    let mut marker = None;
+    loop {
+        let page =
+            lambda.list_event_source_mappings().set_marker(marker).send().await.sdk_context(&format!(
+                "could not tell whether an event source mapping still invokes {function} (listing them)"
+            ))?;
+        for mapping in page.event_source_mappings() {
+            let uuid = mapping.uuid().unwrap_or("?");
+            if mapping.function_arn().is_some_and(|arn| invokes(arn, function)) && Some(uuid) != known {
+                left.push(format!("event source mapping {uuid} (to {function})"));
+            }
+        }
+        marker = page.next_marker().filter(|m| !m.is_empty()).map(str::to_owned);
+        if marker.is_none() {
+            return Ok(left);
+        }
+    }
+}
+
+/// Whether a mapping's `FunctionArn` (`arn:…:function:NAME`, or `…:NAME:QUALIFIER` for a version
+/// or an alias) names the function `name`.
+fn invokes(function_arn: &str, name: &str) -> bool {
+    function_arn.split_once(":function:").is_some_and(|(_, rest)| rest.split(':').next() == Some(name))
 }
 
 #[cfg(test)]
@@ -437,6 +495,8 @@ mod tests {
             thumbnail_function: s("t-thumbnail"),
             dlq_url: s("https://sqs.example/1/dlq"),
             table_name: Some(s("t-images")),
+            cleanup_dlq_url: Some(s("https://sqs.example/1/cleanup-dlq")),
+            cleanup_mapping_uuid: Some(s("6c1f5c5e-0d7a-4f2e-9a51-3b8f1d2e4c7a")),
             user_pool_id: Some(s("us-east-1_pool")),
             user_pool_issuer: None,
             auth_domain: None,
@@ -537,6 +597,16 @@ mod tests {
         assert!(!exists("bucket other", s3.head_bucket().bucket("other").send().await, S3_GONE).unwrap());
         let err = exists("bucket other", s3.head_bucket().bucket("other").send().await, &[]).unwrap_err();
         assert!(format!("{err:#}").contains("bucket other"), "{err:#}");
+    }
+
+    #[test]
+    fn a_mapping_is_matched_to_its_function_by_arn() {
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:t-thumbnail";
+        assert!(invokes(arn, "t-thumbnail"));
+        assert!(invokes(&format!("{arn}:live"), "t-thumbnail"), "an alias or version of it");
+        assert!(!invokes(arn, "t-thumb"));
+        assert!(!invokes("arn:aws:lambda:us-east-1:123456789012:function:t-thumbnail-2", "t-thumbnail"));
+        assert!(!invokes("t-thumbnail", "t-thumbnail"), "not an ARN");
     }
 
     #[test]

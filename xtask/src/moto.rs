@@ -90,7 +90,6 @@ impl flags::Moto {
         };
         let terraform = Terraform::new(&target)?.with_data_dir(&data_dir);
         let outputs = terraform.outputs()?.context("the deploy left no outputs")?;
-        let cleanup_dlq_url = output_string(&terraform, "cleanup_dlq_url")?;
         let config =
             Config::load(&util::project_root().join("thumbforge.toml")).context("loading thumbforge.toml")?;
         let (vars, _) = tfvars::generate(&util::project_root().join("thumbforge.toml"))?;
@@ -98,7 +97,7 @@ impl flags::Moto {
         let aws = runtime.block_on(Aws::new(REGION, Some(&endpoint)));
         let site_paths: Vec<String> = vars.site_paths().map(str::to_owned).collect();
         let mut report = Report::default();
-        runtime.block_on(check_stack(&aws, &outputs, &cleanup_dlq_url, &config, &site_paths, &mut report))?;
+        runtime.block_on(check_stack(&aws, &outputs, &config, &site_paths, &mut report))?;
         let signed_in = runtime.block_on(deploy::with_test_user(
             &aws,
             &outputs,
@@ -316,26 +315,9 @@ fn set<const N: usize>(items: [&str; N]) -> BTreeSet<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// One string output of the stack (`terraform output -raw NAME`), for an output xtask's
-/// [`Outputs`] does not carry.
-fn output_string(terraform: &Terraform, name: &str) -> anyhow::Result<String> {
-    let mut command = terraform.command(["output", "-raw", name]);
-    println!("$ {}", util::display(&command));
-    let output = command.output().with_context(|| format!("running terraform output {name}"))?;
-    if !output.status.success() {
-        bail!("`terraform output {name}` failed: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    let value = String::from_utf8(output.stdout).with_context(|| format!("output {name}: not UTF-8"))?;
-    if value.trim().is_empty() {
-        bail!("the stack's output {name} is empty (see terraform/outputs.tf)");
-    }
-    Ok(value.trim().to_owned())
-}
-
 async fn check_stack(
     aws: &Aws,
     outputs: &Outputs,
-    cleanup_dlq_url: &str,
     config: &Config,
     site_paths: &[String],
     report: &mut Report,
@@ -379,6 +361,8 @@ async fn check_stack(
         .attributes()
         .cloned()
         .unwrap_or_default();
+    let cleanup_dlq_url =
+        outputs.cleanup_dlq_url.as_deref().context("the stack has no cleanup_dlq_url output")?;
     let cleanup_dlq = aws
         .sqs()
         .get_queue_attributes()
@@ -1056,6 +1040,11 @@ async fn check_cleanup(
     let Some(mapping) = mappings.first() else {
         return Ok(());
     };
+    report.eq(
+        "clean-up mapping: its UUID is the stack's cleanup_mapping_uuid output (destroy checks it is gone)",
+        mapping.uuid(),
+        outputs.cleanup_mapping_uuid.as_deref(),
+    );
     report.eq(
         "clean-up mapping: from the table's stream to the thumbnail function",
         (mapping.event_source_arn(), mapping.function_arn()),

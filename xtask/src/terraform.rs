@@ -239,12 +239,20 @@ pub struct Outputs {
     pub presign_function: String,
     /// The thumbnail function's name.
     pub thumbnail_function: String,
-    /// The dead-letter queue.
+    /// The dead-letter queue of the thumbnail function's failed S3 events.
     pub dlq_url: String,
     /// The image catalog (DynamoDB). Optional here and below: a stack deployed before it existed
     /// must still be destroyable.
     #[serde(default)]
     pub table_name: Option<String>,
+    /// The dead-letter queue of the clean-up of deleted images (the table stream's failed
+    /// batches).
+    #[serde(default)]
+    pub cleanup_dlq_url: Option<String>,
+    /// The UUID of the clean-up's event source mapping (the table's stream → the thumbnail
+    /// function).
+    #[serde(default)]
+    pub cleanup_mapping_uuid: Option<String>,
     /// The Cognito user pool; `None` with `auth.provider = "oidc"`.
     #[serde(default)]
     pub user_pool_id: Option<String>,
@@ -577,5 +585,50 @@ mod tests {
         let json = r#"{"site_url":{"sensitive":false,"type":"string","value":"https://d.cloudfront.net/"}}"#;
         let raw: BTreeMap<String, OutputValue> = serde_json::from_str(json).unwrap();
         assert_eq!(raw["site_url"].value, "https://d.cloudfront.net/");
+    }
+
+    /// Every output `Outputs` reads is declared in outputs.tf (a misspelt optional one would
+    /// silently read as absent), and the clean-up's are read when the stack has them and absent
+    /// when it is older than them.
+    #[test]
+    fn outputs_has_the_cleanup_queue_and_mapping() {
+        let declared = std::fs::read_to_string(util::project_root().join(DIR).join("outputs.tf")).unwrap();
+        for name in ["dlq_url", "table_name", "cleanup_dlq_url", "cleanup_mapping_uuid"] {
+            assert!(declared.contains(&format!("output \"{name}\" {{")), "outputs.tf declares {name}");
+        }
+        let mut values = serde_json::json!({
+            "site_url": "https://d/", "api_url": "https://d/api", "api_gateway_url": "https://a",
+            "api_id": "a1", "distribution_id": "E1", "media_bucket": "m", "site_bucket": "s",
+            "upload_origin": "https://m", "presign_function": "p", "thumbnail_function": "t",
+            "dlq_url": "https://sqs/1/t-dlq",
+        });
+        let older: Outputs = serde_json::from_value(values.clone()).unwrap();
+        assert_eq!((older.cleanup_dlq_url, older.cleanup_mapping_uuid), (None, None));
+        values["cleanup_dlq_url"] = "https://sqs/1/t-cleanup-dlq".into();
+        values["cleanup_mapping_uuid"] = "0b0c".into();
+        let outputs: Outputs = serde_json::from_value(values).unwrap();
+        assert_eq!(outputs.cleanup_dlq_url.as_deref(), Some("https://sqs/1/t-cleanup-dlq"));
+        assert_eq!(outputs.cleanup_mapping_uuid.as_deref(), Some("0b0c"));
+    }
+
+    /// The test files' shared variables (tests/terraform.tfvars) replace every value of
+    /// generated.auto.tfvars.json, which `terraform test` loads too: one they left out would come
+    /// from thumbforge.toml, and the tests would depend on it.
+    #[test]
+    fn the_terraform_tests_set_every_generated_variable() {
+        let dir = util::project_root().join(DIR);
+        let generated: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(util::project_root().join(tfvars::PATH)).unwrap())
+                .unwrap();
+        let shared = std::fs::read_to_string(dir.join("tests").join("terraform.tfvars")).unwrap();
+        let set: std::collections::BTreeSet<&str> = shared
+            .lines()
+            .filter(|l| !l.starts_with([' ', '#', '}']))
+            .filter_map(|l| l.split_once('=').map(|(name, _)| name.trim()))
+            .collect();
+        let missing: Vec<&str> =
+            generated.keys().map(String::as_str).filter(|k| *k != "//" && !set.contains(k)).collect();
+        assert!(generated.len() > 10, "{generated:?}");
+        assert!(missing.is_empty(), "tests/terraform.tfvars does not set {missing:?}");
     }
 }

@@ -1,0 +1,65 @@
+# The variables every tests/*.tftest.hcl runs with, in place of generated.auto.tfvars.json (so that
+# no test depends on thumbforge.toml): `terraform test` loads terraform.tfvars and *.auto.tfvars
+# from the test directory after those of terraform/, so these values replace the generated ones;
+# a test file's `variables` block, then a run's, override them. Every variable the generated file
+# sets must be set here too (xtask's tests check it), or its generated value would leak in.
+environment   = "test"
+region        = "eu-west-3"
+presign_zip   = "tests/fixtures/bootstrap.zip"
+thumbnail_zip = "tests/fixtures/bootstrap.zip"
+site_dir      = "tests/fixtures/site"
+site_files = {
+  "index.html" = { content_type = "text/html; charset=utf-8", cache_control = "no-cache" }
+  "app.css"    = { content_type = "text/css; charset=utf-8", cache_control = "public, max-age=300" }
+}
+function_environment = {
+  THUMBFORGE_SIZES            = "256,1024"
+  THUMBFORGE_MAX_UPLOAD_BYTES = "26214400"
+  THUMBFORGE_CACHE_SECONDS    = "3600"
+}
+max_upload_bytes          = 26214400
+thumbnail_memory_mb       = 1024
+thumbnail_timeout_seconds = 30
+presign_memory_mb         = 256
+presign_timeout_seconds   = 10
+log_retention_days        = 14
+thumbnail_cache_seconds   = 3600
+cleanup = {
+  batch_size             = 10
+  max_retries            = 10
+  max_record_age_seconds = 86400
+  filter_pattern         = "{\"eventName\":[\"REMOVE\"],\"dynamodb\":{\"Keys\":{\"sk\":{\"S\":[{\"prefix\":\"IMAGE#\"}]}}}}"
+}
+api_routes = {
+  "POST /api/uploads"       = { authorization_type = "JWT" }
+  "GET /api/images"         = { authorization_type = "JWT" }
+  "GET /api/images/{id}"    = { authorization_type = "JWT" }
+  "DELETE /api/images/{id}" = { authorization_type = "JWT" }
+  "GET /api/config"         = { authorization_type = "NONE" }
+  "ANY /api/{proxy+}"       = { authorization_type = "JWT" }
+}
+auth = {
+  provider             = "cognito"
+  issuer               = null
+  audience             = []
+  authorize_url        = null
+  token_url            = null
+  logout_url           = null
+  scopes               = ["openid", "email"]
+  route_scopes         = ["openid", "aws.cognito.signin.user.admin"]
+  password             = { min_length = 10, require_lowercase = true, require_uppercase = true, require_numbers = true, require_symbols = false }
+  access_token_minutes = 60
+  id_token_minutes     = 60
+  refresh_token_days   = 30
+}
+security_headers = {
+  csp_template         = "default-src 'none'; connect-src 'self' {upload_origin} {identity_origin}"
+  hsts_max_age_seconds = 63072000
+  frame_options        = "DENY"
+  referrer_policy      = "strict-origin-when-cross-origin"
+}
+upload_cors = {
+  allowed_headers = ["content-type", "if-none-match", "x-amz-meta-filename"]
+  expose_headers  = ["ETag"]
+  max_age_seconds = 3000
+}
