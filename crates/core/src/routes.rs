@@ -265,7 +265,10 @@ mod tests {
         assert_eq!(found("PATCH", "/api/images/x"), Some(Endpoint::EditImage));
         assert_eq!(found("GET", "/api/config"), Some(Endpoint::Config));
         assert_eq!(resolve("GET", "/api/uploads"), Resolution::MethodNotAllowed(vec!["POST"]));
-        assert_eq!(resolve("POST", "/api/images/x"), Resolution::MethodNotAllowed(vec!["GET", "PATCH", "DELETE"]));
+        assert_eq!(
+            resolve("POST", "/api/images/x"),
+            Resolution::MethodNotAllowed(vec!["GET", "PATCH", "DELETE"])
+        );
         assert_eq!(resolve("DELETE", "/api/images"), Resolution::MethodNotAllowed(vec!["GET"]));
         for path in ["/api/nothing", "/api/images/a/b", "/api/uploads/", "/API/uploads", "/api//images", "/"]
         {
