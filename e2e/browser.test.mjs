@@ -257,6 +257,48 @@ async function settledRows(files) {
   }, files);
 }
 
+/** What a card shows of a photo's details. */
+function cardDetails(id) {
+  return page.$eval(card(id), (item) => ({
+    title: item.querySelector("[data-testid=card-title]")?.textContent ?? null,
+    description: item.querySelector("[data-testid=card-description]")?.textContent ?? null,
+    tags: [...item.querySelectorAll("[data-testid=tag-chip]")].map((chip) => chip.textContent),
+    editing: item.dataset.editing === "true",
+  }));
+}
+
+/** The focused element's test id and the gallery item it is in. */
+function focused() {
+  return page.evaluate(() => ({
+    testid: document.activeElement?.dataset?.testid ?? document.activeElement?.id ?? null,
+    id: document.activeElement?.closest("[data-testid=gallery-item]")?.dataset.id ?? null,
+  }));
+}
+
+/** The text of the live region. */
+async function announced() {
+  return (await page.locator("#announcer").textContent()).trim();
+}
+
+/** How many requests with this method the page made so far. */
+function sent(method) {
+  return requests.filter((r) => r.startsWith(`${method} `)).length;
+}
+
+/** Waits for the page's answer of `GET /api/images` whose query has every one of `params`. */
+function listingAnswer(params) {
+  return page.waitForResponse((response) => {
+    const url = new URL(response.url());
+    return (
+      response.request().method() === "GET" &&
+      url.pathname === "/api/images" &&
+      Object.entries(params).every(([name, value]) =>
+        value === true ? url.searchParams.has(name) : url.searchParams.get(name) === value,
+      )
+    );
+  });
+}
+
 /** Ids of the gallery's items, in display order. */
 function galleryIds() {
   return page.$$eval("[data-testid=gallery-item]", (items) => items.map((item) => item.dataset.id));
@@ -701,8 +743,11 @@ async function run(context) {
         id: document.activeElement?.closest("[data-testid=gallery-item]")?.dataset.id ?? null,
         inDialog: document.activeElement?.closest("dialog")?.id ?? null,
       }));
-    // Keyboard: Tab from the card's link reaches its delete button; Enter opens the dialog.
+    // Keyboard: Tab from the card's link reaches its "Edit details" button, then its delete
+    // button; Enter opens the dialog.
     await page.locator(`${target} [data-testid=gallery-open]`).focus();
+    await page.keyboard.press("Tab");
+    assert.deepEqual(await activeTestid(), { testid: "edit", id: ids["portrait.jpg"], inDialog: null }, "Tab reaches Edit");
     await page.keyboard.press("Tab");
     assert.deepEqual(await activeTestid(), { testid: "delete", id: ids["portrait.jpg"], inDialog: null }, "Tab reaches the button");
     await page.keyboard.press("Enter");
@@ -751,6 +796,244 @@ async function run(context) {
     assert.deepEqual(shown, api, "the same order as the API's listing");
     assert.equal(await page.locator("[data-testid=account-email]").innerText(), FIRST_USER, "still signed in");
     await screenshot("06-reloaded");
+  });
+
+  // ---- a photo's details, and filtering by tag ----------------------------------------------
+
+  const described = ids["orient_6.jpg"];
+  const alsoTagged = ids["dropped.png"];
+  const TITLE = "Sunset at the pier";
+  const DESCRIPTION = "Warm evening light.\nThe wind had dropped.";
+  await step("a photo's title, description and two tags are edited in its card, and shown on it", async () => {
+    const target = card(described);
+    const edit = page.locator(`${target} [data-testid=edit]`);
+    assert.equal(await edit.getAttribute("aria-label"), "Edit details of orient_6.jpg", "the button names the photo");
+    assert.equal(await edit.innerText(), "Edit details");
+    assert.deepEqual(await cardDetails(described), { title: "orient_6.jpg", description: null, tags: [], editing: false });
+    // The keyboard: Tab from the photo's link reaches "Edit details"; Enter opens the form.
+    await page.locator(`${target} [data-testid=gallery-open]`).focus();
+    await page.keyboard.press("Tab");
+    assert.deepEqual(await focused(), { testid: "edit", id: described });
+    await page.keyboard.press("Enter");
+    const form = page.locator(`${target} [data-testid=edit-form]`);
+    await form.waitFor({ state: "visible" });
+    assert.deepEqual(await focused(), { testid: "edit-title", id: described }, "focus moves to the title field");
+    for (const [testid, label] of [["edit-title", "Title"], ["edit-description", "Description"], ["edit-tags", "Tags"]]) {
+      const labels = await form.locator(`[data-testid=${testid}]`).evaluate((c) => [...c.labels].map((l) => l.textContent));
+      assert.deepEqual(labels, [label], `${testid} has its label`);
+    }
+    await page.keyboard.type(TITLE);
+    await form.locator("[data-testid=edit-description]").fill(DESCRIPTION);
+    await form.locator("[data-testid=edit-tags]").fill("  Sunset , New  York");
+    assert.equal(await form.locator("[data-testid=edit-tags-preview]").innerText(), "Saved as #new-york #sunset.");
+    await screenshot("06a-editing", { fullPage: false });
+    const patch = page.waitForRequest((r) => r.method() === "PATCH");
+    const answer = page.waitForResponse((r) => r.request().method() === "PATCH");
+    await form.locator("[data-testid=save-edit]").click();
+    const request = await patch;
+    assert.equal(request.url(), `${BASE_URL}/api/images/${described}`);
+    assert.deepEqual(
+      request.postDataJSON(),
+      { title: TITLE, description: DESCRIPTION, tags: ["new-york", "sunset"] },
+      "the tags are sent normalised and sorted",
+    );
+    assert.equal((await answer).status(), 200, "PATCH answers 200");
+    await form.waitFor({ state: "detached" });
+    assert.deepEqual(await cardDetails(described), {
+      title: TITLE,
+      description: DESCRIPTION,
+      tags: ["#new-york", "#sunset"],
+      editing: false,
+    });
+    assert.match(await page.locator(`${target} .card__meta`).innerText(), /^orient_6\.jpg · /, "the file name stays in view");
+    assert.equal(await announced(), `Saved the details of “${TITLE}”.`, "announced");
+    assert.deepEqual(await focused(), { testid: "edit", id: described }, "focus is back on the card's Edit button");
+    assert.equal(await page.locator(`${target} [data-testid=edit]`).getAttribute("aria-label"), `Edit details of ${TITLE}`);
+    const api = await apiAsUser(`/api/images/${described}`);
+    assert.deepEqual([api.title, api.description, api.tags], [TITLE, DESCRIPTION, ["new-york", "sunset"]]);
+    await screenshot("06b-described");
+  });
+
+  await step("Escape and Cancel close the form and put the card back as it was, sending nothing", async () => {
+    const target = card(described);
+    const patches = sent("PATCH");
+    await page.locator(`${target} [data-testid=edit]`).click();
+    const form = page.locator(`${target} [data-testid=edit-form]`);
+    await form.waitFor({ state: "visible" });
+    assert.equal(await form.locator("[data-testid=edit-title]").inputValue(), TITLE, "the form starts from the photo's details");
+    assert.equal(await form.locator("[data-testid=edit-description]").inputValue(), DESCRIPTION);
+    assert.equal(await form.locator("[data-testid=edit-tags]").inputValue(), "new-york, sunset");
+    await form.locator("[data-testid=edit-title]").fill("Something else");
+    await page.keyboard.press("Escape");
+    await form.waitFor({ state: "detached" });
+    assert.equal((await cardDetails(described)).title, TITLE, "Escape restores");
+    assert.deepEqual(await focused(), { testid: "edit", id: described });
+    await page.locator(`${target} [data-testid=edit]`).click();
+    await form.waitFor({ state: "visible" });
+    await form.locator("[data-testid=edit-tags]").fill("other");
+    await form.locator("[data-testid=cancel-edit]").click();
+    await form.waitFor({ state: "detached" });
+    assert.deepEqual((await cardDetails(described)).tags, ["#new-york", "#sunset"], "Cancel restores");
+    assert.deepEqual(await focused(), { testid: "edit", id: described });
+    await page.waitForTimeout(300);
+    assert.equal(sent("PATCH"), patches, "nothing was sent");
+  });
+
+  await step("after a reload the card still shows the title, description and tags", async () => {
+    await page.reload({ waitUntil: "load" });
+    await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+    assert.deepEqual(await cardDetails(described), {
+      title: TITLE,
+      description: DESCRIPTION,
+      tags: ["#new-york", "#sunset"],
+      editing: false,
+    });
+    assert.deepEqual(await galleryIds(), newestFirst(Object.values(ids)));
+  });
+
+  await step("a second photo is tagged with one of the same tags", async () => {
+    const target = card(alsoTagged);
+    await page.locator(`${target} [data-testid=edit]`).click();
+    const form = page.locator(`${target} [data-testid=edit-form]`);
+    await form.waitFor({ state: "visible" });
+    await form.locator("[data-testid=edit-tags]").fill("#SUNSET");
+    const patch = page.waitForRequest((r) => r.method() === "PATCH");
+    const answer = page.waitForResponse((r) => r.request().method() === "PATCH");
+    await form.locator("[data-testid=edit-tags]").press("Enter");
+    assert.deepEqual((await patch).postDataJSON(), { tags: ["sunset"] }, "only what changed is sent");
+    assert.equal((await answer).status(), 200);
+    await form.waitFor({ state: "detached" });
+    assert.deepEqual(await cardDetails(alsoTagged), { title: "dropped.png", description: null, tags: ["#sunset"], editing: false });
+    assert.equal(await announced(), "Saved the details of “dropped.png”.");
+  });
+
+  await step("an invalid tag and a too-long title are shown next to their fields, and nothing is sent", async () => {
+    const { details } = await page.evaluate(async () => (await fetch("/api/config")).json());
+    const target = card(alsoTagged);
+    const patches = sent("PATCH");
+    await page.locator(`${target} [data-testid=edit]`).click();
+    const form = page.locator(`${target} [data-testid=edit-form]`);
+    await form.waitFor({ state: "visible" });
+    const title = form.locator("[data-testid=edit-title]");
+    const tags = form.locator("[data-testid=edit-tags]");
+    await title.fill("x".repeat(details.titleMaxChars + 1));
+    await tags.fill("sunset, a#b");
+    await form.locator("[data-testid=save-edit]").click();
+    const tagsError = form.locator("[data-testid=edit-tags-error]");
+    await tagsError.waitFor({ state: "visible" });
+    assert.equal(await tagsError.innerText(), "The tag “a#b” holds “#”: tags are letters, digits, “-” and “_”.");
+    assert.equal(await tags.getAttribute("aria-invalid"), "true");
+    const titleError = form.locator("[data-testid=edit-title-error]");
+    assert.equal(
+      await titleError.innerText(),
+      `The title is ${details.titleMaxChars + 1} characters long; at most ${details.titleMaxChars} are allowed.`,
+    );
+    // The problems are part of their fields' descriptions, and focus is on the first field with one.
+    const descriptions = await title.evaluate((input) =>
+      input.getAttribute("aria-describedby").split(" ").map((id) => document.getElementById(id)?.textContent),
+    );
+    assert.ok(descriptions.some((text) => text?.includes("characters long")), JSON.stringify(descriptions));
+    assert.deepEqual(await focused(), { testid: "edit-title", id: alsoTagged });
+    assert.match(await announced(), /^Not saved: 2 problems need fixing\. /);
+    await screenshot("06c-invalid-tag", { fullPage: false });
+    // Fixing a field takes its problem away as it is typed.
+    await title.fill("");
+    await titleError.waitFor({ state: "hidden" });
+    assert.equal(await title.getAttribute("aria-invalid"), null);
+    assert.equal(await tagsError.isVisible(), true, "the tag's problem stays until it is fixed");
+    await page.waitForTimeout(300);
+    assert.equal(sent("PATCH"), patches, "nothing was sent");
+    await page.keyboard.press("Escape");
+    await form.waitFor({ state: "detached" });
+    assert.deepEqual((await cardDetails(alsoTagged)).tags, ["#sunset"]);
+  });
+
+  const tagged = newestFirst([described, alsoTagged]);
+  await step("a tag chip shows only the photos with that tag, page by page, and says so", async () => {
+    // One photo per page while filtered, to see the paging go on within the filter.
+    const onePerPage = (url) => url.pathname === "/api/images" && url.searchParams.has("tag");
+    await page.route(onePerPage, (route) => {
+      const url = new URL(route.request().url());
+      url.searchParams.set("limit", "1");
+      route.continue({ url: url.toString() });
+    });
+    try {
+      const first = listingAnswer({ tag: "sunset" });
+      await page.locator(`${card(described)} [data-testid=tag-chip][data-tag=sunset]`).click();
+      assert.equal((await first).status(), 200);
+      await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+      assert.equal(new URL(page.url()).search, "?tag=sunset", "the address says the filter");
+      const bar = page.locator("[data-testid=tag-filter]");
+      assert.equal(await bar.isVisible(), true);
+      assert.equal(await page.locator("[data-testid=tag-filter-text]").innerText(), "Showing photos tagged #sunset");
+      assert.equal(await page.locator("[data-testid=clear-filter]").innerText(), "Show all");
+      assert.deepEqual(await galleryIds(), tagged.slice(0, 1), "the first page of the tagged photos");
+      assert.deepEqual(await focused(), { testid: "gallery-heading", id: null }, "focus on the gallery's heading");
+      assert.equal(await page.locator("#gallery-heading").innerText(), "Your photos tagged #sunset");
+      assert.equal(await announced(), "Showing 1 photo (more to load) tagged #sunset.");
+      const more = page.locator("[data-testid=load-more]");
+      assert.equal(await more.isVisible(), true);
+      const second = listingAnswer({ tag: "sunset", cursor: true });
+      await more.click();
+      assert.equal((await second).status(), 200);
+      await page.waitForFunction((count) => document.querySelectorAll("[data-testid=gallery-item]").length === count, 2);
+      await more.waitFor({ state: "hidden" });
+      assert.deepEqual(await galleryIds(), tagged, "only the tagged photos, newest first");
+    } finally {
+      await page.unroute(onePerPage);
+    }
+    const current = await page.$$eval("[data-testid=tag-chip][data-tag=sunset]", (chips) =>
+      chips.map((chip) => chip.getAttribute("aria-current")),
+    );
+    assert.deepEqual(current, ["true", "true"], "the chips of the filter's tag say they are the current one");
+    assert.deepEqual((await apiAsUser("/api/images?tag=sunset")).items.map((i) => i.id), tagged, "as the API lists them");
+    await screenshot("06d-filtered");
+  });
+
+  await step("another tag's chip narrows the list to it, and Back returns to the previous filter", async () => {
+    const answer = listingAnswer({ tag: "new-york" });
+    await page.locator(`${card(described)} [data-testid=tag-chip][data-tag=new-york]`).click();
+    assert.equal((await answer).status(), 200);
+    await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+    assert.equal(new URL(page.url()).search, "?tag=new-york");
+    assert.deepEqual(await galleryIds(), [described]);
+    assert.equal(await page.locator("[data-testid=tag-filter-text]").innerText(), "Showing photos tagged #new-york");
+    await page.evaluate(() => history.back());
+    await page.waitForSelector("html[data-filter=sunset] #gallery[data-loaded=true]", { state: "attached" });
+    assert.equal(new URL(page.url()).search, "?tag=sunset");
+    assert.deepEqual(await galleryIds(), tagged);
+  });
+
+  await step("a reload with ?tag= in the address keeps the filter", async () => {
+    await page.reload({ waitUntil: "load" });
+    await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+    assert.equal(new URL(page.url()).search, "?tag=sunset");
+    assert.equal(await page.locator("[data-testid=tag-filter]").isVisible(), true);
+    assert.equal(await page.locator("[data-testid=tag-filter-text]").innerText(), "Showing photos tagged #sunset");
+    assert.deepEqual(await galleryIds(), tagged);
+    // An address typed otherwise is read as the server reads tags, and written back normalised.
+    const answer = listingAnswer({ tag: "sunset" });
+    await page.goto(`${BASE_URL}/?tag=%20SUNSET`, { waitUntil: "load" });
+    assert.equal((await answer).status(), 200);
+    await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+    assert.equal(new URL(page.url()).search, "?tag=sunset");
+    assert.deepEqual(await galleryIds(), tagged);
+  });
+
+  await step("“Show all” lists every photo again", async () => {
+    const answer = page.waitForResponse(
+      (r) => new URL(r.url()).pathname === "/api/images" && !new URL(r.url()).searchParams.has("tag"),
+    );
+    await page.locator("[data-testid=clear-filter]").click();
+    assert.equal((await answer).status(), 200);
+    await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+    assert.equal(new URL(page.url()).search, "", "the address has no filter");
+    assert.equal(await page.locator("[data-testid=tag-filter]").isVisible(), false);
+    assert.deepEqual(await galleryIds(), newestFirst(Object.values(ids)));
+    assert.equal(await page.locator("#gallery-heading").innerText(), "Your photos");
+    assert.deepEqual(await focused(), { testid: "gallery-heading", id: null });
+    assert.equal(await announced(), "Showing all photos.");
+    await decodeGalleryImages();
   });
 
   await step("signing out returns to the sign-in screen, and a reload stays signed out", async () => {
@@ -818,18 +1101,18 @@ async function run(context) {
     keptUrls.push(...secondUsersImage.thumbnails.map((t) => t.url));
     log(`deleting ${doomed}: ${doomedUrls.join(", ")}`);
 
-    // After a sign-in the page no longer knows the file names: the button names the photo by what it is.
+    // After a sign-in the page still names the photo by its file name: the API gives it.
     const button = page.locator(`${target} [data-testid=delete]`);
     const label = (await button.getAttribute("aria-label")).replace(/^Delete /, "");
-    assert.match(label, /^photo, 800 × 1200 JPEG, [\d.]+ [KM]iB, added /, label);
+    assert.equal(label, "portrait.jpg", "the file name from GET /api/images");
     await page.evaluate(recordDeleteStates);
     await button.click();
     const dialog = page.locator("#delete-dialog");
     await dialog.waitFor({ state: "visible" });
-    assert.equal(await dialog.locator("[data-testid=delete-title]").innerText(), "Delete this photo?");
+    assert.equal(await dialog.locator("[data-testid=delete-title]").innerText(), "Delete “portrait.jpg”?");
+    assert.equal(await dialog.locator("[data-testid=confirm-delete]").innerText(), "Delete");
     const text = await dialog.locator("[data-testid=delete-text]").innerText();
-    const described = `${label.charAt(0).toUpperCase()}${label.slice(1)}.`;
-    assert.ok(text.startsWith(described), `the dialog describes the photo (${described}): ${text}`);
+    assert.match(text, /^The photo and its thumbnails are removed for good\. This cannot be undone\.$/, text);
     const answer = page.waitForResponse(
       (response) => response.request().method() === "DELETE" && response.url() === `${BASE_URL}/api/images/${doomed}`,
     );
@@ -843,7 +1126,7 @@ async function run(context) {
       `the card showed it was being deleted: ${JSON.stringify(states)}`,
     );
     assert.deepEqual(await galleryIds(), kept, "only that card went");
-    assert.equal((await page.locator("#announcer").textContent()).trim(), `Deleted the ${label}.`, "announced");
+    assert.equal((await page.locator("#announcer").textContent()).trim(), `Deleted “${label}”.`, "announced");
     const focus = await page.evaluate(() => ({
       testid: document.activeElement?.dataset?.testid ?? null,
       id: document.activeElement?.closest("[data-testid=gallery-item]")?.dataset.id ?? null,

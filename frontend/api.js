@@ -2,7 +2,14 @@
 // signed-in user's access token.
 // Every failure becomes an ApiError whose message can be shown as it is.
 
-import { deleteImageRequest, describeApiError, parseConfig, parseRetryAfter } from "./lib.js";
+import {
+  deleteImageRequest,
+  describeApiError,
+  editImageRequest,
+  listImagesPath,
+  parseConfig,
+  parseRetryAfter,
+} from "./lib.js";
 
 /** How long one API call may take before it is given up. */
 const TIMEOUT_MS = 20000;
@@ -10,10 +17,12 @@ const TIMEOUT_MS = 20000;
 export class ApiError extends Error {
   /**
    * @param {string} message a sentence for people
-   * @param {{status?: number, code?: string, retryAfterMs?: number|null, request?: string}} details
+   * @param {{status?: number, code?: string, retryAfterMs?: number|null, request?: string,
+   *   detail?: string|null}} details `detail` is the API's own message, as it said it
    */
-  constructor(message, { status = 0, code = "network", retryAfterMs = null, request = "" } = {}) {
+  constructor(message, { status = 0, code = "network", retryAfterMs = null, request = "", detail = null } = {}) {
     super(message);
+    this.detail = detail;
     this.name = "ApiError";
     this.status = status;
     this.code = code;
@@ -104,6 +113,7 @@ async function apiCall(path, { method = "GET", body, signal } = {}) {
       code,
       retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
       request,
+      detail: message,
     });
   }
   // `204 No Content` (a delete) has no body to decode.
@@ -156,9 +166,17 @@ export function deleteImage(id) {
   return apiFetch(path, { method });
 }
 
-/** `GET /api/images?limit=N&cursor=C`: `{items, next}`. */
-export function listImages({ limit = 24, cursor = null } = {}) {
-  const query = new URLSearchParams({ limit: String(limit) });
-  if (cursor) query.set("cursor", cursor);
-  return apiFetch(`/api/images?${query}`);
+/**
+ * `PATCH /api/images/{id}` with `{title?, description?, tags?}` (lib.js `buildEditBody`): resolves
+ * to the image as `GET` now shows it. A `400 invalid_request` rejects with an ApiError whose
+ * `detail` lists the problems ("problem; problem"); a 401 is recovered from like any call's.
+ */
+export function editImage(id, body) {
+  const request = editImageRequest(id, body);
+  return apiFetch(request.path, { method: request.method, body: request.body });
+}
+
+/** `GET /api/images?limit=N&cursor=C&tag=T`: `{items, next}` (only the images tagged T when given). */
+export function listImages({ limit = 24, cursor = null, tag = null, signal } = {}) {
+  return apiFetch(listImagesPath({ limit, cursor, tag }), { signal });
 }

@@ -1,9 +1,17 @@
 // The upload page: wires the file picker, the drop zone, the upload rows and the gallery.
 // Selectors are documented in README.md beside this file.
 
-import { ApiError, createUpload, deleteImage, getConfig, listImages, useCredentials } from "./api.js";
+import { ApiError, createUpload, deleteImage, editImage, getConfig, listImages, useCredentials } from "./api.js";
 import { ConfirmDialog, Gallery, h } from "./gallery.js";
-import { checkFile, humanBytes, limitsText, nextPollDelay, reasonText } from "./lib.js";
+import {
+  checkFile,
+  humanBytes,
+  limitsText,
+  nextPollDelay,
+  reasonText,
+  tagFromSearch,
+  urlWithTag,
+} from "./lib.js";
 import { Session } from "./session.js";
 import { createLimiter, pollImage, putFile } from "./upload.js";
 
@@ -13,6 +21,8 @@ const PAGE_SIZE = 24;
 const PARALLEL_UPLOADS = 3;
 /** How often `POST /api/uploads` is asked again after a transient failure. */
 const PRESIGN_RETRIES = 2;
+/** Where the tag filter waits while the user signs in (the provider sends the browser back to `/`). */
+const FILTER_KEY = "thumbforge.filter";
 
 const $ = (id) => document.getElementById(id);
 
@@ -31,6 +41,9 @@ const elements = {
   viewer: $("viewer"),
   deleteDialog: $("delete-dialog"),
   galleryHeading: $("gallery-heading"),
+  tagFilter: $("tag-filter"),
+  tagFilterTag: $("tag-filter-tag"),
+  clearFilter: $("clear-filter"),
   account: $("account"),
   accountEmail: document.querySelector("[data-testid=account-email]"),
   signIn: $("sign-in"),
@@ -41,13 +54,16 @@ const elements = {
   workspace: $("workspace"),
 };
 
+const confirmDialog = new ConfirmDialog(elements.deleteDialog);
 const gallery = new Gallery({
   list: elements.gallery,
   empty: elements.galleryEmpty,
   viewer: elements.viewer,
   heading: elements.galleryHeading,
-  confirm: new ConfirmDialog(elements.deleteDialog),
+  confirm: confirmDialog,
   deleteImage,
+  editImage,
+  onFilter: (tag) => setFilter(tag).catch((error) => showError(error.message)),
   announce: (text) => announce(text),
   onDeleted: (id) => deleted(id),
 });
@@ -262,6 +278,10 @@ function uploadFiles(fileList) {
     showError("Uploads are not possible yet: the upload settings could not be loaded.");
     return;
   }
+  // A new upload has no tags yet, so a filtered gallery would never show it: show them all.
+  if (filterTag !== null) {
+    setFilter(null, { why: "so that the new uploads can be seen", focus: false }).catch((error) => showError(error.message));
+  }
   for (const file of files) {
     uploadFile(file).catch((error) => showError(`Uploading “${file.name}” failed: ${error.message}`));
   }
@@ -303,19 +323,28 @@ for (const type of ["dragover", "drop"]) {
   });
 }
 
-// ---- the gallery listing --------------------------------------------------------------------
+// ---- the gallery listing, all of it or the photos with one tag ---------------------------
 
 let cursor = null;
-let loading = false;
+/** The tag the gallery is filtered by (null: every photo); `?tag=` in the address says it too. */
+let filterTag = null;
+/** Counts listings: a page that arrives for an earlier one (another filter) is dropped. */
+let listing = 0;
+/** The page request under way, as {listing, controller}, or null. */
+let loading = null;
 
 async function loadPage() {
-  if (loading) return;
-  loading = true;
+  if (loading?.listing === listing) return;
+  loading?.controller.abort();
+  const mine = { listing, controller: new AbortController() };
+  loading = mine;
+  const tag = filterTag;
   elements.gallery.setAttribute("aria-busy", "true");
   elements.loadMore.disabled = true;
   elements.loadMore.textContent = "Loading…";
   try {
-    const page = await listImages({ limit: PAGE_SIZE, cursor });
+    const page = await listImages({ limit: PAGE_SIZE, cursor, tag, signal: mine.controller.signal });
+    if (mine.listing !== listing) return;
     if (!page || !Array.isArray(page.items))
       throw new ApiError("The image list from the server is malformed.", { status: 200, code: "bad_response" });
     for (const image of page.items) {
@@ -332,17 +361,116 @@ async function loadPage() {
     elements.loadMore.textContent = "Load more";
     elements.gallery.dataset.loaded = "true";
   } catch (error) {
+    if (mine.listing !== listing) return;
     showError(`Could not load the gallery. ${error.message}`);
     elements.loadMore.hidden = false;
     elements.loadMore.textContent = "Try loading again";
   } finally {
-    loading = false;
-    elements.loadMore.disabled = false;
-    elements.gallery.setAttribute("aria-busy", "false");
+    if (loading === mine) {
+      loading = null;
+      elements.loadMore.disabled = false;
+      elements.gallery.setAttribute("aria-busy", "false");
+    }
   }
 }
 
 elements.loadMore.addEventListener("click", () => loadPage());
+
+/** Shows which tag the gallery is filtered by (the bar with "Show all"), or that it is not. */
+function showFilter() {
+  const tag = filterTag;
+  elements.tagFilter.hidden = tag === null;
+  elements.tagFilterTag.textContent = tag === null ? "" : `#${tag}`;
+  elements.galleryHeading.textContent = tag === null ? "Your photos" : `Your photos tagged #${tag}`;
+  elements.galleryEmpty.textContent =
+    tag === null ? "No photos yet. Upload one above." : `No photos are tagged #${tag}.`;
+  document.documentElement.dataset.filter = tag ?? "";
+}
+
+/**
+ * Shows only the photos tagged `tag` (null: all of them): the listing starts again with
+ * `GET /api/images?tag=`, and the address gets `?tag=` (a new history entry unless `history` is
+ * "replace" or "none", for the back button). Unsaved edits are given up only if the user agrees.
+ * Focus goes to the gallery heading (the chip or button pressed is gone); the result is announced.
+ */
+async function setFilter(tag, { history: mode = "push", why = null, focus = true } = {}) {
+  if (tag === filterTag) return;
+  if (gallery.hasUnsavedEdits()) {
+    const discard = await confirmDialog.ask({
+      title: "Discard your changes?",
+      text: "The details you are editing are not saved. Showing other photos discards the changes.",
+      confirm: "Discard changes",
+      cancel: "Keep editing",
+    });
+    if (!discard) {
+      // Back or forward changed the address already: put it back.
+      if (mode === "none") window.history.pushState({ tag: filterTag }, "", urlWithTag(location.href, filterTag));
+      return;
+    }
+  }
+  filterTag = tag;
+  gallery.filter = tag;
+  listing += 1;
+  cursor = null;
+  gallery.clear();
+  elements.loadMore.hidden = true;
+  delete elements.gallery.dataset.loaded;
+  showFilter();
+  const url = urlWithTag(location.href, tag);
+  if (mode === "push") window.history.pushState({ tag }, "", url);
+  else if (mode === "replace") window.history.replaceState({ tag }, "", url);
+  if (focus) elements.galleryHeading.focus();
+  const mine = listing;
+  await loadPage();
+  if (mine !== listing || !gallery.loaded) return;
+  const count = elements.gallery.children.length;
+  const more = cursor !== null ? " (more to load)" : "";
+  const photos = `${count} photo${count === 1 ? "" : "s"}`;
+  announce(
+    tag === null
+      ? `Showing all photos${why ? `, ${why}` : ""}.`
+      : `Showing ${photos}${more} tagged #${tag}.`,
+  );
+}
+
+elements.clearFilter.addEventListener("click", () => setFilter(null).catch((error) => showError(error.message)));
+
+// Back and forward move between filters.
+window.addEventListener("popstate", () => {
+  if (!session?.signedIn || config === null) return;
+  const wanted = tagFromSearch(location.search, config.details);
+  setFilter(wanted.tag, { history: "none" }).catch((error) => showError(error.message));
+});
+
+// Leaving the page with an edit not saved asks first (the browser's own question).
+window.addEventListener("beforeunload", (event) => {
+  if (gallery.hasUnsavedEdits()) {
+    event.preventDefault();
+    event.returnValue = "";
+  }
+});
+
+/** The filter the address asks for when the page starts; a tag that cannot be one is said. */
+function initialFilter() {
+  let search = location.search;
+  const saved = sessionStorage.getItem(FILTER_KEY);
+  sessionStorage.removeItem(FILTER_KEY);
+  // Back from signing in (the provider returns to `/`): the address had `?tag=` before.
+  if (!new URLSearchParams(search).has("tag") && saved) search = `?${new URLSearchParams({ tag: saved })}`;
+  const raw = new URLSearchParams(search).get("tag");
+  const wanted = tagFromSearch(search, config.details);
+  if (wanted.problem) {
+    showError(`The address asks for the photos tagged “${raw}”, which cannot be a tag. ${wanted.problem} Showing all photos.`);
+  }
+  filterTag = wanted.tag;
+  gallery.filter = wanted.tag;
+  showFilter();
+  // The address says the filter as it is applied: normalised ("?tag=Sea" → "?tag=sea"), or none.
+  const url = urlWithTag(location.href, wanted.tag);
+  if (url !== `${location.pathname}${location.search}${location.hash}`) {
+    window.history.replaceState({ tag: wanted.tag }, "", url);
+  }
+}
 
 // ---- signing in ----------------------------------------------------------------------------
 
@@ -380,6 +508,8 @@ function recover() {
 
 elements.signIn.addEventListener("click", () => {
   elements.signIn.disabled = true;
+  const tag = new URLSearchParams(location.search).get("tag");
+  if (tag) sessionStorage.setItem(FILTER_KEY, tag);
   session.signIn().catch((error) => {
     elements.signIn.disabled = false;
     showError(error.message);
@@ -402,6 +532,7 @@ async function start() {
   elements.limits.textContent = limitsText(config);
   elements.fileInput.accept = config.allowedContentTypes.join(",");
   elements.fileInput.disabled = false;
+  gallery.limits = config.details;
   document.documentElement.dataset.config = "ready";
 
   session = new Session(config.auth, { onChange: showSession });
@@ -415,7 +546,10 @@ async function start() {
   }
   if (signedIn === null) return; // a sign-in popup, handing its answer back
   showSession();
-  if (signedIn) await loadPage();
+  if (signedIn) {
+    initialFilter();
+    await loadPage();
+  }
 }
 
 start();

@@ -1,17 +1,29 @@
 // The gallery: one card per image, newest first, built from `GET /api/images` items and from
 // the uploads of this visit. Ready images are a <picture> (WebP and JPEG srcsets); a click opens
-// the largest rendition in a dialog. Every card has a delete button, which asks first in a modal
-// dialog (ConfirmDialog).
+// the largest rendition in a dialog. A card shows the photo's title (else its file name), its
+// description (collapsed when long) and its tags, as buttons that filter the gallery by them.
+// Every card has an "Edit details" button, which opens a form in the card (EditForm), and a
+// delete button, which asks first in a modal dialog (ConfirmDialog).
 
 import {
+  DETAIL_LIMITS,
   GALLERY_SIZES,
+  buildEditBody,
+  cardTitle,
+  charCount,
   deleteConfirmation,
   deleteOutcome,
   describeSource,
+  imageDetails,
   insertionIndex,
+  isLongDescription,
+  matchesTag,
+  parseTagsInput,
   photoLabel,
   pictureModel,
   reasonText,
+  splitEditProblems,
+  tagsInputText,
 } from "./lib.js";
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
@@ -75,11 +87,16 @@ export class ConfirmDialog {
     });
   }
 
-  /** Shows `{title, text}` and resolves to whether the user confirmed. */
-  ask({ title, text }) {
+  /**
+   * Shows `{title, text}` and resolves to whether the user confirmed; `confirm` is the confirming
+   * button's text ("Delete" unless said), `cancel` the other one's ("Cancel").
+   */
+  ask({ title, text, confirm = "Delete", cancel = "Cancel" }) {
     if (this.dialog.open) return Promise.resolve(false);
     this.title.textContent = title;
     this.text.textContent = text;
+    this.confirm.textContent = confirm;
+    this.cancel.textContent = cancel;
     this.dialog.returnValue = "";
     return new Promise((resolve) => {
       this.settle = resolve;
@@ -89,27 +106,304 @@ export class ConfirmDialog {
   }
 }
 
+/** Numbers the edit forms, for their fields' ids. */
+let formCount = 0;
+
+/**
+ * The form that edits a photo's title, description and tags, in its card: each field with its
+ * label, a hint, and its problems right under it (`aria-describedby`, `aria-invalid`). The fields
+ * are checked like the server checks them (lib.js `buildEditBody`) before anything is sent;
+ * Escape or "Cancel" close it without saving.
+ */
+export class EditForm {
+  /**
+   * @param {{image: object, label: string, limits: object, onCancel: () => void,
+   *   onSubmit: (body: object) => void, announce?: (text: string) => void}} options
+   */
+  constructor({ image, label, limits, onCancel, onSubmit, announce = () => {} }) {
+    this.image = image;
+    this.limits = limits;
+    this.onCancel = onCancel;
+    this.onSubmit = onSubmit;
+    this.announce = announce;
+    /** The last update of the image that arrived while the form was open (applied on close). */
+    this.update = null;
+    this.saving = false;
+    /** Once the form was sent, every field is checked again as it is typed in. */
+    this.checked = new Set();
+    const details = imageDetails(image);
+    this.initial = {
+      title: details.title ?? "",
+      description: details.description ?? "",
+      tags: tagsInputText(details.tags),
+    };
+    formCount += 1;
+    const uid = `edit-${formCount}`;
+    this.controls = {
+      title: h("input", { type: "text", autocomplete: "off", "data-testid": "edit-title" }),
+      description: h("textarea", { rows: 4, "data-testid": "edit-description" }),
+      tags: h("input", {
+        type: "text",
+        autocomplete: "off",
+        autocapitalize: "none",
+        spellcheck: "false",
+        placeholder: "e.g. sunset, new york",
+        "data-testid": "edit-tags",
+      }),
+    };
+    this.controls.title.value = this.initial.title;
+    this.controls.description.value = this.initial.description;
+    this.controls.tags.value = this.initial.tags;
+    this.errors = {};
+    this.counts = {};
+    const field = (key, text, control, ...hint) => {
+      const id = `${uid}-${key}`;
+      control.id = id;
+      const error = h("p", { class: "field__error", id: `${id}-error`, "data-testid": `edit-${key}-error`, hidden: true });
+      this.errors[key] = error;
+      control.setAttribute("aria-describedby", `${id}-hint ${id}-error`);
+      return h(
+        "div",
+        { class: "field" },
+        h("label", { class: "field__label", for: id, text }),
+        control,
+        h("p", { class: "field__hint", id: `${id}-hint` }, ...hint),
+        error,
+      );
+    };
+    const count = (key, max) => {
+      this.counts[key] = h("span", { class: "field__count", "data-testid": `edit-${key}-count` });
+      this.counts[key].dataset.max = String(max);
+      return this.counts[key];
+    };
+    this.preview = h("span", { class: "field__preview", "data-testid": "edit-tags-preview" });
+    this.problem = h("div", { class: "card__error", "data-testid": "edit-error", hidden: true });
+    this.save = h("button", {
+      class: "button button--primary button--small",
+      type: "submit",
+      "data-testid": "save-edit",
+      text: "Save",
+    });
+    this.cancel = h("button", {
+      class: "button button--quiet button--small",
+      type: "button",
+      "data-testid": "cancel-edit",
+      text: "Cancel",
+    });
+    this.element = h(
+      "form",
+      { class: "card__edit", "data-testid": "edit-form", novalidate: true, "aria-label": `Edit details of ${label}` },
+      field(
+        "title",
+        "Title",
+        this.controls.title,
+        `Optional; shown instead of the file name. `,
+        count("title", limits.titleMaxChars),
+      ),
+      field(
+        "description",
+        "Description",
+        this.controls.description,
+        "Optional; line breaks are kept. ",
+        count("description", limits.descriptionMaxChars),
+      ),
+      field(
+        "tags",
+        "Tags",
+        this.controls.tags,
+        `Separate tags with commas; letters, digits, “-” and “_”, at most ${limits.tagsMax} tags of ${limits.tagMaxChars} characters. `,
+        this.preview,
+      ),
+      this.problem,
+      h("div", { class: "card__edit-actions" }, this.save, this.cancel),
+    );
+    this.element.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    this.cancel.addEventListener("click", () => {
+      if (!this.saving) this.onCancel();
+    });
+    this.element.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !this.saving) {
+        event.preventDefault();
+        event.stopPropagation();
+        this.onCancel();
+      } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target === this.controls.description) {
+        event.preventDefault();
+        this.submit();
+      }
+    });
+    for (const [key, control] of Object.entries(this.controls)) {
+      control.addEventListener("input", () => {
+        this.refresh();
+        if (this.checked.has(key)) this.check(key);
+      });
+      // Leaving a changed field checks it, unless for Save (which checks everything) or Cancel:
+      // a problem appearing at the mouse-down would move the button from under the pointer.
+      control.addEventListener("blur", (event) => {
+        if (event.relatedTarget === this.save || event.relatedTarget === this.cancel) return;
+        if (control.value === this.initial[key] && !this.checked.has(key)) return;
+        this.checked.add(key);
+        this.check(key);
+      });
+    }
+    this.refresh();
+  }
+
+  values() {
+    return {
+      title: this.controls.title.value,
+      description: this.controls.description.value,
+      tags: this.controls.tags.value,
+    };
+  }
+
+  /** Whether a field differs from what the photo has. */
+  dirty() {
+    const values = this.values();
+    return Object.keys(this.initial).some((key) => values[key] !== this.initial[key]);
+  }
+
+  /** The character counts and the tags as they will be saved. */
+  refresh() {
+    for (const [key, counter] of Object.entries(this.counts)) {
+      const used = charCount(this.controls[key].value.trim());
+      const max = Number(counter.dataset.max);
+      counter.textContent = `${used} / ${max} characters`;
+      counter.classList.toggle("is-over", used > max);
+    }
+    const { tags } = parseTagsInput(this.controls.tags.value, this.limits);
+    this.preview.replaceChildren(
+      tags.length > 0 ? `Saved as ${tags.map((tag) => `#${tag}`).join(" ")}.` : "No tags.",
+    );
+  }
+
+  /** Checks one field and shows (or clears) its problems; returns them. */
+  check(key) {
+    const { problems } = buildEditBody(this.values(), this.image, this.limits);
+    this.showField(key, problems[key]);
+    return problems[key];
+  }
+
+  showField(key, problems = []) {
+    const error = this.errors[key];
+    const control = this.controls[key];
+    error.textContent = problems.join(" ");
+    error.hidden = problems.length === 0;
+    if (problems.length > 0) control.setAttribute("aria-invalid", "true");
+    else control.removeAttribute("aria-invalid");
+  }
+
+  /**
+   * Shows problems (`{title, description, tags, other}`, lists of sentences) next to their fields,
+   * and `lead` with the others above the buttons; focus goes to the first field with a problem.
+   */
+  showProblems(problems, lead = null) {
+    for (const key of Object.keys(this.controls)) {
+      this.showField(key, problems[key] ?? []);
+      if ((problems[key] ?? []).length > 0) this.checked.add(key);
+    }
+    const general = [lead, ...(problems.other ?? [])].filter(Boolean);
+    this.problem.replaceChildren(...general.map((text) => h("p", { text })));
+    this.problem.hidden = general.length === 0;
+    const first = Object.keys(this.controls).find((key) => (problems[key] ?? []).length > 0);
+    if (first) this.controls[first].focus();
+    else if (general.length > 0 && document.activeElement === document.body) this.save.focus();
+  }
+
+  /** Every problem the form shows now. */
+  problemSentences() {
+    return [this.problem, ...Object.values(this.errors)]
+      .filter((element) => !element.hidden)
+      .flatMap((element) => (element === this.problem ? [...element.children].map((p) => p.textContent) : [element.textContent]));
+  }
+
+  submit() {
+    if (this.saving) return;
+    const { body, problems, changed } = buildEditBody(this.values(), this.image, this.limits);
+    this.showProblems(problems);
+    const count = Object.values(problems).reduce((sum, list) => sum + list.length, 0);
+    if (count > 0) {
+      this.announce(`Not saved: ${count === 1 ? "a problem needs" : `${count} problems need`} fixing. ${this.problemSentences().join(" ")}`);
+      return;
+    }
+    if (!changed) {
+      this.onCancel();
+      this.announce("Nothing to save: the details are as they were.");
+      return;
+    }
+    this.onSubmit(body);
+  }
+
+  /** While saving the fields are read-only and Save reads "Saving…" (it stays focusable). */
+  busy(on) {
+    this.saving = on;
+    this.element.setAttribute("aria-busy", String(on));
+    for (const control of Object.values(this.controls)) control.readOnly = on;
+    this.save.setAttribute("aria-disabled", String(on));
+    this.cancel.disabled = on;
+    this.save.textContent = on ? "Saving…" : "Save";
+    if (on) {
+      this.problem.hidden = true;
+      this.problem.replaceChildren();
+    }
+  }
+
+  focus() {
+    this.controls.title.focus();
+  }
+
+  dispose() {
+    this.element.remove();
+  }
+}
+
 export class Gallery {
   /**
    * @param {{list: HTMLElement, empty: HTMLElement, viewer: HTMLDialogElement,
    *   heading?: HTMLElement, confirm?: ConfirmDialog, deleteImage?: (id: string) => Promise<unknown>,
+   *   editImage?: (id: string, body: object) => Promise<object>, onFilter?: (tag: string) => void,
    *   announce?: (text: string) => void, onDeleted?: (id: string) => void}} options
    * `deleteImage(id)` sends the delete (it rejects with an ApiError on failure); `onDeleted(id)`
    * is told once a card went because its image is deleted (or was already gone).
+   * `editImage(id, body)` sends an edit and resolves to the image as it now is; `onFilter(tag)` is
+   * told when a tag chip is pressed.
    */
-  constructor({ list, empty, viewer, heading = null, confirm = null, deleteImage = null, announce = () => {}, onDeleted = () => {} }) {
+  constructor({
+    list,
+    empty,
+    viewer,
+    heading = null,
+    confirm = null,
+    deleteImage = null,
+    editImage = null,
+    onFilter = () => {},
+    announce = () => {},
+    onDeleted = () => {},
+  }) {
     this.list = list;
     this.empty = empty;
     this.viewer = viewer;
     this.heading = heading;
     this.confirm = confirm;
     this.deleteImage = deleteImage;
+    this.editImage = editImage;
+    this.onFilter = onFilter;
     this.announce = announce;
     this.onDeleted = onDeleted;
-    /** id → file name, for the uploads of this visit (the API does not return names). */
+    /** The limits of titles, descriptions and tags (`GET /api/config` `details`). */
+    this.limits = { ...DETAIL_LIMITS };
+    /** Only images with this tag are shown (null: all). */
+    this.filter = null;
+    /** id → file name, for the uploads of this visit (before the API has said the name). */
     this.names = new Map();
+    /** id → the image its card shows (the last API answer about it). */
+    this.images = new Map();
     /** Ids whose delete is under way, and the last update each received meanwhile (or null). */
     this.deleting = new Map();
+    /** id → the EditForm open in its card; updates of the image wait in `form.update` meanwhile. */
+    this.editing = new Map();
     /** Ids deleted in this visit: a late poll or listing page must not bring their card back. */
     this.deleted = new Set();
     this.loaded = false;
@@ -132,7 +426,11 @@ export class Gallery {
     return [...this.list.children].find((item) => item.dataset.id === id) ?? null;
   }
 
-  /** Adds or updates an image (an API image, or `{id, status: "pending"}`), keeping newest first. */
+  /**
+   * Adds or updates an image (an API image, or `{id, status: "pending"}`), keeping newest first.
+   * While a filter is set, an image without its tag is not shown (and its card goes if it lost the
+   * tag). An image whose card is being deleted or edited waits until that is over.
+   */
   upsert(image, name = null) {
     if (name) this.names.set(image.id, name);
     if (this.deleted.has(image.id)) return null;
@@ -141,11 +439,27 @@ export class Gallery {
       this.deleting.set(image.id, image);
       return this.item(image.id);
     }
-    const card = this.card(image);
+    const form = this.editing.get(image.id);
+    if (form) {
+      // Applied when the form closes (its answer, if saved, is newer still).
+      form.update = image;
+      return this.item(image.id);
+    }
     const existing = this.item(image.id);
+    if (!matchesTag(image, this.filter)) {
+      if (existing) {
+        existing.remove();
+        this.images.delete(image.id);
+        this.updateEmpty();
+      }
+      return null;
+    }
+    const before = this.images.get(image.id);
+    this.images.set(image.id, image);
+    // Keep a card that would look the same (a ready image may be loading already).
+    if (existing && before && this.cardKey(before) === this.cardKey(image)) return existing;
+    const card = this.card(image);
     if (existing) {
-      // Keep a card whose status did not change (a ready image may be loading already).
-      if (existing.dataset.status === image.status && !image.slow) return existing;
       existing.replaceWith(card);
     } else {
       const index = insertionIndex(this.ids(), image.id);
@@ -155,39 +469,69 @@ export class Gallery {
     return card;
   }
 
+  /** What a card shows of an image: when it changes, the card is made again. */
+  cardKey(image) {
+    const { title, description, tags } = imageDetails(image);
+    const name = (typeof image.filename === "string" && image.filename) || this.names.get(image.id) || null;
+    return JSON.stringify([image.status, Boolean(image.slow), name, title, description, tags]);
+  }
+
+  /** Takes every card away (a new listing follows: another filter, say); open forms are dropped. */
+  clear() {
+    for (const form of this.editing.values()) form.dispose();
+    this.editing.clear();
+    this.images.clear();
+    this.list.replaceChildren();
+    this.loaded = false;
+    this.updateEmpty();
+  }
+
   updateEmpty() {
     this.empty.hidden = !this.loaded || this.list.children.length > 0;
   }
 
-  card(image) {
+  /** Whether an edit form holds changes not saved yet. */
+  hasUnsavedEdits() {
+    return [...this.editing.values()].some((form) => form.dirty());
+  }
+
+  /** How the card's photo is named to people, and its file name (or null). */
+  naming(image) {
     const name = (typeof image.filename === "string" && image.filename) || this.names.get(image.id) || null;
     const status = ["ready", "rejected"].includes(image.status) ? image.status : "pending";
     const created = typeof image.createdAt === "string" ? new Date(image.createdAt) : null;
     const createdOk = created !== null && !Number.isNaN(created.getTime());
-    const label = photoLabel({ ...image, status }, name, createdOk ? dateFormat.format(created) : null);
+    const { title } = imageDetails(image);
+    const label = photoLabel({ ...image, status }, title ?? name, createdOk ? dateFormat.format(created) : null);
+    return { name, status, created: createdOk ? created : null, label, named: (title ?? name) !== null };
+  }
+
+  card(image) {
+    const { name, status, created, label, named } = this.naming(image);
+    const details = imageDetails(image);
     const meta = [];
+    if (details.title && name) meta.push(name);
     if (status === "ready") meta.push(describeSource(image.source));
+    const metaParts = meta.filter(Boolean).join(" · ");
     const caption = h(
       "figcaption",
       { class: "card__caption" },
-      h("span", { class: "card__title", text: name ?? (status === "ready" ? "Photo" : "Upload") }),
+      h("span", { class: "card__title", "data-testid": "card-title", text: cardTitle(image, name, status) }),
       h(
         "span",
         { class: "card__meta" },
-        meta.length > 0 && meta[0] ? `${meta[0]} · ` : null,
-        createdOk
-          ? h("time", { datetime: image.createdAt, text: dateFormat.format(created) })
-          : null,
+        metaParts ? `${metaParts}${created ? " · " : ""}` : null,
+        created ? h("time", { datetime: image.createdAt, text: dateFormat.format(created) }) : null,
       ),
     );
     const figure = h("figure", { class: "card__figure" });
     const model = status === "ready" ? pictureModel(image.thumbnails) : null;
     if (model) {
-      const label = name ?? `Photo, ${describeSource(image.source)}`;
+      const alt = details.title ?? name ?? `Photo, ${describeSource(image.source)}`;
       const link = h(
         "a",
         { class: "card__media", href: model.largest.url, "data-testid": "gallery-open" },
-        picture(model, { alt: label, sizes: GALLERY_SIZES, lazy: true }),
+        picture(model, { alt, sizes: GALLERY_SIZES, lazy: true }),
       );
       const img = link.querySelector("img");
       img.addEventListener("load", () => {
@@ -207,7 +551,7 @@ export class Gallery {
       link.addEventListener("click", (event) => {
         if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
         event.preventDefault();
-        this.open(image, label);
+        this.open(image, alt);
       });
       figure.append(link);
     } else if (status === "rejected") {
@@ -238,7 +582,17 @@ export class Gallery {
         ),
       );
     }
+    if (details.description) caption.append(this.description(image.id, details.description));
+    if (details.tags.length > 0) caption.append(this.chips(details.tags));
     figure.append(caption);
+    const edit = h("button", {
+      class: "button button--quiet button--small card__edit",
+      type: "button",
+      "data-testid": "edit",
+      "aria-label": `Edit details of ${label}`,
+      text: "Edit details",
+    });
+    edit.addEventListener("click", () => this.edit(image.id));
     const button = h("button", {
       class: "button button--quiet button--small card__delete",
       type: "button",
@@ -247,16 +601,183 @@ export class Gallery {
       text: "Delete",
     });
     button.addEventListener("click", () => {
-      this.remove(image.id, { label, name, status }).catch((error) => this.announce(error.message));
+      this.remove(image.id, { label, name: named ? label : null, status }).catch((error) => this.announce(error.message));
     });
     const problem = h("p", { class: "card__error", "data-testid": "delete-error", hidden: true });
-    const actions = h("div", { class: "card__actions" }, button, problem);
+    // A rejected upload is not a photo to describe: it has only the delete button.
+    const actions = h("div", { class: "card__actions" }, status === "rejected" ? null : edit, button, problem);
     return h(
       "li",
       { class: `card card--${status}`, "data-testid": "gallery-item", "data-id": image.id, "data-status": status },
       figure,
       actions,
     );
+  }
+
+  /** The description, its line breaks kept; a long one is clamped with a "Show more" button. */
+  description(id, text) {
+    const paragraph = h("p", {
+      class: "card__description",
+      id: `description-${id}`,
+      "data-testid": "card-description",
+      text,
+    });
+    if (!isLongDescription(text)) return paragraph;
+    paragraph.classList.add("is-collapsed");
+    const toggle = h("button", {
+      class: "card__more",
+      type: "button",
+      "data-testid": "description-toggle",
+      "aria-expanded": "false",
+      "aria-controls": paragraph.id,
+      text: "Show more",
+    });
+    toggle.addEventListener("click", () => {
+      const expand = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", String(expand));
+      toggle.textContent = expand ? "Show less" : "Show more";
+      paragraph.classList.toggle("is-collapsed", !expand);
+    });
+    return h("div", { class: "card__description-box" }, paragraph, toggle);
+  }
+
+  /** The tags as buttons that show only the photos with that tag. */
+  chips(tags) {
+    const list = h("ul", { class: "card__tags", "data-testid": "card-tags", "aria-label": "Tags" });
+    for (const tag of tags) {
+      const current = tag === this.filter;
+      const chip = h("button", {
+        class: `chip${current ? " chip--current" : ""}`,
+        type: "button",
+        "data-testid": "tag-chip",
+        "data-tag": tag,
+        "aria-label": current ? `#${tag}, shown now` : `Show photos tagged #${tag}`,
+        "aria-current": current ? "true" : null,
+        text: `#${tag}`,
+      });
+      chip.addEventListener("click", () => {
+        if (!current) this.onFilter(tag);
+      });
+      list.append(h("li", {}, chip));
+    }
+    return list;
+  }
+
+  // ---- editing a photo's details ----------------------------------------------------------
+
+  /** Opens the edit form in a card (or moves focus to it, if open already). */
+  edit(id) {
+    const card = this.item(id);
+    const image = this.images.get(id);
+    if (!card || !image || !this.editImage || this.deleting.has(id)) return;
+    const open = this.editing.get(id);
+    if (open) {
+      open.focus();
+      return;
+    }
+    const { label } = this.naming(image);
+    const form = new EditForm({
+      image,
+      label,
+      limits: this.limits,
+      announce: this.announce,
+      onCancel: () => this.closeEdit(id, { focus: true }),
+      onSubmit: (body) => this.save(id, body),
+    });
+    this.editing.set(id, form);
+    card.classList.add("card--editing");
+    card.dataset.editing = "true";
+    for (const part of card.querySelectorAll(".card__caption, .card__actions")) part.hidden = true;
+    card.querySelector(".card__figure").after(form.element);
+    form.focus();
+  }
+
+  /**
+   * Closes a card's edit form: the card shows `image` (the saved answer), else the last update
+   * that arrived while the form was open, else what it showed. Focus goes to its Edit button.
+   */
+  closeEdit(id, { image = null, focus = false } = {}) {
+    const form = this.editing.get(id);
+    if (!form) return null;
+    this.editing.delete(id);
+    form.dispose();
+    const card = this.item(id);
+    const shown = image ?? form.update ?? this.images.get(id) ?? form.image;
+    // Make the card again even if it looks the same (its caption was hidden).
+    this.images.delete(id);
+    card?.remove();
+    const fresh = this.upsert(shown);
+    if (focus) {
+      const target = fresh?.querySelector("[data-testid=edit]") ?? this.heading;
+      target?.focus();
+    }
+    return fresh;
+  }
+
+  /**
+   * Sends an edit (`body` from lib.js `buildEditBody`) and shows what came of it: the card made
+   * from the answer; a `400`'s problems next to their fields; a `404` (deleted meanwhile,
+   * elsewhere) takes the card away; any other failure is said in the form, which stays open.
+   */
+  async save(id, body) {
+    const form = this.editing.get(id);
+    if (!form) return;
+    const { label } = this.naming(form.image);
+    form.busy(true);
+    this.announce(`Saving the details of “${label}”…`);
+    let answer;
+    try {
+      answer = await this.editImage(id, body);
+    } catch (error) {
+      if (this.editing.get(id) !== form) return; // the gallery was emptied meanwhile
+      form.busy(false);
+      if (error?.status === 404) {
+        this.editing.delete(id);
+        form.dispose();
+        this.deleted.add(id);
+        this.images.delete(id);
+        const card = this.item(id);
+        const neighbour = card?.nextElementSibling ?? card?.previousElementSibling;
+        card?.remove();
+        this.updateEmpty();
+        (neighbour?.querySelector("[data-testid=edit]") ?? this.heading)?.focus();
+        this.announce(`“${label}” no longer exists (it was deleted elsewhere); nothing was saved.`);
+        this.onDeleted(id);
+        return;
+      }
+      if (error?.status === 400 && error.code === "invalid_request") {
+        const problems = splitEditProblems(error.detail ?? "");
+        form.showProblems(problems, `The server did not accept the details.`);
+        this.announce(`Not saved. ${form.problemSentences().join(" ")}`);
+        return;
+      }
+      const message = `Could not save the details. ${error?.message ?? "The server could not be reached."}`;
+      form.showProblems({ other: [message] });
+      this.announce(message);
+      return;
+    }
+    if (this.editing.get(id) !== form) {
+      // The gallery was emptied meanwhile (another filter): show the answer if it belongs.
+      this.upsert(answer);
+      return;
+    }
+    // Polling may have seen the image become ready after the answer was made: keep the newer state.
+    const update = form.update;
+    const shown =
+      answer?.status === "pending" && update && update.status !== "pending"
+        ? { ...update, title: answer.title, description: answer.description, tags: answer.tags }
+        : answer;
+    const saved = cardTitle(shown, this.naming(shown).name);
+    const card = this.item(id);
+    const neighbour = card?.nextElementSibling ?? card?.previousElementSibling ?? null;
+    const fresh = this.closeEdit(id, { image: shown, focus: true });
+    if (!fresh && this.filter !== null) {
+      // It lost the tag the gallery is showing: it left the list.
+      (neighbour?.querySelector("[data-testid=edit]") ?? this.heading)?.focus();
+      this.announce(`Saved the details of “${saved}”. It no longer has the tag #${this.filter}, so it is not shown here.`);
+      return;
+    }
+    this.announce(`Saved the details of “${saved}”.`);
   }
 
   /**
@@ -301,6 +822,7 @@ export class Gallery {
     if (outcome.removeCard) {
       this.deleted.add(id);
       this.names.delete(id);
+      this.images.delete(id);
       // Keep the keyboard where it was: on the next card's delete button (or the previous one's,
       // or the heading), if focus was in this card or got lost when the button was disabled.
       const neighbour = card.nextElementSibling ?? card.previousElementSibling;

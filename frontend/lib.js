@@ -93,6 +93,7 @@ export function parseConfig(body) {
   } catch (error) {
     problems.push(error.message);
   }
+  const details = parseDetailLimits(body.details, problems);
   if (problems.length > 0) throw new Error(`the upload settings are invalid: ${problems.join("; ")}`);
   return {
     maxUploadBytes: body.maxUploadBytes,
@@ -101,6 +102,7 @@ export function parseConfig(body) {
     formats: Array.isArray(body.formats) ? [...body.formats] : [],
     uploadExpirySeconds: isPositiveInteger(body.uploadExpirySeconds) ? body.uploadExpirySeconds : null,
     auth,
+    details,
   };
 }
 
@@ -554,4 +556,278 @@ export function deleteConfirmation(label, status, named = true) {
   if (named) return { title: `Delete “${label}”?`, text: `${what} This cannot be undone.` };
   const described = label.charAt(0).toUpperCase() + label.slice(1);
   return { title: `Delete this ${noun}?`, text: `${described}. ${what} This cannot be undone.` };
+}
+
+// ---- a photo's title, description and tags ------------------------------------------------
+// The rules of crates/core/src/describe.rs, checked here before `PATCH /api/images/{id}` is sent
+// so that the page names every problem next to its field; the server checks them again.
+
+/** The core's limits (describe.rs), used only when `GET /api/config` has no `details`. */
+export const DETAIL_LIMITS = Object.freeze({
+  titleMaxChars: 200,
+  descriptionMaxChars: 2000,
+  tagsMax: 20,
+  tagMaxChars: 32,
+});
+
+/**
+ * The `details` part of `GET /api/config`: `{titleMaxChars, descriptionMaxChars, tagsMax,
+ * tagMaxChars}`. A field that is absent takes the core's default; one that is there but not a
+ * positive integer is a problem (pushed onto `problems`).
+ */
+export function parseDetailLimits(details, problems = []) {
+  if (details === undefined || details === null) return { ...DETAIL_LIMITS };
+  if (typeof details !== "object" || Array.isArray(details)) {
+    problems.push("`details` is not an object");
+    return { ...DETAIL_LIMITS };
+  }
+  const limits = {};
+  for (const [name, fallback] of Object.entries(DETAIL_LIMITS)) {
+    const value = details[name];
+    if (value === undefined || value === null) limits[name] = fallback;
+    else if (isPositiveInteger(value)) limits[name] = value;
+    else {
+      problems.push(`\`details.${name}\` is not a positive integer`);
+      limits[name] = fallback;
+    }
+  }
+  return limits;
+}
+
+/** Rust's `char::is_whitespace` (Unicode White_Space); JavaScript's `\s` differs by U+0085 and U+FEFF. */
+const WHITE_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const EDGE_SPACE = new RegExp(`^[${WHITE_SPACE}]+|[${WHITE_SPACE}]+$`, "g");
+const INNER_SPACE = new RegExp(`[${WHITE_SPACE}]+`, "g");
+/** Rust's `char::is_alphanumeric` (Alphabetic, or a number: Nd, Nl, No), `-` and `_`. */
+const TAG_CHAR = /^[\p{Alphabetic}\p{N}_-]$/u;
+/** Rust's `char::is_control` (general category Cc). */
+const CONTROL = /\p{Cc}/u;
+
+/** Rust's `str::trim`. */
+export function trimText(text) {
+  return String(text).replace(EDGE_SPACE, "");
+}
+
+/** Characters as Rust counts them (Unicode scalar values), not UTF-16 code units. */
+export function charCount(text) {
+  let count = 0;
+  for (const _ of String(text)) count += 1;
+  return count;
+}
+
+/** A tag quoted for a sentence, the way people read it (control characters made visible). */
+function quoteTag(text) {
+  return `“${String(text).replace(/\p{Cc}/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`)}”`;
+}
+
+/** A character for a sentence: `“#”`, or "a space", or its code point when invisible. */
+function quoteChar(c) {
+  if (CONTROL.test(c) || /^\p{Z}$/u.test(c)) return `U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+  return `“${c}”`;
+}
+
+/**
+ * A tag as the server stores it (describe.rs `normalize_tag`): trimmed, white space inside
+ * turned into one `-`, lower-case, 1 to `maxChars` letters, digits, `-` or `_` (of any script).
+ * Returns `{tag}` or `{problem}` (a sentence naming the tag).
+ * "  Sunset " → "sunset", "New  York" → "new-york", "ÉTÉ_2026" → "été_2026"; "a#b" is refused.
+ */
+export function normalizeTag(raw, maxChars = DETAIL_LIMITS.tagMaxChars) {
+  const trimmed = trimText(raw);
+  const tag = trimmed.replace(INNER_SPACE, "-").toLowerCase();
+  if (tag === "") return { problem: "A tag is empty." };
+  if (charCount(tag) > maxChars) {
+    return { problem: `The tag ${quoteTag(trimmed)} is longer than ${maxChars} characters.` };
+  }
+  for (const c of tag) {
+    if (!TAG_CHAR.test(c)) {
+      return {
+        problem: `The tag ${quoteTag(trimmed)} holds ${quoteChar(c)}: tags are letters, digits, “-” and “_”.`,
+      };
+    }
+  }
+  return { tag };
+}
+
+/**
+ * The tags typed in the comma-separated field: `{tags, problems}`, `tags` normalised, sorted and
+ * unique, `problems` every sentence at once (bad tags, a tag given twice, too many tags).
+ * Empty pieces (", ,", a trailing comma) are skipped, and a leading `#` is taken off each piece
+ * (the page shows tags as "#sunset"), so "#Sunset, new york," gives ["new-york", "sunset"].
+ */
+export function parseTagsInput(text, limits = DETAIL_LIMITS) {
+  const pieces = String(text ?? "")
+    .split(",")
+    .map((piece) => trimText(piece).replace(/^#/, ""))
+    .filter((piece) => trimText(piece) !== "");
+  const tags = [];
+  const problems = [];
+  for (const piece of pieces) {
+    const { tag, problem } = normalizeTag(piece, limits.tagMaxChars);
+    if (problem) problems.push(problem);
+    else if (tags.includes(tag)) problems.push(`The tag “${tag}” is given twice.`);
+    else tags.push(tag);
+  }
+  if (pieces.length > limits.tagsMax) {
+    problems.push(`${pieces.length} tags given, at most ${limits.tagsMax} are allowed.`);
+  }
+  tags.sort(compareTags);
+  return { tags, problems };
+}
+
+/** Rust's string order (by code point), which is how the server sorts tags. */
+export function compareTags(a, b) {
+  const x = [...a].map((c) => c.codePointAt(0));
+  const y = [...b].map((c) => c.codePointAt(0));
+  for (let i = 0; i < Math.min(x.length, y.length); i += 1) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+}
+
+/** The tags for the comma-separated field: "sunset, new-york". */
+export function tagsInputText(tags) {
+  return Array.isArray(tags) ? tags.join(", ") : "";
+}
+
+/**
+ * A typed title or description (describe.rs `text`): `{value, problems}`, `value` trimmed, null
+ * when nothing is left. Line breaks and tabs are allowed when `multiline`; no other control
+ * character is.
+ */
+export function checkDetailText(text, { field, max, multiline = false }) {
+  const value = trimText(text ?? "");
+  const problems = [];
+  const count = charCount(value);
+  if (count > max) problems.push(`The ${field} is ${count} characters long; at most ${max} are allowed.`);
+  const bad = [...value].find((c) => CONTROL.test(c) && !(multiline && (c === "\n" || c === "\r" || c === "\t")));
+  if (bad !== undefined) {
+    problems.push(
+      multiline
+        ? `The ${field} holds a control character (${quoteChar(bad)}); only line breaks and tabs are allowed.`
+        : `The ${field} holds a control character (${quoteChar(bad)}); it must be one line.`,
+    );
+  }
+  return { value: value === "" ? null : value, problems };
+}
+
+/** An image's title, description and tags as the API gives them (missing ones as none). */
+export function imageDetails(image) {
+  const text = (value) => (typeof value === "string" && value !== "" ? value : null);
+  return {
+    title: text(image?.title),
+    description: text(image?.description),
+    tags: Array.isArray(image?.tags) ? image.tags.filter((t) => typeof t === "string") : [],
+  };
+}
+
+/**
+ * Builds the body of `PATCH /api/images/{id}` from the edit form's fields (`{title, description,
+ * tags}` as typed, tags comma-separated) and the image as shown: `{body, problems, changed}`.
+ * `problems` has a list per field (`title`, `description`, `tags`), each empty when the field is
+ * fine; `body` holds only the fields that change (null clears a title or description, [] removes
+ * every tag), and is null when there is a problem or nothing changes (`changed` false).
+ */
+export function buildEditBody(form, image, limits = DETAIL_LIMITS) {
+  const current = imageDetails(image);
+  const title = checkDetailText(form.title, { field: "title", max: limits.titleMaxChars });
+  const description = checkDetailText(form.description, {
+    field: "description",
+    max: limits.descriptionMaxChars,
+    multiline: true,
+  });
+  const tags = parseTagsInput(form.tags, limits);
+  const problems = { title: title.problems, description: description.problems, tags: tags.problems };
+  const body = {};
+  if (title.value !== current.title) body.title = title.value;
+  // A textarea gives "\n" line breaks; the stored text may have "\r\n" ones.
+  const normalise = (text) => (text === null ? null : text.replace(/\r\n?/g, "\n"));
+  if (normalise(description.value) !== normalise(current.description)) body.description = description.value;
+  const sortedCurrent = [...current.tags].sort(compareTags);
+  if (tags.tags.length !== sortedCurrent.length || tags.tags.some((t, i) => t !== sortedCurrent[i])) {
+    body.tags = tags.tags;
+  }
+  const changed = Object.keys(body).length > 0;
+  const ok = Object.values(problems).every((list) => list.length === 0);
+  return { body: ok && changed ? body : null, problems, changed, tags: tags.tags };
+}
+
+/** The request that edits one of the caller's images: `PATCH /api/images/{id}`. */
+export function editImageRequest(id, body) {
+  if (typeof id !== "string" || id === "") throw new Error("an image id is needed to edit it");
+  if (!body || typeof body !== "object" || Array.isArray(body) || Object.keys(body).length === 0) {
+    throw new Error("an edit needs at least one of title, description, tags");
+  }
+  return { method: "PATCH", path: `/api/images/${encodeURIComponent(id)}`, body };
+}
+
+/**
+ * The problems in a `400 invalid_request` message ("problem; problem; …"), each given to the
+ * field it is about (`title`, `description`, `tags`), else (an unknown field, say) to `other`:
+ * `{title, description, tags, other}`, lists of sentences.
+ */
+export function splitEditProblems(message) {
+  const result = { title: [], description: [], tags: [], other: [] };
+  const text = typeof message === "string" ? message.trim() : "";
+  if (text === "") return result;
+  for (const part of text.split(/;\s+/)) {
+    const problem = part.trim().replace(/\.$/, "");
+    if (problem === "") continue;
+    const sentence = `${problem.charAt(0).toUpperCase()}${problem.slice(1)}.`;
+    // describe.rs starts each problem with what it is about.
+    if (/^`title`/.test(problem)) result.title.push(sentence);
+    else if (/^`description`/.test(problem)) result.description.push(sentence);
+    else if (/^(`tags`|(the|a|every) tag\b|\d+ tags given)/i.test(problem)) result.tags.push(sentence);
+    else result.other.push(sentence);
+  }
+  return result;
+}
+
+/** What a card shows as its title: the user's title, else the file name, else what it is. */
+export function cardTitle(image, name = null, status = image?.status) {
+  const { title } = imageDetails(image);
+  if (title) return title;
+  if (typeof name === "string" && name.trim() !== "") return name;
+  return status === "ready" ? "Photo" : status === "rejected" ? "Rejected upload" : "Upload";
+}
+
+/** A description longer than this many characters, or than this many lines, is shown collapsed. */
+export const DESCRIPTION_PREVIEW = Object.freeze({ chars: 140, lines: 3 });
+
+/** Whether a description is long enough to be shown collapsed, with a "Show more" button. */
+export function isLongDescription(text, preview = DESCRIPTION_PREVIEW) {
+  if (typeof text !== "string") return false;
+  return charCount(text) > preview.chars || text.split(/\r\n?|\n/).length > preview.lines;
+}
+
+// ---- filtering by tag ---------------------------------------------------------------------
+
+/**
+ * The tag the page's address asks for (`?tag=`): `{tag}` normalised (null when none), or
+ * `{tag: null, problem}` when it cannot be a tag.
+ */
+export function tagFromSearch(search, limits = DETAIL_LIMITS) {
+  const raw = new URLSearchParams(search ?? "").get("tag");
+  if (raw === null || trimText(raw) === "") return { tag: null };
+  const { tag, problem } = normalizeTag(raw, limits.tagMaxChars);
+  return problem ? { tag: null, problem } : { tag };
+}
+
+/** The page's address with `?tag=` set to `tag`, or taken off for null; other parts kept. */
+export function urlWithTag(href, tag) {
+  const url = new URL(href);
+  if (tag) url.searchParams.set("tag", tag);
+  else url.searchParams.delete("tag");
+  return `${url.pathname}${url.search}${url.hash}`;
+}
+
+/** `GET /api/images` with its query: `limit`, then `cursor` and `tag` when given. */
+export function listImagesPath({ limit = 24, cursor = null, tag = null } = {}) {
+  const query = new URLSearchParams({ limit: String(limit) });
+  if (cursor) query.set("cursor", cursor);
+  if (tag) query.set("tag", tag);
+  return `/api/images?${query}`;
+}
+
+/** Whether an image belongs in a gallery filtered by `tag` (null: every image does). */
+export function matchesTag(image, tag) {
+  return tag === null || tag === undefined || imageDetails(image).tags.includes(tag);
 }

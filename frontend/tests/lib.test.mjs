@@ -42,6 +42,25 @@ import {
   deleteOutcome,
   photoLabel,
   deleteConfirmation,
+  DETAIL_LIMITS,
+  parseDetailLimits,
+  trimText,
+  charCount,
+  normalizeTag,
+  parseTagsInput,
+  compareTags,
+  tagsInputText,
+  checkDetailText,
+  imageDetails,
+  buildEditBody,
+  editImageRequest,
+  splitEditProblems,
+  cardTitle,
+  isLongDescription,
+  tagFromSearch,
+  urlWithTag,
+  listImagesPath,
+  matchesTag,
 } from "../lib.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -96,6 +115,8 @@ test("parseConfig keeps what the page uses and refuses a broken answer", () => {
     formats: ["jpeg", "webp"],
     uploadExpirySeconds: 300,
     auth: AUTH,
+    // No `details` in the answer: the core's limits.
+    details: { titleMaxChars: 200, descriptionMaxChars: 2000, tagsMax: 20, tagMaxChars: 32 },
   });
   assert.throws(() => parseConfig(null), /not a JSON object/);
   assert.throws(() => parseConfig([]), /not a JSON object/);
@@ -491,5 +512,186 @@ test("the page has the delete dialog, and never asks through window.confirm", ()
   for (const name of sources.filter((n) => n.endsWith(".js"))) {
     const js = readFileSync(join(frontend, name), "utf8");
     assert.doesNotMatch(js, /\b(?:window\.)?(?:confirm|alert|prompt)\s*\(/, `${name}: a blocking browser prompt`);
+  }
+});
+
+// ---- a photo's title, description and tags (crates/core/src/describe.rs) -------------------
+
+test("the detail limits come from the config, the core's defaults only when absent", () => {
+  assert.deepEqual(DETAIL_LIMITS, { titleMaxChars: 200, descriptionMaxChars: 2000, tagsMax: 20, tagMaxChars: 32 });
+  const given = { titleMaxChars: 80, descriptionMaxChars: 500, tagsMax: 5, tagMaxChars: 10 };
+  assert.deepEqual(parseConfig({ maxUploadBytes: 5, allowedContentTypes: ["image/png"], auth: AUTH, details: given }).details, given);
+  assert.deepEqual(parseDetailLimits(undefined), DETAIL_LIMITS);
+  assert.deepEqual(parseDetailLimits({ tagsMax: 3 }), { ...DETAIL_LIMITS, tagsMax: 3 }, "each absent field falls back");
+  const problems = [];
+  assert.deepEqual(parseDetailLimits({ tagsMax: 0, titleMaxChars: "200" }, problems), DETAIL_LIMITS);
+  assert.deepEqual(problems, ["`details.titleMaxChars` is not a positive integer", "`details.tagsMax` is not a positive integer"]);
+  assert.throws(
+    () => parseConfig({ maxUploadBytes: 5, allowedContentTypes: ["image/png"], auth: AUTH, details: [] }),
+    /`details` is not an object/,
+  );
+});
+
+test("tags are normalised as the server does: the core's examples", () => {
+  assert.deepEqual(normalizeTag("  Sunset "), { tag: "sunset" });
+  assert.deepEqual(normalizeTag("New  York"), { tag: "new-york" });
+  assert.deepEqual(normalizeTag("ÉTÉ_2026"), { tag: "été_2026" });
+  assert.deepEqual(normalizeTag("東京"), { tag: "東京" });
+  assert.deepEqual(normalizeTag("tab\there"), { tag: "tab-here" }, "tabs inside become a hyphen too");
+  assert.deepEqual(normalizeTag("a".repeat(32)), { tag: "a".repeat(32) });
+  assert.deepEqual(normalizeTag("Ⅻ²٣"), { tag: "ⅻ²٣" }, "any script's numbers (Nl, No, Nd)");
+  assert.deepEqual(normalizeTag("\u3000wide\u00a0space\u0085"), { tag: "wide-space" }, "Unicode white space, as Rust's trim");
+  for (const bad of ["", "   ", "a#b", "a/b", "a,b", "<b>", "a.b", "a\u0000b", "a\ufeffb"]) {
+    assert.ok(normalizeTag(bad).problem, JSON.stringify(bad));
+    assert.equal(normalizeTag(bad).tag, undefined);
+  }
+  assert.equal(normalizeTag("a#b").problem, "The tag “a#b” holds “#”: tags are letters, digits, “-” and “_”.");
+  assert.equal(normalizeTag(" ").problem, "A tag is empty.");
+  assert.match(normalizeTag("a".repeat(33)).problem, /longer than 32 characters/);
+  assert.match(normalizeTag("abcdef", 5).problem, /longer than 5 characters/, "the configured limit");
+  // Counted in characters, not UTF-16 units: 32 emoji-free astral letters fit.
+  assert.deepEqual(normalizeTag("𝒜".repeat(32)), { tag: "𝒜".repeat(32) });
+  assert.equal(charCount("𝒜é"), 2);
+  assert.equal(trimText(" \n a b \t"), "a b");
+});
+
+test("the comma-separated tags field gives sorted unique tags, or every problem at once", () => {
+  assert.deepEqual(parseTagsInput("Sunset, New  York,"), { tags: ["new-york", "sunset"], problems: [] });
+  assert.deepEqual(parseTagsInput("#beach , ,  "), { tags: ["beach"], problems: [] }, "a leading # and empty pieces");
+  assert.deepEqual(parseTagsInput(""), { tags: [], problems: [] });
+  assert.deepEqual(parseTagsInput("Sea, beach, SEA "), {
+    tags: ["beach", "sea"],
+    problems: ["The tag “sea” is given twice."],
+  });
+  const { problems } = parseTagsInput("ok, a#b, not ok!, x.y");
+  assert.equal(problems.length, 3, problems.join(" | "));
+  assert.match(problems[0], /“a#b” holds “#”/);
+  const many = Array.from({ length: 21 }, (_, i) => `t${i}`).join(",");
+  assert.deepEqual(parseTagsInput(many).problems, ["21 tags given, at most 20 are allowed."]);
+  assert.deepEqual(parseTagsInput("a,b,c", { ...DETAIL_LIMITS, tagsMax: 2 }).problems, ["3 tags given, at most 2 are allowed."]);
+  // Sorted as Rust sorts strings (by code point), like the server's answer.
+  assert.deepEqual(parseTagsInput("zoo, été, Apple, _x, 9").tags, ["9", "_x", "apple", "zoo", "été"]);
+  assert.ok(compareTags("a", "b") < 0 && compareTags("b", "a") > 0 && compareTags("a", "a") === 0);
+  assert.equal(tagsInputText(["new-york", "sunset"]), "new-york, sunset");
+  assert.equal(tagsInputText(undefined), "");
+});
+
+test("titles and descriptions are trimmed, bounded, and free of control characters", () => {
+  assert.deepEqual(checkDetailText("  Sunset  ", { field: "title", max: 200 }), { value: "Sunset", problems: [] });
+  assert.deepEqual(checkDetailText("   ", { field: "title", max: 200 }), { value: null, problems: [] }, "blank clears");
+  assert.deepEqual(checkDetailText("x".repeat(201), { field: "title", max: 200 }).problems, [
+    "The title is 201 characters long; at most 200 are allowed.",
+  ]);
+  assert.match(checkDetailText("a\nb", { field: "title", max: 200 }).problems[0], /control character \(U\+000A\); it must be one line/);
+  assert.deepEqual(checkDetailText("line one\nline two\ttabbed\r\n", { field: "description", max: 2000, multiline: true }), {
+    value: "line one\nline two\ttabbed",
+    problems: [],
+  });
+  assert.match(
+    checkDetailText("bell\u0007", { field: "description", max: 2000, multiline: true }).problems[0],
+    /control character \(U\+0007\); only line breaks and tabs are allowed/,
+  );
+});
+
+test("the edit body holds only what changes, and nothing when a field has a problem", () => {
+  const image = { id: ID, status: "ready", filename: "IMG_1.JPG", title: "Old", description: null, tags: ["sea"] };
+  const form = (values) => ({ title: "Old", description: "", tags: "sea", ...values });
+  assert.deepEqual(buildEditBody(form({}), image), {
+    body: null,
+    problems: { title: [], description: [], tags: [] },
+    changed: false,
+    tags: ["sea"],
+  });
+  assert.deepEqual(buildEditBody(form({ title: " Sunset at the pier ", tags: "Sea, New York" }), image).body, {
+    title: "Sunset at the pier",
+    tags: ["new-york", "sea"],
+  });
+  assert.deepEqual(buildEditBody(form({ description: "Warm.\nWindy." }), image).body, { description: "Warm.\nWindy." });
+  assert.deepEqual(buildEditBody(form({ title: "  ", tags: "" }), image).body, { title: null, tags: [] }, "clears");
+  assert.deepEqual(buildEditBody(form({ tags: "#SEA" }), image).changed, false, "the same tag, typed otherwise");
+  const bad = buildEditBody(form({ title: "x".repeat(201), tags: "a#b, ok" }), image);
+  assert.equal(bad.body, null);
+  assert.equal(bad.changed, true);
+  assert.equal(bad.problems.title.length, 1);
+  assert.equal(bad.problems.description.length, 0);
+  assert.deepEqual(bad.problems.tags, ["The tag “a#b” holds “#”: tags are letters, digits, “-” and “_”."]);
+  // The configured limits.
+  const small = { ...DETAIL_LIMITS, titleMaxChars: 3 };
+  assert.match(buildEditBody(form({ title: "Long" }), image, small).problems.title[0], /4 characters long; at most 3/);
+  // An image without details (an upload of this visit) has none.
+  assert.deepEqual(imageDetails({ id: ID, status: "pending" }), { title: null, description: null, tags: [] });
+  assert.deepEqual(buildEditBody({ title: "", description: "", tags: "" }, { id: ID }).changed, false);
+});
+
+test("the edit request is PATCH /api/images/{id} with a non-empty body", () => {
+  assert.deepEqual(editImageRequest(ID, { title: null }), {
+    method: "PATCH",
+    path: `/api/images/${ID}`,
+    body: { title: null },
+  });
+  assert.equal(editImageRequest("a/b", { tags: [] }).path, "/api/images/a%2Fb");
+  assert.throws(() => editImageRequest("", { title: "x" }), /id is needed/);
+  assert.throws(() => editImageRequest(ID, {}), /at least one/);
+  assert.throws(() => editImageRequest(ID, null), /at least one/);
+});
+
+test("a 400's problem list is split and given to the fields it names", () => {
+  const message =
+    "`title` is 201 characters long, at most 200 are allowed; `description` holds control characters other than line breaks and tabs; " +
+    'the tag "not ok!" holds \'!\': tags are letters, digits, `-` and `_`; 21 tags given, at most 20 are allowed; ' +
+    "unknown field `owner` (allowed: `title`, `description`, `tags`)";
+  const split = splitEditProblems(message);
+  assert.deepEqual(split.title, ["`title` is 201 characters long, at most 200 are allowed."]);
+  assert.deepEqual(split.description, ["`description` holds control characters other than line breaks and tabs."]);
+  assert.equal(split.tags.length, 2, JSON.stringify(split));
+  assert.match(split.tags[0], /^The tag "not ok!"/);
+  // About no field in particular, though it names them all.
+  assert.deepEqual(split.other, ["Unknown field `owner` (allowed: `title`, `description`, `tags`)."]);
+  assert.deepEqual(splitEditProblems("every tag must be a string").tags, ["Every tag must be a string."]);
+  assert.deepEqual(splitEditProblems("nothing to change: give any of `title`, `description`, `tags`").other.length, 1);
+  assert.deepEqual(splitEditProblems(""), { title: [], description: [], tags: [], other: [] });
+  assert.deepEqual(splitEditProblems(undefined).other, []);
+});
+
+test("a card's title, and when its description is collapsed", () => {
+  assert.equal(cardTitle({ status: "ready", title: "Sunset" }, "IMG_1.JPG"), "Sunset");
+  assert.equal(cardTitle({ status: "ready", title: null }, "IMG_1.JPG"), "IMG_1.JPG");
+  assert.equal(cardTitle({ status: "ready" }, null), "Photo");
+  assert.equal(cardTitle({ status: "pending" }, null), "Upload");
+  assert.equal(isLongDescription("short"), false);
+  assert.equal(isLongDescription("x".repeat(141)), true);
+  assert.equal(isLongDescription("a\nb\nc"), false);
+  assert.equal(isLongDescription("a\nb\nc\nd"), true, "more than three lines");
+  assert.equal(isLongDescription(null), false);
+});
+
+test("the tag filter: the address, the listing request, and which images belong", () => {
+  assert.deepEqual(tagFromSearch("?tag=sunset"), { tag: "sunset" });
+  assert.deepEqual(tagFromSearch("?tag=New%20York"), { tag: "new-york" }, "normalised like the server's");
+  assert.deepEqual(tagFromSearch(""), { tag: null });
+  assert.deepEqual(tagFromSearch("?tag=+"), { tag: null });
+  assert.deepEqual(tagFromSearch("?other=1"), { tag: null });
+  const bad = tagFromSearch("?tag=a%23b");
+  assert.equal(bad.tag, null);
+  assert.match(bad.problem, /“a#b” holds “#”/);
+  assert.equal(urlWithTag("https://x.test/?tag=a", "new-york"), "/?tag=new-york");
+  assert.equal(urlWithTag("https://x.test/", "été"), "/?tag=%C3%A9t%C3%A9");
+  assert.equal(urlWithTag("https://x.test/?tag=a&keep=1#top", null), "/?keep=1#top");
+  assert.equal(urlWithTag("https://x.test/?tag=a", null), "/");
+  assert.equal(listImagesPath({ limit: 24 }), "/api/images?limit=24");
+  assert.equal(listImagesPath({ limit: 24, cursor: ID, tag: "été" }), `/api/images?limit=24&cursor=${ID}&tag=%C3%A9t%C3%A9`);
+  assert.equal(matchesTag({ tags: ["sea", "sunset"] }, "sea"), true);
+  assert.equal(matchesTag({ tags: ["sea"] }, "sun"), false);
+  assert.equal(matchesTag({ id: ID, status: "pending" }, "sea"), false, "an upload of this visit has no tags");
+  assert.equal(matchesTag({}, null), true);
+});
+
+test("the page has the tag filter bar, and the edit form's test ids are in gallery.js", () => {
+  const html = readFileSync(join(frontend, "index.html"), "utf8");
+  assert.match(html, /data-testid="tag-filter"/);
+  assert.match(html, /data-testid="clear-filter"/);
+  const gallery = readFileSync(join(frontend, "gallery.js"), "utf8");
+  for (const testid of ["edit", "edit-title", "edit-description", "edit-tags", "save-edit", "cancel-edit", "tag-chip"]) {
+    assert.match(gallery, new RegExp(`"data-testid": "${testid}"`), testid);
   }
 });
