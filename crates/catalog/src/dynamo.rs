@@ -245,40 +245,11 @@ impl Catalog for DynamoCatalog {
 
     async fn list(&self, owner: &Owner, limit: u16, after: Option<Uuid>) -> Result<Page, CatalogError> {
         check_limit(limit)?;
-        let pk = user_pk(owner);
-        let key = format!("pk={pk} sk={IMAGE_PREFIX}*");
         // One more than asked, to know whether another page follows.
         let wanted = usize::from(limit) + 1;
-        let mut start: Option<Item> =
-            after.map(|id| HashMap::from([(PK.to_owned(), s(pk.clone())), (SK.to_owned(), s(image_sk(id)))]));
-        let mut items = Vec::with_capacity(wanted);
-        loop {
-            let remaining = i32::try_from(wanted - items.len()).unwrap_or(i32::MAX);
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(IMAGE_PREFIX.to_owned()))
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .limit(remaining)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| self.unavailable("list", &key, &e))?;
-            for item in page.items() {
-                items.push(decode_image(item, &self.table)?);
-            }
-            // A page can stop short of the limit at 1 MB; go on from where it stopped.
-            match page.last_evaluated_key {
-                Some(last) if items.len() < wanted => start = Some(last),
-                _ => break,
-            }
-        }
+        let found = self.query_newest_first("list", owner, IMAGE_PREFIX, after.map(image_sk), wanted).await?;
+        let mut items =
+            found.iter().map(|item| decode_image(item, &self.table)).collect::<Result<Vec<_>, _>>()?;
         let next = if items.len() > usize::from(limit) {
             items.truncate(usize::from(limit));
             items.last().map(|record| record.id)
@@ -532,49 +503,25 @@ impl Catalog for DynamoCatalog {
         check_limit(limit)?;
         let pk = user_pk(owner);
         let prefix = tag_prefix(tag);
-        let key = format!("pk={pk} sk={prefix}*");
         let wanted = usize::from(limit) + 1;
-        let mut start: Option<Item> = after
-            .map(|id| HashMap::from([(PK.to_owned(), s(pk.clone())), (SK.to_owned(), s(tag_sk(tag, id)))]));
-        let mut ids = Vec::with_capacity(wanted);
-        loop {
-            let remaining = i32::try_from(wanted - ids.len()).unwrap_or(i32::MAX);
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix.clone()))
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .limit(remaining)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| self.unavailable("list_tagged", &key, &e))?;
-            for item in page.items() {
-                let sk = match item.get(SK) {
-                    Some(AttributeValue::S(sk)) => sk.as_str(),
-                    _ => "",
-                };
-                let id = sk
-                    .strip_prefix(prefix.as_str())
-                    .and_then(|id| Uuid::try_parse(id).ok())
-                    .ok_or_else(|| CatalogError::Corrupt {
-                        table: self.table.clone(),
-                        pk: pk.clone(),
-                        sk: sk.to_owned(),
-                        what: format!("a tag index item whose sort key is not {prefix}<uuid>"),
-                    })?;
-                ids.push(id);
-            }
-            match page.last_evaluated_key {
-                Some(last) if ids.len() < wanted => start = Some(last),
-                _ => break,
-            }
+        let found = self
+            .query_newest_first("list_tagged", owner, &prefix, after.map(|id| tag_sk(tag, id)), wanted)
+            .await?;
+        let mut ids = Vec::with_capacity(found.len());
+        for item in &found {
+            let sk = match item.get(SK) {
+                Some(AttributeValue::S(sk)) => sk.as_str(),
+                _ => "",
+            };
+            let id = sk.strip_prefix(prefix.as_str()).and_then(|id| Uuid::try_parse(id).ok()).ok_or_else(
+                || CatalogError::Corrupt {
+                    table: self.table.clone(),
+                    pk: pk.clone(),
+                    sk: sk.to_owned(),
+                    what: format!("a tag index item whose sort key is not {prefix}<uuid>"),
+                },
+            )?;
+            ids.push(id);
         }
         let next = if ids.len() > usize::from(limit) {
             ids.truncate(usize::from(limit));
@@ -624,6 +571,48 @@ impl DynamoCatalog {
             .build()
             .map_err(|e| self.build_error(operation, key, e))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Up to `wanted` of the owner's items whose sort key starts with `prefix`, newest (largest
+    /// sort key) first, strictly after `start_sk` when given: one `Query`, continued when a page
+    /// stops short at 1 MB. The partition comes only from `owner`.
+    async fn query_newest_first(
+        &self,
+        operation: &'static str,
+        owner: &Owner,
+        prefix: &str,
+        start_sk: Option<String>,
+        wanted: usize,
+    ) -> Result<Vec<Item>, CatalogError> {
+        let pk = user_pk(owner);
+        let key = format!("pk={pk} sk={prefix}*");
+        let mut start: Option<Item> =
+            start_sk.map(|sk| HashMap::from([(PK.to_owned(), s(pk.clone())), (SK.to_owned(), s(sk))]));
+        let mut items = Vec::with_capacity(wanted);
+        loop {
+            let remaining = i32::try_from(wanted - items.len()).unwrap_or(i32::MAX);
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix.to_owned()))
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .limit(remaining)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.unavailable(operation, &key, &e))?;
+            items.extend(page.items().iter().cloned());
+            match page.last_evaluated_key {
+                Some(last) if items.len() < wanted => start = Some(last),
+                _ => return Ok(items),
+            }
+        }
     }
 
     /// The owner's images with these ids (strongly consistent, 100 per `BatchGetItem`), by id;
