@@ -33,6 +33,30 @@ pub enum Endpoint {
     /// `DELETE /api/images/{id}`: the image's item goes at once; the table's stream then has
     /// its upload (every version) and renditions removed.
     DeleteImage,
+    /// `GET /api/images/{id}/content?size&format`: a `302` to the rendition of a named size, or
+    /// to a short-lived pre-signed download of the original.
+    ImageContent,
+    /// `POST /api/albums`: a new album.
+    CreateAlbum,
+    /// `GET /api/albums`: the caller's albums with their counts and covers.
+    ListAlbums,
+    /// `GET /api/albums/{id}`: one album.
+    GetAlbum,
+    /// `PATCH /api/albums/{id}`: renames an album.
+    EditAlbum,
+    /// `DELETE /api/albums/{id}`: the album goes; its photos stay.
+    DeleteAlbum,
+    /// `PUT /api/albums/{id}/photos/{imageId}`: adds a photo to an album (idempotent).
+    AddToAlbum,
+    /// `DELETE /api/albums/{id}/photos/{imageId}`: takes a photo out of an album (idempotent).
+    RemoveFromAlbum,
+    /// `GET /api/account`: the caller's totals, or how far their account's deletion is.
+    GetAccount,
+    /// `GET /api/account/export`: everything stored about the caller, as one JSON document.
+    ExportAccount,
+    /// `DELETE /api/account`: `202`, then every item, object and rendition of the caller goes,
+    /// and their sign-in account with them.
+    DeleteAccount,
     /// `GET /api/config`: the limits the page checks files against.
     Config,
     /// `ANY /api/{proxy+}`: anything else under `/api/`, answered by the function with its JSON
@@ -54,7 +78,7 @@ pub struct Route {
 }
 
 /// Every route of the API. Route keys are unique; the function serves them all.
-pub const ROUTES: [Route; 7] = [
+pub const ROUTES: [Route; 18] = [
     Route {
         method: "POST",
         path: "/api/uploads",
@@ -75,6 +99,17 @@ pub const ROUTES: [Route; 7] = [
         access: Access::SignedIn,
         endpoint: Endpoint::DeleteImage,
     },
+    Route { method: "GET", path: "/api/images/{id}/content", access: Access::SignedIn, endpoint: Endpoint::ImageContent },
+    Route { method: "POST", path: "/api/albums", access: Access::SignedIn, endpoint: Endpoint::CreateAlbum },
+    Route { method: "GET", path: "/api/albums", access: Access::SignedIn, endpoint: Endpoint::ListAlbums },
+    Route { method: "GET", path: "/api/albums/{id}", access: Access::SignedIn, endpoint: Endpoint::GetAlbum },
+    Route { method: "PATCH", path: "/api/albums/{id}", access: Access::SignedIn, endpoint: Endpoint::EditAlbum },
+    Route { method: "DELETE", path: "/api/albums/{id}", access: Access::SignedIn, endpoint: Endpoint::DeleteAlbum },
+    Route { method: "PUT", path: "/api/albums/{id}/photos/{imageId}", access: Access::SignedIn, endpoint: Endpoint::AddToAlbum },
+    Route { method: "DELETE", path: "/api/albums/{id}/photos/{imageId}", access: Access::SignedIn, endpoint: Endpoint::RemoveFromAlbum },
+    Route { method: "GET", path: "/api/account", access: Access::SignedIn, endpoint: Endpoint::GetAccount },
+    Route { method: "GET", path: "/api/account/export", access: Access::SignedIn, endpoint: Endpoint::ExportAccount },
+    Route { method: "DELETE", path: "/api/account", access: Access::SignedIn, endpoint: Endpoint::DeleteAccount },
     Route { method: "GET", path: "/api/config", access: Access::Public, endpoint: Endpoint::Config },
     Route { method: "ANY", path: "/api/{proxy+}", access: Access::SignedIn, endpoint: Endpoint::Fallback },
 ];

@@ -229,6 +229,18 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
                 Ok(empty_response(204))
             }
             Endpoint::Config => Ok(json_response(200, &PublicConfig::of(&self.config, &self.sign_in))),
+            // In progress this session: each of these gets its own arm.
+            Endpoint::ImageContent
+            | Endpoint::CreateAlbum
+            | Endpoint::ListAlbums
+            | Endpoint::GetAlbum
+            | Endpoint::EditAlbum
+            | Endpoint::DeleteAlbum
+            | Endpoint::AddToAlbum
+            | Endpoint::RemoveFromAlbum
+            | Endpoint::GetAccount
+            | Endpoint::ExportAccount
+            | Endpoint::DeleteAccount => Err(ApiError::no_route(path)),
             // `resolve` never answers with the fallback: it is how other requests reach us.
             Endpoint::Fallback => Err(ApiError::no_route(path)),
             Endpoint::ListImages => {
