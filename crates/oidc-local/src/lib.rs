@@ -21,16 +21,46 @@
 //! | `POST /oauth2/revoke` | revokes a refresh token |
 //! | `GET /logout` | ends the hosted-UI session, back to a registered `logout_uri` |
 //! | `GET /static/login.css` | the pages' stylesheet |
+//! | `POST /` | Cognito's admin API (`AdminGetUser`, `AdminDeleteUser`), see below |
 //!
 //! Token endpoint errors are `400 {"error": "..."}` with Cognito's codes (`invalid_request`,
 //! `invalid_client` for an unknown client id, `invalid_grant`, `unsupported_grant_type`), a
 //! too-large body `413 {"error":"invalid_request"}`.
+//!
+//! # Cognito admin API
+//!
+//! The backend's Lambdas call Cognito through `aws-sdk-cognitoidentityprovider`; locally their
+//! endpoint is the issuer (`AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=`[`Issuer::url`]) and
+//! their user pool id [`Issuer::user_pool_id`] ([`IssuerOptions::user_pool_id`], default
+//! [`DEFAULT_USER_POOL_ID`]), so the same code runs on AWS and here. Cognito's JSON protocol:
+//! `POST /`, `Content-Type: application/x-amz-json-1.1`,
+//! `X-Amz-Target: AWSCognitoIdentityProviderService.<Op>`, a JSON body `{"UserPoolId","Username"}`
+//! (at most the forms' 16 KiB), where `Username` is the user's username (their `sub`, as in the
+//! tokens' `username`/`cognito:username`) or their email.
+//!
+//! | operation | answer |
+//! |---|---|
+//! | `AdminGetUser` | `{"Username","UserAttributes":[sub, email_verified, email],"UserCreateDate","UserLastModifiedDate","Enabled":true,"UserStatus":"CONFIRMED"/"UNCONFIRMED"}` |
+//! | `AdminDeleteUser` | `{}`; the user, their hosted-UI sessions, authorization codes, pending mailed codes and refresh tokens are gone (issued access/ID tokens stay valid until they expire, as on Cognito); signing up again gives a new `sub` |
+//!
+//! Refusals are Cognito's `{"__type","message"}` (status 400 unless noted):
+//! `UserNotFoundException` ("User does not exist."), `ResourceNotFoundException` (another pool
+//! id), `InvalidParameterException` (a malformed body or member; 413 for a body over the limit),
+//! `UnknownOperationException` (another target, or not the protocol's content type),
+//! `MissingAuthenticationTokenException` (no `Authorization` header),
+//! `IncompleteSignatureException` (an `Authorization` that is not a complete
+//! `AWS4-HMAC-SHA256 Credential=.../SignedHeaders=.../Signature=...`), and
+//! `InternalErrorException` (500, a data file could not be written). The SigV4 signature is
+//! required but **not verified**: the issuer knows no AWS secret to check it with (any static
+//! credentials do). Requiring it still makes a caller without credentials fail locally as it
+//! would on AWS.
 //!
 //! # Data directory
 //!
 //! - `signing-key.pk8.der`: the RSA-2048 private key (PKCS#8 DER, mode 0600), generated on the
 //!   first start and reused afterwards (same `kid`).
 //! - `users.json`: users (email, sub, Argon2id hash, confirmation state, pending codes hashed).
+//!   The user pool id is not stored: it is whatever the options say at each start.
 //! - `refresh-tokens.json`: refresh tokens, keyed by their SHA-256, with user, client, scopes, expiry.
 //! - `outbox.jsonl`: the mails (one JSON object a line, see [`Issuer::outbox_path`]).
 //!
@@ -58,6 +88,7 @@
 //!   `Issuer::tokens_for_tests` (tokens with arbitrary claims or header signed by the issuer's
 //!   key, and tokens for a user without the browser).
 
+mod cognito;
 mod error;
 mod http;
 mod keys;
@@ -84,6 +115,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use cognito::{DEFAULT_USER_POOL_ID, is_valid_user_pool_id};
 pub use error::Error;
 pub use policy::{MAX_EMAIL_LEN, MAX_PASSWORD_CHARS, PasswordPolicy, normalize_email};
 
@@ -102,6 +134,11 @@ pub struct IssuerOptions {
     pub public_url: Option<String>,
     /// The registered public clients (no secret).
     pub clients: Vec<ClientOptions>,
+    /// The user pool id the Cognito admin API (`POST /`) answers for; requests naming another
+    /// pool get `ResourceNotFoundException`. Default [`DEFAULT_USER_POOL_ID`]. Must match
+    /// Cognito's pattern `[\w-]+_[0-9a-zA-Z]+` (at most 55 characters, see
+    /// [`is_valid_user_pool_id`]). Give the Lambdas the same value ([`Issuer::user_pool_id`]).
+    pub user_pool_id: String,
     /// The password policy for sign-up, resets and admin-created users.
     pub password_policy: PasswordPolicy,
     /// Access token lifetime (default 1 hour; whole seconds count).
@@ -113,8 +150,8 @@ pub struct IssuerOptions {
 }
 
 impl IssuerOptions {
-    /// Data in `data_dir`, listening on `127.0.0.1:0`, no client yet, thumbforge's default
-    /// password policy (`[auth.password]`) and Cognito's default token lifetimes (1 h, 1 h,
+    /// Data in `data_dir`, listening on `127.0.0.1:0`, no client yet, user pool id
+    /// [`DEFAULT_USER_POOL_ID`], thumbforge's default password policy (`[auth.password]`) and Cognito's default token lifetimes (1 h, 1 h,
     /// 30 days).
     #[must_use]
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
@@ -123,6 +160,7 @@ impl IssuerOptions {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             public_url: None,
             clients: Vec::new(),
+            user_pool_id: DEFAULT_USER_POOL_ID.to_owned(),
             password_policy: PasswordPolicy::default(),
             access_token_lifetime: Duration::from_secs(3600),
             id_token_lifetime: Duration::from_secs(3600),
@@ -244,6 +282,12 @@ impl Issuer {
     /// Outside a tokio runtime.
     pub async fn start(options: IssuerOptions) -> Result<Self, Error> {
         let clients = validate_clients(&options.clients)?;
+        if !is_valid_user_pool_id(&options.user_pool_id) {
+            return Err(Error::Config(format!(
+                "user pool id {:?} must match [\\w-]+_[0-9a-zA-Z]+ (at most 55 characters)",
+                options.user_pool_id
+            )));
+        }
         if let Some(url) = &options.public_url {
             check_url("public URL", url)?;
             if url.ends_with('/') || url.contains('?') {
@@ -270,6 +314,7 @@ impl Issuer {
         let shared = Arc::new(server::Shared {
             secure_cookies: issuer.starts_with("https://"),
             issuer,
+            user_pool_id: options.user_pool_id.clone(),
             clients,
             client_order: options.clients.iter().map(|c| c.client_id.clone()).collect(),
             policy: options.password_policy,
@@ -292,6 +337,14 @@ impl Issuer {
     #[must_use]
     pub fn url(&self) -> &str {
         &self.shared.issuer
+    }
+
+    /// The user pool id the Cognito admin API answers for ([`IssuerOptions::user_pool_id`]): what
+    /// the Lambdas get as their user pool id, with `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` =
+    /// [`Issuer::url`].
+    #[must_use]
+    pub fn user_pool_id(&self) -> &str {
+        &self.shared.user_pool_id
     }
 
     /// The address the server listens on.
@@ -466,6 +519,7 @@ impl fmt::Debug for Issuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Issuer")
             .field("url", &self.shared.issuer)
+            .field("user_pool_id", &self.shared.user_pool_id)
             .field("data_dir", &self.data_dir)
             .field("kid", &self.shared.key.kid())
             .finish_non_exhaustive()

@@ -1,4 +1,5 @@
-//! Request routing and the endpoint handlers (authorize, hosted pages, token, revoke, logout).
+//! Request routing and the endpoint handlers (authorize, hosted pages, token, revoke, logout;
+//! the Cognito admin API is in `cognito`).
 //!
 //! Handlers return [`Handled`]: `Err` carries an early answer (a refusal, or a `500` built from
 //! an [`Error`] through `?`), so every path ends in a response and nothing panics on input.
@@ -64,6 +65,8 @@ const OAUTH_KEYS: [&str; 8] = [
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub issuer: String,
+    /// The user pool id the Cognito admin API answers for.
+    pub user_pool_id: String,
     pub clients: HashMap<String, ClientOptions>,
     /// Client ids in registration order (for a stable `scopes_supported`).
     pub client_order: Vec<String>,
@@ -122,6 +125,9 @@ async fn route(shared: &Shared, parts: Parts, body: Incoming) -> Handled {
         "/oauth2/token" if post => Ok(token(shared, &parts, body).await),
         "/oauth2/revoke" if post => Ok(revoke(shared, &parts, body).await),
         "/logout" if get => logout(shared, &parts).await,
+        // Cognito's JSON protocol (the admin API the backend calls through the AWS SDK).
+        "/" if post => Ok(crate::cognito::handle(shared, &parts, body).await),
+        "/" => Ok(http::method_not_allowed("POST")),
         "/.well-known/openid-configuration"
         | "/.well-known/jwks.json"
         | "/static/login.css"

@@ -301,3 +301,28 @@ pub async fn verify(
     }
     jsonwebtoken::decode::<Value>(token, &key, &validation).map(|data| data.claims)
 }
+
+/// Signs up through the pages (authorize → signup → confirm page), returning the browser, the
+/// confirm page and the PKCE verifier of the flow.
+pub async fn sign_up(issuer: &Issuer, email: &str, password: &str) -> (Browser, Reply, String) {
+    let (verifier, challenge) = pkce();
+    let mut browser = Browser::new();
+    let authorize = browser.get(&authorize_url(issuer, &challenge, "st-signup")).await;
+    let login_page = browser.get(authorize.location()).await;
+    assert!(login_page.body.contains("data-testid=\"signup-link\""), "{login_page:?}");
+    let signup_url = authorize.location().replacen("/login?", "/signup?", 1);
+    let page = browser.get(&signup_url).await;
+    assert_eq!(page.status, 200, "{page:?}");
+    let done = browser
+        .submit(
+            &page,
+            &format!("{}/signup", issuer.url()),
+            &[("email", email), ("password", password), ("confirm_password", password)],
+        )
+        .await;
+    assert_eq!(done.status, 302, "{done:?}");
+    assert!(done.location().starts_with(&format!("{}/confirm?", issuer.url())), "{done:?}");
+    let confirm = browser.get(done.location()).await;
+    assert_eq!(confirm.status, 200, "{confirm:?}");
+    (browser, confirm, verifier)
+}
