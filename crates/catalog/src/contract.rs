@@ -20,13 +20,15 @@ use thumbforge_core::manifest::{Outcome, RejectReason, Rendition, Source};
 use thumbforge_core::{InputFormat, OutputFormat};
 use uuid::Uuid;
 
+use thumbforge_core::describe::{ALBUMS_MAX, ALBUMS_PER_PHOTO_MAX};
+
 use crate::{
-    Catalog, CatalogError, Details, Edit, Finish, ImageRecord, ImageState, MAX_PAGE, NewImage, Owner, Page,
-    Profile,
+    AccountState, Album, Catalog, CatalogError, Details, Edit, Finish, ImageRecord, ImageState, MAX_PAGE,
+    Membership, NewAlbum, NewImage, Owner, Page, Profile,
 };
 
 /// The checks [`run_all`] runs, by function name, in order.
-pub const CHECKS: [&str; 16] = [
+pub const CHECKS: [&str; 24] = [
     "create_then_get_round_trips",
     "duplicate_create_is_refused",
     "list_pages_newest_first",
@@ -43,6 +45,14 @@ pub const CHECKS: [&str; 16] = [
     "edits_set_and_clear_details_and_keep_the_tag_index",
     "tagged_listing_pages_newest_first_inside_the_partition",
     "concurrent_edits_and_a_delete_leave_one_consistent_state",
+    "albums_are_invisible_to_other_owners",
+    "albums_hold_each_photo_once_and_count_it",
+    "deleting_an_album_keeps_its_photos",
+    "deleting_a_photo_removes_its_memberships",
+    "concurrent_album_changes_leave_one_consistent_state",
+    "album_listing_pages_newest_first_with_a_tag_filter",
+    "album_limits_are_enforced",
+    "account_deletion_refuses_writes_then_clears_everything",
 ];
 
 /// Runs every check in [`CHECKS`] order and returns how many passed (all of them), or the
@@ -76,6 +86,14 @@ pub async fn run_all<C: Catalog>(catalog: &C) -> Result<usize, String> {
         edits_set_and_clear_details_and_keep_the_tag_index,
         tagged_listing_pages_newest_first_inside_the_partition,
         concurrent_edits_and_a_delete_leave_one_consistent_state,
+        albums_are_invisible_to_other_owners,
+        albums_hold_each_photo_once_and_count_it,
+        deleting_an_album_keeps_its_photos,
+        deleting_a_photo_removes_its_memberships,
+        concurrent_album_changes_leave_one_consistent_state,
+        album_listing_pages_newest_first_with_a_tag_filter,
+        album_limits_are_enforced,
+        account_deletion_refuses_writes_then_clears_everything,
     );
     Ok(passed)
 }
@@ -145,7 +163,7 @@ pub async fn duplicate_create_is_refused<C: Catalog>(catalog: &C) -> Result<(), 
         &Some(pending(&owner, &image)),
         "the image after the duplicate",
     )?;
-    same(&profile(catalog, &owner).await?, &Profile { images: 1, bytes: 500 }, "the profile")?;
+    same(&profile(catalog, &owner).await?, &Profile { images: 1, bytes: 500, albums: 0 }, "the profile")?;
     Ok(())
 }
 
@@ -223,7 +241,11 @@ pub async fn owners_are_isolated<C: Catalog>(catalog: &C) -> Result<(), String> 
             "the owner's image after",
         )?;
     }
-    same(&profile(catalog, &alice).await?, &Profile { images: 2, bytes: 30 }, "the owner's profile after")?;
+    same(
+        &profile(catalog, &alice).await?,
+        &Profile { images: 2, bytes: 30, albums: 0 },
+        "the owner's profile after",
+    )?;
     same(&list(catalog, &bob, MAX_PAGE, None).await?, &Page::default(), "the other owner's list after")?;
     same(&profile(catalog, &bob).await?, &Profile::default(), "the other owner's profile after")?;
     Ok(())
@@ -283,7 +305,7 @@ pub async fn finish_records_the_outcome<C: Catalog>(catalog: &C) -> Result<(), S
     same(&after.expires_at_s, &None, "the expiry after finishing")?;
     same(&after, &finished(&owner, &image, ready, at), "the whole record")?;
     same(&list(catalog, &owner, 10, None).await?.items, &vec![after], "the listed record")?;
-    same(&profile(catalog, &owner).await?, &Profile { images: 1, bytes: 4321 }, "the profile")?;
+    same(&profile(catalog, &owner).await?, &Profile { images: 1, bytes: 4321, albums: 0 }, "the profile")?;
     Ok(())
 }
 
@@ -360,7 +382,11 @@ pub async fn delete_returns_the_record_and_counts_follow<C: Catalog>(catalog: &C
     for image in &images {
         catalog.create(&owner, image).await.map_err(op("create"))?;
     }
-    same(&profile(catalog, &owner).await?, &Profile { images: 3, bytes: 32_100 }, "after 3 creates")?;
+    same(
+        &profile(catalog, &owner).await?,
+        &Profile { images: 3, bytes: 32_100, albums: 0 },
+        "after 3 creates",
+    )?;
 
     let [first, second, third] = &images;
     let ready = ready_outcome(second.id);
@@ -370,11 +396,15 @@ pub async fn delete_returns_the_record_and_counts_follow<C: Catalog>(catalog: &C
     same(&deleted, &Some(finished(&owner, second, ready, at)), "the deleted (finished) record")?;
     same(&get(catalog, &owner, second.id).await?, &None, "the deleted image")?;
     same(&catalog.delete(&owner, second.id).await, &Ok(None), "a second delete")?;
-    same(&profile(catalog, &owner).await?, &Profile { images: 2, bytes: 30_100 }, "after 1 delete")?;
+    same(
+        &profile(catalog, &owner).await?,
+        &Profile { images: 2, bytes: 30_100, albums: 0 },
+        "after 1 delete",
+    )?;
     same(&catalog.delete(&owner, Uuid::now_v7()).await, &Ok(None), "deleting an unknown id")?;
     same(
         &profile(catalog, &owner).await?,
-        &Profile { images: 2, bytes: 30_100 },
+        &Profile { images: 2, bytes: 30_100, albums: 0 },
         "after the unknown delete",
     )?;
     let page = list(catalog, &owner, 10, None).await?;
@@ -385,7 +415,11 @@ pub async fn delete_returns_the_record_and_counts_follow<C: Catalog>(catalog: &C
         let deleted = catalog.delete(&owner, image.id).await.map_err(op("delete"))?;
         same(&deleted, &Some(pending(&owner, image)), "a deleted pending record")?;
     }
-    same(&profile(catalog, &owner).await?, &Profile { images: 0, bytes: 0 }, "after deleting all")?;
+    same(
+        &profile(catalog, &owner).await?,
+        &Profile { images: 0, bytes: 0, albums: 0 },
+        "after deleting all",
+    )?;
     Ok(())
 }
 
@@ -405,7 +439,7 @@ pub async fn concurrent_creates_and_deletes_count_exactly<C: Catalog>(catalog: &
     let total: u64 = images.iter().map(|image| image.size).sum();
     same(
         &profile(catalog, &owner).await?,
-        &Profile { images: 20, bytes: total },
+        &Profile { images: 20, bytes: total, albums: 0 },
         "after 20 concurrent creates",
     )?;
     same(&list(catalog, &owner, MAX_PAGE, None).await?.items.len(), &20, "listed after the creates")?;
@@ -419,7 +453,7 @@ pub async fn concurrent_creates_and_deletes_count_exactly<C: Catalog>(catalog: &
     let left: u64 = kept.iter().map(|image| image.size).sum();
     same(
         &profile(catalog, &owner).await?,
-        &Profile { images: 10, bytes: left },
+        &Profile { images: 10, bytes: left, albums: 0 },
         "after 10 concurrent deletes",
     )?;
 
@@ -433,7 +467,11 @@ pub async fn concurrent_creates_and_deletes_count_exactly<C: Catalog>(catalog: &
     }
     same(&winners, &1, "racing deletes of one image that returned it")?;
     let left = left - target.size;
-    same(&profile(catalog, &owner).await?, &Profile { images: 9, bytes: left }, "after the racing deletes")?;
+    same(
+        &profile(catalog, &owner).await?,
+        &Profile { images: 9, bytes: left, albums: 0 },
+        "after the racing deletes",
+    )?;
     Ok(())
 }
 
@@ -552,6 +590,7 @@ fn pending(owner: &Owner, image: &NewImage) -> ImageRecord {
         state: ImageState::Pending,
         details: Details::default(),
         revision: 0,
+        albums: Vec::new(),
     }
 }
 
@@ -619,7 +658,7 @@ pub async fn release_expired_subtracts_once<C: Catalog>(catalog: &C) -> Result<(
     ensure!(!again, "a repeated release reported a second subtraction");
     let profile = catalog.profile(&owner).await.map_err(op("profile"))?;
     ensure!(
-        profile == Profile { images: 1, bytes: kept.size },
+        profile == Profile { images: 1, bytes: kept.size, albums: 0 },
         "profile after releasing one of two images twice: {profile:?}"
     );
     Ok(())
@@ -833,5 +872,567 @@ pub async fn concurrent_edits_and_a_delete_leave_one_consistent_state<C: Catalog
         let left = tagged_ids(catalog, &owner, tag).await?;
         ensure!(left.is_empty(), "{tag} still indexed after the delete: {left:?}");
     }
+    Ok(())
+}
+
+fn new_album(name: &str) -> NewAlbum {
+    NewAlbum { id: Uuid::now_v7(), name: name.to_owned(), created_at_ms: now_ms() }
+}
+
+async fn create_album<C: Catalog>(catalog: &C, owner: &Owner, name: &str) -> Result<Album, String> {
+    catalog.create_album(owner, &new_album(name)).await.map_err(op("create_album"))
+}
+
+async fn add<C: Catalog>(catalog: &C, owner: &Owner, album: Uuid, image: Uuid) -> Result<Membership, String> {
+    catalog.add_to_album(owner, album, image).await.map_err(op("add_to_album"))
+}
+
+/// The ids `list_album` gives, all pages of 2.
+async fn album_ids<C: Catalog>(
+    catalog: &C,
+    owner: &Owner,
+    album: Uuid,
+    tag: Option<&str>,
+) -> Result<Option<Vec<Uuid>>, String> {
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let Some(page) = catalog.list_album(owner, album, tag, 2, after).await.map_err(op("list_album"))?
+        else {
+            return Ok(None);
+        };
+        ids.extend(page.items.iter().map(|r| r.id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(Some(ids)),
+        }
+    }
+}
+
+/// Every album of the owner's lists `image` exactly when the image names it in `albums`.
+async fn memberships_match<C: Catalog>(catalog: &C, owner: &Owner, image: Uuid) -> Result<(), String> {
+    let record = get(catalog, owner, image).await?;
+    let named = record.as_ref().map(|r| r.albums.clone()).unwrap_or_default();
+    let mut sorted = named.clone();
+    sorted.sort_unstable();
+    ensure!(sorted == named, "the image's albums are not sorted: {named:?}");
+    for album in catalog.list_albums(owner).await.map_err(op("list_albums"))? {
+        let listed = album_ids(catalog, owner, album.id, None).await?.unwrap_or_default().contains(&image);
+        ensure!(
+            listed == named.contains(&album.id),
+            "album {}: lists the image {listed}, the image names it {}",
+            album.id,
+            named.contains(&album.id)
+        );
+    }
+    Ok(())
+}
+
+/// Another owner's album is as missing as an album nobody has: get, list, rename, delete, add,
+/// remove and its listing all say so, and nothing of it changes.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn albums_are_invisible_to_other_owners<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let (alice, bob) = (fresh_owner()?, fresh_owner()?);
+    let album = create_album(catalog, &alice, "Alice's").await?;
+    let photo = new_image(10, "a.jpg");
+    catalog.create(&alice, &photo).await.map_err(op("create"))?;
+    same(&add(catalog, &alice, album.id, photo.id).await?, &Membership::Added, "alice adds her photo")?;
+    let theirs = new_image(20, "b.jpg");
+    catalog.create(&bob, &theirs).await.map_err(op("create"))?;
+
+    same(&catalog.get_album(&bob, album.id).await.map_err(op("get_album"))?, &None, "bob's get_album")?;
+    same(&catalog.list_albums(&bob).await.map_err(op("list_albums"))?, &Vec::new(), "bob's list_albums")?;
+    same(
+        &catalog.rename_album(&bob, album.id, "Mine").await.map_err(op("rename_album"))?,
+        &None,
+        "bob's rename",
+    )?;
+    same(&catalog.delete_album(&bob, album.id).await.map_err(op("delete_album"))?, &false, "bob's delete")?;
+    same(&add(catalog, &bob, album.id, theirs.id).await?, &Membership::NoAlbum, "bob adds to it")?;
+    same(&add(catalog, &bob, album.id, photo.id).await?, &Membership::NoAlbum, "bob adds alice's photo")?;
+    let removed =
+        catalog.remove_from_album(&bob, album.id, photo.id).await.map_err(op("remove_from_album"))?;
+    same(&removed, &Membership::NoAlbum, "bob removes from it")?;
+    same(&album_ids(catalog, &bob, album.id, None).await?, &None, "bob lists it")?;
+    // Alice's own album cannot take bob's photo either.
+    same(&add(catalog, &alice, album.id, theirs.id).await?, &Membership::NoImage, "alice adds bob's photo")?;
+
+    let after =
+        catalog.get_album(&alice, album.id).await.map_err(op("get_album"))?.ok_or("alice's album is gone")?;
+    same(&(after.name.as_str(), after.count), &("Alice's", 1), "alice's album after")?;
+    same(&profile(catalog, &bob).await?.albums, &0, "bob's album count")?;
+    same(&profile(catalog, &alice).await?.albums, &1, "alice's album count")?;
+    Ok(())
+}
+
+/// An album is created empty, renamed, listed newest first with its count and cover; a photo
+/// added twice is in it once; removing is idempotent; missing albums and photos are told apart.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn albums_hold_each_photo_once_and_count_it<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let first = create_album(catalog, &owner, "Summer").await?;
+    same(&(first.count, first.cover.is_none()), &(0, true), "a new album is empty")?;
+    let second = create_album(catalog, &owner, "Winter ❄").await?;
+    let listed = catalog.list_albums(&owner).await.map_err(op("list_albums"))?;
+    same(&listed, &vec![second.clone(), first.clone()], "the albums newest first")?;
+    same(&profile(catalog, &owner).await?.albums, &2, "two albums counted")?;
+
+    let (old, new) = (new_image(1, "old.jpg"), new_image(2, "new.jpg"));
+    for image in [&old, &new] {
+        catalog.create(&owner, image).await.map_err(op("create"))?;
+    }
+    same(&add(catalog, &owner, first.id, old.id).await?, &Membership::Added, "adding")?;
+    same(&add(catalog, &owner, first.id, old.id).await?, &Membership::AlreadyMember, "adding twice")?;
+    let album = catalog.get_album(&owner, first.id).await.map_err(op("get_album"))?.ok_or("no album")?;
+    same(&album.count, &1, "one membership after adding twice")?;
+    let record = get(catalog, &owner, old.id).await?.ok_or("the photo is gone")?;
+    same(&record.albums, &vec![first.id], "the photo's albums")?;
+    same(&album.cover.as_deref(), &Some(&record), "the cover")?;
+    same(&add(catalog, &owner, first.id, new.id).await?, &Membership::Added, "adding the newer photo")?;
+    let album = catalog.get_album(&owner, first.id).await.map_err(op("get_album"))?.ok_or("no album")?;
+    same(&(album.count, album.cover.map(|c| c.id)), &(2, Some(new.id)), "count and cover: the newest")?;
+    same(&album_ids(catalog, &owner, first.id, None).await?, &Some(vec![new.id, old.id]), "its photos")?;
+
+    let renamed = catalog.rename_album(&owner, first.id, "Summer 2026").await.map_err(op("rename_album"))?;
+    same(&renamed.as_ref().map(|a| (a.name.as_str(), a.count)), &Some(("Summer 2026", 2)), "renamed")?;
+    let refused = catalog.rename_album(&owner, first.id, "  padded ").await;
+    ensure!(matches!(refused, Err(CatalogError::InvalidRequest { .. })), "an untrimmed name: {refused:?}");
+    let refused = catalog.create_album(&owner, &new_album("")).await;
+    ensure!(matches!(refused, Err(CatalogError::InvalidRequest { .. })), "an empty name: {refused:?}");
+    let unknown = Uuid::now_v7();
+    same(
+        &catalog.rename_album(&owner, unknown, "x").await.map_err(op("rename"))?,
+        &None,
+        "renaming nothing",
+    )?;
+    same(&catalog.get_album(&owner, unknown).await.map_err(op("get_album"))?, &None, "an unknown album")?;
+    let again = catalog.create_album(&owner, &NewAlbum { name: "Again".into(), ..new_album("x") }).await;
+    ensure!(again.is_ok(), "another album: {again:?}");
+    let duplicate = NewAlbum { id: first.id, name: "Dup".into(), created_at_ms: 1 };
+    let refused = catalog.create_album(&owner, &duplicate).await;
+    ensure!(matches!(refused, Err(CatalogError::AlreadyExists { .. })), "a duplicate id: {refused:?}");
+
+    same(&add(catalog, &owner, unknown, old.id).await?, &Membership::NoAlbum, "adding to no album")?;
+    same(&add(catalog, &owner, first.id, Uuid::now_v7()).await?, &Membership::NoImage, "adding no photo")?;
+    let remove = |album, image| catalog.remove_from_album(&owner, album, image);
+    same(&remove(first.id, old.id).await.map_err(op("remove"))?, &Membership::Removed, "removing")?;
+    same(&remove(first.id, old.id).await.map_err(op("remove"))?, &Membership::NotMember, "removing twice")?;
+    same(&remove(unknown, old.id).await.map_err(op("remove"))?, &Membership::NoAlbum, "removing from none")?;
+    same(&remove(first.id, Uuid::now_v7()).await.map_err(op("remove"))?, &Membership::NoImage, "no photo")?;
+    same(&get(catalog, &owner, old.id).await?.map(|r| r.albums), &Some(Vec::new()), "the photo's albums")?;
+    same(&album_ids(catalog, &owner, first.id, None).await?, &Some(vec![new.id]), "its photos after")?;
+    memberships_match(catalog, &owner, old.id).await?;
+    memberships_match(catalog, &owner, new.id).await?;
+    Ok(())
+}
+
+/// Deleting an album keeps its photos (their `albums` no longer name it), uncounts it, and a
+/// second delete finds nothing.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn deleting_an_album_keeps_its_photos<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let (gone, kept) =
+        (create_album(catalog, &owner, "Gone").await?, create_album(catalog, &owner, "Kept").await?);
+    let photos = [new_image(1, "1.jpg"), new_image(2, "2.jpg"), new_image(3, "3.jpg")];
+    for photo in &photos {
+        catalog.create(&owner, photo).await.map_err(op("create"))?;
+        add(catalog, &owner, gone.id, photo.id).await?;
+    }
+    add(catalog, &owner, kept.id, photos[0].id).await?;
+    ensure!(
+        catalog.delete_album(&owner, gone.id).await.map_err(op("delete_album"))?,
+        "the delete found nothing"
+    );
+    same(&catalog.get_album(&owner, gone.id).await.map_err(op("get_album"))?, &None, "the deleted album")?;
+    same(&album_ids(catalog, &owner, gone.id, None).await?, &None, "the deleted album's listing")?;
+    same(
+        &catalog.delete_album(&owner, gone.id).await.map_err(op("delete_album"))?,
+        &false,
+        "a second delete",
+    )?;
+    same(&list(catalog, &owner, 10, None).await?.items.len(), &3, "the photos are kept")?;
+    for (i, photo) in photos.iter().enumerate() {
+        let albums = get(catalog, &owner, photo.id).await?.map(|r| r.albums);
+        let want = if i == 0 { vec![kept.id] } else { Vec::new() };
+        same(&albums, &Some(want), "a photo's albums after the delete")?;
+        memberships_match(catalog, &owner, photo.id).await?;
+    }
+    let albums = catalog.list_albums(&owner).await.map_err(op("list_albums"))?;
+    same(
+        &albums.iter().map(|a| (a.id, a.count)).collect::<Vec<_>>(),
+        &vec![(kept.id, 1)],
+        "the albums left",
+    )?;
+    same(&profile(catalog, &owner).await?.albums, &1, "the album count")?;
+    Ok(())
+}
+
+/// Deleting a photo deletes its memberships (the albums' counts drop, their listings skip it)
+/// and its tag index items with it.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn deleting_a_photo_removes_its_memberships<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let albums = [create_album(catalog, &owner, "A").await?, create_album(catalog, &owner, "B").await?];
+    let (photo, other) = (new_image(5, "p.jpg"), new_image(6, "q.jpg"));
+    for image in [&photo, &other] {
+        catalog.create(&owner, image).await.map_err(op("create"))?;
+        catalog
+            .edit(&owner, image.id, &Edit { tags: Some(tags(&["sea"])), ..Edit::default() })
+            .await
+            .map_err(op("edit"))?;
+    }
+    for album in &albums {
+        add(catalog, &owner, album.id, photo.id).await?;
+    }
+    add(catalog, &owner, albums[0].id, other.id).await?;
+    let deleted = catalog.delete(&owner, photo.id).await.map_err(op("delete"))?.ok_or("nothing deleted")?;
+    let mut want = vec![albums[0].id, albums[1].id];
+    want.sort_unstable();
+    same(&deleted.albums, &want, "the deleted record's albums")?;
+    let counts: Vec<(Uuid, u64)> = catalog
+        .list_albums(&owner)
+        .await
+        .map_err(op("list_albums"))?
+        .iter()
+        .map(|a| (a.id, a.count))
+        .collect();
+    same(&counts, &vec![(albums[1].id, 0), (albums[0].id, 1)], "the counts after")?;
+    same(&album_ids(catalog, &owner, albums[0].id, None).await?, &Some(vec![other.id]), "album A")?;
+    same(&album_ids(catalog, &owner, albums[1].id, None).await?, &Some(Vec::new()), "album B")?;
+    same(&tagged_ids(catalog, &owner, "sea").await?, &vec![other.id], "the tag index")?;
+    let cover = catalog.get_album(&owner, albums[1].id).await.map_err(op("get_album"))?.and_then(|a| a.cover);
+    same(&cover, &None, "an emptied album's cover")?;
+    Ok(())
+}
+
+/// Adds to several albums, edits and removes of one photo at once leave its `albums` matching
+/// its memberships, every change that reported success applied; then a delete racing more adds
+/// leaves no membership behind.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn concurrent_album_changes_leave_one_consistent_state<C: Catalog>(
+    catalog: &C,
+) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let photo = new_image(9, "busy.jpg");
+    catalog.create(&owner, &photo).await.map_err(op("create"))?;
+    let mut albums = Vec::new();
+    for i in 0..6 {
+        albums.push(create_album(catalog, &owner, &format!("album {i}")).await?.id);
+    }
+    add(catalog, &owner, albums[5], photo.id).await?;
+    let edit = Edit { tags: Some(tags(&["busy"])), ..Edit::default() };
+    let (adds, (edited, removed)) = futures_util::future::join(
+        join_all(albums[..4].iter().map(|album| catalog.add_to_album(&owner, *album, photo.id))),
+        futures_util::future::join(
+            catalog.edit(&owner, photo.id, &edit),
+            catalog.remove_from_album(&owner, albums[5], photo.id),
+        ),
+    )
+    .await;
+    for result in &adds {
+        same(result, &Ok(Membership::Added), "a concurrent add")?;
+    }
+    ensure!(matches!(edited, Ok(Some(_))), "the concurrent edit: {edited:?}");
+    same(&removed, &Ok(Membership::Removed), "the concurrent remove")?;
+    let record = get(catalog, &owner, photo.id).await?.ok_or("the photo is gone")?;
+    same(&record.albums, &albums[..4].to_vec(), "the photo's albums")?;
+    same(&record.details.tags, &tags(&["busy"]), "the edit kept")?;
+    memberships_match(catalog, &owner, photo.id).await?;
+
+    let (deleted, late) = futures_util::future::join(
+        catalog.delete(&owner, photo.id),
+        futures_util::future::join(
+            catalog.add_to_album(&owner, albums[4], photo.id),
+            catalog.remove_from_album(&owner, albums[0], photo.id),
+        ),
+    )
+    .await;
+    ensure!(matches!(deleted, Ok(Some(_))), "the delete: {deleted:?}");
+    ensure!(late.0.is_ok() && late.1.is_ok(), "changes racing the delete: {late:?}");
+    for album in catalog.list_albums(&owner).await.map_err(op("list_albums"))? {
+        same(&album.count, &0, &format!("album {}'s count after the photo's delete", album.name))?;
+    }
+    Ok(())
+}
+
+/// An album's photos newest first in pages of every size, cursors continuing exactly; with a
+/// tag, only the photos carrying it, however sparse, pages still full.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn album_listing_pages_newest_first_with_a_tag_filter<C: Catalog>(
+    catalog: &C,
+) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let album = create_album(catalog, &owner, "Pets").await?;
+    let mut all = Vec::new();
+    let mut cats = Vec::new();
+    for i in 0..7 {
+        let image = new_image(i, &format!("{i}.jpg"));
+        catalog.create(&owner, &image).await.map_err(op("create"))?;
+        if i % 3 == 0 {
+            let edit = Edit { tags: Some(tags(&["cat"])), ..Edit::default() };
+            catalog.edit(&owner, image.id, &edit).await.map_err(op("edit"))?;
+            cats.push(image.id);
+        }
+        // One photo stays outside the album.
+        if i != 4 {
+            add(catalog, &owner, album.id, image.id).await?;
+            all.push(image.id);
+        }
+    }
+    let outside = new_image(99, "cat-outside.jpg");
+    catalog.create(&owner, &outside).await.map_err(op("create"))?;
+    catalog
+        .edit(&owner, outside.id, &Edit { tags: Some(tags(&["cat"])), ..Edit::default() })
+        .await
+        .map_err(op("edit"))?;
+    all.reverse();
+    cats.reverse();
+    same(&album_ids(catalog, &owner, album.id, None).await?, &Some(all.clone()), "all, pages of 2")?;
+    same(
+        &album_ids(catalog, &owner, album.id, Some("cat")).await?,
+        &Some(cats.clone()),
+        "the cats, pages of 2",
+    )?;
+    same(&album_ids(catalog, &owner, album.id, Some("dog")).await?, &Some(Vec::new()), "no dog")?;
+    for limit in 1..=7_u16 {
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page =
+                catalog.list_album(&owner, album.id, None, limit, after).await.map_err(op("list_album"))?;
+            let page = page.ok_or("the album is gone")?;
+            ensure!(
+                page.items.len() == usize::from(limit) || page.next.is_none(),
+                "limit {limit}: a short page with more to come: {page:?}"
+            );
+            seen.extend(page.items.iter().map(|r| r.id));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        same(&seen, &all, &format!("limit {limit}: everything"))?;
+    }
+    let page = catalog.list_album(&owner, album.id, Some("cat"), 1, None).await.map_err(op("list_album"))?;
+    let page = page.ok_or("the album is gone")?;
+    same(&(page.items.len(), page.next), &(1, Some(cats[0])), "the first cat page")?;
+    let refused = catalog.list_album(&owner, album.id, None, 0, None).await;
+    ensure!(matches!(refused, Err(CatalogError::InvalidRequest { .. })), "limit 0: {refused:?}");
+    same(&album_ids(catalog, &owner, Uuid::now_v7(), None).await?, &None, "an unknown album")?;
+    Ok(())
+}
+
+/// At most `ALBUMS_MAX` albums per owner (`LimitReached`, nothing created) and
+/// `ALBUMS_PER_PHOTO_MAX` albums per photo (`TooManyAlbums`); a photo in that many albums still
+/// deletes in one go, and deleting an album makes room for another.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn album_limits_are_enforced<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let photo = new_image(1, "popular.jpg");
+    catalog.create(&owner, &photo).await.map_err(op("create"))?;
+    let mut albums = Vec::new();
+    for i in 0..ALBUMS_MAX {
+        albums.push(create_album(catalog, &owner, &format!("album {i}")).await?.id);
+    }
+    let refused = catalog.create_album(&owner, &new_album("one too many")).await;
+    same(&refused, &Err(CatalogError::LimitReached { what: "albums", limit: ALBUMS_MAX }), "album 201")?;
+    same(&catalog.list_albums(&owner).await.map_err(op("list_albums"))?.len(), &ALBUMS_MAX, "listed albums")?;
+    for album in &albums[..ALBUMS_PER_PHOTO_MAX] {
+        same(&add(catalog, &owner, *album, photo.id).await?, &Membership::Added, "adding")?;
+    }
+    let over = add(catalog, &owner, albums[ALBUMS_PER_PHOTO_MAX], photo.id).await?;
+    same(&over, &Membership::TooManyAlbums, "one album too many for the photo")?;
+    let record = get(catalog, &owner, photo.id).await?.ok_or("the photo is gone")?;
+    same(&record.albums.len(), &ALBUMS_PER_PHOTO_MAX, "the photo's albums")?;
+
+    let deleted = catalog.delete(&owner, photo.id).await.map_err(op("delete"))?;
+    same(&deleted.map(|r| r.albums.len()), &Some(ALBUMS_PER_PHOTO_MAX), "the deleted photo's albums")?;
+    let album = catalog.get_album(&owner, albums[0]).await.map_err(op("get_album"))?;
+    same(&album.map(|a| a.count), &Some(0), "an album of the deleted photo")?;
+
+    ensure!(catalog.delete_album(&owner, albums[0]).await.map_err(op("delete_album"))?, "the album delete");
+    same(&profile(catalog, &owner).await?.albums, &(ALBUMS_MAX as u64 - 1), "the album count")?;
+    create_album(catalog, &owner, "room again").await?;
+    Ok(())
+}
+
+/// An account's deletion: writes that create something are refused from its beginning, asking
+/// again bumps its pass, the worker's calls empty the partition down to the tombstone, and the
+/// finished tombstone stays deleted.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn account_deletion_refuses_writes_then_clears_everything<C: Catalog>(
+    catalog: &C,
+) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    same(
+        &catalog.account_state(&owner).await.map_err(op("account_state"))?,
+        &AccountState::Active,
+        "before",
+    )?;
+    let album = create_album(catalog, &owner, "Doomed").await?;
+    let mut photos = Vec::new();
+    for i in 0..5 {
+        let image = new_image(i + 1, &format!("{i}.jpg"));
+        catalog.create(&owner, &image).await.map_err(op("create"))?;
+        catalog
+            .edit(&owner, image.id, &Edit { tags: Some(tags(&["t"])), ..Edit::default() })
+            .await
+            .map_err(op("edit"))?;
+        add(catalog, &owner, album.id, image.id).await?;
+        photos.push(image);
+    }
+    let spare = create_album(catalog, &owner, "Spare").await?;
+    catalog.release_expired(&owner, Uuid::now_v7(), 0, now_ms() / 1000).await.map_err(op("release"))?;
+
+    let at = now_ms();
+    let state = catalog.begin_account_deletion(&owner, "alice@example.com", at).await.map_err(op("begin"))?;
+    let deleting =
+        |pass| AccountState::Deleting { requested_at_ms: at, pass, username: "alice@example.com".into() };
+    same(&state, &deleting(0), "the first begin")?;
+    let state = catalog.begin_account_deletion(&owner, "other", at + 5).await.map_err(op("begin"))?;
+    same(&state, &deleting(1), "asking again")?;
+    same(&catalog.account_state(&owner).await.map_err(op("account_state"))?, &deleting(1), "the state")?;
+
+    same(
+        &catalog.create(&owner, &new_image(1, "late.jpg")).await,
+        &Err(CatalogError::AccountDeleted),
+        "create",
+    )?;
+    let edit = Edit { title: Some(Some("late".into())), ..Edit::default() };
+    same(&catalog.edit(&owner, photos[0].id, &edit).await, &Err(CatalogError::AccountDeleted), "edit")?;
+    same(
+        &catalog.create_album(&owner, &new_album("late")).await,
+        &Err(CatalogError::AccountDeleted),
+        "create_album",
+    )?;
+    same(
+        &catalog.add_to_album(&owner, spare.id, photos[0].id).await,
+        &Err(CatalogError::AccountDeleted),
+        "add_to_album",
+    )?;
+    same(&get(catalog, &owner, photos[0].id).await?.map(|r| r.details.title), &Some(None), "nothing edited")?;
+
+    // The worker: the images (each with its files, through the stream), then everything else.
+    let refused = catalog.account_images(&owner, 0).await;
+    ensure!(matches!(refused, Err(CatalogError::InvalidRequest { .. })), "account_images(0): {refused:?}");
+    let mut deleted = 0;
+    loop {
+        let batch = catalog.account_images(&owner, 2).await.map_err(op("account_images"))?;
+        ensure!(batch.len() <= 2, "more images than asked for: {}", batch.len());
+        if batch.is_empty() {
+            break;
+        }
+        for image in batch {
+            ensure!(
+                catalog.delete(&owner, image.id).await.map_err(op("delete"))?.is_some(),
+                "a listed image is gone"
+            );
+            deleted += 1;
+        }
+        ensure!(deleted <= photos.len(), "images listed again after their delete");
+    }
+    same(&deleted, &photos.len(), "images deleted")?;
+    let mut rounds = 0;
+    while catalog.clear_account(&owner, 3).await.map_err(op("clear_account"))? > 0 {
+        rounds += 1;
+        ensure!(rounds < 20, "clear_account never finishes");
+    }
+    same(&catalog.list_albums(&owner).await.map_err(op("list_albums"))?, &Vec::new(), "albums left")?;
+    same(&profile(catalog, &owner).await?, &Profile::default(), "the profile left")?;
+    same(&list(catalog, &owner, 10, None).await?, &Page::default(), "images left")?;
+    same(&catalog.clear_account(&owner, 3).await.map_err(op("clear_account"))?, &0, "clearing again")?;
+
+    let done = now_ms();
+    ensure!(catalog.finish_account_deletion(&owner, done).await.map_err(op("finish"))?, "the finish");
+    let finished = AccountState::Deleted { requested_at_ms: at, deleted_at_ms: done };
+    same(&catalog.account_state(&owner).await.map_err(op("account_state"))?, &finished, "the state after")?;
+    same(
+        &catalog.finish_account_deletion(&owner, done + 1).await.map_err(op("finish")),
+        &Ok(false),
+        "again",
+    )?;
+    let again =
+        catalog.begin_account_deletion(&owner, "alice@example.com", done + 2).await.map_err(op("begin"))?;
+    same(&again, &finished, "beginning a finished deletion")?;
+    same(
+        &catalog.create(&owner, &new_image(1, "later.jpg")).await,
+        &Err(CatalogError::AccountDeleted),
+        "after",
+    )?;
+    same(
+        &catalog.finish_account_deletion(&fresh_owner()?, done).await.map_err(op("finish")),
+        &Ok(false),
+        "none",
+    )?;
+    Ok(())
+}
+
+/// An album delete interrupted after marking the album (`interrupt` leaves it marked with its
+/// memberships, as a crash after the first step would) completes on the next `delete_album`:
+/// the album is invisible meanwhile and refuses new photos, and its photos end up outside it.
+/// Not in [`CHECKS`]: only the implementation's own tests can interrupt it.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn interrupted_album_delete_completes<C, F, Fut>(catalog: &C, interrupt: F) -> Result<(), String>
+where
+    C: Catalog,
+    F: FnOnce(Owner, Uuid) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let owner = fresh_owner()?;
+    let album = create_album(catalog, &owner, "Interrupted").await?;
+    let photos = [new_image(1, "1.jpg"), new_image(2, "2.jpg"), new_image(3, "3.jpg")];
+    for photo in &photos {
+        catalog.create(&owner, photo).await.map_err(op("create"))?;
+        add(catalog, &owner, album.id, photo.id).await?;
+    }
+    let late = new_image(4, "late.jpg");
+    catalog.create(&owner, &late).await.map_err(op("create"))?;
+    interrupt(owner.clone(), album.id).await?;
+
+    same(&catalog.get_album(&owner, album.id).await.map_err(op("get_album"))?, &None, "a deleting album")?;
+    same(&catalog.list_albums(&owner).await.map_err(op("list_albums"))?, &Vec::new(), "listed albums")?;
+    same(&add(catalog, &owner, album.id, late.id).await?, &Membership::NoAlbum, "adding to it")?;
+    same(&catalog.rename_album(&owner, album.id, "x").await.map_err(op("rename"))?, &None, "renaming it")?;
+    same(&album_ids(catalog, &owner, album.id, None).await?, &None, "listing it")?;
+    // A photo deleted meanwhile leaves a membership item behind no longer.
+    catalog.delete(&owner, photos[1].id).await.map_err(op("delete"))?;
+
+    ensure!(catalog.delete_album(&owner, album.id).await.map_err(op("delete_album"))?, "the retried delete");
+    same(&catalog.delete_album(&owner, album.id).await.map_err(op("delete_album"))?, &false, "once more")?;
+    for photo in [&photos[0], &photos[2], &late] {
+        same(
+            &get(catalog, &owner, photo.id).await?.map(|r| r.albums),
+            &Some(Vec::new()),
+            "a photo's albums",
+        )?;
+    }
+    same(&profile(catalog, &owner).await?.albums, &0, "the album count")?;
     Ok(())
 }

@@ -14,6 +14,19 @@ pub enum CatalogError {
         /// The item's key, `pk=… sk=…`.
         key: String,
     },
+    /// A per-user limit would be exceeded ([`Catalog::create_album`](crate::Catalog::create_album)
+    /// beyond [`ALBUMS_MAX`](thumbforge_core::describe::ALBUMS_MAX)); nothing changed.
+    #[error("at most {limit} {what} are allowed")]
+    LimitReached {
+        /// What is limited (`albums`).
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+    /// A write that would create something for an owner whose account is being (or was)
+    /// deleted: their tombstone exists. Nothing changed.
+    #[error("the account is being deleted")]
+    AccountDeleted,
     /// An owner id that [`Owner::new`](crate::Owner::new) refuses.
     #[error("invalid owner: {0}")]
     InvalidOwner(String),
@@ -94,5 +107,9 @@ mod tests {
         };
         assert!(!error.is_transient());
         assert_eq!(error.to_string(), "corrupt item in images at pk=USER#a sk=IMAGE#b: no size");
+        let error = CatalogError::LimitReached { what: "albums", limit: 200 };
+        assert!(!error.is_transient());
+        assert_eq!(error.to_string(), "at most 200 albums are allowed");
+        assert!(!CatalogError::AccountDeleted.is_transient());
     }
 }

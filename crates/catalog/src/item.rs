@@ -1,4 +1,5 @@
-//! Image and profile items: building them from the model and reading them back.
+//! Image, profile, album and tombstone items: building them from the model and reading them
+//! back.
 
 use std::collections::HashMap;
 
@@ -8,11 +9,15 @@ use thumbforge_core::manifest::Outcome;
 
 use crate::attr::{attr_to_json, json_to_attr, type_name};
 use crate::schema::{
-    CONTENT_TYPE, CREATED_AT, DESCRIPTION, FILENAME, FINISHED_AT, ID, IMAGE_PREFIX, MESSAGE, OWNER, PK,
-    REASON, RENDITIONS, REVISION, SIZE, SK, SOURCE, STATUS, STATUS_PENDING, STATUS_READY, STATUS_REJECTED,
-    TAGS, TITLE, TTL_ATTRIBUTE, TYPE, TYPE_IMAGE, image_sk, parse_image_sk, user_pk,
+    ALBUM, ALBUM_PREFIX, ALBUMS, CONTENT_TYPE, CREATED_AT, DELETED_AT, DELETING, DESCRIPTION, FILENAME,
+    FINISHED_AT, ID, IMAGE, IMAGE_PREFIX, MESSAGE, NAME, OWNER, PASS, PK, REASON, RENDITIONS, REQUESTED_AT,
+    REVISION, SIZE, SK, SOURCE, STATUS, STATUS_DELETED, STATUS_DELETING, STATUS_PENDING, STATUS_READY,
+    STATUS_REJECTED, TAGS, TITLE, TOMBSTONE_SK, TTL_ATTRIBUTE, TYPE, TYPE_ALBUM, TYPE_DELETED, TYPE_IMAGE,
+    TYPE_MEMBER, USERNAME, album_sk, image_sk, member_sk, parse_album_sk, parse_image_sk, user_pk,
 };
-use crate::{CatalogError, Details, ImageRecord, ImageState, NewImage, Owner, Profile};
+use crate::{
+    AccountState, CatalogError, Details, ImageRecord, ImageState, NewAlbum, NewImage, Owner, Profile,
+};
 
 /// An item as the SDK carries it.
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -28,6 +33,110 @@ pub(crate) fn profile_key(owner: &Owner) -> Item {
         (PK.to_owned(), s(user_pk(owner))),
         (SK.to_owned(), s(crate::schema::PROFILE_SK.to_owned())),
     ])
+}
+
+/// The key of `owner`'s album `id`.
+pub(crate) fn album_key(owner: &Owner, id: uuid::Uuid) -> Item {
+    HashMap::from([(PK.to_owned(), s(user_pk(owner))), (SK.to_owned(), s(album_sk(id)))])
+}
+
+/// The key of the membership of `image` in `album`.
+pub(crate) fn member_key(owner: &Owner, album: uuid::Uuid, image: uuid::Uuid) -> Item {
+    HashMap::from([(PK.to_owned(), s(user_pk(owner))), (SK.to_owned(), s(member_sk(album, image)))])
+}
+
+/// The key of `owner`'s account tombstone.
+pub(crate) fn tombstone_key(owner: &Owner) -> Item {
+    HashMap::from([(PK.to_owned(), s(user_pk(owner))), (SK.to_owned(), s(TOMBSTONE_SK.to_owned()))])
+}
+
+/// A new album item.
+pub(crate) fn album_item(owner: &Owner, album: &NewAlbum) -> Item {
+    let mut item = album_key(owner, album.id);
+    item.extend([
+        (TYPE.to_owned(), s(TYPE_ALBUM.to_owned())),
+        (ID.to_owned(), s(album.id.hyphenated().to_string())),
+        (NAME.to_owned(), s(album.name.clone())),
+        (CREATED_AT.to_owned(), n(album.created_at_ms)),
+    ]);
+    item
+}
+
+/// A membership item.
+pub(crate) fn member_item(owner: &Owner, album: uuid::Uuid, image: uuid::Uuid) -> Item {
+    let mut item = member_key(owner, album, image);
+    item.extend([
+        (TYPE.to_owned(), s(TYPE_MEMBER.to_owned())),
+        (ALBUM.to_owned(), s(album.hyphenated().to_string())),
+        (IMAGE.to_owned(), s(image.hyphenated().to_string())),
+    ]);
+    item
+}
+
+/// A new `deleting` tombstone.
+pub(crate) fn tombstone_item(owner: &Owner, username: &str, now_ms: u64) -> Item {
+    let mut item = tombstone_key(owner);
+    item.extend([
+        (TYPE.to_owned(), s(TYPE_DELETED.to_owned())),
+        (STATUS.to_owned(), s(STATUS_DELETING.to_owned())),
+        (REQUESTED_AT.to_owned(), n(now_ms)),
+        (USERNAME.to_owned(), s(username.to_owned())),
+        (PASS.to_owned(), n(0)),
+    ]);
+    item
+}
+
+/// An album item read back: the album (count and cover not filled in) and whether it is being
+/// deleted.
+pub(crate) fn decode_album(item: &Item, table: &str) -> Result<(NewAlbum, bool), CatalogError> {
+    let corrupt = corrupt_in(item, table);
+    let sk = key_text(item, SK);
+    let id =
+        parse_album_sk(&sk).ok_or_else(|| corrupt(format!("the sort key is not {ALBUM_PREFIX}<uuid>")))?;
+    let kind = string(item, TYPE).map_err(&corrupt)?;
+    if kind != TYPE_ALBUM {
+        return Err(corrupt(format!("{TYPE} is {kind:?}, not {TYPE_ALBUM:?}")));
+    }
+    let deleting = match item.get(DELETING) {
+        None => false,
+        Some(AttributeValue::Bool(flag)) => *flag,
+        Some(other) => return Err(corrupt(format!("{DELETING} is of type {}, not BOOL", type_name(other)))),
+    };
+    let album = NewAlbum {
+        id,
+        name: string(item, NAME).map_err(&corrupt)?,
+        created_at_ms: number(item, CREATED_AT).map_err(&corrupt)?,
+    };
+    Ok((album, deleting))
+}
+
+/// The tombstone read back (`None` = no tombstone: active).
+pub(crate) fn decode_tombstone(item: Option<&Item>, table: &str) -> Result<AccountState, CatalogError> {
+    let Some(item) = item else { return Ok(AccountState::Active) };
+    let corrupt = corrupt_in(item, table);
+    let requested_at_ms = number(item, REQUESTED_AT).map_err(&corrupt)?;
+    match string(item, STATUS).map_err(&corrupt)?.as_str() {
+        STATUS_DELETING => Ok(AccountState::Deleting {
+            requested_at_ms,
+            pass: optional_number(item, PASS).map_err(&corrupt)?.unwrap_or(0),
+            username: string(item, USERNAME).map_err(&corrupt)?,
+        }),
+        STATUS_DELETED => Ok(AccountState::Deleted {
+            requested_at_ms,
+            deleted_at_ms: number(item, DELETED_AT).map_err(&corrupt)?,
+        }),
+        other => Err(corrupt(format!("unknown {STATUS} {other:?}"))),
+    }
+}
+
+/// A [`CatalogError::Corrupt`] maker for `item`.
+fn corrupt_in<'a>(item: &'a Item, table: &'a str) -> impl Fn(String) -> CatalogError + 'a {
+    move |what| CatalogError::Corrupt {
+        table: table.to_owned(),
+        pk: key_text(item, PK),
+        sk: key_text(item, SK),
+        what,
+    }
 }
 
 /// A new pending image item.
@@ -134,6 +243,7 @@ pub(crate) fn decode_image(item: &Item, table: &str) -> Result<ImageRecord, Cata
             tags: string_set(item, TAGS).map_err(&corrupt)?,
         },
         revision: optional_number(item, REVISION).map_err(&corrupt)?.unwrap_or(0),
+        albums: uuid_set(item, ALBUMS).map_err(&corrupt)?,
     })
 }
 
@@ -149,6 +259,7 @@ pub(crate) fn decode_profile(item: Option<&Item>, table: &str) -> Result<Profile
     Ok(Profile {
         images: optional_number(item, crate::schema::IMAGES).map_err(&corrupt)?.unwrap_or(0),
         bytes: optional_number(item, crate::schema::BYTES).map_err(&corrupt)?.unwrap_or(0),
+        albums: optional_number(item, ALBUMS).map_err(&corrupt)?.unwrap_or(0),
     })
 }
 
@@ -187,6 +298,20 @@ fn string_set(item: &Item, name: &str) -> Result<Vec<String>, String> {
         }
         Some(other) => Err(format!("{name} is of type {}, not SS", type_name(other))),
     }
+}
+
+/// A string set of canonical ids, sorted (absent: empty).
+fn uuid_set(item: &Item, name: &str) -> Result<Vec<uuid::Uuid>, String> {
+    let mut ids = Vec::new();
+    for text in string_set(item, name)? {
+        let id = uuid::Uuid::try_parse(&text)
+            .ok()
+            .filter(|id| id.hyphenated().to_string() == text)
+            .ok_or_else(|| format!("{name} holds {text:?}, not a canonical id"))?;
+        ids.push(id);
+    }
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 fn number(item: &Item, name: &str) -> Result<u64, String> {
@@ -370,9 +495,46 @@ mod tests {
         let mut item = profile_key(&owner());
         item.insert("images".into(), n(3));
         item.insert("bytes".into(), n(99));
-        assert_eq!(decode_profile(Some(&item), "t").unwrap(), Profile { images: 3, bytes: 99 });
+        assert_eq!(decode_profile(Some(&item), "t").unwrap(), Profile { images: 3, bytes: 99, albums: 0 });
+        item.insert("albums".into(), n(4));
+        assert_eq!(decode_profile(Some(&item), "t").unwrap(), Profile { images: 3, bytes: 99, albums: 4 });
         item.insert("images".into(), n(-1));
         let error = decode_profile(Some(&item), "t").unwrap_err();
         assert!(error.to_string().contains("pk=USER#sub-1 sk=PROFILE"), "{error}");
+    }
+
+    #[test]
+    fn albums_of_an_image_read_sorted() {
+        let mut item = pending_item(&owner(), &new_image());
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        item.insert(ALBUMS.into(), AttributeValue::Ss(vec![b.to_string(), a.to_string()]));
+        assert_eq!(decode_image(&item, "t").unwrap().albums, [a, b]);
+        item.insert(ALBUMS.into(), AttributeValue::Ss(vec!["nope".into()]));
+        let error = decode_image(&item, "t").unwrap_err();
+        assert!(error.to_string().contains("albums holds \"nope\""), "{error}");
+    }
+
+    #[test]
+    fn albums_and_tombstones_round_trip() {
+        let album = NewAlbum { id: Uuid::now_v7(), name: "Été".into(), created_at_ms: 12 };
+        let mut item = album_item(&owner(), &album);
+        assert_eq!(item[TYPE], s("album".into()));
+        assert_eq!(decode_album(&item, "t").unwrap(), (album.clone(), false));
+        item.insert(DELETING.into(), AttributeValue::Bool(true));
+        assert_eq!(decode_album(&item, "t").unwrap(), (album, true));
+        let member = member_item(&owner(), Uuid::nil(), Uuid::max());
+        assert_eq!(member[TYPE], s("member".into()));
+        assert!(matches!(&member[SK], AttributeValue::S(sk) if sk.starts_with("MEMBER#00000000-")));
+
+        assert_eq!(decode_tombstone(None, "t").unwrap(), AccountState::Active);
+        let mut item = tombstone_item(&owner(), "alice", 5);
+        let deleting = AccountState::Deleting { requested_at_ms: 5, pass: 0, username: "alice".into() };
+        assert_eq!(decode_tombstone(Some(&item), "t").unwrap(), deleting);
+        item.insert(STATUS.into(), s("deleted".into()));
+        item.insert(DELETED_AT.into(), n(9));
+        let deleted = AccountState::Deleted { requested_at_ms: 5, deleted_at_ms: 9 };
+        assert_eq!(decode_tombstone(Some(&item), "t").unwrap(), deleted);
+        item.insert(STATUS.into(), s("odd".into()));
+        assert!(decode_tombstone(Some(&item), "t").is_err());
     }
 }

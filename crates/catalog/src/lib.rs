@@ -1,7 +1,8 @@
 //! The image metadata store: one DynamoDB table partitioned by user.
 //!
 //! - The model: [`Owner`] (a verified `sub`), [`NewImage`], [`ImageRecord`] and its
-//!   [`ImageState`], [`Page`], [`Profile`], [`Finish`].
+//!   [`ImageState`], [`Page`], [`Profile`], [`Finish`]; albums ([`NewAlbum`], [`Album`],
+//!   [`Membership`]) and an account's deletion ([`AccountState`]).
 //! - The port: [`Catalog`], which the API and thumbnail cores depend on.
 //! - Its implementations: [`DynamoCatalog`] (aws-sdk-dynamodb) and [`MemoryCatalog`] (for pure
 //!   unit tests elsewhere), both held to the same contract ([`contract`], feature `contract`).
@@ -176,9 +177,14 @@ pub struct ImageRecord {
     pub state: ImageState,
     /// Title, description and tags.
     pub details: Details,
-    /// How many times its details were edited: every write that depends on them is conditioned
-    /// on it, so concurrent edits and deletes never leave the tag index out of step.
+    /// How many times its details or albums changed: every write that depends on them is
+    /// conditioned on it, so concurrent edits, album changes and deletes never leave the tag
+    /// index or the memberships out of step.
     pub revision: u64,
+    /// The albums it is in (sorted; at most
+    /// [`ALBUMS_PER_PHOTO_MAX`](thumbforge_core::describe::ALBUMS_PER_PHOTO_MAX)): each has a
+    /// membership item of it, changed in the same transactions as this.
+    pub albums: Vec<Uuid>,
 }
 
 /// One page of [`Catalog::list`], newest first.
@@ -197,6 +203,78 @@ pub struct Profile {
     pub images: u64,
     /// The sum of those images' declared sizes in bytes.
     pub bytes: u64,
+    /// How many albums they have (those being deleted included).
+    pub albums: u64,
+}
+
+/// An album about to be created ([`Catalog::create_album`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAlbum {
+    /// Its id (a UUIDv7, so albums sort by creation time).
+    pub id: Uuid,
+    /// Its name, as [`thumbforge_core::describe::parse_album_name`] gives it.
+    pub name: String,
+    /// When it was created (epoch milliseconds).
+    pub created_at_ms: u64,
+}
+
+/// An album as read, with what its memberships say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Album {
+    /// Its id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// When it was created (epoch milliseconds).
+    pub created_at_ms: u64,
+    /// How many photos are in it.
+    pub count: u64,
+    /// The newest photo in it; `None` when it is empty.
+    pub cover: Option<Box<ImageRecord>>,
+}
+
+/// What [`Catalog::add_to_album`] or [`Catalog::remove_from_album`] did (or found).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// The photo is now in the album.
+    Added,
+    /// The photo was already in the album; nothing changed.
+    AlreadyMember,
+    /// The photo is no longer in the album.
+    Removed,
+    /// The photo was not in the album; nothing changed.
+    NotMember,
+    /// There is no such album (or it is being deleted); nothing changed.
+    NoAlbum,
+    /// There is no such photo; nothing changed.
+    NoImage,
+    /// The photo is already in
+    /// [`ALBUMS_PER_PHOTO_MAX`](thumbforge_core::describe::ALBUMS_PER_PHOTO_MAX) albums;
+    /// nothing changed.
+    TooManyAlbums,
+}
+
+/// Where an account stands, from its tombstone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountState {
+    /// No deletion asked for.
+    Active,
+    /// Being deleted: every creating write is refused with [`CatalogError::AccountDeleted`].
+    Deleting {
+        /// When the deletion was asked for (epoch milliseconds).
+        requested_at_ms: u64,
+        /// How many times the deletion was asked for again (each one runs the worker again).
+        pass: u64,
+        /// The identity provider's user name to delete.
+        username: String,
+    },
+    /// Deleted: only the tombstone is left, until its TTL removes it.
+    Deleted {
+        /// When the deletion was asked for (epoch milliseconds).
+        requested_at_ms: u64,
+        /// When it completed (epoch milliseconds).
+        deleted_at_ms: u64,
+    },
 }
 
 /// What [`Catalog::finish`] did.
@@ -332,6 +410,180 @@ pub trait Catalog: Send + Sync {
     ///
     /// [`CatalogError::Corrupt`]; [`CatalogError::Unavailable`].
     fn profile(&self, owner: &Owner) -> impl Future<Output = Result<Profile, CatalogError>> + Send;
+
+    /// Creates an empty album and counts it in the profile, in one transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::InvalidRequest`] for a name that is not checked (see
+    /// [`thumbforge_core::describe::parse_album_name`]); [`CatalogError::LimitReached`] when the
+    /// owner already has [`ALBUMS_MAX`](thumbforge_core::describe::ALBUMS_MAX) albums;
+    /// [`CatalogError::AccountDeleted`]; [`CatalogError::AlreadyExists`] for an id the owner
+    /// has; [`CatalogError::Unavailable`]. Nothing changes on an error.
+    fn create_album(
+        &self,
+        owner: &Owner,
+        album: &NewAlbum,
+    ) -> impl Future<Output = Result<Album, CatalogError>> + Send;
+
+    /// Every album of the owner's (at most
+    /// [`ALBUMS_MAX`](thumbforge_core::describe::ALBUMS_MAX)), newest first, with its count
+    /// and cover; albums being deleted are left out.
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::Corrupt`]; [`CatalogError::Unavailable`].
+    fn list_albums(&self, owner: &Owner) -> impl Future<Output = Result<Vec<Album>, CatalogError>> + Send;
+
+    /// One album of the owner's with its count and cover; `None` when there is none (or it is
+    /// being deleted).
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::Corrupt`]; [`CatalogError::Unavailable`].
+    fn get_album(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<Album>, CatalogError>> + Send;
+
+    /// Renames an album, returning it as it now is; `None` (and nothing created) when there is
+    /// no such album or it is being deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::InvalidRequest`] for a name that is not checked;
+    /// [`CatalogError::Corrupt`]; [`CatalogError::Unavailable`].
+    fn rename_album(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Album>, CatalogError>> + Send;
+
+    /// Deletes an album (its photos are kept): marks it as being deleted (so nothing more can be
+    /// added to it), takes every photo out of it, then deletes it and uncounts it from the
+    /// profile. Calling it again on an album whose delete was interrupted completes that delete.
+    /// `false` only when there is no such album.
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::Corrupt`]; [`CatalogError::Unavailable`] (the album then stays marked,
+    /// invisible, until a call completes it).
+    fn delete_album(
+        &self,
+        owner: &Owner,
+        id: Uuid,
+    ) -> impl Future<Output = Result<bool, CatalogError>> + Send;
+
+    /// Puts a photo into an album (idempotent): [`Membership::Added`], or what stopped it
+    /// ([`Membership::NoAlbum`] is checked first, then [`Membership::NoImage`],
+    /// [`Membership::AlreadyMember`], [`Membership::TooManyAlbums`]). The photo's `albums`, its
+    /// revision and the membership item change in one transaction, conditioned on the revision
+    /// read, the album still there and not being deleted, and the account not being deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::AccountDeleted`]; [`CatalogError::Corrupt`];
+    /// [`CatalogError::Unavailable`].
+    fn add_to_album(
+        &self,
+        owner: &Owner,
+        album: Uuid,
+        image: Uuid,
+    ) -> impl Future<Output = Result<Membership, CatalogError>> + Send;
+
+    /// Takes a photo out of an album (idempotent): [`Membership::Removed`],
+    /// [`Membership::NotMember`], [`Membership::NoAlbum`] or [`Membership::NoImage`].
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::Corrupt`]; [`CatalogError::Unavailable`].
+    fn remove_from_album(
+        &self,
+        owner: &Owner,
+        album: Uuid,
+        image: Uuid,
+    ) -> impl Future<Output = Result<Membership, CatalogError>> + Send;
+
+    /// The photos of an album, newest first, paged as [`Catalog::list`] (the cursor is a photo
+    /// id); with `tag` (normalised), only those carrying it. `None` when there is no such album
+    /// (or it is being deleted). Queries of the album's memberships only, never a scan.
+    ///
+    /// # Errors
+    ///
+    /// As [`Catalog::list`].
+    fn list_album(
+        &self,
+        owner: &Owner,
+        album: Uuid,
+        tag: Option<&str>,
+        limit: u16,
+        after: Option<Uuid>,
+    ) -> impl Future<Output = Result<Option<Page>, CatalogError>> + Send;
+
+    /// Starts deleting the owner's account: writes its tombstone (`deleting`, pass 0) if there is
+    /// none; if it is already `deleting`, bumps its pass (which runs the deletion worker again
+    /// through the table's stream); either way returns the tombstone's state (`Deleted` when the
+    /// deletion had completed, unchanged). From then on every creating write is refused.
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::Corrupt`]; [`CatalogError::Unavailable`].
+    fn begin_account_deletion(
+        &self,
+        owner: &Owner,
+        username: &str,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<AccountState, CatalogError>> + Send;
+
+    /// The state of the owner's account, from its tombstone.
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::Corrupt`]; [`CatalogError::Unavailable`].
+    fn account_state(&self, owner: &Owner)
+    -> impl Future<Output = Result<AccountState, CatalogError>> + Send;
+
+    /// Up to `limit` (1..=[`MAX_PAGE`]) of the owner's remaining images, whatever their status
+    /// (for the deletion worker, which deletes each with [`Catalog::delete`]).
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::InvalidRequest`] for a `limit` out of range; [`CatalogError::Corrupt`];
+    /// [`CatalogError::Unavailable`].
+    fn account_images(
+        &self,
+        owner: &Owner,
+        limit: u16,
+    ) -> impl Future<Output = Result<Vec<ImageRecord>, CatalogError>> + Send;
+
+    /// Deletes up to `limit` (1..=[`MAX_PAGE`]) of the owner's remaining items that are neither
+    /// images nor the tombstone (albums, memberships, tag index items, release markers), and the
+    /// profile last of all: only once nothing else but images' absence is left. Returns how many
+    /// it deleted: `0` means only images (if any) and the tombstone remain.
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::InvalidRequest`] for a `limit` out of range; [`CatalogError::Unavailable`].
+    fn clear_account(
+        &self,
+        owner: &Owner,
+        limit: u16,
+    ) -> impl Future<Output = Result<usize, CatalogError>> + Send;
+
+    /// Marks the owner's account deleted (`deletedAt`, and the tombstone's TTL
+    /// [`TOMBSTONE_TTL_S`](schema::TOMBSTONE_TTL_S) later), if it is being deleted; `false`
+    /// (nothing changed) otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::Unavailable`].
+    fn finish_account_deletion(
+        &self,
+        owner: &Owner,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<bool, CatalogError>> + Send;
 }
 
 /// Checks that an edit is what [`thumbforge_core::describe::parse_edit`] makes: normalised,
@@ -367,13 +619,30 @@ pub(crate) fn apply_edit(details: &mut Details, edit: &Edit) {
 
 /// Checks a page size for [`Catalog::list`].
 pub(crate) fn check_limit(limit: u16) -> Result<(), CatalogError> {
+    check_limit_of("list", limit)
+}
+
+/// Checks a page size for `operation`.
+pub(crate) fn check_limit_of(operation: &'static str, limit: u16) -> Result<(), CatalogError> {
     if (1..=MAX_PAGE).contains(&limit) {
         Ok(())
     } else {
         Err(CatalogError::InvalidRequest {
-            operation: "list",
+            operation,
             message: format!("the page size must be 1 to {MAX_PAGE}, not {limit}"),
         })
+    }
+}
+
+/// Checks that an album name is what [`thumbforge_core::describe::parse_album_name`] makes.
+pub(crate) fn check_album_name(operation: &'static str, name: &str) -> Result<(), CatalogError> {
+    match thumbforge_core::describe::check_album_name(name) {
+        Ok(checked) if checked == name => Ok(()),
+        Ok(_) => Err(CatalogError::InvalidRequest {
+            operation,
+            message: format!("the album name {name:?} is not trimmed"),
+        }),
+        Err(problems) => Err(CatalogError::InvalidRequest { operation, message: problems.join("; ") }),
     }
 }
 

@@ -6,13 +6,24 @@
 //!
 //! | item    | `pk`           | `sk`                 | attributes |
 //! |---------|----------------|----------------------|------------|
-//! | image   | `USER#<owner>` | `IMAGE#<uuidv7>`     | `type`=`image`, `id`, `owner`, `filename`, `contentType`, `size` (N bytes), `createdAt` (N ms), `status`; once edited: `title`, `description`, `tags` (SS), `revision` (N); pending: `expiresAt` (N s); finished: `finishedAt` (N ms); ready: `source` (M), `renditions` (L of M); rejected: `reason`, `message` |
-//! | profile | `USER#<owner>` | `PROFILE`            | `type`=`profile`, `images` (N), `bytes` (N) |
+//! | image   | `USER#<owner>` | `IMAGE#<uuidv7>`     | `type`=`image`, `id`, `owner`, `filename`, `contentType`, `size` (N bytes), `createdAt` (N ms), `status`; once edited: `title`, `description`, `tags` (SS), `revision` (N); in albums: `albums` (SS of album ids, at most 32; absent when none); pending: `expiresAt` (N s); finished: `finishedAt` (N ms); ready: `source` (M), `renditions` (L of M); rejected: `reason`, `message` |
+//! | profile | `USER#<owner>` | `PROFILE`            | `type`=`profile`, `images` (N), `bytes` (N), `albums` (N) |
 //! | tag index | `USER#<owner>` | `TAG#<tag>#<uuidv7>` | `type`=`tag`, `id` |
 //! | release marker | `USER#<owner>` | `RELEASED#<uuidv7>` | `type`=`released`, `expiresAt` (N s) |
+//! | album   | `USER#<owner>` | `ALBUM#<uuidv7>`     | `type`=`album`, `id`, `name`, `createdAt` (N ms); while being deleted: `deleting` (BOOL true) |
+//! | membership | `USER#<owner>` | `MEMBER#<albumId>#<imageId>` | `type`=`member`, `album`, `image` |
+//! | account tombstone | `USER#<owner>` | `DELETED` | `type`=`deleted`, `status` (`deleting`/`deleted`), `requestedAt` (N ms), `username` (S), `pass` (N); once deleted: `deletedAt` (N ms), `expiresAt` (N s) |
 //!
 //! The id in `sk` is hyphenated lower-case, so the sort key orders images by id, which for
-//! UUIDv7 is creation time.
+//! UUIDv7 is creation time. The same holds for albums, and for an album's memberships, which
+//! sort by their image's id: an album's photos newest first are one `Query` (backwards).
+//!
+//! An image's `albums` set and its membership items change in one transaction (adding to or
+//! removing from an album, deleting the image), each conditioned on the image's `revision`,
+//! which they bump; so the set always names exactly the albums with a membership item of it.
+//! While an album is being deleted it carries `deleting`, so no membership can be added to it.
+//! The account tombstone exists from the moment the user asked for their account to be deleted:
+//! every write that creates something is conditioned on its absence.
 
 use std::time::Duration;
 
@@ -75,6 +86,49 @@ pub const RELEASED_PREFIX: &str = "RELEASED#";
 pub const RELEASED_MARKER_TTL_S: u64 = 2 * 86_400;
 /// [`TYPE`] of a release marker.
 pub const TYPE_RELEASED: &str = "released";
+
+/// An album's `sk` = this + its hyphenated lower-case id.
+pub const ALBUM_PREFIX: &str = "ALBUM#";
+/// A membership item's `sk` = this + the album id + `#` + the image id.
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+/// The account tombstone's `sk`.
+pub const TOMBSTONE_SK: &str = "DELETED";
+/// [`TYPE`] of an album.
+pub const TYPE_ALBUM: &str = "album";
+/// [`TYPE`] of a membership item.
+pub const TYPE_MEMBER: &str = "member";
+/// [`TYPE`] of the account tombstone.
+pub const TYPE_DELETED: &str = "deleted";
+/// Album: its name (S).
+pub const NAME: &str = "name";
+/// Album: present (BOOL true) while it is being deleted.
+pub const DELETING: &str = "deleting";
+/// Membership: the album id (S).
+pub const ALBUM: &str = "album";
+/// Membership: the image id (S).
+pub const IMAGE: &str = "image";
+/// Image: the albums it is in (SS of album ids; absent when none). Profile: how many albums
+/// (N).
+pub const ALBUMS: &str = "albums";
+/// Tombstone: when the deletion was asked for (N, epoch ms).
+pub const REQUESTED_AT: &str = "requestedAt";
+/// Tombstone: the identity provider's user name to delete (S).
+pub const USERNAME: &str = "username";
+/// Tombstone: bumped to run the deletion worker again through the stream (N).
+pub const PASS: &str = "pass";
+/// Tombstone: when everything was deleted (N, epoch ms).
+pub const DELETED_AT: &str = "deletedAt";
+/// [`STATUS`] of a tombstone whose account is being deleted.
+pub const STATUS_DELETING: &str = "deleting";
+/// [`STATUS`] of a tombstone whose account is deleted.
+pub const STATUS_DELETED: &str = "deleted";
+/// How long a `deleted` tombstone is kept, in seconds (its [`TTL_ATTRIBUTE`] is set to this
+/// after `deletedAt`): longer than the stream keeps records (a day).
+pub const TOMBSTONE_TTL_S: u64 = 2 * 86_400;
+
+/// The table stream's filter (EventBridge pattern syntax) for the account deletion worker: the
+/// tombstone inserted, or modified (its `pass` bumped), while its status is `deleting`.
+pub const ACCOUNT_DELETION_FILTER: &str = r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"Keys":{"sk":{"S":["DELETED"]}},"NewImage":{"status":{"S":["deleting"]}}}}"#;
 
 /// The item kind attribute (S).
 pub const TYPE: &str = "type";
@@ -150,6 +204,42 @@ pub fn released_sk(id: Uuid) -> String {
     format!("{RELEASED_PREFIX}{}", id.hyphenated())
 }
 
+/// The sort key of album `id`.
+#[must_use]
+pub fn album_sk(id: Uuid) -> String {
+    format!("{ALBUM_PREFIX}{}", id.hyphenated())
+}
+
+/// The sort key of the membership of image `image` in album `album`.
+#[must_use]
+pub fn member_sk(album: Uuid, image: Uuid) -> String {
+    format!("{MEMBER_PREFIX}{}#{}", album.hyphenated(), image.hyphenated())
+}
+
+/// The sort key prefix of every membership of album `album`.
+#[must_use]
+pub fn member_prefix(album: Uuid) -> String {
+    format!("{MEMBER_PREFIX}{}#", album.hyphenated())
+}
+
+/// The album id in an album sort key, if it is one (canonical hyphenated lower-case only).
+#[must_use]
+pub fn parse_album_sk(sk: &str) -> Option<Uuid> {
+    canonical_uuid(sk.strip_prefix(ALBUM_PREFIX)?)
+}
+
+/// The album and image ids in a membership sort key, if it is one.
+#[must_use]
+pub fn parse_member_sk(sk: &str) -> Option<(Uuid, Uuid)> {
+    let (album, image) = sk.strip_prefix(MEMBER_PREFIX)?.split_once('#')?;
+    Some((canonical_uuid(album)?, canonical_uuid(image)?))
+}
+
+fn canonical_uuid(text: &str) -> Option<Uuid> {
+    let parsed = Uuid::try_parse(text).ok()?;
+    (parsed.hyphenated().to_string() == text).then_some(parsed)
+}
+
 /// The owner id in a partition key, if it is one.
 #[must_use]
 pub fn parse_user_pk(pk: &str) -> Option<&str> {
@@ -159,9 +249,7 @@ pub fn parse_user_pk(pk: &str) -> Option<&str> {
 /// The image id in an image sort key, if it is one (canonical hyphenated lower-case only).
 #[must_use]
 pub fn parse_image_sk(sk: &str) -> Option<Uuid> {
-    let id = sk.strip_prefix(IMAGE_PREFIX)?;
-    let parsed = Uuid::try_parse(id).ok()?;
-    (parsed.hyphenated().to_string() == id).then_some(parsed)
+    canonical_uuid(sk.strip_prefix(IMAGE_PREFIX)?)
 }
 
 /// What [`create_table`] found.
@@ -346,5 +434,24 @@ mod tests {
         let mut by_id = ids;
         by_id.sort();
         assert_eq!(by_key, by_id);
+    }
+
+    #[test]
+    fn album_and_membership_keys_round_trip() {
+        let (album, image) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(parse_album_sk(&album_sk(album)), Some(album));
+        assert_eq!(parse_member_sk(&member_sk(album, image)), Some((album, image)));
+        assert!(member_sk(album, image).starts_with(&member_prefix(album)));
+        assert_eq!(parse_album_sk(&image_sk(album)), None);
+        assert_eq!(parse_member_sk(&format!("{MEMBER_PREFIX}{album}")), None);
+        assert_eq!(parse_member_sk(&format!("{MEMBER_PREFIX}{album}#x")), None);
+    }
+
+    #[test]
+    fn the_account_deletion_filter_is_json_matching_the_tombstone() {
+        let filter: serde_json::Value = serde_json::from_str(ACCOUNT_DELETION_FILTER).unwrap();
+        assert_eq!(filter["dynamodb"]["Keys"]["sk"]["S"][0], TOMBSTONE_SK);
+        assert_eq!(filter["dynamodb"]["NewImage"][STATUS]["S"][0], STATUS_DELETING);
+        assert_eq!(filter["eventName"], serde_json::json!(["INSERT", "MODIFY"]));
     }
 }

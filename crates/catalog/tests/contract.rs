@@ -72,6 +72,14 @@ contract_tests!(
     edits_set_and_clear_details_and_keep_the_tag_index,
     tagged_listing_pages_newest_first_inside_the_partition,
     concurrent_edits_and_a_delete_leave_one_consistent_state,
+    albums_are_invisible_to_other_owners,
+    albums_hold_each_photo_once_and_count_it,
+    deleting_an_album_keeps_its_photos,
+    deleting_a_photo_removes_its_memberships,
+    concurrent_album_changes_leave_one_consistent_state,
+    album_listing_pages_newest_first_with_a_tag_filter,
+    album_limits_are_enforced,
+    account_deletion_refuses_writes_then_clears_everything,
 );
 
 #[tokio::test]
@@ -228,4 +236,135 @@ async fn a_server_that_is_gone_is_a_transient_error() {
     let error = catalog.profile(&owner).await.unwrap_err();
     assert!(error.is_transient(), "{error:?}");
     assert!(error.to_string().starts_with(&format!("profile in {TABLE} at pk=USER#o sk=PROFILE")), "{error}");
+}
+
+/// Every item of `owner`'s partition, as `(sk, type)`.
+async fn partition(catalog: &DynamoCatalog, owner: &Owner) -> Vec<(String, String)> {
+    let out = catalog
+        .client()
+        .query()
+        .table_name(TABLE)
+        .key_condition_expression("#pk = :pk")
+        .expression_attribute_names("#pk", schema::PK)
+        .expression_attribute_values(":pk", AttributeValue::S(schema::user_pk(owner)))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let text = |item: &std::collections::HashMap<String, AttributeValue>, name: &str| match item.get(name) {
+        Some(AttributeValue::S(text)) => text.clone(),
+        other => format!("{other:?}"),
+    };
+    out.items().iter().map(|item| (text(item, schema::SK), text(item, schema::TYPE))).collect()
+}
+
+#[tokio::test]
+async fn an_interrupted_album_delete_completes_in_memory() {
+    let catalog = MemoryCatalog::new();
+    let interrupt = |owner: Owner, album: Uuid| {
+        let marked = catalog.interrupt_album_delete(&owner, album);
+        async move { if marked { Ok(()) } else { Err("no album to interrupt".to_owned()) } }
+    };
+    contract::interrupted_album_delete_completes(&catalog, interrupt).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_album_delete_completes_in_dynamodb() {
+    let (server, catalog) = dynamo().await;
+    let client = catalog.client().clone();
+    let interrupt = |owner: Owner, album: Uuid| async move {
+        // What the first step of delete_album writes, and nothing more.
+        client
+            .update_item()
+            .table_name(TABLE)
+            .key(schema::PK, AttributeValue::S(schema::user_pk(&owner)))
+            .key(schema::SK, AttributeValue::S(schema::album_sk(album)))
+            .update_expression("SET #deleting = :true")
+            .expression_attribute_names("#deleting", schema::DELETING)
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    contract::interrupted_album_delete_completes(&catalog, interrupt).await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_photo_leaves_no_membership_or_tag_item() {
+    use thumbforge_catalog::{Edit, Membership, NewAlbum};
+    let (server, catalog) = dynamo().await;
+    let owner = Owner::new(format!("raw-{}", Uuid::now_v7())).unwrap();
+    let photo = image();
+    catalog.create(&owner, &photo).await.unwrap();
+    let edit = Edit { tags: Some(vec!["a".into(), "b".into()]), ..Edit::default() };
+    catalog.edit(&owner, photo.id, &edit).await.unwrap();
+    let mut albums = Vec::new();
+    for i in 0..3 {
+        let album = NewAlbum { id: Uuid::now_v7(), name: format!("album {i}"), created_at_ms: 1 };
+        catalog.create_album(&owner, &album).await.unwrap();
+        assert_eq!(catalog.add_to_album(&owner, album.id, photo.id).await.unwrap(), Membership::Added);
+        albums.push(album.id);
+    }
+    let kinds = |items: &[(String, String)], kind: &str| items.iter().filter(|(_, t)| t == kind).count();
+    let before = partition(&catalog, &owner).await;
+    assert_eq!(
+        (kinds(&before, "member"), kinds(&before, "tag"), kinds(&before, "album")),
+        (3, 2, 3),
+        "{before:?}"
+    );
+    let item = catalog
+        .client()
+        .get_item()
+        .table_name(TABLE)
+        .key(schema::PK, AttributeValue::S(schema::user_pk(&owner)))
+        .key(schema::SK, AttributeValue::S(schema::image_sk(photo.id)))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let Some(AttributeValue::Ss(set)) = item.get(schema::ALBUMS) else { panic!("{item:?}") };
+    assert_eq!(set.len(), 3);
+
+    catalog.delete(&owner, photo.id).await.unwrap().unwrap();
+    let after = partition(&catalog, &owner).await;
+    assert!(after.iter().all(|(sk, _)| !sk.starts_with("MEMBER#") && !sk.starts_with("TAG#")), "{after:?}");
+    assert_eq!(kinds(&after, "album"), 3, "{after:?}");
+    // Taking a photo out of its last album removes the attribute (DynamoDB has no empty set).
+    let other = image();
+    catalog.create(&owner, &other).await.unwrap();
+    catalog.add_to_album(&owner, albums[0], other.id).await.unwrap();
+    catalog.remove_from_album(&owner, albums[0], other.id).await.unwrap();
+    assert_eq!(catalog.get(&owner, other.id).await.unwrap().unwrap().albums, Vec::<Uuid>::new());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_leaves_only_its_tombstone() {
+    let (server, catalog) = dynamo().await;
+    let memory = MemoryCatalog::new();
+    // The contract's account check, then the partition it used, read raw.
+    contract::account_deletion_refuses_writes_then_clears_everything(&catalog).await.unwrap();
+    contract::account_deletion_refuses_writes_then_clears_everything(&memory).await.unwrap();
+    let scanned = catalog.client().scan().table_name(TABLE).send().await.unwrap();
+    let items = scanned.items();
+    assert!(!items.is_empty());
+    for item in items {
+        let sk = item.get(schema::SK).cloned();
+        assert_eq!(sk, Some(AttributeValue::S(schema::TOMBSTONE_SK.into())), "{item:?}");
+        assert_eq!(item.get(schema::STATUS), Some(&AttributeValue::S(schema::STATUS_DELETED.into())));
+        let number = |name: &str| match item.get(name) {
+            Some(AttributeValue::N(n)) => n.parse::<u64>().unwrap(),
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(
+            number(schema::TTL_ATTRIBUTE),
+            number(schema::DELETED_AT) / 1000 + schema::TOMBSTONE_TTL_S
+        );
+        assert!(matches!(item.get(schema::USERNAME), Some(AttributeValue::S(u)) if u == "alice@example.com"));
+        assert_eq!(number(schema::PASS), 1);
+    }
+    server.shutdown().await;
 }

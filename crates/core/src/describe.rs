@@ -19,6 +19,23 @@ pub const TAG_MAX_CHARS: usize = 32;
 /// The fields an edit may carry.
 pub const EDIT_FIELDS: [&str; 3] = ["title", "description", "tags"];
 
+/// The most items one DynamoDB transaction (`TransactWriteItems`) may hold.
+pub const TRANSACTION_ITEMS_MAX: usize = 100;
+/// Most albums one photo may be in.
+///
+/// A photo's delete is one transaction holding the image item, the profile's update, one tag
+/// index item per tag (at most [`TAGS_MAX`]) and one membership item per album it is in (at most
+/// this many): `1 + 1 + 20 + 32 = 54` items, well below DynamoDB's [`TRANSACTION_ITEMS_MAX`], so
+/// deleting a photo never has to be split (and can never half happen). An edit replacing every
+/// tag writes at most `1 + 2 × 20` items, plus the account check: 42.
+pub const ALBUMS_PER_PHOTO_MAX: usize = 32;
+/// Most albums one user may have.
+pub const ALBUMS_MAX: usize = 200;
+/// Longest album name, in characters.
+pub const ALBUM_NAME_MAX_CHARS: usize = 100;
+/// The fields an album's body (`POST`/`PATCH` of an album) carries.
+pub const ALBUM_FIELDS: [&str; 1] = ["name"];
+
 /// A checked edit. For each field, `None` leaves it as it is; a title or description of
 /// `Some(None)` clears it; `Some(tags)` replaces the tags (an empty list removes them all).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -145,6 +162,60 @@ pub fn parse_edit(body: &Value) -> Result<Edit, Vec<String>> {
     if problems.is_empty() { Ok(edit) } else { Err(problems) }
 }
 
+/// Reads an album's name from a body: a JSON object `{"name": string}` (for creating and
+/// renaming an album). The name is trimmed and must then be 1–[`ALBUM_NAME_MAX_CHARS`]
+/// characters without control characters.
+///
+/// # Errors
+///
+/// Every problem found: not an object, unknown fields, no `name`, not a string, empty, too long,
+/// control characters.
+pub fn parse_album_name(value: &Value) -> Result<String, Vec<String>> {
+    let Some(fields) = value.as_object() else {
+        return Err(vec!["the body must be a JSON object with a `name`".to_owned()]);
+    };
+    let mut problems = Vec::new();
+    for name in fields.keys().filter(|name| !ALBUM_FIELDS.contains(&name.as_str())) {
+        problems.push(format!("unknown field `{name}` (allowed: `name`)"));
+    }
+    let mut checked = None;
+    match fields.get("name") {
+        None => problems.push("`name` is missing".to_owned()),
+        Some(Value::String(raw)) => match check_album_name(raw) {
+            Ok(name) => checked = Some(name),
+            Err(mut found) => problems.append(&mut found),
+        },
+        Some(_) => problems.push("`name` must be a string".to_owned()),
+    }
+    match checked {
+        Some(name) if problems.is_empty() => Ok(name),
+        _ => Err(problems),
+    }
+}
+
+/// An album name as stored: `raw` trimmed, 1–[`ALBUM_NAME_MAX_CHARS`] characters, no control
+/// characters.
+///
+/// # Errors
+///
+/// Every rule it breaks.
+pub fn check_album_name(raw: &str) -> Result<String, Vec<String>> {
+    let name = raw.trim();
+    let mut problems = Vec::new();
+    let count = name.chars().count();
+    if count == 0 {
+        problems.push("`name` is empty".to_owned());
+    }
+    if count > ALBUM_NAME_MAX_CHARS {
+        problems
+            .push(format!("`name` is {count} characters long, at most {ALBUM_NAME_MAX_CHARS} are allowed"));
+    }
+    if name.chars().any(char::is_control) {
+        problems.push("`name` holds control characters".to_owned());
+    }
+    if problems.is_empty() { Ok(name.to_owned()) } else { Err(problems) }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
@@ -216,5 +287,60 @@ mod tests {
             let problems = parse_edit(&body).unwrap_err();
             assert!(problems[0].contains(problem), "{body}: {problems:?}");
         }
+    }
+
+    #[test]
+    fn a_photo_delete_fits_in_one_transaction() {
+        // The image, the profile, its tag index items and its album memberships.
+        let delete = 1 + 1 + TAGS_MAX + ALBUMS_PER_PHOTO_MAX;
+        assert_eq!(delete, 54);
+        const { assert!(1 + 1 + TAGS_MAX + ALBUMS_PER_PHOTO_MAX <= TRANSACTION_ITEMS_MAX) };
+        // An edit replacing every tag: the image, the old tags' deletes, the new tags' puts and
+        // the account check.
+        let edit = 1 + 2 * TAGS_MAX + 1;
+        assert_eq!(edit, 42);
+        const { assert!(2 + 2 * TAGS_MAX <= TRANSACTION_ITEMS_MAX) };
+    }
+
+    #[test]
+    fn album_names_are_trimmed_and_checked() {
+        assert_eq!(parse_album_name(&json!({"name": "  Holidays 2026 🌴 "})).unwrap(), "Holidays 2026 🌴");
+        let longest = "é".repeat(ALBUM_NAME_MAX_CHARS);
+        assert_eq!(parse_album_name(&json!({ "name": longest })).unwrap(), longest);
+        assert_eq!(
+            parse_album_name(&json!({"name": "x".repeat(ALBUM_NAME_MAX_CHARS + 1)})).unwrap_err(),
+            ["`name` is 101 characters long, at most 100 are allowed"]
+        );
+        assert_eq!(parse_album_name(&json!({"name": "   "})).unwrap_err(), ["`name` is empty"]);
+        assert_eq!(
+            parse_album_name(&json!({"name": "a\u{7}b"})).unwrap_err(),
+            ["`name` holds control characters"]
+        );
+        assert_eq!(
+            parse_album_name(&json!({"name": "a\nb"})).unwrap_err(),
+            ["`name` holds control characters"]
+        );
+        for (body, problem) in [
+            (json!({}), "`name` is missing"),
+            (json!([]), "must be a JSON object"),
+            (json!("name"), "must be a JSON object"),
+            (json!({"name": 5}), "`name` must be a string"),
+            (json!({"name": null}), "`name` must be a string"),
+        ] {
+            let problems = parse_album_name(&body).unwrap_err();
+            assert!(problems[0].contains(problem), "{body}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn every_album_problem_is_listed_at_once() {
+        let problems = parse_album_name(&json!({"name": format!("{}\u{0}", "x".repeat(120)), "owner": "x"}))
+            .unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("unknown field `owner`"), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("121 characters long")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("control characters")), "{problems:?}");
+        let unknown = parse_album_name(&json!({"name": "ok", "cover": "x"})).unwrap_err();
+        assert_eq!(unknown, ["unknown field `cover` (allowed: `name`)"]);
     }
 }

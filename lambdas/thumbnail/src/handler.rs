@@ -463,7 +463,10 @@ mod tests {
     use std::sync::Mutex;
 
     use serde_json::json;
-    use thumbforge_catalog::{Edit, ImageRecord, MEMORY_TABLE, MemoryCatalog, NewImage, Page, Profile};
+    use thumbforge_catalog::{
+        AccountState, Album, Edit, ImageRecord, MEMORY_TABLE, Membership, MemoryCatalog, NewAlbum, NewImage,
+        Page, Profile,
+    };
 
     use super::*;
 
@@ -613,6 +616,72 @@ mod tests {
         }
         async fn profile(&self, owner: &Owner) -> Result<Profile, CatalogError> {
             self.inner.profile(owner).await
+        }
+        async fn create_album(&self, owner: &Owner, album: &NewAlbum) -> Result<Album, CatalogError> {
+            self.inner.create_album(owner, album).await
+        }
+        async fn list_albums(&self, owner: &Owner) -> Result<Vec<Album>, CatalogError> {
+            self.inner.list_albums(owner).await
+        }
+        async fn get_album(&self, owner: &Owner, id: Uuid) -> Result<Option<Album>, CatalogError> {
+            self.inner.get_album(owner, id).await
+        }
+        async fn rename_album(
+            &self,
+            owner: &Owner,
+            id: Uuid,
+            name: &str,
+        ) -> Result<Option<Album>, CatalogError> {
+            self.inner.rename_album(owner, id, name).await
+        }
+        async fn delete_album(&self, owner: &Owner, id: Uuid) -> Result<bool, CatalogError> {
+            self.inner.delete_album(owner, id).await
+        }
+        async fn add_to_album(
+            &self,
+            owner: &Owner,
+            album: Uuid,
+            image: Uuid,
+        ) -> Result<Membership, CatalogError> {
+            self.inner.add_to_album(owner, album, image).await
+        }
+        async fn remove_from_album(
+            &self,
+            owner: &Owner,
+            album: Uuid,
+            image: Uuid,
+        ) -> Result<Membership, CatalogError> {
+            self.inner.remove_from_album(owner, album, image).await
+        }
+        async fn list_album(
+            &self,
+            owner: &Owner,
+            album: Uuid,
+            tag: Option<&str>,
+            limit: u16,
+            after: Option<Uuid>,
+        ) -> Result<Option<Page>, CatalogError> {
+            self.inner.list_album(owner, album, tag, limit, after).await
+        }
+        async fn begin_account_deletion(
+            &self,
+            owner: &Owner,
+            username: &str,
+            now_ms: u64,
+        ) -> Result<AccountState, CatalogError> {
+            self.inner.begin_account_deletion(owner, username, now_ms).await
+        }
+        async fn account_state(&self, owner: &Owner) -> Result<AccountState, CatalogError> {
+            self.inner.account_state(owner).await
+        }
+        async fn account_images(&self, owner: &Owner, limit: u16) -> Result<Vec<ImageRecord>, CatalogError> {
+            self.inner.account_images(owner, limit).await
+        }
+        async fn clear_account(&self, owner: &Owner, limit: u16) -> Result<usize, CatalogError> {
+            self.inner.clear_account(owner, limit).await
+        }
+        async fn finish_account_deletion(&self, owner: &Owner, now_ms: u64) -> Result<bool, CatalogError> {
+            self.inner.finish_account_deletion(owner, now_ms).await
         }
     }
 
