@@ -1,6 +1,6 @@
 //! `cargo xtask tfvars [--check]`: the typed configuration (`thumbforge.toml` through
 //! `thumbforge_core::Config`, the API's routes from `thumbforge_core::routes`, the edge's
-//! headers from `thumbforge_core::web` and the clean-up's stream filter from
+//! headers from `thumbforge_core::web` and the clean-up's stream filters from
 //! `thumbforge_catalog::schema`) written as
 //! Terraform variables to `terraform/generated.auto.tfvars.json`, which Terraform loads by itself.
 //! The file is committed; `--check` fails when it no longer matches its sources.
@@ -46,6 +46,7 @@ pub struct TfVars {
     auth: AuthVars,
     security_headers: SecurityHeaders,
     upload_cors: UploadCors,
+    download_cors: DownloadCors,
     site_files: BTreeMap<String, SiteFile>,
 }
 
@@ -130,15 +131,18 @@ impl AuthVars {
     }
 }
 
-/// `[cleanup]` and the stream filter: the `cleanup` variable (terraform/variables.tf), which the
+/// `[cleanup]` and the stream filters: the `cleanup` variable (terraform/variables.tf), which the
 /// table stream's event source mapping (terraform/cleanup.tf) is built from.
 #[derive(Debug, Serialize)]
 struct CleanupVars {
     batch_size: u16,
     max_retries: u32,
     max_record_age_seconds: u32,
-    /// [`schema::REMOVED_IMAGES_FILTER`]: the JSON text of the pattern, as Lambda takes it.
-    filter_pattern: &'static str,
+    /// [`schema::REMOVED_IMAGES_FILTER`] (removed image items) and
+    /// [`schema::ACCOUNT_DELETION_FILTER`] (an account's tombstone while it is deleting), in this
+    /// order: the JSON text of each pattern, as Lambda takes it; one filter each on the mapping,
+    /// which invokes the function for a record any of them matches.
+    filter_patterns: [&'static str; 2],
 }
 
 impl CleanupVars {
@@ -150,7 +154,7 @@ impl CleanupVars {
             batch_size,
             max_retries,
             max_record_age_seconds,
-            filter_pattern: schema::REMOVED_IMAGES_FILTER,
+            filter_patterns: [schema::REMOVED_IMAGES_FILTER, schema::ACCOUNT_DELETION_FILTER],
         }
     }
 }
@@ -168,6 +172,12 @@ struct UploadCors {
     allowed_headers: Vec<&'static str>,
     expose_headers: Vec<&'static str>,
     max_age_seconds: u32,
+}
+
+/// The media bucket's CORS rule for the page's `GET` of an original's signed URL.
+#[derive(Debug, Serialize)]
+struct DownloadCors {
+    expose_headers: Vec<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -219,6 +229,7 @@ impl TfVars {
                 expose_headers: web::UPLOAD_CORS_EXPOSE_HEADERS.to_vec(),
                 max_age_seconds: web::UPLOAD_CORS_MAX_AGE_SECONDS,
             },
+            download_cors: DownloadCors { expose_headers: web::DOWNLOAD_CORS_EXPOSE_HEADERS.to_vec() },
             site_files,
         })
     }
@@ -399,14 +410,16 @@ mod tests {
         assert_eq!(json["max_upload_bytes"], config.limits.max_upload_bytes);
         let env = json["function_environment"].as_object().unwrap();
         assert_eq!(env.len(), thumbforge_core::env::RUNTIME.len());
-        assert_eq!(env["THUMBFORGE_SIZES"], "256,1024");
+        assert_eq!(env["THUMBFORGE_SIZES"], "small=256,medium=1024");
+        assert_eq!(env["THUMBFORGE_DOWNLOAD_EXPIRY_SECONDS"], "60");
         assert!(!env.contains_key(thumbforge_core::env::BUCKET), "Terraform sets the bucket");
         assert_eq!(json["security_headers"]["csp_template"], web::CONTENT_SECURITY_POLICY_TEMPLATE);
         assert_eq!(json["security_headers"]["frame_options"], web::FRAME_OPTIONS);
         assert_eq!(json["upload_cors"]["allowed_headers"][0], web::UPLOAD_CORS_ALLOWED_HEADERS[0]);
+        assert_eq!(json["download_cors"]["expose_headers"], serde_json::json!(["Content-Disposition"]));
     }
 
-    /// `[cleanup]`, the renditions' cache lifetime and the stream filter reach Terraform (the
+    /// `[cleanup]`, the renditions' cache lifetime and the stream filters reach Terraform (the
     /// event source mapping, the `/thumbs/*` behaviour) from their one source each.
     #[test]
     fn the_cleanup_and_the_cache_lifetime_come_from_the_typed_config() {
@@ -424,13 +437,29 @@ mod tests {
                 "batch_size": 25,
                 "max_retries": 3,
                 "max_record_age_seconds": 3600,
-                "filter_pattern": schema::REMOVED_IMAGES_FILTER,
+                "filter_patterns": [schema::REMOVED_IMAGES_FILTER, schema::ACCOUNT_DELETION_FILTER],
             })
         );
-        // A string (Lambda's FilterCriteria takes the pattern's JSON text), and valid JSON.
-        let pattern: serde_json::Value =
-            serde_json::from_str(json["cleanup"]["filter_pattern"].as_str().unwrap()).unwrap();
-        assert_eq!(pattern["eventName"], serde_json::json!(["REMOVE"]));
+        // Strings (Lambda's FilterCriteria takes each pattern's JSON text), each valid JSON: the
+        // removed image items, then the tombstone of an account being deleted.
+        let patterns: Vec<serde_json::Value> = json["cleanup"]["filter_patterns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| serde_json::from_str(p.as_str().unwrap()).unwrap())
+            .collect();
+        assert_eq!(patterns.len(), 2);
+        assert_eq!(patterns[0]["eventName"], serde_json::json!(["REMOVE"]));
+        assert_eq!(
+            patterns[0]["dynamodb"]["Keys"]["sk"]["S"],
+            serde_json::json!([{"prefix": schema::IMAGE_PREFIX}])
+        );
+        assert_eq!(patterns[1]["eventName"], serde_json::json!(["INSERT", "MODIFY"]));
+        assert_eq!(patterns[1]["dynamodb"]["Keys"]["sk"]["S"], serde_json::json!([schema::TOMBSTONE_SK]));
+        assert_eq!(
+            patterns[1]["dynamodb"]["NewImage"][schema::STATUS]["S"],
+            serde_json::json!([schema::STATUS_DELETING])
+        );
         assert_eq!(json["thumbnail_cache_seconds"], 600);
         // The functions get the same lifetime (the renditions' Cache-Control), so the edge and
         // the objects agree.

@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use thumbforge_core::config::Sizes;
 use thumbforge_core::{Config, RuntimeConfig};
 use thumbnail::engine;
 
@@ -65,7 +66,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (job, config) = match (size, full) {
         (Some(size), false) => {
             let mut config = base.runtime();
-            config.thumbnails.sizes = vec![size];
+            config.thumbnails.sizes = Sizes::from([("bench", size)]);
             config.thumbnails.jpeg_quality = 80;
             config.thumbnails.webp = false;
             (format!("{size}px"), config)
@@ -188,7 +189,7 @@ mod tests {
     #[test]
     fn the_size_job_is_one_jpeg_at_quality_80() {
         let a = args(&["--size", "256", "--repeat", "3", "x.jpg"]).unwrap();
-        assert_eq!(a.config.thumbnails.sizes, [256]);
+        assert_eq!(a.config.thumbnails.sizes, Sizes::from([("bench", 256)]));
         assert!(!a.config.thumbnails.webp);
         assert_eq!((a.config.thumbnails.jpeg_quality, a.repeat, a.job.as_str()), (80, 3, "256px"));
     }

@@ -34,6 +34,8 @@ pub struct Config {
     pub limits: Limits,
     /// The pre-signed upload handed out by the presign function.
     pub upload: Upload,
+    /// The pre-signed download of an original (`GET /api/images/{id}/content?size=original`).
+    pub download: Download,
     /// Lambda sizing (deployment only).
     pub functions: Functions,
     /// Log retention (deployment only).
@@ -65,12 +67,82 @@ impl Default for Cleanup {
     }
 }
 
+/// The name `GET /api/images/{id}/content?size=` gives the uploaded file itself: no rendition
+/// may be called so.
+pub const ORIGINAL: &str = "original";
+/// Longest rendition name.
+pub const SIZE_NAME_MAX_CHARS: usize = 16;
+/// The box sizes a rendition may have, in pixels.
+pub const SIZE_PX: (u32, u32) = (16, 4096);
+
+/// The renditions by name (`small = 256`): each fits inside a square box of that many pixels.
+/// Names are what clients ask for (`?size=small`); keys stay `thumbs/{id}/{px}.{ext}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Sizes(BTreeMap<String, u32>);
+
+impl Sizes {
+    /// The sizes of `pairs` (a later pair of the same name replaces an earlier one).
+    pub fn new<S: Into<String>>(pairs: impl IntoIterator<Item = (S, u32)>) -> Self {
+        Self(pairs.into_iter().map(|(name, px)| (name.into(), px)).collect())
+    }
+
+    /// The box of the size called `name`.
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.0.get(name).copied()
+    }
+
+    /// How many sizes are named.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every `(name, px)`, smallest box first (equal boxes, which validation refuses, by name).
+    pub fn smallest_first(&self) -> Vec<(&str, u32)> {
+        let mut sizes: Vec<(&str, u32)> = self.0.iter().map(|(name, &px)| (name.as_str(), px)).collect();
+        sizes.sort_by_key(|&(name, px)| (px, name));
+        sizes
+    }
+
+    /// The names, smallest box first.
+    pub fn names(&self) -> Vec<&str> {
+        self.smallest_first().into_iter().map(|(name, _)| name).collect()
+    }
+
+    /// The boxes, largest first, without duplicates.
+    pub fn px_largest_first(&self) -> Vec<u32> {
+        let mut px: Vec<u32> = self.0.values().copied().collect();
+        px.sort_unstable_by(|a, b| b.cmp(a));
+        px.dedup();
+        px
+    }
+}
+
+impl<S: Into<String>, const N: usize> From<[(S, u32); N]> for Sizes {
+    fn from(pairs: [(S, u32); N]) -> Self {
+        Self::new(pairs)
+    }
+}
+
+/// Whether `name` may name a rendition: 1–[`SIZE_NAME_MAX_CHARS`] characters of `a-z`, not
+/// [`ORIGINAL`].
+pub fn is_size_name(name: &str) -> bool {
+    (1..=SIZE_NAME_MAX_CHARS).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase())
+        && name != ORIGINAL
+}
+
 /// Renditions and output formats.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Thumbnails {
-    /// Each rendition fits inside a square box of this many pixels (never upscaled).
-    pub sizes: Vec<u32>,
+    /// The renditions by name; each fits inside a square box of its many pixels (never upscaled).
+    pub sizes: Sizes,
     /// JPEG output quality (1–100). JPEG is always written.
     pub jpeg_quality: u8,
     /// Whether a lossy WebP is written beside each JPEG.
@@ -87,7 +159,7 @@ pub struct Thumbnails {
 impl Default for Thumbnails {
     fn default() -> Self {
         Self {
-            sizes: vec![256, 1024],
+            sizes: Sizes::from([("small", 256), ("medium", 1024)]),
             jpeg_quality: 80,
             webp: true,
             webp_quality: 80,
@@ -155,6 +227,20 @@ pub struct Upload {
 impl Default for Upload {
     fn default() -> Self {
         Self { presign_expiry_seconds: 300 }
+    }
+}
+
+/// The pre-signed download of an original.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Download {
+    /// How long a download URL of an original stays valid, in seconds (1–3600).
+    pub url_expiry_seconds: u32,
+}
+
+impl Default for Download {
+    fn default() -> Self {
+        Self { url_expiry_seconds: 60 }
     }
 }
 
@@ -325,6 +411,7 @@ impl Config {
             thumbnails: self.thumbnails.clone(),
             limits: self.limits.clone(),
             upload: self.upload.clone(),
+            download: self.download.clone(),
         }
     }
 }
@@ -338,6 +425,8 @@ pub struct RuntimeConfig {
     pub limits: Limits,
     /// Upload URL settings.
     pub upload: Upload,
+    /// Download URL settings.
+    pub download: Download,
 }
 
 fn parse_list<T>(name: &str, raw: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
@@ -351,10 +440,7 @@ fn parse_list<T>(name: &str, raw: &str, parse: impl Fn(&str) -> Option<T>) -> Re
 impl RuntimeConfig {
     /// The renditions' box sizes, largest first, without duplicates.
     pub fn sizes_largest_first(&self) -> Vec<u32> {
-        let mut sizes = self.thumbnails.sizes.clone();
-        sizes.sort_unstable_by(|a, b| b.cmp(a));
-        sizes.dedup();
-        sizes
+        self.thumbnails.sizes.px_largest_first()
     }
 
     fn problems(&self) -> Vec<String> {
@@ -362,10 +448,20 @@ impl RuntimeConfig {
         let t = &self.thumbnails;
         let l = &self.limits;
         if t.sizes.is_empty() {
-            problems.push("`thumbnails.sizes` must list at least one size".to_owned());
+            problems.push("`thumbnails.sizes` must name at least one size".to_owned());
         }
-        for &size in &t.sizes {
-            check_range(&mut problems, "thumbnails.sizes[]", size, 16, 4096);
+        for (name, size) in t.sizes.smallest_first() {
+            if name == ORIGINAL {
+                problems.push(format!(
+                    "`thumbnails.sizes` must not name a size `{ORIGINAL}`: it is the uploaded file"
+                ));
+            } else if !is_size_name(name) {
+                problems.push(format!(
+                    "`thumbnails.sizes` has the name {name:?}, must be 1 to {SIZE_NAME_MAX_CHARS} \
+                     characters of a-z"
+                ));
+            }
+            check_range(&mut problems, &format!("thumbnails.sizes.{name}"), size, SIZE_PX.0, SIZE_PX.1);
         }
         if self.sizes_largest_first().len() != t.sizes.len() {
             problems.push("`thumbnails.sizes` must not repeat a size".to_owned());
@@ -394,6 +490,7 @@ impl RuntimeConfig {
             1,
             3600,
         );
+        check_range(&mut problems, "download.url_expiry_seconds", self.download.url_expiry_seconds, 1, 3600);
         problems
     }
 
@@ -407,7 +504,17 @@ impl RuntimeConfig {
     pub fn to_env(&self) -> BTreeMap<&'static str, String> {
         let join = |items: Vec<String>| items.join(",");
         BTreeMap::from([
-            (env::SIZES, join(self.thumbnails.sizes.iter().map(u32::to_string).collect())),
+            (
+                env::SIZES,
+                join(
+                    self.thumbnails
+                        .sizes
+                        .smallest_first()
+                        .into_iter()
+                        .map(|(name, px)| format!("{name}={px}"))
+                        .collect(),
+                ),
+            ),
             (env::JPEG_QUALITY, self.thumbnails.jpeg_quality.to_string()),
             (env::WEBP, self.thumbnails.webp.to_string()),
             (env::WEBP_QUALITY, self.thumbnails.webp_quality.to_string()),
@@ -422,6 +529,7 @@ impl RuntimeConfig {
                 join(self.limits.allowed_types.iter().map(|t| t.name().to_owned()).collect()),
             ),
             (env::PRESIGN_EXPIRY_SECONDS, self.upload.presign_expiry_seconds.to_string()),
+            (env::DOWNLOAD_EXPIRY_SECONDS, self.download.url_expiry_seconds.to_string()),
         ])
     }
 
@@ -456,6 +564,7 @@ impl RuntimeConfig {
         let max_side = narrow(number(env::MAX_SIDE));
         let max_decode_bytes = number(env::MAX_DECODE_BYTES);
         let presign_expiry_seconds = narrow(number(env::PRESIGN_EXPIRY_SECONDS));
+        let url_expiry_seconds = narrow(number(env::DOWNLOAD_EXPIRY_SECONDS));
         let webp_quality = narrow8(number(env::WEBP_QUALITY));
         let webp_effort = narrow8(number(env::WEBP_EFFORT));
         let cache_seconds = narrow(number(env::CACHE_SECONDS));
@@ -463,9 +572,22 @@ impl RuntimeConfig {
             errors.push(format!("`{}` is `{}`, expected `true` or `false`", env::WEBP, raw[env::WEBP]));
             false
         });
-        let sizes = parse_list(env::SIZES, &raw[env::SIZES], |s| s.parse().ok()).unwrap_or_else(|e| {
+        let sizes = parse_list(env::SIZES, &raw[env::SIZES], |item| {
+            let (name, px) = item.split_once('=')?;
+            Some((name.trim().to_owned(), px.trim().parse::<u32>().ok()?))
+        })
+        .map(|pairs| {
+            let mut sizes = BTreeMap::new();
+            for (name, px) in pairs {
+                if sizes.insert(name.clone(), px).is_some() {
+                    errors.push(format!("`{}` names the size `{name}` more than once", env::SIZES));
+                }
+            }
+            Sizes(sizes)
+        })
+        .unwrap_or_else(|e| {
             errors.push(e);
-            Vec::new()
+            Sizes::default()
         });
         let allowed_types = parse_list(env::ALLOWED_TYPES, &raw[env::ALLOWED_TYPES], InputFormat::from_name)
             .unwrap_or_else(|e| {
@@ -479,6 +601,7 @@ impl RuntimeConfig {
             thumbnails: Thumbnails { sizes, jpeg_quality, webp, webp_quality, webp_effort, cache_seconds },
             limits: Limits { max_upload_bytes, max_pixels, max_side, max_decode_bytes, allowed_types },
             upload: Upload { presign_expiry_seconds },
+            download: Download { url_expiry_seconds },
         };
         config.validate()?;
         Ok(config)
@@ -493,7 +616,7 @@ mod tests {
     fn defaults_are_valid_and_match_the_documented_values() {
         let config = Config::default();
         config.validate().unwrap();
-        assert_eq!(config.thumbnails.sizes, [256, 1024]);
+        assert_eq!(config.thumbnails.sizes.smallest_first(), [("small", 256), ("medium", 1024)]);
         assert_eq!(config.thumbnails.jpeg_quality, 80);
         assert!(config.thumbnails.webp);
         assert_eq!(config.thumbnails.webp_quality, 80);
@@ -501,6 +624,7 @@ mod tests {
         assert_eq!(config.limits.max_pixels, 50_000_000);
         assert_eq!(config.limits.max_side, 16_384);
         assert_eq!(config.upload.presign_expiry_seconds, 300);
+        assert_eq!(config.download.url_expiry_seconds, 60);
         assert_eq!(config.limits.allowed_types, InputFormat::ALL);
     }
 
@@ -510,10 +634,13 @@ mod tests {
         runtime.thumbnails.webp = false;
         runtime.thumbnails.webp_quality = 55;
         runtime.thumbnails.webp_effort = 6;
-        runtime.thumbnails.sizes = vec![64, 512, 128];
+        runtime.thumbnails.sizes = Sizes::from([("large", 512), ("tiny", 64), ("small", 128)]);
         runtime.limits.allowed_types = vec![InputFormat::Png, InputFormat::Jpeg];
+        runtime.download.url_expiry_seconds = 2;
         let env = runtime.to_env();
         assert_eq!(env.len(), env::RUNTIME.len());
+        assert_eq!(env[env::SIZES], "tiny=64,small=128,large=512", "smallest first");
+        assert_eq!(env[env::DOWNLOAD_EXPIRY_SECONDS], "2");
         let back = RuntimeConfig::from_env(|name| env.get(name).cloned()).unwrap();
         assert_eq!(back, runtime);
     }
@@ -531,24 +658,44 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("`THUMBFORGE_MAX_SIDE` is `huge`"), "{text}");
         assert!(text.contains("invalid item `bmp`"), "{text}");
+
+        for (bad, needle) in [
+            ("256,1024", "`THUMBFORGE_SIZES` has an invalid item `256`"),
+            ("small=big", "invalid item `small=big`"),
+            ("small=256,small=512", "names the size `small` more than once"),
+            ("original=256", "must not name a size `original`"),
+            ("small=8", "`thumbnails.sizes.small` is 8, must be between 16 and 4096"),
+            ("", "must name at least one size"),
+        ] {
+            let mut vars = Config::default().runtime().to_env();
+            vars.insert(env::SIZES, bad.into());
+            let err = RuntimeConfig::from_env(|name| vars.get(name).cloned()).unwrap_err();
+            assert!(err.to_string().contains(needle), "{bad:?}: missing {needle:?} in {err}");
+        }
+        let mut vars = Config::default().runtime().to_env();
+        vars.insert(env::SIZES, " small = 200 , big=900 ".into());
+        let back = RuntimeConfig::from_env(|name| vars.get(name).cloned()).unwrap();
+        assert_eq!(back.thumbnails.sizes, Sizes::from([("small", 200), ("big", 900)]));
     }
 
     #[test]
     fn validation_reports_each_problem() {
         let mut config = Config::default();
-        config.thumbnails.sizes = vec![256, 256, 8];
+        config.thumbnails.sizes = Sizes::from([("small", 256), ("also", 256), ("tiny", 8)]);
         config.thumbnails.jpeg_quality = 0;
         config.thumbnails.webp_effort = 7;
         config.upload.presign_expiry_seconds = 7200;
+        config.download.url_expiry_seconds = 0;
         config.logs.retention_days = 10;
         config.functions.thumbnail.memory_mb = 256;
         let text = config.validate().unwrap_err().to_string();
         for needle in [
             "must not repeat a size",
-            "`thumbnails.sizes[]` is 8",
+            "`thumbnails.sizes.tiny` is 8, must be between 16 and 4096",
             "`thumbnails.jpeg_quality` is 0",
             "`thumbnails.webp_effort` is 7, must be between 0 and 6",
             "`upload.presign_expiry_seconds` is 7200, must be between 1 and 3600",
+            "`download.url_expiry_seconds` is 0, must be between 1 and 3600",
             "`logs.retention_days` is 10",
             "must stay below `functions.thumbnail.memory_mb`",
         ] {
@@ -557,10 +704,41 @@ mod tests {
     }
 
     #[test]
+    fn size_names_are_short_lower_case_words_and_never_original() {
+        for good in ["small", "a", "xxxxxxxxxxxxxxxx"] {
+            assert!(is_size_name(good), "{good}");
+        }
+        for bad in ["", "original", "Small", "x1", "big-one", "é", "xxxxxxxxxxxxxxxxx", " small"] {
+            assert!(!is_size_name(bad), "{bad:?}");
+        }
+        let mut config = Config::default();
+        config.thumbnails.sizes =
+            Sizes::from([("original", 300), ("Big", 400), ("x".repeat(17).as_str(), 500), ("", 600)]);
+        let text = config.validate().unwrap_err().to_string();
+        for needle in [
+            "`thumbnails.sizes` must not name a size `original`: it is the uploaded file",
+            "`thumbnails.sizes` has the name \"Big\", must be 1 to 16 characters of a-z",
+            "`thumbnails.sizes` has the name \"xxxxxxxxxxxxxxxxx\"",
+            "`thumbnails.sizes` has the name \"\"",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in {text}");
+        }
+        config.thumbnails.sizes = Sizes::default();
+        let text = config.validate().unwrap_err().to_string();
+        assert!(text.contains("`thumbnails.sizes` must name at least one size"), "{text}");
+        config.thumbnails.sizes = Sizes::from([("huge", 4097)]);
+        let text = config.validate().unwrap_err().to_string();
+        assert!(text.contains("`thumbnails.sizes.huge` is 4097, must be between 16 and 4096"), "{text}");
+    }
+
+    #[test]
     fn sizes_largest_first() {
         let mut runtime = RuntimeConfig::default();
-        runtime.thumbnails.sizes = vec![256, 1024, 512];
+        runtime.thumbnails.sizes = Sizes::from([("small", 256), ("large", 1024), ("medium", 512)]);
         assert_eq!(runtime.sizes_largest_first(), [1024, 512, 256]);
+        assert_eq!(runtime.thumbnails.sizes.names(), ["small", "medium", "large"]);
+        assert_eq!(runtime.thumbnails.sizes.get("medium"), Some(512));
+        assert_eq!(runtime.thumbnails.sizes.get("original"), None);
     }
 
     #[test]
@@ -583,8 +761,9 @@ mod tests {
     #[cfg(feature = "file")]
     #[test]
     fn toml_overrides_defaults_and_rejects_unknown_fields() {
-        let config = Config::from_toml("[thumbnails]\nsizes = [128]\nwebp = false\n").unwrap();
-        assert_eq!(config.thumbnails.sizes, [128]);
+        let config =
+            Config::from_toml("[thumbnails]\nwebp = false\n\n[thumbnails.sizes]\nthumb = 128\n").unwrap();
+        assert_eq!(config.thumbnails.sizes, Sizes::from([("thumb", 128)]));
         assert!(!config.thumbnails.webp);
         assert_eq!(config.thumbnails.webp_quality, 80);
         assert_eq!(config.limits, Limits::default());
@@ -593,5 +772,10 @@ mod tests {
         assert!(err.to_string().contains("unknown field `size`"), "{err}");
         let err = Config::from_toml("[limits]\nallowed_types = [\"bmp\"]\n").unwrap_err();
         assert!(err.to_string().contains("bmp"), "{err}");
+        // The list of the past is refused with the field's name, not taken for a table.
+        let err = Config::from_toml("[thumbnails]\nsizes = [256, 1024]\n").unwrap_err();
+        assert!(err.to_string().contains("sizes"), "{err}");
+        let err = Config::from_toml("[download]\nurl_expiry_seconds = 4000\n").unwrap_err();
+        assert!(err.to_string().contains("`download.url_expiry_seconds` is 4000"), "{err}");
     }
 }

@@ -5,7 +5,7 @@
 
 /// Bucket holding `raw/` uploads and `thumbs/` outputs (deployment, not part of `thumbforge.toml`).
 pub const BUCKET: &str = "THUMBFORGE_BUCKET";
-/// Comma-separated rendition box sizes, e.g. `256,1024`.
+/// Comma-separated named rendition box sizes, smallest first, e.g. `small=256,medium=1024`.
 pub const SIZES: &str = "THUMBFORGE_SIZES";
 /// JPEG quality, 1–100.
 pub const JPEG_QUALITY: &str = "THUMBFORGE_JPEG_QUALITY";
@@ -29,6 +29,8 @@ pub const MAX_DECODE_BYTES: &str = "THUMBFORGE_MAX_DECODE_BYTES";
 pub const ALLOWED_TYPES: &str = "THUMBFORGE_ALLOWED_TYPES";
 /// Lifetime of a pre-signed upload URL in seconds.
 pub const PRESIGN_EXPIRY_SECONDS: &str = "THUMBFORGE_PRESIGN_EXPIRY_SECONDS";
+/// Lifetime of a pre-signed download URL of an original, in seconds.
+pub const DOWNLOAD_EXPIRY_SECONDS: &str = "THUMBFORGE_DOWNLOAD_EXPIRY_SECONDS";
 /// Optional S3 endpoint override (the local stack and emulators); unset on AWS.
 pub const S3_ENDPOINT: &str = "THUMBFORGE_S3_ENDPOINT";
 
@@ -36,6 +38,12 @@ pub const S3_ENDPOINT: &str = "THUMBFORGE_S3_ENDPOINT";
 pub const TABLE: &str = "THUMBFORGE_TABLE";
 /// Optional DynamoDB endpoint override (the local stack and emulators); unset on AWS.
 pub const DYNAMODB_ENDPOINT: &str = "THUMBFORGE_DYNAMODB_ENDPOINT";
+
+/// The Cognito user pool whose users the thumbnail function deletes when their account is
+/// deleted (deployment; unset with `provider = "oidc"`, whose users are not ours to delete).
+pub const USER_POOL_ID: &str = "THUMBFORGE_USER_POOL_ID";
+/// Optional Cognito endpoint override (the local stack's embedded issuer); unset on AWS.
+pub const COGNITO_ENDPOINT: &str = "THUMBFORGE_COGNITO_ENDPOINT";
 
 // What the page needs to sign in, served by `GET /api/config` (the API function only). On AWS
 // Terraform sets them from the user pool's hosted UI domain and app client, or from `[auth]` for
@@ -53,7 +61,7 @@ pub const AUTH_LOGOUT_URL: &str = "THUMBFORGE_AUTH_LOGOUT_URL";
 pub const AUTH_SCOPES: &str = "THUMBFORGE_AUTH_SCOPES";
 
 /// Every variable [`crate::RuntimeConfig::from_env`] reads.
-pub const RUNTIME: [&str; 12] = [
+pub const RUNTIME: [&str; 13] = [
     SIZES,
     JPEG_QUALITY,
     WEBP,
@@ -66,4 +74,5 @@ pub const RUNTIME: [&str; 12] = [
     MAX_DECODE_BYTES,
     ALLOWED_TYPES,
     PRESIGN_EXPIRY_SECONDS,
+    DOWNLOAD_EXPIRY_SECONDS,
 ];

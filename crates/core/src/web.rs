@@ -46,6 +46,12 @@ pub const UPLOAD_CORS_EXPOSE_HEADERS: [&str; 1] = ["ETag"];
 /// How long a browser may cache the upload preflight, in seconds.
 pub const UPLOAD_CORS_MAX_AGE_SECONDS: u32 = 3000;
 
+/// Response headers of a download of an original the page may read: it `fetch()`es the signed
+/// URL `GET /api/images/{id}/content?size=original` redirects to, and the media bucket's CORS
+/// rule for `GET` from the site's origin exposes these (`Content-Type` and `Content-Length` are
+/// readable anyway).
+pub const DOWNLOAD_CORS_EXPOSE_HEADERS: [&str; 1] = ["Content-Disposition"];
+
 /// The CSP for a deployment whose uploads go to `upload_origin` (e.g.
 /// `https://b.s3.eu-west-1.amazonaws.com`) and whose tokens come from `identity_origin` (e.g.
 /// `https://x.auth.eu-west-1.amazoncognito.com`).

@@ -772,3 +772,75 @@ async fn a_storage_failure_during_the_clean_up_is_retried_until_clean() {
     assert_eq!(deliveries.last().unwrap().outcome, thumbforge_dev::BatchOutcome::Succeeded);
     assert!(stack.streams().dead_letters().is_empty());
 }
+
+/// `GET /api/images/{id}/content`: a named size redirects to a rendition the edge serves, the
+/// original to a short-lived signed download of exactly the uploaded bytes, named as the user's
+/// file; another user gets the 404 of an unknown id; the signed URL stops working once expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_are_retrieved_by_size_name_and_originals_through_short_signed_urls() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut options, lines) = options(native(), data.path());
+    options.retry = quick_retries();
+    // Signed at a whole second (SigV4's X-Amz-Date), so valid for 1 to 2 s.
+    options.config.download.url_expiry_seconds = 2;
+    let stack = Stack::start(options).await.unwrap();
+    let booted = Booted { stack, logs: lines, _data: data };
+    let stack = &booted.stack;
+    let origin = stack.url();
+    let photo = fixture("orient_1.jpg");
+    let filename = "Plage d'été \"2024\".jpg";
+    let ticket = presign(stack, filename, "image/jpeg", photo.len()).await;
+    let id = ticket["id"].as_str().unwrap().to_owned();
+    assert_eq!(put(&ticket, origin, &photo).await.status, 200);
+    assert_eq!(wait_done(stack, &id).await["status"], "ready");
+    let content = |query: &str| format!("{origin}/api/images/{id}/content?{query}");
+
+    // A named size → the rendition's path on the same origin, which the edge serves.
+    let answer = api_get(stack, &content("size=small&format=webp")).await;
+    assert_eq!(answer.status, 302, "{}", String::from_utf8_lossy(&answer.body));
+    let location = answer.header("location").to_owned();
+    assert_eq!(location, format!("/thumbs/{id}/256.webp"));
+    assert_eq!(answer.header("cache-control"), "no-store");
+    assert_eq!(answer.json(), json!({ "url": location }));
+    let thumbnail = get(&format!("{origin}{location}")).await;
+    assert_eq!(thumbnail.status, 200);
+    assert_eq!(thumbnail.header("content-type"), "image/webp");
+    assert_eq!(&thumbnail.body[8..12], b"WEBP");
+    let bad = api_get(stack, &content("size=huge")).await;
+    assert_eq!((bad.status, bad.json()["error"]["code"].clone()), (400, json!("invalid_size")));
+
+    // The original → a signed GET of the upload: the same bytes, as an attachment named as the
+    // user's file, readable by the page (CORS) from its own origin.
+    let answer = api_get(stack, &content("size=original")).await;
+    assert_eq!(answer.status, 302, "{}", String::from_utf8_lossy(&answer.body));
+    let signed = answer.header("location").to_owned();
+    assert!(
+        signed.starts_with(&format!("{}/{}/raw/{id}.jpg?", stack.s3().endpoint(), thumbforge_dev::BUCKET))
+            || signed.starts_with(&format!("{}/raw/{id}.jpg?", stack.s3().endpoint())),
+        "{signed}"
+    );
+    assert!(signed.contains("X-Amz-Expires=2"), "{signed}");
+    assert_eq!(answer.json(), json!({ "url": signed }));
+    let download = send("GET", &signed, &[("origin", origin)], Bytes::new()).await;
+    assert_eq!(download.status, 200, "{}", String::from_utf8_lossy(&download.body));
+    assert_eq!(download.body.as_ref(), photo.as_slice(), "exactly the uploaded bytes");
+    assert_eq!(download.header("content-type"), "image/jpeg");
+    assert_eq!(
+        download.header("content-disposition"),
+        "attachment; filename=\"Plage d'_t_ _2024_.jpg\"; filename*=UTF-8''Plage%20d%27%C3%A9t%C3%A9%20%222024%22.jpg"
+    );
+    assert_eq!(download.header("access-control-allow-origin"), origin);
+    assert!(download.header("access-control-expose-headers").contains("Content-Disposition"));
+
+    // Another user: the 404 of an id nobody has.
+    let auth = bearer_for(stack, "ben@example.com").await;
+    for query in ["size=original", "size=small"] {
+        let theirs = send("GET", &content(query), &[("authorization", &auth)], Bytes::new()).await;
+        assert_eq!((theirs.status, theirs.json()["error"]["code"].clone()), (404, json!("image_not_found")));
+    }
+
+    // Expired: the embedded S3 refuses the URL, as S3 does.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let late = send("GET", &signed, &[("origin", origin)], Bytes::new()).await;
+    assert_eq!(late.status, 403, "{}", String::from_utf8_lossy(&late.body));
+}

@@ -216,7 +216,18 @@ impl S3 for Store {
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         self.enter(Operation::GetObject)?;
-        self.fs.get_object(req).await
+        // S3 answers with the `response-content-*` query parameters of a (signed) request in
+        // place of the stored headers; s3s-fs ignores them.
+        let disposition = req.input.response_content_disposition.clone();
+        let content_type = req.input.response_content_type.clone();
+        let mut response = self.fs.get_object(req).await?;
+        if disposition.is_some() {
+            response.output.content_disposition = disposition;
+        }
+        if content_type.is_some() {
+            response.output.content_type = content_type;
+        }
+        Ok(response)
     }
 
     async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {

@@ -39,9 +39,35 @@ pub struct PresignedPut {
     pub expires_at: SystemTime,
 }
 
+/// The download a URL is signed for: a `GET` of one object, answered with the given
+/// `Content-Type` and `Content-Disposition` (S3's `response-content-*` parameters, signed into the
+/// query string, so a client cannot change them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetRequest {
+    /// The object key (`raw/{id}.{ext}`).
+    pub key: String,
+    /// The `Content-Type` S3 answers with (`response-content-type`).
+    pub response_content_type: String,
+    /// The `Content-Disposition` S3 answers with (`response-content-disposition`).
+    pub response_content_disposition: String,
+    /// The signing time.
+    pub start: SystemTime,
+    /// How long the URL stays valid from `start`.
+    pub expires_in: Duration,
+}
+
+/// A pre-signed `GET`: needs no header but `Host`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedGet {
+    /// The URL, signature in the query string.
+    pub url: String,
+    /// When the URL stops working (the credentials' expiry can make it earlier than asked).
+    pub expires_at: SystemTime,
+}
+
 /// The URL could not be signed (no credentials, typically).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("presigning PutObject {key}: {message}")]
+#[error("presigning a request of {key}: {message}")]
 pub struct PresignError {
     /// The key.
     pub key: String,
@@ -49,13 +75,19 @@ pub struct PresignError {
     pub message: String,
 }
 
-/// Signs upload URLs.
+/// Signs upload and download URLs.
 pub trait Presigner: Send + Sync {
     /// Signs a `PUT` of exactly `request`.
     fn presign_put(
         &self,
         request: &UploadRequest,
     ) -> impl Future<Output = Result<PresignedPut, PresignError>> + Send;
+
+    /// Signs a `GET` of exactly `request`.
+    fn presign_get(
+        &self,
+        request: &GetRequest,
+    ) -> impl Future<Output = Result<PresignedGet, PresignError>> + Send;
 }
 
 /// The current time.

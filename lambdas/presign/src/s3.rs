@@ -1,4 +1,4 @@
-//! The signer over `aws_sdk_s3::Client`: [`S3Presigner`] signs uploads.
+//! The signer over `aws_sdk_s3::Client`: [`S3Presigner`] signs uploads and downloads.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::presigning::PresigningConfig;
 
-use crate::ports::{PresignError, PresignedPut, Presigner, UploadRequest};
+use crate::ports::{GetRequest, PresignError, PresignedGet, PresignedPut, Presigner, UploadRequest};
 
 /// [`Presigner`] over one S3 bucket, with the client's credentials (on Lambda, the role's
 /// temporary credentials: the URL then carries `X-Amz-Security-Token`).
@@ -83,6 +83,34 @@ impl Presigner for S3Presigner {
             .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
             .collect();
         Ok(PresignedPut { url, headers, expires_at: whole_seconds(request.start) + expires_in })
+    }
+
+    async fn presign_get(&self, request: &GetRequest) -> Result<PresignedGet, PresignError> {
+        let fail = |message: String| PresignError { key: request.key.clone(), message };
+        let config = PresigningConfig::builder()
+            .start_time(request.start)
+            .expires_in(request.expires_in)
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&request.key)
+            .response_content_type(&request.response_content_type)
+            .response_content_disposition(&request.response_content_disposition)
+            .customize()
+            // A browser following the redirect sends no `x-amzn-trace-id`: signed, it would make
+            // every download fail its signature check.
+            .mutate_request(|request| {
+                request.headers_mut().remove(TRACE_ID_HEADER);
+            })
+            .presigned(config)
+            .await
+            .map_err(|e| fail(DisplayErrorContext(e).to_string()))?;
+        let url = presigned.uri().to_owned();
+        let expires_in = signed_expiry(&url).unwrap_or(request.expires_in);
+        Ok(PresignedGet { url, expires_at: whole_seconds(request.start) + expires_in })
     }
 }
 
@@ -166,6 +194,33 @@ mod tests {
         for name in put.headers.keys().filter(|name| *name != "content-length") {
             assert!(thumbforge_core::web::UPLOAD_CORS_ALLOWED_HEADERS.contains(&name.as_str()), "{name}");
         }
+    }
+
+    #[tokio::test]
+    async fn downloads_sign_the_answers_type_and_disposition_and_nothing_else() {
+        let presigner = S3Presigner::new(client(Some("FwoGZXIvYXdzEBYaDH+session/token==")), "media-bucket");
+        let disposition = "attachment; filename=\"_t\u{e9}_.jpg\"; filename*=UTF-8''%C3%A9t%C3%A9.jpg";
+        let request = GetRequest {
+            key: "raw/0195896b-6a13-7c3a-9b1e-6f4d2c1a0b9e.jpg".into(),
+            response_content_type: "image/jpeg".into(),
+            response_content_disposition: disposition.into(),
+            start: SystemTime::UNIX_EPOCH + Duration::from_millis(1_741_788_191_500),
+            expires_in: Duration::from_secs(60),
+        };
+        let get = presigner.presign_get(&request).await.unwrap();
+        assert!(
+            get.url.starts_with(
+                "https://media-bucket.s3.eu-west-1.amazonaws.com/raw/0195896b-6a13-7c3a-9b1e-6f4d2c1a0b9e.jpg?"
+            ),
+            "{}",
+            get.url
+        );
+        let q = query(&get.url);
+        assert_eq!(q["response-content-type"], "image/jpeg");
+        assert_eq!(q["response-content-disposition"], disposition);
+        assert_eq!(q["X-Amz-Expires"], "60");
+        assert_eq!(q["X-Amz-SignedHeaders"], "host", "a redirected browser sends no other header");
+        assert_eq!(get.expires_at, SystemTime::UNIX_EPOCH + Duration::from_secs(1_741_788_191 + 60));
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use thumbforge_core::Config;
+use thumbforge_core::config::Sizes;
 use thumbnail::engine::{self, encode, jpeg, pixels};
 
 fn photo() -> Vec<u8> {
@@ -72,7 +73,7 @@ fn process(c: &mut Criterion) {
     let data = photo();
     let full = Config::default().runtime();
     let mut small = full.clone();
-    small.thumbnails.sizes = vec![256];
+    small.thumbnails.sizes = Sizes::from([("small", 256)]);
     small.thumbnails.webp = false;
     let mut group = c.benchmark_group("process");
     group.bench_function("256 px jpeg", |b| b.iter(|| engine::process(black_box(&data), &small).unwrap()));

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use image::metadata::Orientation;
 use mozjpeg::{ColorSpace, Compress, Decompress, Marker};
+use thumbforge_core::config::Sizes;
 use thumbforge_core::{InputFormat, OutputFormat, RejectReason, RuntimeConfig};
 
 use super::*;
@@ -172,7 +173,7 @@ fn renditions_have_exact_sizes_and_every_format() {
 fn webp_can_be_turned_off() {
     let mut config = config();
     config.thumbnails.webp = false;
-    config.thumbnails.sizes = vec![64];
+    config.thumbnails.sizes = Sizes::from([("small", 64)]);
     let thumbs = process(&encode_jpeg(&card(300, 200), &[], None), &config).unwrap();
     assert_eq!(thumbs.renditions.len(), 1);
     assert_eq!(thumbs.renditions[0].format, OutputFormat::Jpeg);
@@ -192,7 +193,7 @@ fn small_images_are_never_upscaled() {
 fn all_eight_orientations_come_out_upright() {
     let upright = card(300, 200);
     let mut config = config();
-    config.thumbnails.sizes = vec![150];
+    config.thumbnails.sizes = Sizes::from([("small", 150)]);
     for value in 1..=9u16 {
         let orientation = Orientation::from_exif(value as u8).unwrap_or(Orientation::NoTransforms);
         // Store the pixels so that applying `orientation` gives the upright card back.
