@@ -1,8 +1,12 @@
-# The durable clean-up of deleted images. `DELETE /api/images/{id}` removes only the image's item,
-# and DynamoDB's TTL removes a pending upload that never arrived; either way the table's stream
-# (data.tf, NEW_AND_OLD_IMAGES) carries the removed item here, to the thumbnail function, which
-# deletes every version of raw/{id}.* and thumbs/{id}/* and, for a TTL removal, subtracts the
-# image from its owner's profile (lambdas/thumbnail/src/cleanup.rs). Its grants are in iam.tf.
+# The durable clean-up of deleted images and accounts. `DELETE /api/images/{id}` removes only the
+# image's item, and DynamoDB's TTL removes a pending upload that never arrived; either way the
+# table's stream (data.tf, NEW_AND_OLD_IMAGES) carries the removed item here, to the thumbnail
+# function, which deletes every version of raw/{id}.* and thumbs/{id}/* and, for a TTL removal,
+# subtracts the image from its owner's profile (lambdas/thumbnail/src/cleanup.rs).
+# `DELETE /api/account` writes only a tombstone (sk = "DELETED", status "deleting") in the
+# user's partition; the same mapping carries it to the same function, which deletes the user's
+# objects, every item of the partition and, with Cognito, the user
+# (lambdas/thumbnail/src/account.rs). Their grants are in iam.tf.
 
 # Records still failing after the retries, or older than the stream lets Lambda retry, land here
 # (encrypted): each message describes the failed batch (shard, sequence numbers), not the item.
@@ -27,11 +31,17 @@ resource "aws_lambda_event_source_mapping" "cleanup" {
   bisect_batch_on_function_error = true
   function_response_types        = ["ReportBatchItemFailures"]
 
-  # Removed image items only (thumbforge_catalog::schema::REMOVED_IMAGES_FILTER): every other
-  # change to the table never invokes the function, and costs nothing.
+  # Removed image items (thumbforge_catalog::schema::REMOVED_IMAGES_FILTER) and an account's
+  # tombstone while it is deleting (ACCOUNT_DELETION_FILTER), one filter per pattern of the
+  # variable: Lambda invokes the function for a record any filter matches (the provider keeps
+  # them as a set: their order means nothing), and every other change to the table never invokes
+  # it, and costs nothing.
   filter_criteria {
-    filter {
-      pattern = var.cleanup.filter_pattern
+    dynamic "filter" {
+      for_each = var.cleanup.filter_patterns
+      content {
+        pattern = filter.value
+      }
     }
   }
 

@@ -1,6 +1,6 @@
 # The two Rust Lambdas (zips from `cargo xtask build`), their triggers and the thumbnail
 # function's failure path. The thumbnail function's other trigger, the table's stream (the
-# clean-up of deleted images), is in cleanup.tf.
+# clean-up of deleted images and accounts), is in cleanup.tf.
 
 locals {
   # Both functions: the typed config, the bucket and the catalog table. The API function also
@@ -10,6 +10,12 @@ locals {
     THUMBFORGE_TABLE  = aws_dynamodb_table.images.name
   })
   presign_environment = merge(local.function_environment, local.auth_environment)
+  # The thumbnail function deletes a deleted account's Cognito user (AdminDeleteUser) with
+  # provider = "cognito" only: an "oidc" provider's users are not the stack's to delete, and the
+  # variable is absent (thumbforge_core::env::USER_POOL_ID).
+  thumbnail_environment = merge(local.function_environment, local.cognito ? {
+    THUMBFORGE_USER_POOL_ID = one(aws_cognito_user_pool.users[*].id)
+  } : {})
 }
 
 module "presign" {
@@ -34,7 +40,7 @@ module "thumbnail" {
   zip                  = local.thumbnail_zip
   memory_mb            = var.thumbnail_memory_mb
   timeout_seconds      = var.thumbnail_timeout_seconds
-  environment          = local.function_environment
+  environment          = local.thumbnail_environment
   log_retention_days   = var.log_retention_days
   reserved_concurrency = var.thumbnail_reserved_concurrency
   policy_statements    = local.thumbnail_statements

@@ -18,6 +18,8 @@ locals {
       resources = ["${local.media_arn}/${local.raw_prefix}*"]
     },
     {
+      # raw/: also what the pre-signed GET of an original (GET /api/images/{id}/content?size=original)
+      # is allowed by, as a pre-signed URL carries the signer's permissions.
       sid       = "ReadUploadsAndManifests"
       actions   = ["s3:GetObject"]
       resources = ["${local.media_arn}/${local.raw_prefix}*", "${local.media_arn}/${local.thumbs_prefix}*"]
@@ -29,15 +31,22 @@ locals {
     },
     {
       # The catalog: create (a transaction: the image and the profile's counts), read, list,
-      # finish and delete the caller's items. TransactWriteItems is authorised per item, by
-      # PutItem, UpdateItem, DeleteItem and ConditionCheckItem. The table only: it has no index.
+      # edit and delete the caller's images, tags and albums, and write the tombstone that
+      # deletes the account (DELETE /api/account; the thumbnail function does the rest). The
+      # tag and album listings read their images with BatchGetItem. TransactWriteItems is
+      # authorised per item, by PutItem, UpdateItem, DeleteItem and ConditionCheckItem. The table
+      # only: it has no index.
       sid       = "Catalog"
-      actions   = ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      actions   = ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
       resources = [local.table_arn]
     },
   ]
 
-  thumbnail_statements = [
+  # The thumbnail role: the common statements whatever the provider, and with Cognito the
+  # deletion of a deleted account's user.
+  thumbnail_statements = concat(local.thumbnail_common_statements, local.cognito ? local.thumbnail_cognito_statements : [])
+
+  thumbnail_common_statements = [
     {
       # HeadObject (the owner metadata) and GetObject of the upload.
       sid       = "ReadUploads"
@@ -52,9 +61,9 @@ locals {
     {
       # An image whose item is gone. Deleted before or while it was processed (the S3 event):
       # its renditions, then its upload, with DeleteObject (the current version). Deleted
-      # through the API or expired (the table's stream, cleanup.tf): every version and delete
-      # marker of both, for good (DeleteObjects with version ids, authorised per object as
-      # s3:DeleteObjectVersion). Under raw/ and thumbs/ only.
+      # through the API, expired, or with its account (the table's stream, cleanup.tf): every
+      # version and delete marker of both, for good (DeleteObjects with version ids, authorised
+      # per object as s3:DeleteObjectVersion). Under raw/ and thumbs/ only.
       sid       = "RemoveDeletedImages"
       actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
       resources = ["${local.media_arn}/${local.raw_prefix}*", "${local.media_arn}/${local.thumbs_prefix}*"]
@@ -83,6 +92,18 @@ locals {
       resources = [local.table_arn]
     },
     {
+      # A deleted account (its tombstone comes on the table's stream, cleanup.tf): list the
+      # user's partition (Query, and BatchGetItem for the images its other items name), delete
+      # each image with its tag and album entries and its share of the profile in a transaction
+      # (authorised per item: DeleteItem, ConditionCheckItem, and RecordResults' UpdateItem),
+      # then every other item in batches (BatchWriteItem), and mark the tombstone deleted
+      # (UpdateItem). The table only; the partition comes from the tombstone's key, never from a
+      # request (IAM cannot narrow a grant to the partition of a record).
+      sid       = "DeleteAccounts"
+      actions   = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+      resources = [local.table_arn]
+    },
+    {
       # Lambda's event source mapping (cleanup.tf) polls the table's stream with this role.
       sid       = "ReadTheTableStream"
       actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
@@ -102,6 +123,17 @@ locals {
       sid       = "DeadLetters"
       actions   = ["sqs:SendMessage"]
       resources = [aws_sqs_queue.thumbnail_dlq.arn, aws_sqs_queue.cleanup_dlq.arn]
+    },
+  ]
+
+  thumbnail_cognito_statements = [
+    {
+      # A deleted account's user, last, so that they cannot sign in again (AdminDeleteUser,
+      # THUMBFORGE_USER_POOL_ID in functions.tf). The stack's own pool only; with provider =
+      # "oidc" there is no pool, the users are not the stack's, and no grant.
+      sid       = "DeleteDeletedAccountsUsers"
+      actions   = ["cognito-idp:AdminDeleteUser"]
+      resources = [one(aws_cognito_user_pool.users[*].arn)]
     },
   ]
 }

@@ -137,15 +137,25 @@ resource "aws_s3_bucket_lifecycle_configuration" "site" {
 }
 
 # Browsers PUT the upload straight to S3 with the headers the URL signs; only from the site.
+# The page also fetch()es an original from the pre-signed GET that
+# /api/images/{id}/content?size=original redirects to: a simple GET, from the site only.
 resource "aws_s3_bucket_cors_configuration" "media" {
   bucket = aws_s3_bucket.media.id
 
   cors_rule {
+    id              = "upload"
     allowed_methods = ["PUT"]
     allowed_origins = ["https://${aws_cloudfront_distribution.this.domain_name}"]
     allowed_headers = var.upload_cors.allowed_headers
     expose_headers  = var.upload_cors.expose_headers
     max_age_seconds = var.upload_cors.max_age_seconds
+  }
+
+  cors_rule {
+    id              = "download"
+    allowed_methods = ["GET"]
+    allowed_origins = ["https://${aws_cloudfront_distribution.this.domain_name}"]
+    expose_headers  = var.download_cors.expose_headers
   }
 }
 

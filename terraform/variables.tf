@@ -312,9 +312,9 @@ variable "cleanup" {
     batch_size             = number
     max_retries            = number
     max_record_age_seconds = number
-    filter_pattern         = string
+    filter_patterns        = list(string)
   })
-  description = "The clean-up of deleted images ([cleanup] of thumbforge.toml): the table stream's event source mapping to the thumbnail function, with its batch size, retries (the batch split in two after each failure) and oldest record retried, before a record goes to the clean-up dead-letter queue; filter_pattern is thumbforge_catalog::schema::REMOVED_IMAGES_FILTER (removed image items only)."
+  description = "The clean-up of deleted images and accounts ([cleanup] of thumbforge.toml): the table stream's event source mapping to the thumbnail function, with its batch size, retries (the batch split in two after each failure) and oldest record retried, before a record goes to the clean-up dead-letter queue; filter_patterns are thumbforge_catalog::schema::REMOVED_IMAGES_FILTER (removed image items) and ACCOUNT_DELETION_FILTER (an account's DELETED tombstone while it is deleting), in that order: Lambda invokes the function for a record any of them matches."
   nullable    = false
 
   validation {
@@ -333,8 +333,27 @@ variable "cleanup" {
   }
 
   validation {
-    condition     = try(contains(jsondecode(var.cleanup.filter_pattern).eventName, "REMOVE") && length(jsondecode(var.cleanup.filter_pattern).eventName) == 1, false)
-    error_message = "cleanup.filter_pattern must be a JSON event pattern selecting REMOVE records only (REMOVED_IMAGES_FILTER); regenerate with `cargo xtask tfvars`."
+    condition     = length(var.cleanup.filter_patterns) >= 1 && length(var.cleanup.filter_patterns) <= 5
+    error_message = "cleanup.filter_patterns must hold 1 to 5 patterns (Lambda's limit per event source mapping); regenerate with `cargo xtask tfvars`."
+  }
+
+  validation {
+    condition     = alltrue([for p in var.cleanup.filter_patterns : can(jsondecode(p))])
+    error_message = "cleanup.filter_patterns must each be the JSON text of a Lambda event filter pattern; regenerate with `cargo xtask tfvars`."
+  }
+
+  # The removed images: REMOVE records of IMAGE# items only, so that no upload or edit of an
+  # image invokes the function through this pattern.
+  validation {
+    condition     = length([for p in var.cleanup.filter_patterns : p if try(jsondecode(p).eventName == ["REMOVE"] && jsondecode(p).dynamodb.Keys.sk.S == [{ prefix = "IMAGE#" }], false)]) == 1
+    error_message = "cleanup.filter_patterns must hold exactly one pattern selecting REMOVE records (and no other event) of IMAGE# items (REMOVED_IMAGES_FILTER); regenerate with `cargo xtask tfvars`."
+  }
+
+  # The deleted accounts: the DELETED tombstone, inserted or modified, while its status is
+  # deleting (a finished deletion's own changes do not invoke the function again).
+  validation {
+    condition     = length([for p in var.cleanup.filter_patterns : p if try(contains(jsondecode(p).eventName, "INSERT") && length(setsubtract(jsondecode(p).eventName, ["INSERT", "MODIFY"])) == 0 && jsondecode(p).dynamodb.Keys.sk.S == ["DELETED"] && jsondecode(p).dynamodb.NewImage.status.S == ["deleting"], false)]) == 1
+    error_message = "cleanup.filter_patterns must hold exactly one pattern selecting INSERT (and MODIFY) records of the DELETED tombstone whose status is deleting (ACCOUNT_DELETION_FILTER); regenerate with `cargo xtask tfvars`."
   }
 }
 
@@ -474,6 +493,14 @@ variable "site_files" {
     condition     = contains(keys(var.site_files), "index.html")
     error_message = "site_files must include index.html; regenerate with `cargo xtask tfvars`."
   }
+}
+
+variable "download_cors" {
+  type = object({
+    expose_headers = list(string)
+  })
+  description = "The media bucket's CORS rule for the page's GET of an original's pre-signed URL (thumbforge_core::web::DOWNLOAD_CORS_*)."
+  nullable    = false
 }
 
 variable "upload_cors" {

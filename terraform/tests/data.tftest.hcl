@@ -85,19 +85,19 @@ run "each_function_may_do_what_it_needs_on_this_table_only" {
   command = apply
 
   assert {
-    condition     = toset(flatten([for s in module.presign.policy_statements : [for a in s.Action : a if startswith(a, "dynamodb:")]])) == toset(["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"])
-    error_message = "presign: read, list, create, finish and delete items (transactions included), nothing else"
+    condition     = toset(flatten([for s in module.presign.policy_statements : [for a in s.Action : a if startswith(a, "dynamodb:")]])) == toset(["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"])
+    error_message = "presign: read (also in batches: the tag and album listings), list, create, finish and delete items (transactions included), nothing else"
   }
   assert {
-    condition     = toset(flatten([for s in module.thumbnail.policy_statements : [for a in s.Action : a if startswith(a, "dynamodb:")]])) == toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"])
-    error_message = "thumbnail: read and update items, put the TTL settlement's marker, read the table's stream; nothing else"
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : [for a in s.Action : a if startswith(a, "dynamodb:")]])) == toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"])
+    error_message = "thumbnail: read and update items, put the TTL settlement's marker, list and delete a deleted account's items, read the table's stream; nothing else"
   }
   assert {
     condition     = toset(flatten([for s in module.presign.policy_statements : s.Resource if anytrue([for a in s.Action : startswith(a, "dynamodb:")])])) == toset(["arn:aws:dynamodb:eu-west-3:123456789012:table/thumbforge-test-images"])
     error_message = "presign's DynamoDB actions name this table's ARN only (no index, no stream, no wildcard)"
   }
   assert {
-    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if anytrue([for a in s.Action : contains(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], a)])])) == toset(["arn:aws:dynamodb:eu-west-3:123456789012:table/thumbforge-test-images"])
+    condition     = toset(flatten([for s in module.thumbnail.policy_statements : s.Resource if anytrue([for a in s.Action : contains(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:Query"], a)])])) == toset(["arn:aws:dynamodb:eu-west-3:123456789012:table/thumbforge-test-images"])
     error_message = "thumbnail's item actions name this table's ARN only (no index, no wildcard)"
   }
   assert {

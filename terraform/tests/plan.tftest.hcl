@@ -58,7 +58,7 @@ run "functions_are_arm64_al2023_with_the_typed_config" {
     error_message = "function names follow thumbforge-<env>-<function>"
   }
   assert {
-    condition     = local.function_environment["THUMBFORGE_BUCKET"] == aws_s3_bucket.media.id && local.function_environment["THUMBFORGE_SIZES"] == "256,1024"
+    condition     = local.function_environment["THUMBFORGE_BUCKET"] == aws_s3_bucket.media.id && local.function_environment["THUMBFORGE_SIZES"] == "small=256,medium=1024"
     error_message = "the functions get the generated environment plus THUMBFORGE_BUCKET"
   }
   assert {
@@ -145,8 +145,16 @@ run "buckets_are_private_encrypted_and_tls_only" {
     error_message = "only this distribution may read through OAC"
   }
   assert {
-    condition     = one(aws_s3_bucket_cors_configuration.media.cors_rule).allowed_methods == toset(["PUT"]) && one(aws_s3_bucket_cors_configuration.media.cors_rule).allowed_origins == toset(["https://d111111abcdef8.cloudfront.net"])
-    error_message = "the media bucket accepts cross-origin PUTs from the site only"
+    condition     = length(aws_s3_bucket_cors_configuration.media.cors_rule) == 2 && alltrue([for r in aws_s3_bucket_cors_configuration.media.cors_rule : r.allowed_origins == toset(["https://d111111abcdef8.cloudfront.net"])])
+    error_message = "the media bucket accepts cross-origin requests from the site only"
+  }
+  assert {
+    condition     = [for r in aws_s3_bucket_cors_configuration.media.cors_rule : r.allowed_methods if r.id == "upload"] == [toset(["PUT"])]
+    error_message = "the media bucket accepts cross-origin PUTs (uploads) from the site"
+  }
+  assert {
+    condition     = [for r in aws_s3_bucket_cors_configuration.media.cors_rule : r.allowed_methods if r.id == "download"] == [toset(["GET"])] && [for r in aws_s3_bucket_cors_configuration.media.cors_rule : r.expose_headers if r.id == "download"] == [toset(["Content-Disposition"])]
+    error_message = "the page may fetch() an original's pre-signed GET from the site, and read its Content-Disposition"
   }
   assert {
     condition     = length([for r in aws_s3_bucket_lifecycle_configuration.media.rule : r if length(r.abort_incomplete_multipart_upload) > 0]) == 1
@@ -229,7 +237,7 @@ run "the_edge_keeps_thumbnails_no_longer_than_thumbnail_cache_seconds" {
   variables {
     thumbnail_cache_seconds = 600
     function_environment = {
-      THUMBFORGE_SIZES            = "256,1024"
+      THUMBFORGE_SIZES            = "small=256,medium=1024"
       THUMBFORGE_MAX_UPLOAD_BYTES = "26214400"
       THUMBFORGE_CACHE_SECONDS    = "600"
     }

@@ -13,7 +13,7 @@ site_files = {
   "app.css"    = { content_type = "text/css; charset=utf-8", cache_control = "public, max-age=300" }
 }
 function_environment = {
-  THUMBFORGE_SIZES            = "256,1024"
+  THUMBFORGE_SIZES            = "small=256,medium=1024"
   THUMBFORGE_MAX_UPLOAD_BYTES = "26214400"
   THUMBFORGE_CACHE_SECONDS    = "3600"
 }
@@ -28,7 +28,10 @@ cleanup = {
   batch_size             = 10
   max_retries            = 10
   max_record_age_seconds = 86400
-  filter_pattern         = "{\"eventName\":[\"REMOVE\"],\"dynamodb\":{\"Keys\":{\"sk\":{\"S\":[{\"prefix\":\"IMAGE#\"}]}}}}"
+  filter_patterns = [
+    "{\"eventName\":[\"REMOVE\"],\"dynamodb\":{\"Keys\":{\"sk\":{\"S\":[{\"prefix\":\"IMAGE#\"}]}}}}",
+    "{\"eventName\":[\"INSERT\",\"MODIFY\"],\"dynamodb\":{\"Keys\":{\"sk\":{\"S\":[\"DELETED\"]}},\"NewImage\":{\"status\":{\"S\":[\"deleting\"]}}}}",
+  ]
 }
 api_routes = {
   "POST /api/uploads"       = { authorization_type = "JWT" }
@@ -57,6 +60,9 @@ security_headers = {
   hsts_max_age_seconds = 63072000
   frame_options        = "DENY"
   referrer_policy      = "strict-origin-when-cross-origin"
+}
+download_cors = {
+  expose_headers = ["Content-Disposition"]
 }
 upload_cors = {
   allowed_headers = ["content-type", "if-none-match", "x-amz-meta-filename"]

@@ -552,6 +552,11 @@ async fn check_stack(
     environment.insert(env::TABLE.to_owned(), outputs.table_name.clone().unwrap_or_default());
     // The API function also serves the page how to sign in (the hosted UI of the pool).
     let mut presign_environment = environment.clone();
+    // The thumbnail function also deletes a deleted account's user from the pool (cognito only).
+    let mut thumbnail_environment = environment.clone();
+    if let Some(pool) = &outputs.user_pool_id {
+        thumbnail_environment.insert(env::USER_POOL_ID.to_owned(), pool.clone());
+    }
     let hosted_ui = format!("https://{}", outputs.auth_domain.as_deref().unwrap_or("?"));
     presign_environment.extend([
         (env::AUTH_CLIENT_ID.to_owned(), outputs.auth_client_id.clone().unwrap_or_default()),
@@ -590,7 +595,7 @@ async fn check_stack(
         let (what, expected) = if name == PRESIGN {
             ("RuntimeConfig::to_env() + bucket, table and THUMBFORGE_AUTH_*", &presign_environment)
         } else {
-            ("RuntimeConfig::to_env() + bucket and table", &environment)
+            ("RuntimeConfig::to_env() + bucket, table and THUMBFORGE_USER_POOL_ID", &thumbnail_environment)
         };
         report.eq(&format!("{name}: environment = {what}"), &actual, expected);
         let zip = std::fs::read(build::dist_zip(name))
@@ -708,6 +713,28 @@ async fn check_stack(
         thumbnail_grants.get("s3:ListBucketVersions"),
         Some(&set([media_arn.as_str()])),
     );
+    let pool_arn = match outputs.user_pool_id.as_deref() {
+        Some(pool) => aws_sdk_cognitoidentityprovider::Client::new(&aws.config)
+            .describe_user_pool()
+            .user_pool_id(pool)
+            .send()
+            .await
+            .sdk_context("reading the user pool")?
+            .user_pool()
+            .and_then(|p| p.arn())
+            .map(str::to_owned),
+        None => None,
+    };
+    report.eq(
+        &format!("thumbnail role: {DELETE_USERS} (deleted accounts) on the stack's user pool only"),
+        thumbnail_grants.get(DELETE_USERS).cloned(),
+        pool_arn.map(|arn| BTreeSet::from([arn])),
+    );
+    report.eq(
+        "presign role: no Cognito action",
+        presign_grants.keys().filter(|a| a.starts_with("cognito-idp:")).count(),
+        0,
+    );
     report.eq(
         "thumbnail role: SendMessage to its two DLQs only (S3 events, the clean-up)",
         thumbnail_grants.get("sqs:SendMessage").cloned(),
@@ -762,6 +789,9 @@ async fn check_stack(
             .into()
         };
         expected.extend(dynamodb.keys());
+        if *name == THUMBNAIL && outputs.user_pool_id.is_some() {
+            expected.insert(DELETE_USERS);
+        }
         report.eq(&format!("{name} role: no other action"), actions, expected);
         report.eq(
             &format!("{name} role: logs to its own group only"),
@@ -977,8 +1007,10 @@ async fn check_stack(
     Ok(())
 }
 
-/// What each function may do on the catalog table (terraform/iam.tf), sorted.
-const PRESIGN_TABLE_ACTIONS: [&str; 6] = [
+/// What each function may do on the catalog table (terraform/iam.tf), sorted. The API also reads
+/// the images of its tag and album listings in batches.
+const PRESIGN_TABLE_ACTIONS: [&str; 7] = [
+    "dynamodb:BatchGetItem",
     "dynamodb:ConditionCheckItem",
     "dynamodb:DeleteItem",
     "dynamodb:GetItem",
@@ -986,8 +1018,20 @@ const PRESIGN_TABLE_ACTIONS: [&str; 6] = [
     "dynamodb:Query",
     "dynamodb:UpdateItem",
 ];
-/// The thumbnail function also puts the marker item of an expired upload's settlement.
-const THUMBNAIL_TABLE_ACTIONS: [&str; 3] = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"];
+/// The thumbnail function also puts the marker item of an expired upload's settlement, and lists
+/// and deletes a deleted account's items (in transactions and in batches).
+const THUMBNAIL_TABLE_ACTIONS: [&str; 8] = [
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+];
+/// The thumbnail function deletes a deleted account's user, in the stack's pool only.
+const DELETE_USERS: &str = "cognito-idp:AdminDeleteUser";
 /// What the clean-up's event source mapping needs on the table's stream, through the thumbnail
 /// function's role.
 const THUMBNAIL_STREAM_ACTIONS: [&str; 3] =
@@ -1002,10 +1046,11 @@ struct TableArns {
     stream_arn: String,
 }
 
-/// The clean-up of deleted images (terraform/cleanup.tf): one event source mapping from the
-/// table's stream to the thumbnail function, as `[cleanup]` says, filtered with
-/// [`REMOVED_IMAGES_FILTER`](thumbforge_catalog::schema::REMOVED_IMAGES_FILTER), failing over to
-/// the clean-up dead-letter queue (`cleanup_dlq`: its attributes).
+/// The clean-up of deleted images and accounts (terraform/cleanup.tf): one event source mapping
+/// from the table's stream to the thumbnail function, as `[cleanup]` says, with two filters,
+/// [`REMOVED_IMAGES_FILTER`](thumbforge_catalog::schema::REMOVED_IMAGES_FILTER) and
+/// [`ACCOUNT_DELETION_FILTER`](thumbforge_catalog::schema::ACCOUNT_DELETION_FILTER), failing over
+/// to the clean-up dead-letter queue (`cleanup_dlq`: its attributes).
 async fn check_cleanup(
     aws: &Aws,
     outputs: &Outputs,
@@ -1016,7 +1061,6 @@ async fn check_cleanup(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     use aws_sdk_sqs::types::QueueAttributeName;
-    use thumbforge_catalog::schema;
     let queue_arn = cleanup_dlq.get(&QueueAttributeName::QueueArn).map(String::as_str);
     report.check(
         "clean-up DLQ: thumbforge-<env>-cleanup-dlq exists",
@@ -1055,8 +1099,6 @@ async fn check_cleanup(
         (mapping.state(), mapping.starting_position().map(|p| p.as_str())),
         (Some("Enabled"), Some("TRIM_HORIZON")),
     );
-    let expected: Value =
-        serde_json::from_str(schema::REMOVED_IMAGES_FILTER).context("REMOVED_IMAGES_FILTER is not JSON")?;
     let patterns: Vec<Option<Value>> = mapping
         .filter_criteria()
         .map(|f| f.filters())
@@ -1065,9 +1107,10 @@ async fn check_cleanup(
         .map(|f| f.pattern().and_then(|p| serde_json::from_str(p).ok()))
         .collect();
     report.eq(
-        "clean-up mapping: one filter, REMOVED_IMAGES_FILTER (removed image items only)",
-        patterns,
-        vec![Some(expected)],
+        "clean-up mapping: two filters, REMOVED_IMAGES_FILTER (removed image items) and \
+         ACCOUNT_DELETION_FILTER (an account's tombstone while it is deleting)",
+        cleanup_filters(patterns),
+        cleanup_filters(expected_cleanup_filters()?.into_iter().map(Some).collect()),
     );
     let cleanup = &config.cleanup;
     report.eq(
@@ -1093,6 +1136,27 @@ async fn check_cleanup(
         queue_arn,
     );
     Ok(())
+}
+
+/// The clean-up mapping's patterns (tfvars.rs writes them in this order): the removed image items,
+/// then the tombstone of an account being deleted.
+fn expected_cleanup_filters() -> anyhow::Result<Vec<Value>> {
+    use thumbforge_catalog::schema;
+    [
+        ("REMOVED_IMAGES_FILTER", schema::REMOVED_IMAGES_FILTER),
+        ("ACCOUNT_DELETION_FILTER", schema::ACCOUNT_DELETION_FILTER),
+    ]
+    .into_iter()
+    .map(|(name, pattern)| serde_json::from_str(pattern).with_context(|| format!("{name} is not JSON")))
+    .collect()
+}
+
+/// A mapping's filters as Lambda uses them: it invokes the function for a record any of them
+/// matches, so their order means nothing, and Terraform's provider keeps them as a set (it sends
+/// them in an order of its own). Sorted by their JSON text, a pattern that is not JSON first.
+fn cleanup_filters(mut patterns: Vec<Option<Value>>) -> Vec<Option<Value>> {
+    patterns.sort_by_cached_key(|p| p.as_ref().map(Value::to_string));
+    patterns
 }
 
 /// The catalog table as thumbforge-catalog's schema says; returns its ARN and its stream's.
@@ -1691,6 +1755,23 @@ mod tests {
         assert_eq!(grants["s3:GetObject"], set(["a/raw/*", "a/thumbs/*"]));
         assert_eq!(grants["s3:PutObject"], set(["a/raw/*"]));
         assert!(!grants.contains_key("s3:*"), "Deny statements grant nothing");
+    }
+
+    /// The mapping's filters are compared as Lambda uses them: in any order, each once.
+    #[test]
+    fn cleanup_filters_compare_in_any_order() {
+        let expected = expected_cleanup_filters().unwrap();
+        assert_eq!(expected.len(), 2);
+        assert_eq!(expected[0]["eventName"], serde_json::json!(["REMOVE"]));
+        assert_eq!(expected[1]["eventName"], serde_json::json!(["INSERT", "MODIFY"]));
+        let wanted = cleanup_filters(expected.iter().cloned().map(Some).collect());
+        assert_eq!(cleanup_filters(expected.iter().rev().cloned().map(Some).collect()), wanted);
+        assert_ne!(cleanup_filters(vec![Some(expected[0].clone())]), wanted, "one filter is not two");
+        assert_ne!(
+            cleanup_filters(vec![Some(expected[1].clone()), None]),
+            wanted,
+            "a pattern that is not JSON matches nothing"
+        );
     }
 
     #[test]

@@ -528,7 +528,7 @@ mod tests {
         let dir = util::project_root().join(DIR);
         let functions = std::fs::read_to_string(dir.join("functions.tf")).unwrap();
         let auth = std::fs::read_to_string(dir.join("auth.tf")).unwrap();
-        for name in [env::BUCKET, env::TABLE] {
+        for name in [env::BUCKET, env::TABLE, env::USER_POOL_ID] {
             assert!(functions.contains(&format!("    {name} ")), "functions.tf sets {name}");
         }
         let set_in_auth: Vec<&str> = auth

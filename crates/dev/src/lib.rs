@@ -180,11 +180,21 @@ impl Stack {
             expose_headers: web::UPLOAD_CORS_EXPOSE_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
             max_age: Duration::from_secs(u64::from(web::UPLOAD_CORS_MAX_AGE_SECONDS)),
         };
-        let s3 = LocalS3::start(Options::new(data_dir.join("s3")).addr(s3_listen).bucket(BUCKET).cors(cors))
-            .await
-            .with_context(|| {
-                format!("starting the local S3 server on {s3_listen} with data in {}", data_dir.display())
-            })?;
+        // The page also fetch()es an original from the signed GET its API redirects to.
+        let download = CorsRule {
+            allowed_origins: origins.clone(),
+            allowed_methods: vec!["GET".to_owned()],
+            allowed_headers: Vec::new(),
+            expose_headers: web::DOWNLOAD_CORS_EXPOSE_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
+            max_age: Duration::ZERO,
+        };
+        let s3 = LocalS3::start(
+            Options::new(data_dir.join("s3")).addr(s3_listen).bucket(BUCKET).cors(cors).cors(download),
+        )
+        .await
+        .with_context(|| {
+            format!("starting the local S3 server on {s3_listen} with data in {}", data_dir.display())
+        })?;
         let events = s3.subscribe();
         logs.line(
             "dev",
@@ -264,6 +274,10 @@ impl Stack {
             let mut env = function_env.clone();
             if name == PRESIGN {
                 env.extend(presign_env.clone());
+            } else {
+                // A deleted account's user goes from the issuer, through Cognito's own API.
+                env.insert(env::USER_POOL_ID.to_owned(), identity.user_pool_id().to_owned());
+                env.insert(env::COGNITO_ENDPOINT.to_owned(), identity.url().to_owned());
             }
             env.extend(runner_env);
             FunctionSpec {

@@ -163,7 +163,8 @@ pub struct StreamOptions {
 
 impl StreamOptions {
     /// The clean-up mapping: `table`'s stream filtered by
-    /// [`REMOVED_IMAGES_FILTER`](thumbforge_catalog::schema::REMOVED_IMAGES_FILTER), batch size,
+    /// [`REMOVED_IMAGES_FILTER`](thumbforge_catalog::schema::REMOVED_IMAGES_FILTER) or
+    /// [`ACCOUNT_DELETION_FILTER`](thumbforge_catalog::schema::ACCOUNT_DELETION_FILTER), batch size,
     /// retries and record age from `cleanup`, bisection and `ReportBatchItemFailures` on, the
     /// checkpoint in `{data_dir}/streams/` and dead letters in `{data_dir}/dead-letters/cleanup/`.
     #[must_use]
@@ -176,7 +177,10 @@ impl StreamOptions {
         Self {
             table: table.into(),
             region: region.into(),
-            filters: vec![thumbforge_catalog::schema::REMOVED_IMAGES_FILTER.to_owned()],
+            filters: vec![
+                thumbforge_catalog::schema::REMOVED_IMAGES_FILTER.to_owned(),
+                thumbforge_catalog::schema::ACCOUNT_DELETION_FILTER.to_owned(),
+            ],
             batch_size: cleanup.batch_size,
             max_retries: cleanup.max_retries,
             max_record_age: Duration::from_secs(u64::from(cleanup.max_record_age_seconds)),

@@ -9,7 +9,13 @@
 //! | `POST /api/uploads` | `201` an upload ticket ([`UploadTicket`](crate::uploads::UploadTicket)) |
 //! | `GET /api/images/{id}` | `200` an [`Image`](crate::images::Image); `404` for a malformed or unknown id |
 //! | `PATCH /api/images/{id}` | `200` the edited [`Image`](crate::images::Image); `400` listing every problem; `404` as `GET` |
-//! | `GET /api/images?limit&cursor&tag` | `200` an [`ImagePage`](crate::images::ImagePage) (only the images tagged `tag` when given) |
+//! | `GET /api/images?limit&cursor&tag&album` | `200` an [`ImagePage`](crate::images::ImagePage) (only the images tagged `tag`, in `album`, when given) |
+//! | `GET /api/images/{id}/content?size&format` | `302` to a rendition or a signed download of the original ([`content`](crate::content)) |
+//! | `POST /api/albums`, `GET /api/albums` | `201` the new album, `200` `{items}` with counts and covers ([`albums`](crate::albums)) |
+//! | `GET`, `PATCH`, `DELETE /api/albums/{id}` | `200` the album, `200` renamed, `204` (its photos stay) |
+//! | `PUT`, `DELETE /api/albums/{id}/photos/{imageId}` | `204`, idempotent |
+//! | `GET`, `DELETE /api/account` | `200` the account's state, `202` its deletion started ([`account`](crate::account)) |
+//! | `GET /api/account/export` | `200` everything stored about the caller as one JSON attachment |
 //! | `GET /api/config` | `200` the [`PublicConfig`] the page checks files against |
 //! | a known path, another method | `405` with `Allow` |
 //! | anything else | `404` |
@@ -17,15 +23,20 @@
 use std::time::Instant;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::http::header::LOCATION;
+use aws_lambda_events::http::header::{CONTENT_DISPOSITION, LOCATION};
 use serde_json::Value;
 use thumbforge_catalog::Catalog;
 use thumbforge_core::auth::SignIn;
-use thumbforge_core::describe::{DESCRIPTION_MAX_CHARS, TAG_MAX_CHARS, TAGS_MAX, TITLE_MAX_CHARS};
+use thumbforge_core::describe::{
+    ALBUM_NAME_MAX_CHARS, ALBUMS_MAX, ALBUMS_PER_PHOTO_MAX, DESCRIPTION_MAX_CHARS, TAG_MAX_CHARS, TAGS_MAX,
+    TITLE_MAX_CHARS,
+};
 use thumbforge_core::routes::{self, Endpoint, Resolution};
 use thumbforge_core::{OutputFormat, RuntimeConfig};
 use uuid::Uuid;
 
+use crate::account::{self, AccountView};
+use crate::albums;
 use crate::http::{self, ApiError, empty_response, json_response, query_param, route_path, with_header};
 use crate::images::{self, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::ports::{Clock, IdGenerator, Presigner, SystemClock, V7Ids};
@@ -51,6 +62,8 @@ pub struct PublicConfig {
     pub allowed_content_types: Vec<&'static str>,
     /// Rendition box sizes, smallest first.
     pub sizes: Vec<u32>,
+    /// The renditions by name (`GET /api/images/{id}/content?size=`), smallest first.
+    pub named_sizes: Vec<NamedSize>,
     /// Output formats, in order of preference for a browser that supports them all.
     pub formats: Vec<&'static str>,
     /// Lifetime of an upload URL in seconds.
@@ -59,6 +72,35 @@ pub struct PublicConfig {
     pub auth: SignIn,
     /// The limits of a photo's title, description and tags (`PATCH /api/images/{id}`).
     pub details: DetailLimits,
+    /// The limits of albums (`POST /api/albums`, `PUT /api/albums/{id}/photos/{imageId}`).
+    pub album_limits: AlbumLimits,
+}
+
+/// The album limits the catalog enforces, for the page to say them before it is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlbumLimits {
+    /// Longest album name, in characters.
+    pub name_max_chars: usize,
+    /// Most albums one user has.
+    pub albums_max: usize,
+    /// Most albums one photo is in.
+    pub per_photo_max: usize,
+}
+
+impl AlbumLimits {
+    /// The limits `describe::parse_album_name` and the catalog enforce.
+    pub const ENFORCED: Self =
+        Self { name_max_chars: ALBUM_NAME_MAX_CHARS, albums_max: ALBUMS_MAX, per_photo_max: ALBUMS_PER_PHOTO_MAX };
+}
+
+/// One configured rendition size: what `?size=` calls it and its box in pixels.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NamedSize {
+    /// The name (`small`).
+    pub name: String,
+    /// The box, in pixels.
+    pub size: u32,
 }
 
 /// The limits an edit is checked against ([`thumbforge_core::describe`]), for the page to check
@@ -91,6 +133,8 @@ impl DetailLimits {
 pub struct Listing {
     /// Only the images with this tag (normalised).
     pub tag: Option<String>,
+    /// Only the images in this album (a `404 album_not_found` when the caller has no such album).
+    pub album: Option<Uuid>,
     /// The page size.
     pub limit: usize,
     /// Continue strictly after this id (a previous page's `next`).
@@ -111,10 +155,18 @@ impl PublicConfig {
             max_upload_bytes: config.limits.max_upload_bytes,
             allowed_content_types: config.limits.allowed_types.iter().map(|t| t.content_type()).collect(),
             sizes,
+            named_sizes: config
+                .thumbnails
+                .sizes
+                .smallest_first()
+                .into_iter()
+                .map(|(name, size)| NamedSize { name: name.to_owned(), size })
+                .collect(),
             formats,
             upload_expiry_seconds: u64::from(config.upload.presign_expiry_seconds),
             auth: sign_in.clone(),
             details: DetailLimits::ENFORCED,
+            album_limits: AlbumLimits::ENFORCED,
         }
     }
 }
@@ -219,6 +271,7 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
                 Ok(with_header(json_response(201, &ticket), LOCATION, &location))
             }
             Endpoint::GetImage => Ok(json_response(200, &self.image(&http::owner(request)?, id()).await?)),
+            Endpoint::ImageContent => self.image_content(&http::owner(request)?, id(), request).await,
             Endpoint::EditImage => {
                 let owner = http::owner(request)?;
                 let body = http::body_bytes(request)?;
@@ -229,30 +282,54 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
                 Ok(empty_response(204))
             }
             Endpoint::Config => Ok(json_response(200, &PublicConfig::of(&self.config, &self.sign_in))),
-            // In progress this session: each of these gets its own arm.
-            Endpoint::ImageContent
-            | Endpoint::CreateAlbum
-            | Endpoint::ListAlbums
-            | Endpoint::GetAlbum
-            | Endpoint::EditAlbum
-            | Endpoint::DeleteAlbum
-            | Endpoint::AddToAlbum
-            | Endpoint::RemoveFromAlbum
-            | Endpoint::GetAccount
-            | Endpoint::ExportAccount
-            | Endpoint::DeleteAccount => Err(ApiError::no_route(path)),
+            Endpoint::CreateAlbum => {
+                let owner = http::owner(request)?;
+                let album = self.create_album(&owner, &http::body_bytes(request)?).await?;
+                let location = format!("/api/albums/{}", album.id);
+                Ok(with_header(json_response(201, &album), LOCATION, &location))
+            }
+            Endpoint::ListAlbums => Ok(json_response(200, &self.albums(&http::owner(request)?).await?)),
+            Endpoint::GetAlbum => Ok(json_response(200, &self.album(&http::owner(request)?, id()).await?)),
+            Endpoint::EditAlbum => {
+                let owner = http::owner(request)?;
+                let body = http::body_bytes(request)?;
+                Ok(json_response(200, &self.rename_album(&owner, id(), &body).await?))
+            }
+            Endpoint::DeleteAlbum => {
+                self.delete_album(&http::owner(request)?, id()).await?;
+                Ok(empty_response(204))
+            }
+            Endpoint::AddToAlbum | Endpoint::RemoveFromAlbum => {
+                let owner = http::owner(request)?;
+                let image = selected.parameters.get("imageId").map_or("", String::as_str);
+                let add = selected.route.endpoint == Endpoint::AddToAlbum;
+                self.membership(&owner, id(), image, add).await?;
+                Ok(empty_response(204))
+            }
+            Endpoint::GetAccount => Ok(json_response(200, &self.account(&http::owner(request)?).await?)),
+            Endpoint::DeleteAccount => {
+                let owner = http::owner(request)?;
+                let view = self.delete_account(&owner, &account::username(request, &owner)).await?;
+                let status = if matches!(view, AccountView::Deleted { .. }) { 200 } else { 202 };
+                Ok(with_header(json_response(status, &view), LOCATION, "/api/account"))
+            }
+            Endpoint::ExportAccount => {
+                let export = self.export(&http::owner(request)?).await?;
+                let disposition = "attachment; filename=\"thumbforge-export.json\"";
+                Ok(with_header(json_response(200, &export), CONTENT_DISPOSITION, disposition))
+            }
             // `resolve` never answers with the fallback: it is how other requests reach us.
             Endpoint::Fallback => Err(ApiError::no_route(path)),
             Endpoint::ListImages => {
                 let owner = http::owner(request)?;
-                let Listing { tag, limit, after } = parse_listing(request)?;
-                Ok(json_response(200, &self.images(&owner, tag.as_deref(), limit, after).await?))
+                let listing = parse_listing(request)?;
+                Ok(json_response(200, &self.images(&owner, &listing).await?))
             }
         }
     }
 }
 
-/// The query of `GET /api/images`: `limit`, `cursor` and `tag`, each at most once; any other
+/// The query of `GET /api/images`: `limit`, `cursor`, `tag` and `album`, each at most once; any other
 /// parameter is ignored.
 pub fn parse_listing(request: &ApiGatewayV2httpRequest) -> Result<Listing, ApiError> {
     let limit = parse_limit(query_param(request, "limit", "invalid_limit")?)?;
@@ -263,7 +340,8 @@ pub fn parse_listing(request: &ApiGatewayV2httpRequest) -> Result<Listing, ApiEr
         })?),
     };
     let tag = images::parse_tag(query_param(request, "tag", "invalid_tag")?)?;
-    Ok(Listing { tag, limit, after })
+    let album = query_param(request, "album", "invalid_album")?.map(albums::parse_album_id).transpose()?;
+    Ok(Listing { tag, album, limit, after })
 }
 
 /// `limit`: a whole number from 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
@@ -302,13 +380,21 @@ mod tests {
         assert_eq!(public.max_upload_bytes, config.limits.max_upload_bytes);
         assert_eq!(public.allowed_content_types, ["image/jpeg", "image/png", "image/webp", "image/gif"]);
         assert_eq!(public.sizes, [256, 1024]);
+        assert_eq!(
+            serde_json::to_value(&public).unwrap()["namedSizes"],
+            serde_json::json!([{"name": "small", "size": 256}, {"name": "medium", "size": 1024}])
+        );
         assert_eq!(public.formats, ["webp", "jpeg"]);
         config.thumbnails.webp = false;
-        config.thumbnails.sizes = vec![512, 64];
+        config.thumbnails.sizes = thumbforge_core::config::Sizes::from([("big", 512), ("tiny", 64)]);
         config.limits.allowed_types = vec![thumbforge_core::InputFormat::Png];
         let public = PublicConfig::of(&config, &sign_in());
         assert_eq!(public.formats, ["jpeg"]);
         assert_eq!(public.sizes, [64, 512]);
+        assert_eq!(
+            serde_json::to_value(&public.named_sizes).unwrap(),
+            serde_json::json!([{"name": "tiny", "size": 64}, {"name": "big", "size": 512}])
+        );
         assert_eq!(public.allowed_content_types, ["image/png"]);
         let json = serde_json::to_value(&public).unwrap();
         assert_eq!(json["maxUploadBytes"], 26_214_400);
@@ -316,6 +402,10 @@ mod tests {
         assert_eq!(json["auth"]["tokenUrl"], "https://id.example/oauth2/token");
         assert_eq!(json["auth"]["scopes"], serde_json::json!(["openid", "email"]));
         assert_eq!(json["uploadExpirySeconds"], 300);
+        assert_eq!(
+            json["albumLimits"],
+            serde_json::json!({"nameMaxChars": ALBUM_NAME_MAX_CHARS, "albumsMax": ALBUMS_MAX, "perPhotoMax": ALBUMS_PER_PHOTO_MAX})
+        );
         assert_eq!(
             json["details"],
             serde_json::json!({"titleMaxChars": 200, "descriptionMaxChars": 2000, "tagsMax": 20, "tagMaxChars": 32})

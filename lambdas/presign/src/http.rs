@@ -63,6 +63,19 @@ impl ApiError {
     /// 503 `storage_unavailable` for a transient failure of the metadata table, 502
     /// `storage_error` otherwise. The details go to the log, not to the client.
     pub fn catalog(err: &CatalogError) -> Self {
+        match err {
+            CatalogError::AccountDeleted => {
+                return Self::new(
+                    410,
+                    "account_deleted",
+                    "this account has been deleted; nothing can be added to it any more",
+                );
+            }
+            CatalogError::LimitReached { what, limit } => {
+                return Self::new(409, "too_many_albums", format!("you can have at most {limit} {what}"));
+            }
+            _ => {}
+        }
         let transient = err.is_transient();
         tracing::error!(error = %err, transient, "the metadata table failed");
         if transient {

@@ -26,7 +26,7 @@ use thumbforge_core::manifest::Source;
 use thumbforge_core::{Outcome, OutputFormat, RejectReason, keys};
 use uuid::Uuid;
 
-use crate::api::Api;
+use crate::api::{Api, Listing};
 use crate::http::{ApiError, json_body, rfc3339_millis};
 use crate::ports::{Clock, IdGenerator, Presigner};
 
@@ -49,6 +49,8 @@ pub struct Image {
     pub description: Option<String>,
     /// Its tags: normalised, sorted, unique (empty when it has none).
     pub tags: Vec<String>,
+    /// The ids of the albums it is in (empty when none).
+    pub albums: Vec<String>,
     /// `pending`, `ready` or `rejected`.
     pub status: Status,
     /// Why it was rejected (`rejected` only).
@@ -116,7 +118,7 @@ pub fn parse_tag(text: Option<&str>) -> Result<Option<String>, ApiError> {
 }
 
 /// `404 image_not_found`: no such id in the caller's partition (another user's id included).
-fn not_found(text: &str) -> ApiError {
+pub(crate) fn not_found(text: &str) -> ApiError {
     ApiError::new(404, "image_not_found", format!("no image has the id {text:?}"))
 }
 
@@ -134,6 +136,7 @@ pub fn describe(record: &ImageRecord) -> Image {
         title: record.details.title.clone(),
         description: record.details.description.clone(),
         tags: record.details.tags.clone(),
+        albums: record.albums.iter().map(|album| album.hyphenated().to_string()).collect(),
         id,
     };
     match &record.state {
@@ -192,20 +195,23 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
         Ok(describe(&record))
     }
 
-    /// One page of the caller's images, of those tagged `tag` (normalised) when given.
-    pub(crate) async fn images(
-        &self,
-        owner: &Owner,
-        tag: Option<&str>,
-        limit: usize,
-        after: Option<Uuid>,
-    ) -> Result<ImagePage, ApiError> {
-        let limit = u16::try_from(limit).unwrap_or(u16::MAX);
-        let page = match tag {
-            Some(tag) => self.catalog().list_tagged(owner, tag, limit, after).await,
-            None => self.catalog().list(owner, limit, after).await,
-        }
-        .map_err(|e| ApiError::catalog(&e))?;
+    /// One page of the caller's images: of one album's when `album` is given, of those tagged
+    /// `tag` (normalised) when that is given.
+    pub(crate) async fn images(&self, owner: &Owner, listing: &Listing) -> Result<ImagePage, ApiError> {
+        let Listing { tag, album, limit, after } = listing;
+        let limit = u16::try_from(*limit).unwrap_or(u16::MAX);
+        let catalog = self.catalog();
+        let page = match (album, tag.as_deref()) {
+            (Some(album), tag) => catalog
+                .list_album(owner, *album, tag, limit, *after)
+                .await
+                .map_err(|e| ApiError::catalog(&e))?
+                .ok_or_else(|| crate::albums::album_not_found(&album.hyphenated().to_string()))?,
+            (None, Some(tag)) => {
+                catalog.list_tagged(owner, tag, limit, *after).await.map_err(|e| ApiError::catalog(&e))?
+            }
+            (None, None) => catalog.list(owner, limit, *after).await.map_err(|e| ApiError::catalog(&e))?,
+        };
         Ok(ImagePage {
             items: page.items.iter().map(describe).collect(),
             next: page.next.map(|id| id.hyphenated().to_string()),

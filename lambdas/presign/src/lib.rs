@@ -5,6 +5,8 @@
 //! - `GET /api/images/{id}` and `GET /api/images` (optionally `?tag=`) report what became of the
 //!   caller's uploads, `PATCH /api/images/{id}` sets their title, description and tags, and
 //!   `DELETE /api/images/{id}` removes them ([`images`]);
+//! - `GET /api/images/{id}/content?size&format` redirects to a rendition by its configured name,
+//!   or to a short-lived pre-signed download of the original ([`content`]);
 //! - `GET /api/config` tells the page the limits it checks files and edits against and how to
 //!   sign in ([`api::PublicConfig`]).
 //!
@@ -12,7 +14,10 @@
 //! table, [`thumbforge_catalog::Catalog`]; a URL signer, a clock and an id generator in
 //! [`ports`]), the signer implemented over S3 in [`s3`]; [`runtime`] is the cold-start wiring.
 
+pub mod account;
+pub mod albums;
 pub mod api;
+pub mod content;
 pub mod http;
 pub mod images;
 pub mod ports;

@@ -21,41 +21,43 @@ use thumbforge_core::{InputFormat, Outcome, OutputFormat, RejectReason, RuntimeC
 use uuid::{Builder, Uuid};
 
 use crate::api::Api;
-use crate::ports::{Clock, IdGenerator, PresignError, PresignedPut, Presigner, UploadRequest};
+use crate::ports::{
+    Clock, GetRequest, IdGenerator, PresignError, PresignedGet, PresignedPut, Presigner, UploadRequest,
+};
 
 const POST_UPLOAD: &str = include_str!("../tests/events/post_upload.json");
-const GET_IMAGE: &str = include_str!("../tests/events/get_image_proxy.json");
+pub(crate) const GET_IMAGE: &str = include_str!("../tests/events/get_image_proxy.json");
 const LIST_STAGED: &str = include_str!("../tests/events/list_images_staged.json");
 const PATCH_IMAGE: &str = include_str!("../tests/events/patch_image.json");
 
 /// The `sub` claim every fixture carries (a Cognito user).
-const SUB: &str = "6f1c2d9e-3b7a-4c55-9e21-8d4f0a7b1c36";
+pub(crate) const SUB: &str = "6f1c2d9e-3b7a-4c55-9e21-8d4f0a7b1c36";
 /// Another user.
-const OTHER: &str = "b7e0c4a1-9d2f-4e63-8a15-3c6f9e2d7b40";
+pub(crate) const OTHER: &str = "b7e0c4a1-9d2f-4e63-8a15-3c6f9e2d7b40";
 
 /// 2025-03-12T14:03:11.123Z, the fixtures' time.
-const NOW_MS: u64 = 1_741_788_191_123;
+pub(crate) const NOW_MS: u64 = 1_741_788_191_123;
 /// `expiresAt` of an upload authorised at [`NOW_MS`] with the default 300 s URL: + 24 h grace.
 const PENDING_EXPIRY_S: u64 = 1_741_788_191 + 300 + 24 * 3600;
 
-fn at(ms: u64) -> SystemTime {
+pub(crate) fn at(ms: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
 }
 
 /// A UUIDv7 of a given millisecond; `n` fills the random bits, so ids of one millisecond sort
 /// by `n`.
-fn id_at(ms: u64, n: u64) -> Uuid {
+pub(crate) fn id_at(ms: u64, n: u64) -> Uuid {
     let mut bytes = [0u8; 10];
     bytes[2..].copy_from_slice(&n.to_be_bytes());
     Builder::from_unix_timestamp_millis(ms, &bytes).into_uuid()
 }
 
-fn owner(sub: &str) -> Owner {
+pub(crate) fn owner(sub: &str) -> Owner {
     Owner::new(sub).unwrap()
 }
 
 /// A failure of the metadata table, as `MemoryCatalog::fail_next` injects it.
-fn unavailable(transient: bool) -> CatalogError {
+pub(crate) fn unavailable(transient: bool) -> CatalogError {
     CatalogError::Unavailable {
         operation: "test",
         table: MEMORY_TABLE.into(),
@@ -66,9 +68,11 @@ fn unavailable(transient: bool) -> CatalogError {
 }
 
 #[derive(Debug, Default)]
-struct FakePresigner {
-    requests: Mutex<Vec<UploadRequest>>,
-    fail: bool,
+pub(crate) struct FakePresigner {
+    pub(crate) requests: Mutex<Vec<UploadRequest>>,
+    /// Every download signed (`presign_get`).
+    pub(crate) gets: Mutex<Vec<GetRequest>>,
+    pub(crate) fail: bool,
 }
 
 impl Presigner for Arc<FakePresigner> {
@@ -91,10 +95,25 @@ impl Presigner for Arc<FakePresigner> {
             expires_at: request.start + request.expires_in,
         })
     }
+
+    async fn presign_get(&self, request: &GetRequest) -> Result<PresignedGet, PresignError> {
+        if self.fail {
+            return Err(PresignError { key: request.key.clone(), message: "no credentials".into() });
+        }
+        self.gets.lock().unwrap().push(request.clone());
+        Ok(PresignedGet {
+            url: format!(
+                "https://media.s3.example/{}?X-Amz-Expires={}&X-Amz-Signature=beef",
+                request.key,
+                request.expires_in.as_secs()
+            ),
+            expires_at: request.start + request.expires_in,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
-struct FixedClock(SystemTime);
+pub(crate) struct FixedClock(SystemTime);
 
 impl Clock for FixedClock {
     fn now(&self) -> SystemTime {
@@ -104,7 +123,7 @@ impl Clock for FixedClock {
 
 /// Ids of [`NOW_MS`] numbered 1, 2, 3…; or, `stuck`, always number 1 (a collision).
 #[derive(Debug, Default)]
-struct SequentialIds {
+pub(crate) struct SequentialIds {
     n: Mutex<u64>,
     stuck: bool,
 }
@@ -119,14 +138,14 @@ impl IdGenerator for SequentialIds {
     }
 }
 
-type TestApi = Api<MemoryCatalog, Arc<FakePresigner>, FixedClock, SequentialIds>;
+pub(crate) type TestApi = Api<MemoryCatalog, Arc<FakePresigner>, FixedClock, SequentialIds>;
 
-struct Harness {
-    api: TestApi,
-    presigner: Arc<FakePresigner>,
+pub(crate) struct Harness {
+    pub(crate) api: TestApi,
+    pub(crate) presigner: Arc<FakePresigner>,
 }
 
-fn harness_with(config: RuntimeConfig, presigner: FakePresigner, ids: SequentialIds) -> Harness {
+pub(crate) fn harness_with(config: RuntimeConfig, presigner: FakePresigner, ids: SequentialIds) -> Harness {
     let presigner = Arc::new(presigner);
     let sign_in = thumbforge_core::auth::SignIn {
         client_id: "client".into(),
@@ -141,12 +160,12 @@ fn harness_with(config: RuntimeConfig, presigner: FakePresigner, ids: Sequential
     Harness { api, presigner }
 }
 
-fn harness() -> Harness {
+pub(crate) fn harness() -> Harness {
     harness_with(RuntimeConfig::default(), FakePresigner::default(), SequentialIds::default())
 }
 
 /// A fixture with its method, path (raw and in the request context) and query replaced.
-fn event(fixture: &str, method: &str, raw_path: &str, query: &[(&str, &str)]) -> Value {
+pub(crate) fn event(fixture: &str, method: &str, raw_path: &str, query: &[(&str, &str)]) -> Value {
     let mut event: Value = serde_json::from_str(fixture).unwrap();
     event["requestContext"]["http"]["method"] = json!(method);
     event["rawPath"] = json!(raw_path);
@@ -173,7 +192,13 @@ fn as_user(mut event: Value, sub: &str) -> Value {
 }
 
 /// [`event`] signed in as `sub`.
-fn event_as(sub: &str, fixture: &str, method: &str, raw_path: &str, query: &[(&str, &str)]) -> Value {
+pub(crate) fn event_as(
+    sub: &str,
+    fixture: &str,
+    method: &str,
+    raw_path: &str,
+    query: &[(&str, &str)],
+) -> Value {
     as_user(event(fixture, method, raw_path, query), sub)
 }
 
@@ -183,7 +208,7 @@ fn anonymous(mut event: Value) -> Value {
     event
 }
 
-fn post_as(sub: &str, body: &str) -> Value {
+pub(crate) fn post_as(sub: &str, body: &str) -> Value {
     let mut event = as_user(serde_json::from_str(POST_UPLOAD).unwrap(), sub);
     event["body"] = json!(body);
     event
@@ -193,15 +218,15 @@ fn post(body: &str) -> Value {
     post_as(SUB, body)
 }
 
-fn get_as(sub: &str, path: &str, query: &[(&str, &str)]) -> Value {
+pub(crate) fn get_as(sub: &str, path: &str, query: &[(&str, &str)]) -> Value {
     event_as(sub, GET_IMAGE, "GET", path, query)
 }
 
-fn get(path: &str, query: &[(&str, &str)]) -> Value {
+pub(crate) fn get(path: &str, query: &[(&str, &str)]) -> Value {
     get_as(SUB, path, query)
 }
 
-fn delete_as(sub: &str, path: &str) -> Value {
+pub(crate) fn delete_as(sub: &str, path: &str) -> Value {
     event_as(sub, GET_IMAGE, "DELETE", path, &[])
 }
 
@@ -211,7 +236,7 @@ fn delete(path: &str) -> Value {
 
 /// `PATCH path` by `sub` with a plain (not base64) body, from the `PATCH /api/images/{id}`
 /// fixture (the segment after `/api/images/` is also its `id` path parameter).
-fn patch_as(sub: &str, path: &str, body: &str) -> Value {
+pub(crate) fn patch_as(sub: &str, path: &str, body: &str) -> Value {
     let mut event = event_as(sub, PATCH_IMAGE, "PATCH", path, &[]);
     event["pathParameters"]["id"] = json!(path.rsplit('/').next().unwrap());
     event["body"] = json!(body);
@@ -222,18 +247,18 @@ fn patch(path: &str, body: &str) -> Value {
     patch_as(SUB, path, body)
 }
 
-struct Answer {
-    status: i64,
-    body: Value,
-    response: ApiGatewayV2httpResponse,
+pub(crate) struct Answer {
+    pub(crate) status: i64,
+    pub(crate) body: Value,
+    pub(crate) response: ApiGatewayV2httpResponse,
 }
 
 impl Harness {
-    fn catalog(&self) -> &MemoryCatalog {
+    pub(crate) fn catalog(&self) -> &MemoryCatalog {
         self.api.catalog()
     }
 
-    async fn call(&self, event: Value) -> Answer {
+    pub(crate) async fn call(&self, event: Value) -> Answer {
         let response = self.api.handle_event(event).await;
         assert_eq!(response.headers["content-type"], "application/json");
         assert_eq!(response.headers["cache-control"], "no-store");
@@ -252,7 +277,7 @@ impl Harness {
         Answer { status: response.status_code, body, response }
     }
 
-    async fn error(&self, event: Value) -> (i64, String, String) {
+    pub(crate) async fn error(&self, event: Value) -> (i64, String, String) {
         let answer = self.call(event).await;
         assert!(answer.status >= 400, "{}", answer.body);
         let error = &answer.body["error"];
@@ -264,7 +289,7 @@ impl Harness {
     }
 
     /// A pending image of `sub` authorised at `created_ms`, written straight to the catalog.
-    async fn seed(&self, sub: &str, id: Uuid, created_ms: u64) {
+    pub(crate) async fn seed(&self, sub: &str, id: Uuid, created_ms: u64) {
         let image = NewImage {
             id,
             filename: format!("{id}.jpg"),
@@ -277,21 +302,21 @@ impl Harness {
     }
 
     /// Records the thumbnail function's outcome, as it would.
-    async fn finish(&self, sub: &str, id: Uuid, outcome: Outcome) {
+    pub(crate) async fn finish(&self, sub: &str, id: Uuid, outcome: Outcome) {
         let done = self.catalog().finish(&owner(sub), id, &outcome, NOW_MS).await.unwrap();
         assert_eq!(done, Finish::Finished);
     }
 
     /// Checks that the catalog was not called since `fail_next`: the injected failure is still
     /// queued, so the next real call meets it (and consumes it).
-    async fn assert_catalog_untouched(&self) {
+    pub(crate) async fn assert_catalog_untouched(&self) {
         let answer = self.call(get("/api/images", &[])).await;
         assert_eq!(answer.status, 503, "the injected failure was still pending: {}", answer.body);
         assert_eq!(self.call(get("/api/images", &[])).await.status, 200);
     }
 }
 
-fn ready(id: &Uuid) -> Outcome {
+pub(crate) fn ready(id: &Uuid) -> Outcome {
     let rendition = |size, width, height, format| Rendition {
         key: keys::rendition_key(&id.to_string(), size, format),
         size,
@@ -375,11 +400,15 @@ async fn post_uploads_hands_out_a_signed_put_and_records_a_pending_image() {
         state: ImageState::Pending,
         details: Details::default(),
         revision: 0,
+        albums: Vec::new(),
     };
     assert_eq!(h.catalog().get(&owner(SUB), uuid).await.unwrap(), Some(record.clone()));
     assert_eq!(h.catalog().all_images(), [record]);
     assert_eq!(h.catalog().get(&owner(OTHER), uuid).await.unwrap(), None);
-    assert_eq!(h.catalog().profile(&owner(SUB)).await.unwrap(), Profile { images: 1, bytes: 352_727 });
+    assert_eq!(
+        h.catalog().profile(&owner(SUB)).await.unwrap(),
+        Profile { images: 1, bytes: 352_727, albums: 0 }
+    );
     // Its status is known at once.
     let status = h.call(get(&format!("/api/images/{id}"), &[])).await;
     assert_eq!((status.status, status.body["status"].as_str()), (200, Some("pending")), "{}", status.body);
@@ -723,7 +752,7 @@ async fn image_status_pending_ready_rejected() {
         answer.body,
         json!({
             "id": id.to_string(), "filename": format!("{id}.jpg"), "title": null, "description": null,
-            "tags": [], "status": "pending", "reason": null,
+            "tags": [], "albums": [], "status": "pending", "reason": null,
             "message": null, "source": null, "thumbnails": [], "createdAt": "2025-03-12T14:03:07.123Z",
         })
     );
@@ -762,7 +791,7 @@ async fn image_status_pending_ready_rejected() {
         answer.body,
         json!({
             "id": other.to_string(), "filename": format!("{other}.jpg"), "title": null, "description": null,
-            "tags": [], "status": "rejected", "reason": "not_an_image",
+            "tags": [], "albums": [], "status": "rejected", "reason": "not_an_image",
             "message": "the bytes are not an image", "source": null, "thumbnails": [],
             "createdAt": "2025-03-12T14:03:09.123Z",
         })
@@ -811,7 +840,10 @@ async fn delete_removes_the_callers_image_and_nobody_elses() {
     let listed = h.call(get("/api/images", &[])).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(listed.body["items"][0]["id"], kept.to_string());
-    assert_eq!(h.catalog().profile(&owner(SUB)).await.unwrap(), Profile { images: 1, bytes: 1000 });
+    assert_eq!(
+        h.catalog().profile(&owner(SUB)).await.unwrap(),
+        Profile { images: 1, bytes: 1000, albums: 0 }
+    );
 
     // Deleting it again: it is gone, as an id nobody has.
     let again = h.call(delete(&path)).await;
@@ -1126,7 +1158,7 @@ async fn listing_matches_a_full_sort_over_bursts_and_sparse_years() {
 fn seeded_image(id: Uuid, title: Value, description: Value, tags: Value) -> Value {
     json!({
         "id": id.to_string(), "filename": format!("{id}.jpg"),
-        "title": title, "description": description, "tags": tags,
+        "title": title, "description": description, "tags": tags, "albums": [],
         "status": "pending", "reason": null, "message": null, "source": null, "thumbnails": [],
         "createdAt": "2025-03-12T14:03:11.123Z",
     })

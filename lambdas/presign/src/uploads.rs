@@ -199,7 +199,8 @@ pub fn encode_owner(sub: &str) -> String {
     utf8_percent_encode(sub, FILENAME_ENCODE).to_string()
 }
 
-fn unix_millis(time: SystemTime) -> u64 {
+/// `time` in milliseconds since the Unix epoch (0 before it).
+pub(crate) fn unix_millis(time: SystemTime) -> u64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
@@ -441,7 +442,7 @@ mod tests {
             ]
         );
         config.thumbnails.webp = false;
-        config.thumbnails.sizes = vec![128];
+        config.thumbnails.sizes = thumbforge_core::config::Sizes::from([("small", 128)]);
         let planned = planned_thumbnails("x", &config);
         assert_eq!(
             planned,

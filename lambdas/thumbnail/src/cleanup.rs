@@ -17,6 +17,8 @@
 //! mapping retries from it (splitting the batch on function errors), until its retries run out
 //! and the batch's description goes to the clean-up dead-letter queue.
 
+use std::time::{Duration, Instant};
+
 use serde::Serialize;
 use serde_json::Value;
 use thumbforge_catalog::schema::{self, IMAGE_PREFIX};
@@ -24,6 +26,7 @@ use thumbforge_catalog::{Catalog, CatalogError, Owner};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::account::{self, AccountError, Directory, ExternalDirectory, Pass};
 use crate::store::{self, ObjectStore, StoreError};
 
 /// `eventSource` of a DynamoDB stream record.
@@ -67,6 +70,8 @@ pub enum Cleaned {
         /// already subtracted by an earlier delivery).
         released: bool,
     },
+    /// A pass of an account's deletion (see [`account`](crate::account)).
+    Account(Pass),
     /// Not a removed image item (the mapping's filter lets none through; logged).
     Ignored(String),
 }
@@ -80,17 +85,22 @@ pub enum CleanupError {
     /// The table failed.
     #[error("catalog: {0}")]
     Catalog(#[from] CatalogError),
+    /// An account's deletion failed.
+    #[error("account deletion: {0}")]
+    Account(#[from] AccountError),
     /// The record lacks what a removal of an image item carries (a bug upstream, or not a
     /// stream record): retried, then dead-lettered for an operator.
     #[error("malformed stream record: {0}")]
     Malformed(String),
 }
 
-/// The clean-up: the bucket and the catalog it works on.
+/// The clean-up: the bucket and the catalog it works on, and the identity provider whose users
+/// an account's deletion removes.
 #[derive(Debug)]
-pub struct Cleanup<S, C> {
+pub struct Cleanup<S, C, D = ExternalDirectory> {
     store: S,
     catalog: C,
+    directory: D,
 }
 
 /// The fields of a stream record the clean-up reads.
@@ -129,27 +139,43 @@ fn parse_removal(record: &Value) -> Result<Option<Removal>, CleanupError> {
 }
 
 impl<S: ObjectStore, C: Catalog> Cleanup<S, C> {
-    /// A clean-up over this bucket and catalog.
+    /// A clean-up over this bucket and catalog, for users whose accounts are not ours to delete
+    /// ([`ExternalDirectory`]).
     pub fn new(store: S, catalog: C) -> Self {
-        Self { store, catalog }
+        Self { store, catalog, directory: ExternalDirectory }
+    }
+}
+
+impl<S: ObjectStore, C: Catalog, D: Directory> Cleanup<S, C, D> {
+    /// The same clean-up deleting deleted accounts' users from `directory`.
+    pub fn with_directory<D2: Directory>(self, directory: D2) -> Cleanup<S, C, D2> {
+        Cleanup { store: self.store, catalog: self.catalog, directory }
+    }
+
+    /// [`Cleanup::handle_until`] with a quarter of an hour to go (Lambda's longest timeout).
+    pub async fn handle(&self, event: &Value, now_s: u64) -> BatchResponse {
+        self.handle_until(event, now_s, Instant::now() + Duration::from_secs(900)).await
     }
 
     /// Handles one batch, in order, stopping at the first failure (reported for a retry from
-    /// it). `now_s` (epoch seconds) dates the release markers.
-    pub async fn handle(&self, event: &Value, now_s: u64) -> BatchResponse {
+    /// it). `now_s` (epoch seconds) dates the release markers; an account's deletion stops its
+    /// pass before `deadline` (the invocation's).
+    pub async fn handle_until(&self, event: &Value, now_s: u64, deadline: Instant) -> BatchResponse {
         let records = event.get("Records").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
         for record in records {
             let sequence = text(record, "/dynamodb/SequenceNumber").unwrap_or_default().to_owned();
             let span = tracing::info_span!("stream_record", sequence = %sequence);
-            match self.record(record, now_s).instrument(span).await {
+            match self.record(record, now_s, deadline).instrument(span).await {
                 Ok(Cleaned::Purged { id, versions, released }) => {
                     tracing::info!(%id, versions, released, "deleted image cleaned up: nothing left in the bucket");
                 }
+                Ok(Cleaned::Account(pass)) => tracing::info!(?pass, "account deletion pass"),
                 Ok(Cleaned::Ignored(why)) => tracing::warn!(sequence, why, "stream record ignored"),
                 Err(err) => {
                     let transient = match &err {
                         CleanupError::Store(e) => e.transient,
                         CleanupError::Catalog(e) => e.is_transient(),
+                        CleanupError::Account(e) => e.is_transient(),
                         CleanupError::Malformed(_) => false,
                     };
                     tracing::error!(
@@ -172,9 +198,22 @@ impl<S: ObjectStore, C: Catalog> Cleanup<S, C> {
     /// # Errors
     ///
     /// A store or catalog failure, or a record that is not what the stream sends.
-    pub async fn record(&self, record: &Value, now_s: u64) -> Result<Cleaned, CleanupError> {
+    pub async fn record(
+        &self,
+        record: &Value,
+        now_s: u64,
+        deadline: Instant,
+    ) -> Result<Cleaned, CleanupError> {
         if text(record, "/dynamodb/SequenceNumber").is_none_or(str::is_empty) {
             return Err(CleanupError::Malformed("no dynamodb.SequenceNumber".into()));
+        }
+        if let Some((owner, username)) = account::parse_tombstone(record)? {
+            let now_ms = now_s.saturating_mul(1000);
+            let who = (&owner, username.as_str());
+            let pass =
+                account::purge_account(&self.store, &self.catalog, &self.directory, who, deadline, now_ms)
+                    .await?;
+            return Ok(Cleaned::Account(pass));
         }
         let Some(removal) = parse_removal(record)? else {
             return Ok(Cleaned::Ignored("not the removal of an image item".into()));

@@ -9,8 +9,8 @@ use aws_sdk_s3::config::retry::RetryConfig;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 use thumbforge_catalog::{
-    Catalog, CatalogError, DynamoCatalog, Edit, Finish, ImageRecord, ImageState, NewImage, Owner, Page,
-    Profile, schema,
+    AccountState, Album, Catalog, CatalogError, DynamoCatalog, Edit, Finish, ImageRecord, ImageState,
+    Membership, NewAlbum, NewImage, Owner, Page, Profile, schema,
 };
 use thumbforge_core::keys::OWNER_METADATA;
 use thumbforge_core::{Outcome, OutputFormat, RejectReason, RuntimeConfig};
@@ -313,6 +313,67 @@ impl Catalog for DeletedWhileProcessing {
     async fn profile(&self, owner: &Owner) -> Result<Profile, CatalogError> {
         self.0.profile(owner).await
     }
+    async fn create_album(&self, owner: &Owner, album: &NewAlbum) -> Result<Album, CatalogError> {
+        self.0.create_album(owner, album).await
+    }
+    async fn list_albums(&self, owner: &Owner) -> Result<Vec<Album>, CatalogError> {
+        self.0.list_albums(owner).await
+    }
+    async fn get_album(&self, owner: &Owner, id: Uuid) -> Result<Option<Album>, CatalogError> {
+        self.0.get_album(owner, id).await
+    }
+    async fn rename_album(&self, owner: &Owner, id: Uuid, name: &str) -> Result<Option<Album>, CatalogError> {
+        self.0.rename_album(owner, id, name).await
+    }
+    async fn delete_album(&self, owner: &Owner, id: Uuid) -> Result<bool, CatalogError> {
+        self.0.delete_album(owner, id).await
+    }
+    async fn add_to_album(
+        &self,
+        owner: &Owner,
+        album: Uuid,
+        image: Uuid,
+    ) -> Result<Membership, CatalogError> {
+        self.0.add_to_album(owner, album, image).await
+    }
+    async fn remove_from_album(
+        &self,
+        owner: &Owner,
+        album: Uuid,
+        image: Uuid,
+    ) -> Result<Membership, CatalogError> {
+        self.0.remove_from_album(owner, album, image).await
+    }
+    async fn list_album(
+        &self,
+        owner: &Owner,
+        album: Uuid,
+        tag: Option<&str>,
+        limit: u16,
+        after: Option<Uuid>,
+    ) -> Result<Option<Page>, CatalogError> {
+        self.0.list_album(owner, album, tag, limit, after).await
+    }
+    async fn begin_account_deletion(
+        &self,
+        owner: &Owner,
+        username: &str,
+        now_ms: u64,
+    ) -> Result<AccountState, CatalogError> {
+        self.0.begin_account_deletion(owner, username, now_ms).await
+    }
+    async fn account_state(&self, owner: &Owner) -> Result<AccountState, CatalogError> {
+        self.0.account_state(owner).await
+    }
+    async fn account_images(&self, owner: &Owner, limit: u16) -> Result<Vec<ImageRecord>, CatalogError> {
+        self.0.account_images(owner, limit).await
+    }
+    async fn clear_account(&self, owner: &Owner, limit: u16) -> Result<usize, CatalogError> {
+        self.0.clear_account(owner, limit).await
+    }
+    async fn finish_account_deletion(&self, owner: &Owner, now_ms: u64) -> Result<bool, CatalogError> {
+        self.0.finish_account_deletion(owner, now_ms).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -601,7 +662,7 @@ async fn a_deleted_images_removal_leaves_nothing_in_the_bucket() {
     // Not a TTL removal: the API's delete already adjusted the counts.
     assert_eq!(
         stack.catalog.profile(&owner()).await.unwrap(),
-        Profile { images: 1, bytes: PHOTO.len() as u64 }
+        Profile { images: 1, bytes: PHOTO.len() as u64, albums: 0 }
     );
 }
 
@@ -651,7 +712,10 @@ async fn an_expired_pending_upload_is_released_from_the_profile_once() {
         expires_at_s: 1_750_086_400,
     };
     stack.catalog.create(&owner(), &image).await.unwrap();
-    assert_eq!(stack.catalog.profile(&owner()).await.unwrap(), Profile { images: 1, bytes: 4_321 });
+    assert_eq!(
+        stack.catalog.profile(&owner()).await.unwrap(),
+        Profile { images: 1, bytes: 4_321, albums: 0 }
+    );
     // What DynamoDB's TTL does: the item goes, nothing else changes.
     stack
         .dynamodb
@@ -679,4 +743,163 @@ async fn a_damaged_record_is_reported_for_the_dead_letter_queue() {
     damaged["dynamodb"]["Keys"]["sk"] = json!({"S": "IMAGE#not-an-id"});
     assert_eq!(stack.cleanup.handle(&batch(vec![damaged]), 0).await, retry_from("30"));
     assert_eq!(stack.keys_of(kept).await.len(), 5, "nothing deleted on a guess");
+}
+
+/// The identity provider, as far as an account's deletion sees it: who was deleted.
+#[derive(Debug, Default)]
+struct Users {
+    deleted: std::sync::Mutex<Vec<String>>,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+impl thumbnail::account::Directory for &Users {
+    async fn delete_user(&self, username: &str) -> Result<bool, thumbnail::account::DirectoryError> {
+        if self.fail.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Err(thumbnail::account::DirectoryError {
+                username: username.to_owned(),
+                message: "injected".into(),
+                transient: true,
+            });
+        }
+        let mut deleted = self.deleted.lock().unwrap();
+        let first = !deleted.iter().any(|u| u == username);
+        deleted.push(username.to_owned());
+        Ok(first)
+    }
+}
+
+/// The stream record of the tombstone `DELETE /api/account` wrote (or bumped) for [`OWNER`].
+fn tombstone(event: &str, sequence: &str) -> Value {
+    json!({
+        "eventID": sequence,
+        "eventName": event,
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "eu-west-3",
+        "dynamodb": {
+            "Keys": {"pk": {"S": format!("USER#{OWNER}")}, "sk": {"S": schema::TOMBSTONE_SK}},
+            "NewImage": {
+                "pk": {"S": format!("USER#{OWNER}")},
+                "sk": {"S": schema::TOMBSTONE_SK},
+                "status": {"S": "deleting"},
+                "username": {"S": "the-username"},
+            },
+            "SequenceNumber": sequence,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    })
+}
+
+/// Every item of [`OWNER`]'s partition, by sort key.
+async fn partition(stack: &Stack) -> Vec<String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let out = stack
+        .dynamodb
+        .query()
+        .table_name(TABLE)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{OWNER}")))
+        .send()
+        .await
+        .unwrap();
+    out.items().iter().map(|item| item[schema::SK].as_s().unwrap().clone()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_leaves_nothing_but_its_tombstone_even_after_failures() {
+    let stack = stack().await;
+    let (first, second) = (stack.ready_image().await, stack.ready_image().await);
+    let pending = stack.upload_through_the_api(PHOTO).await; // uploaded, not processed yet
+    let album = NewAlbum { id: Uuid::now_v7(), name: "Trip".into(), created_at_ms: 1_750_000_000_000 };
+    stack.catalog.create_album(&owner(), &album).await.unwrap();
+    assert_eq!(stack.catalog.add_to_album(&owner(), album.id, first).await.unwrap(), Membership::Added);
+    let edit = Edit { title: None, description: None, tags: Some(vec!["sea".into()]) };
+    stack.catalog.edit(&owner(), second, &edit).await.unwrap().unwrap();
+    // Someone else's image, which must survive.
+    let theirs = Owner::new("someone-else").unwrap();
+    let kept = Uuid::now_v7();
+    let image = NewImage {
+        id: kept,
+        filename: "kept.jpg".into(),
+        content_type: "image/jpeg".into(),
+        size: 10,
+        created_at_ms: 1_750_000_000_000,
+        expires_at_s: 1_750_086_400,
+    };
+    stack.catalog.create(&theirs, &image).await.unwrap();
+    stack.upload(&raw_key(kept), PHOTO, None).await;
+
+    let state =
+        stack.catalog.begin_account_deletion(&owner(), "the-username", 1_750_000_000_000).await.unwrap();
+    assert!(matches!(state, AccountState::Deleting { pass: 0, .. }), "{state:?}");
+    let users = Users::default();
+    let cleanup = Cleanup::new(S3Store::new(stack.client.clone(), BUCKET), stack.catalog.clone())
+        .with_directory(&users);
+
+    // The bucket fails on the second image's deletes (past the client's own retries), then the
+    // identity provider fails once: each failure stops the pass, and the retry goes on.
+    stack.s3.faults().pass_next(Operation::DeleteObjects, 2);
+    stack.s3.faults().fail_next(Operation::DeleteObjects, 2, 503);
+    let failed = cleanup.handle(&batch(vec![tombstone("INSERT", "50")]), 1_750_000_001).await;
+    assert_eq!(failed, retry_from("50"));
+    let left = stack.catalog.account_images(&owner(), 10).await.unwrap();
+    assert_eq!(left.len(), 2, "one image went before the failure: {left:?}");
+    users.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        cleanup.handle(&batch(vec![tombstone("INSERT", "50")]), 1_750_000_002).await,
+        retry_from("50")
+    );
+    assert!(stack.catalog.account_images(&owner(), 10).await.unwrap().is_empty());
+    assert!(users.deleted.lock().unwrap().is_empty(), "the failed call deleted nobody");
+    assert_eq!(
+        cleanup.handle(&batch(vec![tombstone("INSERT", "50")]), 1_750_000_003).await,
+        BatchResponse::default()
+    );
+
+    assert_eq!(*users.deleted.lock().unwrap(), ["the-username"]);
+    for id in [first, second, pending] {
+        assert!(stack.keys_of(id).await.is_empty(), "{id}: {:?}", stack.keys_of(id).await);
+    }
+    assert_eq!(partition(&stack).await, [schema::TOMBSTONE_SK], "nothing but the tombstone");
+    assert!(matches!(
+        stack.catalog.account_state(&owner()).await.unwrap(),
+        AccountState::Deleted { deleted_at_ms: 1_750_000_003_000, .. }
+    ));
+    // A token still valid creates nothing.
+    let again = NewImage { id: Uuid::now_v7(), ..image.clone() };
+    assert!(matches!(stack.catalog.create(&owner(), &again).await, Err(CatalogError::AccountDeleted)));
+    // The same record delivered again does nothing more.
+    assert_eq!(
+        cleanup.handle(&batch(vec![tombstone("MODIFY", "51")]), 1_750_000_004).await,
+        BatchResponse::default()
+    );
+    assert_eq!(users.deleted.lock().unwrap().len(), 1);
+    // The other user is untouched.
+    assert!(stack.catalog.get(&theirs, kept).await.unwrap().is_some());
+    assert_eq!(stack.keys(&raw_key(kept)).await, [raw_key(kept)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_deletion_out_of_time_continues_in_another_pass() {
+    let stack = stack().await;
+    let id = stack.ready_image().await;
+    stack.catalog.begin_account_deletion(&owner(), "the-username", 1_750_000_000_000).await.unwrap();
+    let users = Users::default();
+    let cleanup = Cleanup::new(S3Store::new(stack.client.clone(), BUCKET), stack.catalog.clone())
+        .with_directory(&users);
+    // No time left: the pass bumps the tombstone (whose change on the stream starts the next).
+    let now = std::time::Instant::now();
+    assert_eq!(
+        cleanup.handle_until(&batch(vec![tombstone("INSERT", "60")]), 1, now).await,
+        BatchResponse::default()
+    );
+    assert!(matches!(
+        stack.catalog.account_state(&owner()).await.unwrap(),
+        AccountState::Deleting { pass: 1, .. }
+    ));
+    assert_eq!(stack.keys_of(id).await.len(), 5, "nothing was started");
+    // The next pass has time.
+    assert_eq!(cleanup.handle(&batch(vec![tombstone("MODIFY", "61")]), 2).await, BatchResponse::default());
+    assert!(stack.keys_of(id).await.is_empty());
+    assert_eq!(partition(&stack).await, [schema::TOMBSTONE_SK]);
+    assert_eq!(*users.deleted.lock().unwrap(), ["the-username"]);
 }
