@@ -4,18 +4,22 @@
 //   THUMBFORGE_URL=http://127.0.0.1:8080 node e2e/browser.test.mjs
 //
 // Optional: THUMBFORGE_CHROMIUM (default /usr/bin/chromium), THUMBFORGE_NODE_MODULES (where
-// playwright-core is installed; default target/tools/node/node_modules), THUMBFORGE_E2E_OUT
-// (screenshots; default target/e2e). The stack must be fresh: the gallery starts empty.
-// Prints one "ok N - step" line per step; exits 1 at the first failure, after saving
-// failure.png beside the other screenshots.
+// playwright-core and axe-core are installed; default target/tools/node/node_modules),
+// THUMBFORGE_E2E_OUT (screenshots; default target/e2e). The stack must be fresh: the gallery
+// starts empty. Prints one "ok N - step" line per step; exits 1 at the first failure, after
+// saving failure.png beside the other screenshots. axe-core runs on the main states of the page
+// (`axe.run()`, every violation printed in full, none allowed). The last step prints one line
+// `THUMBFORGE_DELETED_ACCOUNT {"sub", "email", "images"}` naming the account it deleted, for
+// crates/dev/tests/browser.rs to check that nothing of it is left in the bucket or the table.
 
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { humanBytes, reasonText } from "../frontend/lib.js";
+import { ALBUM_LIMITS, humanBytes, reasonText } from "../frontend/lib.js";
 
 /** The local issuer's mail catcher (JSON lines): where sign-up codes arrive. */
 const OUTBOX = process.env.THUMBFORGE_OUTBOX;
@@ -34,7 +38,11 @@ const PASSWORD = "Thumbforge-e2e-1";
 /** The longest any single wait may take. */
 const WAIT_MS = 60_000;
 /** The longest the whole run may take. */
-const TOTAL_MS = 300_000;
+const TOTAL_MS = 540_000;
+/** The accessibility engine, injected into the page (pinned in xtask/src/browser.rs). */
+const AXE_SOURCE = path.join(NODE_MODULES, "axe-core/axe.min.js");
+/** How the run names the account it deleted, for crates/dev/tests/browser.rs. */
+const DELETED_ACCOUNT_MARKER = "THUMBFORGE_DELETED_ACCOUNT ";
 /** Upload speed while the first files go up, so that progress can be seen (bytes per second). */
 const THROTTLED_UPLOAD = 512 * 1024;
 
@@ -73,6 +81,57 @@ async function step(name, body) {
     throw error;
   }
   console.log(`ok ${stepNumber} - ${name} (${Date.now() - started} ms)`);
+}
+
+/**
+ * Takes the problems matching `pattern` off the list: they were expected (the identity
+ * provider's 400 for a refused sign-in, say). At least one must have been there.
+ */
+function expectProblems(pattern) {
+  const others = problems.filter((problem) => !pattern.test(problem));
+  assert.ok(others.length < problems.length, `expected a problem matching ${pattern}: ${JSON.stringify(problems)}`);
+  problems.splice(0, problems.length, ...others);
+}
+
+/**
+ * Runs axe-core on the page as it is now (`axe.run()` with its default rules, injected through
+ * the DevTools protocol, which the page's CSP does not apply to) and fails on any violation,
+ * printing each in full.
+ */
+async function checkAccessibility(state) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) {
+    await page.evaluate(await readFile(AXE_SOURCE, "utf8"));
+  }
+  const result = await page.evaluate(async () => {
+    const report = await window.axe.run(document);
+    return {
+      version: report.testEngine.version,
+      passes: report.passes.length,
+      incomplete: report.incomplete.map((r) => r.id),
+      violations: report.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        helpUrl: v.helpUrl,
+        tags: v.tags,
+        nodes: v.nodes.map((n) => ({ target: n.target, html: n.html, failureSummary: n.failureSummary })),
+      })),
+    };
+  });
+  if (result.violations.length > 0) {
+    for (const line of JSON.stringify(result.violations, null, 2).split("\n")) log(`axe: ${line}`);
+    assert.fail(`axe-core ${result.version} found ${result.violations.length} violation(s) in ${state}: ${result.violations.map((v) => v.id).join(", ")}`);
+  }
+  log(`axe-core ${result.version}: no violation in ${state} (${result.passes} rules pass; to review by hand: ${result.incomplete.join(", ") || "none"})`);
+}
+
+function sha256(bytes) {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** The album list's names, in display order ("All photos" first). */
+function albumNames() {
+  return page.$$eval("[data-testid=album-list] [data-testid=album-name]", (names) => names.map((n) => n.textContent));
 }
 
 /** Fails on anything the page complained about, or showed in its error area. */
@@ -743,11 +802,13 @@ async function run(context) {
         id: document.activeElement?.closest("[data-testid=gallery-item]")?.dataset.id ?? null,
         inDialog: document.activeElement?.closest("dialog")?.id ?? null,
       }));
-    // Keyboard: Tab from the card's link reaches its "Edit details" button, then its delete
-    // button; Enter opens the dialog.
+    // Keyboard: Tab from the card's link reaches its "Edit details" button, its "Download"
+    // button, then its delete button; Enter opens the dialog.
     await page.locator(`${target} [data-testid=gallery-open]`).focus();
     await page.keyboard.press("Tab");
     assert.deepEqual(await activeTestid(), { testid: "edit", id: ids["portrait.jpg"], inDialog: null }, "Tab reaches Edit");
+    await page.keyboard.press("Tab");
+    assert.deepEqual(await activeTestid(), { testid: "download", id: ids["portrait.jpg"], inDialog: null }, "Tab reaches Download");
     await page.keyboard.press("Tab");
     assert.deepEqual(await activeTestid(), { testid: "delete", id: ids["portrait.jpg"], inDialog: null }, "Tab reaches the button");
     await page.keyboard.press("Enter");
@@ -1174,6 +1235,480 @@ async function run(context) {
     await page.locator(`${card(secondUsersImage.id)}[data-status=ready]`).waitFor({ state: "attached" });
     await decodeGalleryImages();
     assert.deepEqual(await apiAsUser(`/api/images/${secondUsersImage.id}`), secondUsersImage, "as it was");
+  });
+
+  // ---- albums, downloads, the export, and deleting the account --------------------------------
+
+  const ALBUM_NAME = "Summer trip";
+  const RENAMED = "Summer 2026";
+  const HARBOUR_TITLE = "Harbour at dawn";
+  const harbour = ids["orient_1.jpg"];
+  const inAlbum = newestFirst([ids["orient_1.jpg"], described]);
+  let albumId = null;
+  const albumCard = (id) => `[data-testid=album][data-id="${id}"]`;
+
+  await step("the first account, signed in again, has no album yet; the gallery passes axe", async () => {
+    await page.click("[data-testid=sign-out]");
+    await page.waitForSelector("html[data-session=signed-out]", { state: "attached", timeout: WAIT_MS });
+    await signIn(FIRST_USER, PASSWORD);
+    await page.waitForSelector("#album-list[aria-busy=false]", { state: "attached" });
+    assert.deepEqual(await galleryIds(), kept);
+    assert.deepEqual(await albumNames(), ["All photos"]);
+    assert.equal(await page.locator("[data-testid=albums-empty]").isVisible(), true);
+    assert.equal(
+      await page.locator("[data-testid=all-photos] [data-testid=album-link]").getAttribute("aria-current"),
+      "page",
+      "“All photos” is the one shown",
+    );
+    assert.equal(await page.locator("[data-testid=selection-bar]").isVisible(), false, "nothing selected");
+    await decodeGalleryImages();
+    await checkAccessibility("the signed-in gallery");
+    await screenshot("10-albums-empty");
+  });
+
+  await step("an album is created from its form, the name checked as the server checks it first", async () => {
+    const input = page.locator("[data-testid=album-name-input]");
+    assert.deepEqual(await input.evaluate((c) => [...c.labels].map((l) => l.textContent)), ["New album"]);
+    // The limits the page checks against: `GET /api/config` `albumLimits`, else the core's (as the page does).
+    const config = await page.evaluate(async () => (await fetch("/api/config")).json());
+    const albumLimits = { ...ALBUM_LIMITS, ...config.albumLimits };
+    if (!config.albumLimits) log("GET /api/config has no albumLimits: the core's defaults apply");
+    const posts = sent("POST");
+    await input.fill("x".repeat(albumLimits.nameMaxChars + 1));
+    await input.press("Enter");
+    const error = page.locator("[data-testid=album-name-error]");
+    await error.waitFor({ state: "visible" });
+    assert.equal(
+      await error.innerText(),
+      `The name is ${albumLimits.nameMaxChars + 1} characters long; at most ${albumLimits.nameMaxChars} are allowed.`,
+    );
+    assert.equal(await input.getAttribute("aria-invalid"), "true");
+    assert.ok((await input.getAttribute("aria-describedby")).split(" ").includes("album-name-error"));
+    assert.deepEqual(await focused(), { testid: "album-name-input", id: null });
+    await page.waitForTimeout(300);
+    assert.equal(sent("POST"), posts, "nothing was sent");
+    await input.fill(`  ${ALBUM_NAME}  `);
+    await error.waitFor({ state: "hidden" }); // checked again as it is typed
+    const request = page.waitForRequest((r) => r.method() === "POST" && new URL(r.url()).pathname === "/api/albums");
+    const answer = page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/api/albums");
+    await page.locator("[data-testid=create-album]").click();
+    assert.deepEqual((await request).postDataJSON(), { name: ALBUM_NAME }, "the name is sent trimmed");
+    const response = await answer;
+    assert.equal(response.status(), 201, "POST /api/albums answers 201");
+    const album = await response.json();
+    albumId = album.id;
+    assert.equal(response.headers().location, `/api/albums/${albumId}`);
+    assert.deepEqual([album.name, album.count, album.cover], [ALBUM_NAME, 0, null]);
+    await page.locator(albumCard(albumId)).waitFor();
+    assert.deepEqual(await albumNames(), ["All photos", ALBUM_NAME]);
+    assert.equal(await page.locator(`${albumCard(albumId)} [data-testid=album-count]`).innerText(), "No photos");
+    assert.equal(await input.inputValue(), "", "the form is ready for another");
+    assert.equal(await announced(), `Created the album “${ALBUM_NAME}”.`);
+    assert.equal(await page.locator("[data-testid=albums-empty]").isVisible(), false);
+  });
+
+  await step("two photos are selected with the keyboard and added to the album through its dialog", async () => {
+    const box = (id) => page.locator(`${card(id)} [data-testid=select-photo]`);
+    assert.equal(await box(harbour).getAttribute("aria-label"), "Select orient_1.jpg");
+    assert.equal(await box(described).getAttribute("aria-label"), `Select ${TITLE}`);
+    assert.equal(await page.locator(`${card(ids["notes.jpg"])} [data-testid=select-photo]`).count(), 0, "not a rejected upload");
+    // Shift+Tab from a photo's link reaches its checkbox, Space ticks it.
+    for (const id of inAlbum) {
+      await page.locator(`${card(id)} [data-testid=gallery-open]`).focus();
+      await page.keyboard.press("Shift+Tab");
+      assert.deepEqual(await focused(), { testid: "select-photo", id });
+      await page.keyboard.press("Space");
+      assert.equal(await box(id).isChecked(), true);
+      assert.equal(await page.locator(card(id)).getAttribute("data-selected"), "true");
+    }
+    const bar = page.locator("[data-testid=selection-bar]");
+    assert.equal(await bar.isVisible(), true);
+    assert.equal(await page.locator("[data-testid=selection-count]").innerText(), "2 photos selected");
+    assert.equal(await page.locator("[data-testid=remove-from-album]").isVisible(), false, "only inside an album");
+    await page.locator("[data-testid=add-to-album]").focus();
+    await page.keyboard.press("Enter");
+    const dialog = page.locator("#album-dialog");
+    await dialog.waitFor({ state: "visible" });
+    assert.equal(await dialog.evaluate((d) => d.open && d.matches(":modal")), true, "a modal dialog");
+    assert.equal(await dialog.locator("[data-testid=album-dialog-title]").innerText(), "Add 2 photos to an album");
+    assert.deepEqual(await focused(), { testid: "album-select", id: null }, "focus on the album's choice");
+    assert.deepEqual(
+      await dialog.locator("[data-testid=album-select] option").evaluateAll((options) => options.map((o) => [o.value, o.textContent])),
+      [[albumId, `${ALBUM_NAME} (no photos)`]],
+    );
+    assert.deepEqual(
+      await dialog.locator("[data-testid=album-select]").evaluate((c) => [...c.labels].map((l) => l.textContent)),
+      ["Album"],
+    );
+    await checkAccessibility("the add-to-album dialog");
+    await screenshot("11a-add-to-album", { fullPage: false });
+    const puts = [];
+    const listen = (response) => {
+      if (response.request().method() === "PUT" && new URL(response.url()).pathname.startsWith("/api/albums/")) puts.push(response);
+    };
+    page.on("response", listen);
+    try {
+      await dialog.locator("[data-testid=confirm-add]").click();
+      await dialog.waitFor({ state: "hidden" });
+      await bar.waitFor({ state: "hidden" });
+    } finally {
+      page.off("response", listen);
+    }
+    assert.deepEqual(
+      puts.map((r) => [new URL(r.url()).pathname, r.status()]).sort(),
+      inAlbum.map((id) => [`/api/albums/${albumId}/photos/${id}`, 204]).sort(),
+      "one PUT per photo, each 204",
+    );
+    assert.equal(await announced(), `Added 2 photos to “${ALBUM_NAME}”.`);
+    await page.waitForFunction(
+      (sel) => document.querySelector(sel)?.textContent === "2 photos",
+      `${albumCard(albumId)} [data-testid=album-count]`,
+    );
+    const api = await apiAsUser(`/api/albums/${albumId}`);
+    assert.equal(api.count, 2);
+    assert.ok(inAlbum.includes(api.cover?.id), `the cover is one of its photos: ${api.cover?.id}`);
+    const cover = await page.locator(`${albumCard(albumId)} [data-testid=album-cover]`).getAttribute("src");
+    assert.ok(api.cover.thumbnails.some((t) => t.url === cover), `the list shows the cover: ${cover}`);
+    for (const id of inAlbum) {
+      assert.deepEqual((await apiAsUser(`/api/images/${id}`)).albums, [albumId], `${id} says it is in the album`);
+      assert.equal(await box(id).isChecked(), false, "the selection is cleared");
+    }
+  });
+
+  await step("the album opens in the gallery: only its photos, ?album= in the address, kept by a reload", async () => {
+    const answer = listingAnswer({ album: albumId });
+    await page.locator(`${albumCard(albumId)} [data-testid=album-link]`).click();
+    assert.equal((await answer).status(), 200);
+    await page.waitForSelector(`html[data-album="${albumId}"] #gallery[data-loaded=true]`, { state: "attached" });
+    assert.equal(new URL(page.url()).search, `?album=${albumId}`);
+    assert.deepEqual(await galleryIds(), inAlbum);
+    assert.equal(await page.locator("#gallery-heading").innerText(), `Album “${ALBUM_NAME}”`);
+    assert.deepEqual(await focused(), { testid: "gallery-heading", id: null });
+    assert.equal(await announced(), `Showing 2 photos of the album “${ALBUM_NAME}”.`);
+    assert.equal(await page.locator(`${albumCard(albumId)} [data-testid=album-link]`).getAttribute("aria-current"), "page");
+    assert.match(await page.locator("[data-testid=album-bar-text]").innerText(), /^2 photos in this album\./);
+    await page.reload({ waitUntil: "load" });
+    await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+    await page.waitForFunction((name) => document.getElementById("gallery-heading").textContent === `Album “${name}”`, ALBUM_NAME);
+    assert.equal(new URL(page.url()).search, `?album=${albumId}`);
+    assert.deepEqual(await galleryIds(), inAlbum);
+    await decodeGalleryImages();
+    await checkAccessibility("an album open");
+    await screenshot("11b-album");
+  });
+
+  await step("in the album a photo gets a title and a tag; a chip filters the album by tag (?album=&tag=)", async () => {
+    const target = card(harbour);
+    await page.locator(`${target} [data-testid=edit]`).click();
+    const form = page.locator(`${target} [data-testid=edit-form]`);
+    await form.waitFor({ state: "visible" });
+    await form.locator("[data-testid=edit-title]").fill(HARBOUR_TITLE);
+    await form.locator("[data-testid=edit-tags]").fill("Harbour, sunset");
+    const answer = page.waitForResponse((r) => r.request().method() === "PATCH");
+    await form.locator("[data-testid=save-edit]").click();
+    assert.equal((await answer).status(), 200);
+    await form.waitFor({ state: "detached" });
+    assert.deepEqual(await cardDetails(harbour), { title: HARBOUR_TITLE, description: null, tags: ["#harbour", "#sunset"], editing: false });
+    // #sunset: both photos of the album have it; dropped.png has it too but is not in the album.
+    const sunset = listingAnswer({ album: albumId, tag: "sunset" });
+    await page.locator(`${card(described)} [data-testid=tag-chip][data-tag=sunset]`).click();
+    assert.equal((await sunset).status(), 200);
+    await page.waitForSelector("html[data-filter=sunset] #gallery[data-loaded=true]", { state: "attached" });
+    assert.equal(new URL(page.url()).search, `?album=${albumId}&tag=sunset`);
+    assert.deepEqual(await galleryIds(), inAlbum, "the album's photos tagged #sunset, not dropped.png");
+    assert.ok(!(await galleryIds()).includes(alsoTagged));
+    assert.equal(await page.locator("#gallery-heading").innerText(), `Album “${ALBUM_NAME}”: photos tagged #sunset`);
+    assert.equal(await announced(), `Showing 2 photos of the album “${ALBUM_NAME}” tagged #sunset.`);
+    // #harbour: only the photo just tagged.
+    const only = listingAnswer({ album: albumId, tag: "harbour" });
+    await page.locator(`${card(harbour)} [data-testid=tag-chip][data-tag=harbour]`).click();
+    assert.equal((await only).status(), 200);
+    await page.waitForSelector("html[data-filter=harbour] #gallery[data-loaded=true]", { state: "attached" });
+    assert.equal(new URL(page.url()).search, `?album=${albumId}&tag=harbour`);
+    assert.deepEqual(await galleryIds(), [harbour]);
+    assert.equal(await page.locator("[data-testid=tag-filter-text]").innerText(), "Showing photos tagged #harbour");
+    assert.equal(await page.locator("[data-testid=clear-filter]").innerText(), "Show the whole album");
+    assert.equal(await page.locator("[data-testid=album-bar]").isVisible(), true, "still in the album");
+    assert.deepEqual(
+      (await apiAsUser(`/api/images?album=${albumId}&tag=sunset`)).items.map((i) => i.id),
+      inAlbum,
+      "as the API lists them",
+    );
+    await screenshot("11c-album-tagged");
+  });
+
+  await step("a reload keeps the album and the tag, and shows the new title; the whole album comes back", async () => {
+    await page.reload({ waitUntil: "load" });
+    await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+    assert.equal(new URL(page.url()).search, `?album=${albumId}&tag=harbour`);
+    assert.deepEqual(await galleryIds(), [harbour]);
+    assert.deepEqual(await cardDetails(harbour), { title: HARBOUR_TITLE, description: null, tags: ["#harbour", "#sunset"], editing: false });
+    const answer = listingAnswer({ album: albumId });
+    await page.locator("[data-testid=clear-filter]").click();
+    assert.equal((await answer).status(), 200);
+    await page.waitForSelector("html[data-filter=''] #gallery[data-loaded=true]", { state: "attached" });
+    assert.equal(new URL(page.url()).search, `?album=${albumId}`);
+    assert.deepEqual(await galleryIds(), inAlbum);
+  });
+
+  await step("a photo leaves the album through the selection and stays among all photos; the album is renamed", async () => {
+    await page.locator(`${card(harbour)} [data-testid=select-photo]`).check();
+    const remove = page.locator("[data-testid=remove-from-album]");
+    assert.equal(await remove.isVisible(), true);
+    const answer = page.waitForResponse((r) => r.request().method() === "DELETE");
+    await remove.click();
+    const response = await answer;
+    assert.equal(new URL(response.url()).pathname, `/api/albums/${albumId}/photos/${harbour}`);
+    assert.equal(response.status(), 204);
+    await page.locator(card(harbour)).waitFor({ state: "detached" });
+    assert.deepEqual(await galleryIds(), [described]);
+    assert.equal(await announced(), `Removed 1 photo from “${ALBUM_NAME}”. It is still in your photos.`);
+    await page.waitForFunction(
+      (sel) => document.querySelector(sel)?.textContent === "1 photo",
+      `${albumCard(albumId)} [data-testid=album-count]`,
+    );
+    assert.match(await page.locator("[data-testid=album-bar-text]").innerText(), /^1 photo in this album\./);
+    const still = await apiAsUser(`/api/images/${harbour}`);
+    assert.deepEqual([still.id, still.albums], [harbour, []], "the photo is still there, in no album");
+
+    const rename = page.locator("[data-testid=rename-album]");
+    assert.equal(await rename.getAttribute("aria-label"), `Rename the album ${ALBUM_NAME}`);
+    await rename.click();
+    const input = page.locator("[data-testid=rename-input]");
+    await input.waitFor({ state: "visible" });
+    assert.deepEqual(await focused(), { testid: "rename-input", id: null });
+    assert.equal(await input.inputValue(), ALBUM_NAME);
+    assert.deepEqual(await input.evaluate((c) => [...c.labels].map((l) => l.textContent)), ["Album name"]);
+    await input.fill(RENAMED);
+    const patch = page.waitForRequest((r) => r.method() === "PATCH");
+    const renamed = page.waitForResponse((r) => r.request().method() === "PATCH");
+    await input.press("Enter");
+    assert.equal(new URL((await patch).url()).pathname, `/api/albums/${albumId}`);
+    assert.deepEqual((await patch).postDataJSON(), { name: RENAMED });
+    assert.equal((await renamed).status(), 200);
+    await input.waitFor({ state: "hidden" });
+    assert.equal(await page.locator("#gallery-heading").innerText(), `Album “${RENAMED}”`);
+    assert.equal(await page.locator(`${albumCard(albumId)} [data-testid=album-name]`).innerText(), RENAMED);
+    assert.equal(await announced(), `Renamed the album to “${RENAMED}”.`);
+    assert.deepEqual(await focused(), { testid: "rename-album", id: null });
+    assert.equal((await apiAsUser(`/api/albums/${albumId}`)).name, RENAMED);
+  });
+
+  await step("another album gets a photo and is deleted through the dialog, which says its photos are kept", async () => {
+    const input = page.locator("[data-testid=album-name-input]");
+    await input.fill("Scratch");
+    const created = page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/api/albums");
+    await input.press("Enter");
+    const scratch = (await (await created).json()).id;
+    await page.locator(albumCard(scratch)).waitFor();
+    assert.deepEqual(await albumNames(), ["All photos", "Scratch", RENAMED], "newest first");
+    // From all photos, dropped.png goes into it.
+    const all = listingAnswer({ limit: "24" });
+    await page.locator("[data-testid=all-photos] [data-testid=album-link]").click();
+    assert.equal((await all).status(), 200);
+    await page.waitForSelector("html[data-album=''] #gallery[data-loaded=true]", { state: "attached" });
+    assert.equal(new URL(page.url()).search, "");
+    await page.locator(`${card(alsoTagged)} [data-testid=select-photo]`).check();
+    await page.locator("[data-testid=add-to-album]").click();
+    const dialog = page.locator("#album-dialog");
+    await dialog.waitFor({ state: "visible" });
+    await dialog.locator("[data-testid=album-select]").selectOption(scratch);
+    const put = page.waitForResponse((r) => r.request().method() === "PUT");
+    await dialog.locator("[data-testid=confirm-add]").click();
+    assert.equal((await put).status(), 204);
+    assert.equal(await announced(), "Added 1 photo to “Scratch”.");
+    const opened = listingAnswer({ album: scratch });
+    await page.locator(`${albumCard(scratch)} [data-testid=album-link]`).click();
+    assert.equal((await opened).status(), 200);
+    await page.waitForSelector(`html[data-album="${scratch}"] #gallery[data-loaded=true]`, { state: "attached" });
+    assert.deepEqual(await galleryIds(), [alsoTagged]);
+
+    await page.locator("[data-testid=delete-album]").click();
+    const confirm = page.locator("#delete-dialog");
+    await confirm.waitFor({ state: "visible" });
+    assert.equal(await confirm.locator("[data-testid=delete-title]").innerText(), "Delete the album “Scratch”?");
+    assert.equal(
+      await confirm.locator("[data-testid=delete-text]").innerText(),
+      "Its 1 photo is kept: it stays in your photos and in any other album. Only the album goes.",
+    );
+    assert.equal(await confirm.locator("[data-testid=confirm-delete]").innerText(), "Delete album");
+    assert.deepEqual(await focused(), { testid: "cancel-delete", id: null }, "focus on Cancel");
+    const deleted = page.waitForResponse((r) => r.request().method() === "DELETE");
+    await confirm.locator("[data-testid=confirm-delete]").click();
+    const response = await deleted;
+    assert.equal(new URL(response.url()).pathname, `/api/albums/${scratch}`);
+    assert.equal(response.status(), 204);
+    await page.waitForSelector("html[data-album=''] #gallery[data-loaded=true]", { state: "attached" });
+    assert.equal(new URL(page.url()).search, "", "back to all photos");
+    assert.deepEqual(await albumNames(), ["All photos", RENAMED]);
+    assert.deepEqual(await galleryIds(), kept, "every photo is still there");
+    assert.equal(await announced(), "Deleted the album “Scratch”. Its photos are kept.");
+    assert.deepEqual(await focused(), { testid: "gallery-heading", id: null });
+    assert.deepEqual((await apiAsUser(`/api/images/${alsoTagged}`)).albums, []);
+    assert.equal((await apiAsUser("/api/albums")).items.length, 1);
+  });
+
+  await step("a ready photo's original downloads with exactly the bytes that were uploaded", async () => {
+    const uploaded = await readFile(path.join(PHOTOS, "orient_6.jpg"));
+    const button = page.locator(`${card(described)} [data-testid=download]`);
+    assert.equal(await button.getAttribute("aria-label"), `Download the original of ${TITLE}`);
+    const redirected = page.waitForRequest((r) => r.redirectedFrom()?.url().includes(`/api/images/${described}/content`));
+    const downloading = page.waitForEvent("download");
+    await button.click();
+    const toStorage = await redirected;
+    const first = toStorage.redirectedFrom();
+    assert.equal(new URL(first.url()).search, "?size=original");
+    assert.equal((await first.response()).status(), 302, "the API answers with a redirect");
+    assert.equal((await first.allHeaders()).authorization?.startsWith("Bearer "), true, "the API call carries the token");
+    assert.equal((await toStorage.allHeaders()).authorization, undefined, "the token is not sent on to the storage");
+    assert.notEqual(new URL(toStorage.url()).origin, new URL(BASE_URL).origin, "a pre-signed URL of the bucket");
+    const download = await downloading;
+    assert.equal(download.suggestedFilename(), "orient_6.jpg", "saved under the photo's file name");
+    const bytes = await readFile(await download.path());
+    assert.equal(bytes.length, uploaded.length);
+    assert.equal(sha256(bytes), sha256(uploaded), "the same bytes as uploaded");
+    await page.waitForFunction(() => document.getElementById("announcer").textContent.startsWith("Downloaded"));
+    assert.equal(await announced(), `Downloaded the original of “${TITLE}”.`);
+    assert.equal(await button.innerText(), "Download");
+    log(`original of ${described}: ${bytes.length} bytes, sha256 ${sha256(bytes)}`);
+  });
+
+  /** The first account's sub (from its access token) and its ready photos' thumbnail URLs. */
+  const firstUser = { sub: null, thumbnails: [] };
+  await step("“Export my data” saves one JSON document listing the photos and the album", async () => {
+    const token = await userToken();
+    firstUser.sub = JSON.parse(Buffer.from(token.split(".")[1], "base64url")).sub;
+    const answer = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/account/export");
+    const downloading = page.waitForEvent("download");
+    await page.locator("[data-testid=export-data]").click();
+    const response = await answer;
+    assert.equal(response.status(), 200);
+    assert.match(response.headers()["content-disposition"] ?? "", /attachment; filename="?thumbforge-export\.json"?/);
+    const download = await downloading;
+    assert.equal(download.suggestedFilename(), "thumbforge-export.json");
+    const exported = JSON.parse(await readFile(await download.path(), "utf8"));
+    log(`export: ${Object.keys(document).join(", ")}; ${exported.images.length} images, ${exported.albums.length} albums`);
+    assert.ok(typeof exported.exportedAt === "string" && !Number.isNaN(Date.parse(exported.exportedAt)), "exportedAt");
+    assert.equal(exported.owner, firstUser.sub, "the owner is the signed-in user");
+    assert.equal(typeof exported.profile, "object");
+    assert.deepEqual(exported.images.map((i) => i.id).sort(), [...kept].sort(), "every photo of the account, none other");
+    for (const image of exported.images) {
+      if (image.status === "ready") {
+        assert.ok(image.original && typeof image.original.url === "string", `${image.id} links to its original`);
+        assert.ok(!Number.isNaN(Date.parse(image.original.expiresAt)), `${image.id}: expiresAt`);
+        firstUser.thumbnails.push(...image.thumbnails.map((t) => t.url));
+      } else {
+        assert.equal(image.original, null, `${image.id} (${image.status}) has no original`);
+      }
+    }
+    const titled = exported.images.find((i) => i.id === harbour);
+    assert.deepEqual([titled.title, titled.tags], [HARBOUR_TITLE, ["harbour", "sunset"]]);
+    assert.deepEqual(
+      exported.albums.map((a) => ({ id: a.id, name: a.name, images: a.images })),
+      [{ id: albumId, name: RENAMED, images: [described] }],
+    );
+    assert.ok(!Number.isNaN(Date.parse(exported.albums[0].createdAt)));
+    // Its link to an original gives the uploaded file.
+    const original = exported.images.find((i) => i.id === described).original.url;
+    const fetched = Buffer.from(await (await fetch(original)).arrayBuffer());
+    assert.equal(sha256(fetched), sha256(await readFile(path.join(PHOTOS, "orient_6.jpg"))), "the export's link gives the original");
+    assert.match(await page.locator("[data-testid=export-status]").innerText(), /^Saved your data as thumbforge-export\.json\./);
+  });
+
+  await step("“Delete my account” asks for the typed phrase first; Escape and Cancel keep everything", async () => {
+    const deletes = sent("DELETE");
+    const open = page.locator("[data-testid=delete-account]");
+    await open.focus();
+    await page.keyboard.press("Enter");
+    const dialog = page.locator("#account-dialog");
+    await dialog.waitFor({ state: "visible" });
+    assert.equal(await dialog.evaluate((d) => d.open && d.matches(":modal")), true, "a modal dialog");
+    assert.deepEqual(await focused(), { testid: "account-confirm", id: null }, "focus in the phrase field");
+    const input = dialog.locator("[data-testid=account-confirm]");
+    assert.deepEqual(await input.evaluate((c) => [...c.labels].map((l) => l.textContent)), ["To confirm, type delete my account"]);
+    const button = dialog.locator("[data-testid=confirm-account]");
+    assert.equal(await button.isDisabled(), true, "off until the phrase is typed");
+    await page.waitForFunction(() => /are deleted/.test(document.getElementById("account-dialog-text").textContent));
+    const said = await dialog.locator("[data-testid=account-dialog-text]").innerText();
+    assert.match(said, /^Your \d+ photos \(.+\) and 1 album are deleted/, said);
+    await checkAccessibility("the delete-account dialog");
+    await screenshot("12-delete-account", { fullPage: false });
+    await page.keyboard.type("delete my accoun");
+    assert.equal(await button.isDisabled(), true, "not quite the phrase");
+    await page.keyboard.press("Enter");
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+    assert.deepEqual(await focused(), { testid: "delete-account", id: null }, "focus back on the button");
+    await open.click();
+    await dialog.waitFor({ state: "visible" });
+    assert.equal(await input.inputValue(), "", "the field starts empty again");
+    await input.fill("Delete my account");
+    assert.equal(await button.isEnabled(), true, "the phrase enables it");
+    await dialog.locator("[data-testid=cancel-account]").click();
+    await dialog.waitFor({ state: "hidden" });
+    await page.waitForTimeout(300);
+    assert.equal(sent("DELETE"), deletes, "nothing was sent");
+    assert.equal((await apiAsUser("/api/account")).status, "active");
+  });
+
+  await step("deleting the account with the typed phrase lands signed out, saying so; it cannot sign in again", async () => {
+    await page.locator("[data-testid=delete-account]").click();
+    const dialog = page.locator("#account-dialog");
+    await dialog.waitFor({ state: "visible" });
+    await dialog.locator("[data-testid=account-confirm]").fill("delete my account");
+    const answer = page.waitForResponse((r) => r.request().method() === "DELETE" && new URL(r.url()).pathname === "/api/account");
+    const started = Date.now();
+    await dialog.locator("[data-testid=confirm-account]").click();
+    const response = await answer;
+    assert.equal(response.status(), 202, "DELETE /api/account answers 202");
+    assert.equal((await response.json()).status, "deleting");
+    // The page marks itself, then leaves through the provider's sign-out page and comes back fresh.
+    await page.waitForSelector("html[data-account=deleted]", { state: "attached", timeout: 150_000 });
+    await page.waitForSelector("html[data-session=signed-out]:not([data-account]) #signed-out-notice:not([hidden])", {
+      state: "attached",
+      timeout: WAIT_MS,
+    });
+    await page.waitForLoadState("load");
+    log(`account deleted and signed out after ${Date.now() - started} ms`);
+    const polls = requests.filter((r) => r === `GET ${BASE_URL}/api/account`).length;
+    assert.ok(polls >= 1, "GET /api/account was polled");
+    const notice = page.locator("[data-testid=signed-out-notice]");
+    await notice.waitFor({ state: "visible" });
+    assert.match(await notice.innerText(), /^Your account was deleted/);
+    assert.equal(await page.locator("[data-testid=workspace]").isVisible(), false);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("thumbforge.refresh")), null, "no session is kept");
+    await checkAccessibility("signed out after the deletion");
+    await screenshot("13-account-deleted");
+    // The sign-in account is gone: its email and password are refused (the provider's 400 is expected).
+    await page.click("[data-testid=sign-in]");
+    await page.waitForSelector("[data-testid=password]");
+    await page.fill("[data-testid=email]", FIRST_USER);
+    await page.fill("[data-testid=password]", PASSWORD);
+    await page.click("[data-testid=submit]");
+    const refused = page.locator("[data-testid=error]");
+    await refused.waitFor({ state: "visible" });
+    assert.match(await refused.innerText(), /Incorrect username or password/);
+    expectProblems(/(HTTP 400 for POST|status of 400)/);
+    await page.goto(BASE_URL, { waitUntil: "load" });
+    await page.waitForSelector("html[data-session=signed-out]", { state: "attached" });
+  });
+
+  await step("the second account is untouched; the deleted one's thumbnails answer 404", async () => {
+    await signIn(SECOND_USER, PASSWORD);
+    assert.deepEqual(await galleryIds(), [secondUsersImage.id]);
+    for (const url of secondUsersImage.thumbnails.map((t) => t.url)) assert.equal(await statusOf(url), 200, url);
+    const started = Date.now();
+    for (;;) {
+      const statuses = await Promise.all(firstUser.thumbnails.map((url) => statusOf(url)));
+      if (statuses.every((status) => status === 404)) break;
+      assert.ok(Date.now() - started < 30_000, `the deleted account's thumbnails still answer: ${statuses}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.ok(firstUser.thumbnails.length >= 6, `${firstUser.thumbnails}`);
+    // For crates/dev/tests/browser.rs, which then looks through the bucket and the table itself.
+    console.log(
+      `${DELETED_ACCOUNT_MARKER}${JSON.stringify({ sub: firstUser.sub, email: FIRST_USER, images: Object.values(ids) })}`,
+    );
   });
 }
 

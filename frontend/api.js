@@ -3,16 +3,25 @@
 // Every failure becomes an ApiError whose message can be shown as it is.
 
 import {
+  albumPhotoRequest,
+  createAlbumRequest,
+  deleteAlbumRequest,
   deleteImageRequest,
   describeApiError,
   editImageRequest,
+  filenameFromDisposition,
+  imageContentPath,
   listImagesPath,
+  parseAccount,
   parseConfig,
   parseRetryAfter,
+  renameAlbumRequest,
 } from "./lib.js";
 
 /** How long one API call may take before it is given up. */
 const TIMEOUT_MS = 20000;
+/** How long a download (an original of up to the upload limit, the export) may take. */
+const DOWNLOAD_TIMEOUT_MS = 180000;
 
 export class ApiError extends Error {
   /**
@@ -61,15 +70,21 @@ export async function apiFetch(path, options = {}) {
   }
 }
 
-async function apiCall(path, { method = "GET", body, signal } = {}) {
+/**
+ * One call. `read` says what a successful answer resolves to: `"json"` (the decoded body, null
+ * for a `204`), `"text"` (`{text, headers}`) or `"blob"` (`{blob, headers}`, e.g. a file the API
+ * redirected to, followed like any redirect).
+ */
+async function apiCall(path, { method = "GET", body, signal, read = "json" } = {}) {
   const request = `${method} ${path}`;
+  const limit = read === "blob" ? DOWNLOAD_TIMEOUT_MS : TIMEOUT_MS;
   // One controller for both the caller's signal and the time limit (AbortSignal.any is too new).
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();
-  }, TIMEOUT_MS);
+  }, limit);
   const forward = () => controller.abort();
   signal?.addEventListener("abort", forward, { once: true });
   const init = {
@@ -88,16 +103,18 @@ async function apiCall(path, { method = "GET", body, signal } = {}) {
   }
   let response;
   let text;
+  let blob;
   try {
     try {
       response = await fetch(path, init);
     } catch (error) {
       if (signal?.aborted) throw error;
-      const why = timedOut ? `no answer within ${TIMEOUT_MS / 1000} s` : "the network request failed";
+      const why = timedOut ? `no answer within ${limit / 1000} s` : "the network request failed";
       throw new ApiError(`Could not reach the server (${request}: ${why}).`, { request });
     }
     try {
-      text = await response.text();
+      if (read === "blob" && response.ok) blob = await response.blob();
+      else text = await response.text();
     } catch (error) {
       if (signal?.aborted) throw error;
       throw new ApiError(`The server's answer to ${request} was cut off.`, { status: response.status, request });
@@ -116,6 +133,8 @@ async function apiCall(path, { method = "GET", body, signal } = {}) {
       detail: message,
     });
   }
+  if (read === "blob") return { blob, headers: response.headers };
+  if (read === "text") return { text, headers: response.headers };
   // `204 No Content` (a delete) has no body to decode.
   if (response.status === 204 || (text === "" && method === "DELETE")) return null;
   try {
@@ -176,7 +195,82 @@ export function editImage(id, body) {
   return apiFetch(request.path, { method: request.method, body: request.body });
 }
 
-/** `GET /api/images?limit=N&cursor=C&tag=T`: `{items, next}` (only the images tagged T when given). */
-export function listImages({ limit = 24, cursor = null, tag = null, signal } = {}) {
-  return apiFetch(listImagesPath({ limit, cursor, tag }), { signal });
+/**
+ * `GET /api/images?limit=N&cursor=C&album=A&tag=T`: `{items, next}` (only the photos of album A
+ * and tagged T, when given; an album that is not the caller's is a `404 album_not_found`).
+ */
+export function listImages({ limit = 24, cursor = null, album = null, tag = null, signal } = {}) {
+  return apiFetch(listImagesPath({ limit, cursor, album, tag }), { signal });
+}
+
+// ---- albums -----------------------------------------------------------------------------------
+
+/** `GET /api/albums`: `{items: [Album]}`, newest first. */
+export function listAlbums({ signal } = {}) {
+  return apiFetch("/api/albums", { signal });
+}
+
+/** `POST /api/albums` with `{name}`: the new album (`201`). */
+export function createAlbum(name) {
+  const { method, path, body } = createAlbumRequest(name);
+  return apiFetch(path, { method, body });
+}
+
+/** `PATCH /api/albums/{id}` with `{name}`: the album as it now is. */
+export function renameAlbum(id, name) {
+  const { method, path, body } = renameAlbumRequest(id, name);
+  return apiFetch(path, { method, body });
+}
+
+/** `DELETE /api/albums/{id}`: `204`; its photos stay. */
+export function deleteAlbum(id) {
+  const { method, path } = deleteAlbumRequest(id);
+  return apiFetch(path, { method });
+}
+
+/** `PUT` (add) or `DELETE` (remove) `/api/albums/{id}/photos/{imageId}`: `204`, either way idempotent. */
+export function setAlbumPhoto(albumId, imageId, add) {
+  const { method, path } = albumPhotoRequest(albumId, imageId, add);
+  return apiFetch(path, { method });
+}
+
+// ---- a photo's files ------------------------------------------------------------------------
+
+/**
+ * The original of a photo as a Blob: `GET /api/images/{id}/content?size=original` answers `302`
+ * to a short-lived pre-signed S3 URL, which `fetch` follows (the bucket allows CORS `GET`; the
+ * access token is not sent on to another origin).
+ */
+export async function downloadOriginal(id) {
+  const { blob } = await apiFetch(imageContentPath(id, { size: "original" }), { read: "blob" });
+  return blob;
+}
+
+// ---- the account ----------------------------------------------------------------------------
+
+/** `GET /api/account`, checked (lib.js `parseAccount`). */
+export async function getAccount({ signal } = {}) {
+  return checkedAccount(await apiFetch("/api/account", { signal }), "GET /api/account");
+}
+
+/** `DELETE /api/account`: `202` with the `deleting` state (or `200` when it is deleted already). */
+export async function deleteAccount() {
+  return checkedAccount(await apiFetch("/api/account", { method: "DELETE" }), "DELETE /api/account");
+}
+
+function checkedAccount(body, request) {
+  try {
+    return parseAccount(body);
+  } catch (error) {
+    throw new ApiError(`${capitalize(error.message)} (${request}).`, { status: 200, code: "bad_response", request });
+  }
+}
+
+/**
+ * `GET /api/account/export`: the JSON document as the server wrote it (`text`), and the file
+ * name its `Content-Disposition` gives.
+ */
+export async function exportAccount() {
+  const { text, headers } = await apiFetch("/api/account/export", { read: "text" });
+  return { text, filename: filenameFromDisposition(headers.get("content-disposition"), "thumbforge-export.json") };
 }

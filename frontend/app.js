@@ -1,16 +1,40 @@
-// The upload page: wires the file picker, the drop zone, the upload rows and the gallery.
+// The upload page: wires the file picker, the drop zone, the upload rows, the gallery (all
+// photos or one album's, optionally with one tag: `?album=…&tag=…`), the albums and the account.
 // Selectors are documented in README.md beside this file.
 
-import { ApiError, createUpload, deleteImage, editImage, getConfig, listImages, useCredentials } from "./api.js";
+import { AccountTools } from "./account.js";
+import { Albums } from "./albums.js";
+import {
+  ApiError,
+  createAlbum,
+  createUpload,
+  deleteAccount,
+  deleteAlbum,
+  deleteImage,
+  downloadOriginal,
+  editImage,
+  exportAccount,
+  getAccount,
+  getConfig,
+  listAlbums,
+  listImages,
+  renameAlbum,
+  setAlbumPhoto,
+  useCredentials,
+} from "./api.js";
 import { ConfirmDialog, Gallery, h } from "./gallery.js";
 import {
   checkFile,
   humanBytes,
   limitsText,
   nextPollDelay,
+  photoCount,
   reasonText,
-  tagFromSearch,
-  urlWithTag,
+  sameView,
+  urlWithView,
+  viewAnnouncement,
+  viewFromSearch,
+  viewHeading,
 } from "./lib.js";
 import { Session } from "./session.js";
 import { createLimiter, pollImage, putFile } from "./upload.js";
@@ -21,8 +45,10 @@ const PAGE_SIZE = 24;
 const PARALLEL_UPLOADS = 3;
 /** How often `POST /api/uploads` is asked again after a transient failure. */
 const PRESIGN_RETRIES = 2;
-/** Where the tag filter waits while the user signs in (the provider sends the browser back to `/`). */
+/** Where the view (`?album=…&tag=…`) waits while the user signs in (the provider sends the browser back to `/`). */
 const FILTER_KEY = "thumbforge.filter";
+/** A sentence for the signed-out screen after a redirect (the account was deleted). */
+const NOTICE_KEY = "thumbforge.notice";
 
 const $ = (id) => document.getElementById(id);
 
@@ -49,9 +75,15 @@ const elements = {
   signIn: $("sign-in"),
   signOut: $("sign-out"),
   signedOut: $("signed-out"),
+  signedOutNotice: $("signed-out-notice"),
   sessionEnded: $("session-ended"),
   signInAgain: $("sign-in-again"),
   workspace: $("workspace"),
+  selectionBar: $("selection-bar"),
+  selectionCount: $("selection-count"),
+  addToAlbum: $("add-to-album"),
+  removeFromAlbum: $("remove-from-album"),
+  clearSelection: $("clear-selection"),
 };
 
 const confirmDialog = new ConfirmDialog(elements.deleteDialog);
@@ -63,9 +95,64 @@ const gallery = new Gallery({
   confirm: confirmDialog,
   deleteImage,
   editImage,
-  onFilter: (tag) => setFilter(tag).catch((error) => showError(error.message)),
+  onFilter: (tag) => setView({ album: view.album, tag }).catch((error) => showError(error.message)),
   announce: (text) => announce(text),
   onDeleted: (id) => deleted(id),
+  downloadOriginal,
+  onSelection: (count) => showSelection(count),
+});
+const albums = new Albums({
+  elements: {
+    list: $("album-list"),
+    empty: $("albums-empty"),
+    createForm: $("album-create"),
+    nameInput: $("album-name"),
+    nameHint: $("album-name-hint"),
+    nameError: $("album-name-error"),
+    createButton: $("create-album"),
+    bar: $("album-bar"),
+    barText: document.querySelector("[data-testid=album-bar-text]"),
+    renameButton: $("rename-album"),
+    deleteButton: $("delete-album"),
+    closeButton: $("close-album"),
+    renameForm: $("rename-form"),
+    renameInput: $("rename-input"),
+    renameError: $("rename-error"),
+    dialog: $("album-dialog"),
+    dialogForm: $("album-dialog-form"),
+    dialogTitle: $("album-dialog-title"),
+    dialogText: $("album-dialog-text"),
+    select: $("album-select"),
+  },
+  api: { listAlbums, createAlbum, renameAlbum, deleteAlbum, setAlbumPhoto },
+  confirm: confirmDialog,
+  announce: (text) => announce(text),
+  showError: (text) => showError(text),
+  onOpen: (id) => setView({ album: id, tag: null }).catch((error) => showError(error.message)),
+  onChanged: () => showView(),
+  // The album shown went: all photos are shown instead (resolves once they are).
+  onDeleted: (id) =>
+    view.album === id
+      ? setView({ album: null, tag: null }, { history: "replace", quiet: true }).catch((error) => showError(error.message))
+      : undefined,
+});
+const account = new AccountTools({
+  elements: {
+    exportButton: $("export-data"),
+    exportStatus: $("export-status"),
+    deleteButton: $("delete-account"),
+    dialog: $("account-dialog"),
+    form: $("account-form"),
+    text: $("account-dialog-text"),
+    phrase: document.querySelector("[data-testid=account-phrase]"),
+    input: $("account-confirm"),
+    progress: $("account-progress"),
+    cancel: document.querySelector("[data-testid=cancel-account]"),
+    confirmButton: document.querySelector("[data-testid=confirm-account]"),
+  },
+  api: { exportAccount, deleteAccount, getAccount },
+  announce: (text) => announce(text),
+  onDeleted: () => accountDeleted(),
 });
 const limiter = createLimiter(PARALLEL_UPLOADS);
 /** The `GET /api/config` answer once loaded. */
@@ -261,7 +348,7 @@ async function uploadFile(file) {
   });
   if (id === null) return;
   row.set("processing");
-  gallery.upsert({ id, status: "pending", createdAt: new Date().toISOString() }, file.name);
+  gallery.upsert({ id, status: "pending", createdAt: new Date().toISOString(), albums: [], tags: [] }, file.name);
   try {
     const image = await watch(id);
     if (row.state !== "deleted") row.outcome(image);
@@ -278,9 +365,12 @@ function uploadFiles(fileList) {
     showError("Uploads are not possible yet: the upload settings could not be loaded.");
     return;
   }
-  // A new upload has no tags yet, so a filtered gallery would never show it: show them all.
-  if (filterTag !== null) {
-    setFilter(null, { why: "so that the new uploads can be seen", focus: false }).catch((error) => showError(error.message));
+  // A new upload has no tags and is in no album yet, so a filtered gallery would never show it:
+  // show them all.
+  if (view.album !== null || view.tag !== null) {
+    setView({ album: null, tag: null }, { why: "so that the new uploads can be seen", focus: false }).catch((error) =>
+      showError(error.message),
+    );
   }
   for (const file of files) {
     uploadFile(file).catch((error) => showError(`Uploading “${file.name}” failed: ${error.message}`));
@@ -323,12 +413,15 @@ for (const type of ["dragover", "drop"]) {
   });
 }
 
-// ---- the gallery listing, all of it or the photos with one tag ---------------------------
+// ---- the gallery listing: all photos or one album's, each optionally with one tag ---------
 
 let cursor = null;
-/** The tag the gallery is filtered by (null: every photo); `?tag=` in the address says it too. */
-let filterTag = null;
-/** Counts listings: a page that arrives for an earlier one (another filter) is dropped. */
+/**
+ * What the gallery shows: `{album, tag}` (null: every photo, any tag); `?album=…&tag=…` in the
+ * address says it too.
+ */
+let view = { album: null, tag: null };
+/** Counts listings: a page that arrives for an earlier one (another view) is dropped. */
 let listing = 0;
 /** The page request under way, as {listing, controller}, or null. */
 let loading = null;
@@ -338,17 +431,18 @@ async function loadPage() {
   loading?.controller.abort();
   const mine = { listing, controller: new AbortController() };
   loading = mine;
-  const tag = filterTag;
+  const { album, tag } = view;
   elements.gallery.setAttribute("aria-busy", "true");
   elements.loadMore.disabled = true;
   elements.loadMore.textContent = "Loading…";
   try {
-    const page = await listImages({ limit: PAGE_SIZE, cursor, tag, signal: mine.controller.signal });
+    const page = await listImages({ limit: PAGE_SIZE, cursor, album, tag, signal: mine.controller.signal });
     if (mine.listing !== listing) return;
     if (!page || !Array.isArray(page.items))
       throw new ApiError("The image list from the server is malformed.", { status: 200, code: "bad_response" });
     for (const image of page.items) {
-      gallery.upsert(image);
+      // An album's listing lists its photos, whether or not the answer says their albums.
+      gallery.upsert(album !== null && !Array.isArray(image.albums) ? { ...image, albums: [album] } : image);
       if (image.status === "pending")
         watch(image.id).catch((error) => {
           if (!stoppedByDelete(error)) showError(`Could not follow an upload: ${error.message}`);
@@ -362,6 +456,13 @@ async function loadPage() {
     elements.gallery.dataset.loaded = "true";
   } catch (error) {
     if (mine.listing !== listing) return;
+    if (error instanceof ApiError && error.code === "album_not_found" && album !== null) {
+      // Deleted elsewhere, or an address from someone else: show every photo instead.
+      showError("That album does not exist (any more): showing all your photos instead.");
+      if (loading === mine) loading = null;
+      setView({ album: null, tag }, { history: "replace", focus: false }).catch((e) => showError(e.message));
+      return;
+    }
     showError(`Could not load the gallery. ${error.message}`);
     elements.loadMore.hidden = false;
     elements.loadMore.textContent = "Try loading again";
@@ -376,25 +477,47 @@ async function loadPage() {
 
 elements.loadMore.addEventListener("click", () => loadPage());
 
-/** Shows which tag the gallery is filtered by (the bar with "Show all"), or that it is not. */
-function showFilter() {
-  const tag = filterTag;
-  elements.tagFilter.hidden = tag === null;
-  elements.tagFilterTag.textContent = tag === null ? "" : `#${tag}`;
-  elements.galleryHeading.textContent = tag === null ? "Your photos" : `Your photos tagged #${tag}`;
-  elements.galleryEmpty.textContent =
-    tag === null ? "No photos yet. Upload one above." : `No photos are tagged #${tag}.`;
-  document.documentElement.dataset.filter = tag ?? "";
+/** The name of the album shown, once the album list has said it (else null). */
+function albumName() {
+  return view.album === null ? null : (albums.byId(view.album)?.name ?? null);
 }
 
 /**
- * Shows only the photos tagged `tag` (null: all of them): the listing starts again with
- * `GET /api/images?tag=`, and the address gets `?tag=` (a new history entry unless `history` is
- * "replace" or "none", for the back button). Unsaved edits are given up only if the user agrees.
- * Focus goes to the gallery heading (the chip or button pressed is gone); the result is announced.
+ * Shows what the gallery shows: the heading, the album's bar (rename, delete, back to all
+ * photos), the tag's bar ("Show all" takes the tag away), the list of albums with the current one
+ * marked, and the empty state's sentence.
  */
-async function setFilter(tag, { history: mode = "push", why = null, focus = true } = {}) {
-  if (tag === filterTag) return;
+function showView() {
+  const { album, tag } = view;
+  const name = albumName();
+  elements.tagFilter.hidden = tag === null;
+  elements.tagFilterTag.textContent = tag === null ? "" : `#${tag}`;
+  elements.clearFilter.textContent = album === null ? "Show all" : "Show the whole album";
+  elements.galleryHeading.textContent = viewHeading(view, name);
+  elements.galleryEmpty.textContent =
+    album === null
+      ? tag === null
+        ? "No photos yet. Upload one above."
+        : `No photos are tagged #${tag}.`
+      : tag === null
+        ? "No photos in this album yet. Select photos in “All photos”, then “Add to album…”."
+        : `No photos of this album are tagged #${tag}.`;
+  document.documentElement.dataset.filter = tag ?? "";
+  document.documentElement.dataset.album = album ?? "";
+  if (albums.current !== album) albums.show(album);
+  else albums.showBar();
+  elements.removeFromAlbum.hidden = album === null;
+}
+
+/**
+ * Shows another view `{album, tag}`: the listing starts again with `GET /api/images?album=&tag=`,
+ * and the address says it (a new history entry unless `history` is "replace" or "none", for the
+ * back button). Unsaved edits are given up only if the user agrees. Focus goes to the gallery
+ * heading (the chip, link or button pressed may be gone); the result is announced.
+ */
+async function setView(next, { history: mode = "push", why = null, focus = true, quiet = false } = {}) {
+  const wanted = { album: next.album ?? null, tag: next.tag ?? null };
+  if (sameView(wanted, view)) return;
   if (gallery.hasUnsavedEdits()) {
     const discard = await confirmDialog.ask({
       title: "Discard your changes?",
@@ -404,42 +527,45 @@ async function setFilter(tag, { history: mode = "push", why = null, focus = true
     });
     if (!discard) {
       // Back or forward changed the address already: put it back.
-      if (mode === "none") window.history.pushState({ tag: filterTag }, "", urlWithTag(location.href, filterTag));
+      if (mode === "none") window.history.pushState({ ...view }, "", urlWithView(location.href, view));
       return;
     }
   }
-  filterTag = tag;
-  gallery.filter = tag;
+  view = wanted;
+  gallery.filter = wanted.tag;
+  gallery.album = wanted.album;
   listing += 1;
   cursor = null;
   gallery.clear();
   elements.loadMore.hidden = true;
   delete elements.gallery.dataset.loaded;
-  showFilter();
-  const url = urlWithTag(location.href, tag);
-  if (mode === "push") window.history.pushState({ tag }, "", url);
-  else if (mode === "replace") window.history.replaceState({ tag }, "", url);
+  showView();
+  const url = urlWithView(location.href, wanted);
+  if (mode === "push") window.history.pushState({ ...wanted }, "", url);
+  else if (mode === "replace") window.history.replaceState({ ...wanted }, "", url);
   if (focus) elements.galleryHeading.focus();
   const mine = listing;
   await loadPage();
-  if (mine !== listing || !gallery.loaded) return;
-  const count = elements.gallery.children.length;
-  const more = cursor !== null ? " (more to load)" : "";
-  const photos = `${count} photo${count === 1 ? "" : "s"}`;
+  if (mine !== listing || !gallery.loaded || quiet) return;
   announce(
-    tag === null
-      ? `Showing all photos${why ? `, ${why}` : ""}.`
-      : `Showing ${photos}${more} tagged #${tag}.`,
+    viewAnnouncement(wanted, {
+      count: elements.gallery.children.length,
+      more: cursor !== null,
+      albumName: albumName(),
+      why,
+    }),
   );
 }
 
-elements.clearFilter.addEventListener("click", () => setFilter(null).catch((error) => showError(error.message)));
+elements.clearFilter.addEventListener("click", () =>
+  setView({ album: view.album, tag: null }).catch((error) => showError(error.message)),
+);
 
-// Back and forward move between filters.
+// Back and forward move between views.
 window.addEventListener("popstate", () => {
   if (!session?.signedIn || config === null) return;
-  const wanted = tagFromSearch(location.search, config.details);
-  setFilter(wanted.tag, { history: "none" }).catch((error) => showError(error.message));
+  const wanted = viewFromSearch(location.search, config.details);
+  setView(wanted, { history: "none" }).catch((error) => showError(error.message));
 });
 
 // Leaving the page with an edit not saved asks first (the browser's own question).
@@ -450,27 +576,101 @@ window.addEventListener("beforeunload", (event) => {
   }
 });
 
-/** The filter the address asks for when the page starts; a tag that cannot be one is said. */
-function initialFilter() {
+/** The view the address asks for when the page starts; parts that cannot be are said. */
+function initialView() {
   let search = location.search;
   const saved = sessionStorage.getItem(FILTER_KEY);
   sessionStorage.removeItem(FILTER_KEY);
-  // Back from signing in (the provider returns to `/`): the address had `?tag=` before.
-  if (!new URLSearchParams(search).has("tag") && saved) search = `?${new URLSearchParams({ tag: saved })}`;
-  const raw = new URLSearchParams(search).get("tag");
-  const wanted = tagFromSearch(search, config.details);
-  if (wanted.problem) {
-    showError(`The address asks for the photos tagged “${raw}”, which cannot be a tag. ${wanted.problem} Showing all photos.`);
+  // Back from signing in (the provider returns to `/`): the address had `?album=`/`?tag=` before.
+  const query = new URLSearchParams(search);
+  if (!query.has("tag") && !query.has("album") && saved) search = saved;
+  const wanted = viewFromSearch(search, config.details);
+  for (const problem of wanted.problems) {
+    showError(`The address asks for something that cannot be shown. ${problem} Showing ${wanted.album ? "the album" : "all photos"} instead.`);
   }
-  filterTag = wanted.tag;
-  gallery.filter = wanted.tag;
-  showFilter();
-  // The address says the filter as it is applied: normalised ("?tag=Sea" → "?tag=sea"), or none.
-  const url = urlWithTag(location.href, wanted.tag);
+  view = { album: wanted.album, tag: wanted.tag };
+  gallery.filter = view.tag;
+  gallery.album = view.album;
+  showView();
+  // The address says the view as it is applied: normalised ("?tag=Sea" → "?tag=sea"), or none.
+  const url = urlWithView(location.href, view);
   if (url !== `${location.pathname}${location.search}${location.hash}`) {
-    window.history.replaceState({ tag: wanted.tag }, "", url);
+    window.history.replaceState({ ...view }, "", url);
   }
 }
+
+// ---- selecting photos, and adding them to an album ------------------------------------------
+
+/** The selection's bar: shown while photos are selected, with what can be done with them. */
+function showSelection(count) {
+  elements.selectionBar.hidden = count === 0;
+  elements.selectionCount.textContent = `${photoCount(count)} selected`;
+  elements.removeFromAlbum.hidden = view.album === null;
+}
+
+elements.clearSelection.addEventListener("click", () => {
+  gallery.clearSelection();
+  announce("No photo is selected.");
+  elements.galleryHeading.focus();
+});
+
+/** Where focus goes after the selection was acted on: the first photo's checkbox, else the heading. */
+function focusAfterSelection(ids) {
+  const card = ids.map((id) => gallery.item(id)).find(Boolean);
+  (card?.querySelector("[data-testid=select-photo]") ?? elements.galleryHeading).focus();
+}
+
+elements.addToAlbum.addEventListener("click", async () => {
+  const photos = gallery.selection();
+  if (photos.length === 0) return;
+  const albumId = await albums.choose(photos.length);
+  if (albumId === null) {
+    elements.addToAlbum.focus();
+    return;
+  }
+  elements.addToAlbum.setAttribute("aria-disabled", "true");
+  announce(`Adding ${photoCount(photos.length).toLowerCase()}…`);
+  try {
+    const { results, summary } = await albums.change(albumId, photos, { add: true });
+    for (const result of results) {
+      if (result.status === 204) {
+        gallery.noteAlbums(result.id, { add: albumId });
+        gallery.select(result.id, false);
+      }
+    }
+    if (summary.failed > 0) showError(summary.text);
+    announce(summary.text);
+    focusAfterSelection(photos.map((p) => p.id));
+  } finally {
+    elements.addToAlbum.removeAttribute("aria-disabled");
+  }
+});
+
+elements.removeFromAlbum.addEventListener("click", async () => {
+  const albumId = view.album;
+  const photos = gallery.selection();
+  if (albumId === null || photos.length === 0) return;
+  elements.removeFromAlbum.setAttribute("aria-disabled", "true");
+  announce(`Removing ${photoCount(photos.length).toLowerCase()} from the album…`);
+  try {
+    const { results, summary } = await albums.change(albumId, photos, { add: false });
+    const removed = results.filter((r) => r.status === 204).map((r) => r.id);
+    const heading = elements.galleryHeading;
+    for (const id of removed) {
+      gallery.noteAlbums(id, { remove: albumId });
+      gallery.drop(id);
+    }
+    if (summary.failed > 0) showError(summary.text);
+    const kept = summary.done === 0 ? "" : summary.done === 1 ? "It is still in your photos." : "They are still in your photos.";
+    announce(`${summary.text} ${kept}`.trim());
+    if (gallery.selected.size > 0) focusAfterSelection(photos.map((p) => p.id));
+    else heading.focus();
+    // The last card of the page went but more are on the server: show the next page.
+    if (elements.gallery.children.length === 0 && cursor !== null) loadPage();
+  } finally {
+    elements.removeFromAlbum.removeAttribute("aria-disabled");
+  }
+});
 
 // ---- signing in ----------------------------------------------------------------------------
 
@@ -492,6 +692,8 @@ let recovering = null;
 function recover() {
   recovering ??= (async () => {
     if (await session.renew()) return true;
+    // The account is being deleted: its sign-in account may be gone already; nothing to sign in to.
+    if (account.deleting) return false;
     elements.sessionEnded.hidden = false;
     announce("Your session has ended. Sign in again to continue.");
     await new Promise((resolve) => {
@@ -508,14 +710,51 @@ function recover() {
 
 elements.signIn.addEventListener("click", () => {
   elements.signIn.disabled = true;
-  const tag = new URLSearchParams(location.search).get("tag");
-  if (tag) sessionStorage.setItem(FILTER_KEY, tag);
+  // Come back to the same view: the provider sends the browser back to `/`.
+  const query = new URLSearchParams(location.search);
+  if (query.has("tag") || query.has("album")) sessionStorage.setItem(FILTER_KEY, location.search);
   session.signIn().catch((error) => {
     elements.signIn.disabled = false;
     showError(error.message);
   });
 });
 elements.signOut.addEventListener("click", () => session.signOut());
+
+/** Says something on the signed-out screen (`role="status"`), e.g. that the account was deleted. */
+function showNotice(text) {
+  elements.signedOutNotice.textContent = text;
+  elements.signedOutNotice.hidden = !text;
+}
+
+/**
+ * The account is deleted: the session is cleared (and the provider's, through its sign-out page
+ * when it has one), and the page lands signed out, saying so.
+ */
+function accountDeleted() {
+  const text = "Your account was deleted, with every photo, album and detail in it. Thank you for using thumbforge.";
+  for (const stopper of stoppers.values()) stopper.abort();
+  showNotice(text);
+  if (config.auth.logoutUrl) sessionStorage.setItem(NOTICE_KEY, text);
+  document.documentElement.dataset.account = "deleted";
+  account.elements.dialog.close();
+  session.signOut();
+  announce(text);
+}
+
+/**
+ * Right after signing in: an account whose deletion is under way (asked for in another tab, or
+ * before a reload) is followed in the dialog; a deleted one signs out.
+ */
+async function checkAccount() {
+  let state;
+  try {
+    state = await getAccount();
+  } catch {
+    return; // The account's tools say what goes wrong when they are used.
+  }
+  if (state.status === "deleting") account.resume(state).catch((error) => showError(error.message));
+  else if (state.status === "deleted") accountDeleted();
+}
 
 // ---- start ----------------------------------------------------------------------------------
 
@@ -533,7 +772,11 @@ async function start() {
   elements.fileInput.accept = config.allowedContentTypes.join(",");
   elements.fileInput.disabled = false;
   gallery.limits = config.details;
+  albums.setLimits(config.albumLimits);
   document.documentElement.dataset.config = "ready";
+  const notice = sessionStorage.getItem(NOTICE_KEY);
+  sessionStorage.removeItem(NOTICE_KEY);
+  if (notice) showNotice(notice);
 
   session = new Session(config.auth, { onChange: showSession });
   useCredentials({ token: () => session.accessToken(), recover });
@@ -547,8 +790,10 @@ async function start() {
   if (signedIn === null) return; // a sign-in popup, handing its answer back
   showSession();
   if (signedIn) {
-    initialFilter();
-    await loadPage();
+    showNotice("");
+    initialView();
+    checkAccount();
+    await Promise.all([albums.load(), loadPage()]);
   }
 }
 

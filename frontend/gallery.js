@@ -3,7 +3,9 @@
 // the largest rendition in a dialog. A card shows the photo's title (else its file name), its
 // description (collapsed when long) and its tags, as buttons that filter the gallery by them.
 // Every card has an "Edit details" button, which opens a form in the card (EditForm), and a
-// delete button, which asks first in a modal dialog (ConfirmDialog).
+// delete button, which asks first in a modal dialog (ConfirmDialog). A ready photo has a
+// "Download" button (its original), and every photo a checkbox that selects it (for "Add to
+// album…" and "Remove from album", see albums.js).
 
 import {
   DETAIL_LIMITS,
@@ -14,10 +16,11 @@ import {
   deleteConfirmation,
   deleteOutcome,
   describeSource,
+  downloadFilename,
   imageDetails,
   insertionIndex,
   isLongDescription,
-  matchesTag,
+  matchesView,
   parseTagsInput,
   photoLabel,
   pictureModel,
@@ -38,6 +41,19 @@ export function h(tag, attributes = {}, ...children) {
   }
   for (const child of children) if (child) element.append(child);
   return element;
+}
+
+/**
+ * Saves a Blob as a file named `filename`, the way a download link does (`<a download>`).
+ */
+export function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const link = h("a", { href: url, download: filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // The download has started by then; the URL is only needed until it has.
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
 /** A <picture> for a pictureModel(): WebP <source>s, then the JPEG <img>. */
@@ -368,7 +384,8 @@ export class Gallery {
    * `deleteImage(id)` sends the delete (it rejects with an ApiError on failure); `onDeleted(id)`
    * is told once a card went because its image is deleted (or was already gone).
    * `editImage(id, body)` sends an edit and resolves to the image as it now is; `onFilter(tag)` is
-   * told when a tag chip is pressed.
+   * told when a tag chip is pressed. `downloadOriginal(id)` resolves to the photo's original (a
+   * Blob); `onSelection(count)` is told whenever the selection changes.
    */
   constructor({
     list,
@@ -381,6 +398,8 @@ export class Gallery {
     onFilter = () => {},
     announce = () => {},
     onDeleted = () => {},
+    downloadOriginal = null,
+    onSelection = () => {},
   }) {
     this.list = list;
     this.empty = empty;
@@ -392,6 +411,14 @@ export class Gallery {
     this.onFilter = onFilter;
     this.announce = announce;
     this.onDeleted = onDeleted;
+    this.downloadOriginal = downloadOriginal;
+    this.onSelection = onSelection;
+    /** Only the photos of this album are shown (null: all). */
+    this.album = null;
+    /** Ids of the selected photos. */
+    this.selected = new Set();
+    /** Ids whose original is being downloaded. */
+    this.downloading = new Set();
     /** The limits of titles, descriptions and tags (`GET /api/config` `details`). */
     this.limits = { ...DETAIL_LIMITS };
     /** Only images with this tag are shown (null: all). */
@@ -446,12 +473,8 @@ export class Gallery {
       return this.item(image.id);
     }
     const existing = this.item(image.id);
-    if (!matchesTag(image, this.filter)) {
-      if (existing) {
-        existing.remove();
-        this.images.delete(image.id);
-        this.updateEmpty();
-      }
+    if (!matchesView(image, { album: this.album, tag: this.filter })) {
+      if (existing) this.drop(image.id);
       return null;
     }
     const before = this.images.get(image.id);
@@ -484,6 +507,115 @@ export class Gallery {
     this.list.replaceChildren();
     this.loaded = false;
     this.updateEmpty();
+    this.clearSelection();
+  }
+
+  /**
+   * Takes a card out of the list without the photo being deleted (it left the album or the tag
+   * shown); focus, if it was in the card, goes to the neighbouring card's checkbox or the heading.
+   */
+  drop(id) {
+    const card = this.item(id);
+    this.images.delete(id);
+    this.editing.get(id)?.dispose();
+    this.editing.delete(id);
+    if (card) {
+      const neighbour = card.nextElementSibling ?? card.previousElementSibling;
+      const focusWasHere = card.contains(document.activeElement);
+      card.remove();
+      if (focusWasHere) (neighbour?.querySelector("[data-testid=select-photo]") ?? this.heading)?.focus();
+    }
+    this.updateEmpty();
+    if (this.selected.delete(id)) this.onSelection(this.selected.size);
+  }
+
+  // ---- selecting photos ---------------------------------------------------------------------
+
+  /** Selects or unselects a photo (its checkbox says so too). */
+  select(id, on) {
+    const had = this.selected.has(id);
+    if (on) this.selected.add(id);
+    else this.selected.delete(id);
+    const card = this.item(id);
+    if (card) {
+      card.classList.toggle("card--selected", on);
+      if (on) card.dataset.selected = "true";
+      else delete card.dataset.selected;
+      const box = card.querySelector("[data-testid=select-photo]");
+      if (box) box.checked = on;
+    }
+    if (had !== on) this.onSelection(this.selected.size);
+  }
+
+  /** The selected photos, in display order: `[{id, image, label}]`. */
+  selection() {
+    return this.ids()
+      .filter((id) => this.selected.has(id))
+      .map((id) => {
+        const image = this.images.get(id);
+        return { id, image, label: image ? this.naming(image).label : id };
+      });
+  }
+
+  /** Unselects every photo. */
+  clearSelection() {
+    if (this.selected.size === 0) return;
+    for (const id of [...this.selected]) this.select(id, false);
+    this.selected.clear();
+    this.onSelection(0);
+  }
+
+  /** Notes which albums a photo is in now (after it was added to or removed from one). */
+  noteAlbums(id, change) {
+    const image = this.images.get(id);
+    if (!image) return;
+    const albums = new Set(Array.isArray(image.albums) ? image.albums : []);
+    if (change.add) albums.add(change.add);
+    if (change.remove) albums.delete(change.remove);
+    this.images.set(id, { ...image, albums: [...albums] });
+  }
+
+  // ---- downloading a photo's original -------------------------------------------------------
+
+  /**
+   * Downloads a ready photo's original and saves it under the photo's file name; meanwhile its
+   * button reads "Downloading…". A failure is said in the card and announced.
+   */
+  async download(id) {
+    const image = this.images.get(id);
+    if (!image || !this.item(id) || this.downloading.has(id) || !this.downloadOriginal) return;
+    const { label } = this.naming(image);
+    this.downloading.add(id);
+    this.showDownload(id, { busy: true, problem: null });
+    this.announce(`Downloading the original of “${label}”…`);
+    try {
+      const blob = await this.downloadOriginal(id);
+      saveBlob(blob, downloadFilename(image));
+      this.downloading.delete(id);
+      this.showDownload(id, { busy: false, problem: null });
+      this.announce(`Downloaded the original of “${label}”.`);
+    } catch (error) {
+      this.downloading.delete(id);
+      const message = `Could not download the original of “${label}”. ${error?.message ?? "The server could not be reached."}`;
+      this.showDownload(id, { busy: false, problem: message });
+      this.announce(message);
+    }
+  }
+
+  /** Shows a card's download state (the card may have been made again meanwhile). */
+  showDownload(id, { busy, problem }) {
+    const card = this.item(id);
+    const button = card?.querySelector("[data-testid=download]");
+    const error = card?.querySelector("[data-testid=download-error]");
+    if (button) {
+      if (busy) button.setAttribute("aria-disabled", "true");
+      else button.removeAttribute("aria-disabled");
+      button.textContent = busy ? "Downloading…" : "Download";
+    }
+    if (error) {
+      error.textContent = problem ?? "";
+      error.hidden = problem === null;
+    }
   }
 
   updateEmpty() {
@@ -585,6 +717,32 @@ export class Gallery {
     if (details.description) caption.append(this.description(image.id, details.description));
     if (details.tags.length > 0) caption.append(this.chips(details.tags));
     figure.append(caption);
+    // The checkbox comes first in the card (over the picture's corner), before its link.
+    const selected = this.selected.has(image.id);
+    const check = status === "rejected"
+      ? null
+      : h("input", {
+          type: "checkbox",
+          class: "card__check",
+          "data-testid": "select-photo",
+          "aria-label": `Select ${label}`,
+          checked: selected,
+        });
+    check?.addEventListener("change", () => this.select(image.id, check.checked));
+    const download =
+      status === "ready"
+        ? h("button", {
+            class: "button button--quiet button--small card__download",
+            type: "button",
+            "data-testid": "download",
+            "aria-label": `Download the original of ${label}`,
+            "aria-disabled": this.downloading.has(image.id) ? "true" : null,
+            text: this.downloading.has(image.id) ? "Downloading…" : "Download",
+          })
+        : null;
+    download?.addEventListener("click", () => {
+      this.download(image.id).catch((error) => this.announce(error.message));
+    });
     const edit = h("button", {
       class: "button button--quiet button--small card__edit",
       type: "button",
@@ -604,11 +762,29 @@ export class Gallery {
       this.remove(image.id, { label, name: named ? label : null, status }).catch((error) => this.announce(error.message));
     });
     const problem = h("p", { class: "card__error", "data-testid": "delete-error", hidden: true });
+    const downloadProblem = download
+      ? h("p", { class: "card__error", "data-testid": "download-error", hidden: true })
+      : null;
     // A rejected upload is not a photo to describe: it has only the delete button.
-    const actions = h("div", { class: "card__actions" }, status === "rejected" ? null : edit, button, problem);
+    const actions = h(
+      "div",
+      { class: "card__actions" },
+      status === "rejected" ? null : edit,
+      download,
+      button,
+      problem,
+      downloadProblem,
+    );
     return h(
       "li",
-      { class: `card card--${status}`, "data-testid": "gallery-item", "data-id": image.id, "data-status": status },
+      {
+        class: `card card--${status}${selected ? " card--selected" : ""}`,
+        "data-testid": "gallery-item",
+        "data-id": image.id,
+        "data-status": status,
+        "data-selected": selected ? "true" : null,
+      },
+      check ? h("div", { class: "card__select" }, check) : null,
       figure,
       actions,
     );
@@ -823,6 +999,7 @@ export class Gallery {
       this.deleted.add(id);
       this.names.delete(id);
       this.images.delete(id);
+      if (this.selected.delete(id)) this.onSelection(this.selected.size);
       // Keep the keyboard where it was: on the next card's delete button (or the previous one's,
       // or the heading), if focus was in this card or got lost when the button was disabled.
       const neighbour = card.nextElementSibling ?? card.previousElementSibling;

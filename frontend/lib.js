@@ -94,6 +94,8 @@ export function parseConfig(body) {
     problems.push(error.message);
   }
   const details = parseDetailLimits(body.details, problems);
+  const namedSizes = parseNamedSizes(body.namedSizes, problems);
+  const albumLimits = parseAlbumLimits(body.albumLimits, problems);
   if (problems.length > 0) throw new Error(`the upload settings are invalid: ${problems.join("; ")}`);
   return {
     maxUploadBytes: body.maxUploadBytes,
@@ -103,6 +105,8 @@ export function parseConfig(body) {
     uploadExpirySeconds: isPositiveInteger(body.uploadExpirySeconds) ? body.uploadExpirySeconds : null,
     auth,
     details,
+    namedSizes,
+    albumLimits,
   };
 }
 
@@ -819,10 +823,11 @@ export function urlWithTag(href, tag) {
   return `${url.pathname}${url.search}${url.hash}`;
 }
 
-/** `GET /api/images` with its query: `limit`, then `cursor` and `tag` when given. */
-export function listImagesPath({ limit = 24, cursor = null, tag = null } = {}) {
+/** `GET /api/images` with its query: `limit`, then `cursor`, `album` and `tag` when given. */
+export function listImagesPath({ limit = 24, cursor = null, album = null, tag = null } = {}) {
   const query = new URLSearchParams({ limit: String(limit) });
   if (cursor) query.set("cursor", cursor);
+  if (album) query.set("album", album);
   if (tag) query.set("tag", tag);
   return `/api/images?${query}`;
 }
@@ -830,4 +835,354 @@ export function listImagesPath({ limit = 24, cursor = null, tag = null } = {}) {
 /** Whether an image belongs in a gallery filtered by `tag` (null: every image does). */
 export function matchesTag(image, tag) {
   return tag === null || tag === undefined || imageDetails(image).tags.includes(tag);
+}
+
+// ---- albums -------------------------------------------------------------------------------
+// The rules of crates/core/src/describe.rs (`check_album_name`, the album limits), checked here
+// before `POST`/`PATCH /api/albums…` is sent; the server checks them again.
+
+/** The core's album limits, used only when `GET /api/config` has no `albumLimits`. */
+export const ALBUM_LIMITS = Object.freeze({ nameMaxChars: 100, albumsMax: 200, perPhotoMax: 32 });
+
+/**
+ * The `albumLimits` part of `GET /api/config`: `{nameMaxChars, albumsMax, perPhotoMax}`; absent
+ * fields take the core's defaults, a field that is not a positive integer is a problem.
+ */
+export function parseAlbumLimits(value, problems = []) {
+  if (value === undefined || value === null) return { ...ALBUM_LIMITS };
+  if (typeof value !== "object" || Array.isArray(value)) {
+    problems.push("`albumLimits` is not an object");
+    return { ...ALBUM_LIMITS };
+  }
+  const limits = {};
+  for (const [name, fallback] of Object.entries(ALBUM_LIMITS)) {
+    const given = value[name];
+    if (given === undefined || given === null) limits[name] = fallback;
+    else if (isPositiveInteger(given)) limits[name] = given;
+    else {
+      problems.push(`\`albumLimits.${name}\` is not a positive integer`);
+      limits[name] = fallback;
+    }
+  }
+  return limits;
+}
+
+/**
+ * The `namedSizes` part of `GET /api/config`: `[{name, size}]`, smallest first (as the server
+ * lists them; sorted again here). Absent: none. Anything else is a problem.
+ */
+export function parseNamedSizes(value, problems = []) {
+  if (value === undefined || value === null) return [];
+  const ok =
+    Array.isArray(value) &&
+    value.every((s) => s && typeof s.name === "string" && /^[a-z0-9_-]+$/.test(s.name) && isPositiveInteger(s.size));
+  if (!ok) {
+    problems.push("`namedSizes` is not a list of {name, size}");
+    return [];
+  }
+  return value.map(({ name, size }) => ({ name, size })).sort((a, b) => a.size - b.size);
+}
+
+/**
+ * A typed album name (describe.rs `check_album_name`): `{value, problems}`, `value` trimmed
+ * (null when there is a problem), `problems` every sentence at once.
+ */
+export function checkAlbumName(text, limits = ALBUM_LIMITS) {
+  const value = trimText(text ?? "");
+  const problems = [];
+  const count = charCount(value);
+  if (count === 0) problems.push("An album needs a name.");
+  if (count > limits.nameMaxChars) {
+    problems.push(`The name is ${count} characters long; at most ${limits.nameMaxChars} are allowed.`);
+  }
+  const bad = [...value].find((c) => CONTROL.test(c));
+  if (bad !== undefined) problems.push(`The name holds a control character (${quoteChar(bad)}); it must be one line.`);
+  return { value: problems.length === 0 ? value : null, problems };
+}
+
+/**
+ * Whether one more album may be created (`albums` is how many there are): null, or the sentence
+ * saying why not.
+ */
+export function albumQuotaProblem(albums, limits = ALBUM_LIMITS) {
+  return albums >= limits.albumsMax
+    ? `You have ${albums} albums, the most there may be. Delete one to create another.`
+    : null;
+}
+
+/** "No photos", "1 photo", "12 photos". */
+export function photoCount(count) {
+  if (!Number.isSafeInteger(count) || count <= 0) return "No photos";
+  return count === 1 ? "1 photo" : `${count} photos`;
+}
+
+/** An album id as the API issues them (a canonical lower-case UUID, like image ids). */
+export function isAlbumId(text) {
+  return isImageId(text);
+}
+
+/** The request that creates an album: `POST /api/albums` with `{name}`. */
+export function createAlbumRequest(name) {
+  return { method: "POST", path: "/api/albums", body: { name } };
+}
+
+/** The request that renames an album: `PATCH /api/albums/{id}` with `{name}`. */
+export function renameAlbumRequest(id, name) {
+  if (!isAlbumId(id)) throw new Error("an album id is needed to rename it");
+  return { method: "PATCH", path: `/api/albums/${encodeURIComponent(id)}`, body: { name } };
+}
+
+/** The request that deletes an album (its photos stay): `DELETE /api/albums/{id}`. */
+export function deleteAlbumRequest(id) {
+  if (!isAlbumId(id)) throw new Error("an album id is needed to delete it");
+  return { method: "DELETE", path: `/api/albums/${encodeURIComponent(id)}` };
+}
+
+/** Adding (`PUT`) or removing (`DELETE`) a photo: `/api/albums/{id}/photos/{imageId}`. */
+export function albumPhotoRequest(albumId, imageId, add = true) {
+  if (!isAlbumId(albumId)) throw new Error("an album id is needed");
+  if (typeof imageId !== "string" || imageId === "") throw new Error("an image id is needed");
+  return {
+    method: add ? "PUT" : "DELETE",
+    path: `/api/albums/${encodeURIComponent(albumId)}/photos/${encodeURIComponent(imageId)}`,
+  };
+}
+
+/** The album ids an image is in, as the API gives them (null when the answer does not say). */
+export function imageAlbums(image) {
+  return Array.isArray(image?.albums) ? image.albums.filter((a) => typeof a === "string") : null;
+}
+
+/**
+ * What came of adding photos to (or removing them from) an album, as one sentence:
+ * `results` is `[{label, status, code, message}]` per photo (status 204 when it worked).
+ * Returns `{done, failed, text}`; `text` names every failure and why.
+ */
+export function albumChangeSummary(results, albumName, { add = true } = {}) {
+  const done = results.filter((r) => r.status >= 200 && r.status < 300);
+  const failed = results.filter((r) => !(r.status >= 200 && r.status < 300));
+  const album = `“${albumName}”`;
+  const verb = add ? "Added" : "Removed";
+  const where = add ? `to ${album}` : `from ${album}`;
+  const lead =
+    failed.length === 0
+      ? `${verb} ${photoCount(done.length).toLowerCase()} ${where}.`
+      : done.length === 0
+        ? `No photo was ${add ? "added to" : "removed from"} ${album}.`
+        : `${verb} ${done.length} of ${photoCount(results.length).toLowerCase()} ${where}.`;
+  const why = failed.map((r) => {
+    if (r.code === "too_many_albums_for_photo") return `“${r.label}” is in as many albums as a photo may be.`;
+    if (r.code === "image_not_found") return `“${r.label}” no longer exists.`;
+    if (r.code === "album_not_found") return `The album no longer exists.`;
+    return `“${r.label}”: ${String(r.message ?? "it failed").replace(/\.$/, "")}.`;
+  });
+  const unique = [...new Set(why)];
+  return { done: done.length, failed: failed.length, text: [lead, ...unique].join(" ") };
+}
+
+// ---- what the gallery shows: all photos, or one album's, each optionally with one tag -------
+
+/**
+ * The view the page's address asks for (`?album=…&tag=…`): `{album, tag, problems}`, the tag
+ * normalised, each null when absent, `problems` the sentences for parts that cannot be (an album
+ * id that is not one, a tag that cannot be a tag); those parts are left out.
+ */
+export function viewFromSearch(search, limits = DETAIL_LIMITS) {
+  const query = new URLSearchParams(search ?? "");
+  const problems = [];
+  const rawAlbum = query.get("album");
+  let album = null;
+  if (rawAlbum !== null && trimText(rawAlbum) !== "") {
+    const id = trimText(rawAlbum).toLowerCase();
+    if (isAlbumId(id)) album = id;
+    else problems.push(`“${rawAlbum}” is not an album of this site.`);
+  }
+  const wanted = tagFromSearch(search, limits);
+  if (wanted.problem) problems.push(wanted.problem);
+  return { album, tag: wanted.tag, problems };
+}
+
+/** The page's address showing `{album, tag}` (`?album=…&tag=…`; null ones left out); other parts kept. */
+export function urlWithView(href, { album = null, tag = null } = {}) {
+  const url = new URL(href);
+  const rest = [...url.searchParams].filter(([name]) => name !== "album" && name !== "tag");
+  const query = new URLSearchParams();
+  if (album) query.set("album", album);
+  if (tag) query.set("tag", tag);
+  for (const [name, value] of rest) query.append(name, value);
+  const search = query.toString();
+  return `${url.pathname}${search ? `?${search}` : ""}${url.hash}`;
+}
+
+/** Whether two views are the same. */
+export function sameView(a, b) {
+  return (a?.album ?? null) === (b?.album ?? null) && (a?.tag ?? null) === (b?.tag ?? null);
+}
+
+/**
+ * Whether an image belongs in a view `{album, tag}`. An image whose albums are not known (an
+ * answer without `albums`) is left to the listing, which only lists an album's photos.
+ */
+export function matchesView(image, { album = null, tag = null } = {}) {
+  if (!matchesTag(image, tag)) return false;
+  if (album === null) return true;
+  const albums = imageAlbums(image);
+  return albums === null || albums.includes(album);
+}
+
+/**
+ * The gallery's heading for a view: "Your photos", "Your photos tagged #x",
+ * "Album “Trip”", "Album “Trip”: photos tagged #x". `albumName` null while it is not known yet.
+ */
+export function viewHeading({ album = null, tag = null } = {}, albumName = null) {
+  if (album === null) return tag === null ? "Your photos" : `Your photos tagged #${tag}`;
+  const name = albumName === null ? "Album" : `Album “${albumName}”`;
+  return tag === null ? name : `${name}: photos tagged #${tag}`;
+}
+
+/** The sentence announced when a view has been listed (`count` cards, `more` when a next page exists). */
+export function viewAnnouncement({ album = null, tag = null } = {}, { count, more = false, albumName = null, why = null }) {
+  const photos = `${photoCount(count).replace(/^No photos$/, "0 photos")}${more ? " (more to load)" : ""}`;
+  const tagged = tag === null ? "" : ` tagged #${tag}`;
+  if (album === null) {
+    return tag === null ? `Showing all photos${why ? `, ${why}` : ""}.` : `Showing ${photos}${tagged}.`;
+  }
+  const name = albumName === null ? "this album" : `the album “${albumName}”`;
+  return `Showing ${photos} of ${name}${tagged}.`;
+}
+
+// ---- a photo's files, and saving things -------------------------------------------------
+
+/**
+ * `GET /api/images/{id}/content?size=…&format=…`: a redirect to the original (`size` "original",
+ * no format) or to a named size's rendition.
+ */
+export function imageContentPath(id, { size = "original", format = null } = {}) {
+  if (typeof id !== "string" || id === "") throw new Error("an image id is needed");
+  const query = new URLSearchParams({ size });
+  if (format) query.set("format", format);
+  return `/api/images/${encodeURIComponent(id)}/content?${query}`;
+}
+
+const EXTENSIONS = Object.freeze({
+  "image/jpeg": "jpg",
+  "image/png": "png",
+  "image/webp": "webp",
+  "image/gif": "gif",
+});
+
+/**
+ * The file name a downloaded original is saved as: the photo's own file name (the API's
+ * `filename`) made safe to save (no folders, no characters systems refuse, at most 200
+ * characters, an extension from its type when it has none), else `photo-{id}.{ext}`.
+ */
+export function downloadFilename(image) {
+  const type = typeof image?.contentType === "string" ? image.contentType : image?.source?.format ? `image/${image.source.format}` : null;
+  const ext = (type && EXTENSIONS[type]) || null;
+  let name = typeof image?.filename === "string" ? image.filename : "";
+  name = name.split(/[\\/]/).pop() ?? "";
+  name = name
+    .replace(/\p{Cc}/gu, "")
+    .replace(/[<>:"|?*]/g, "_")
+    .replace(/^[\s.]+|[\s.]+$/g, "");
+  if ([...name].length > 200) {
+    const dot = name.lastIndexOf(".");
+    const tail = dot > 0 && name.length - dot <= 10 ? name.slice(dot) : "";
+    name = [...name].slice(0, 200 - tail.length).join("") + tail;
+  }
+  if (name === "") return `photo-${image?.id ?? "download"}${ext ? `.${ext}` : ""}`;
+  if (!/\.[A-Za-z0-9]{1,5}$/.test(name) && ext) name = `${name}.${ext}`;
+  return name;
+}
+
+/**
+ * The file name of a `Content-Disposition: attachment; filename=…` header (RFC 6266: `filename*`
+ * in UTF-8 first, then `filename`, quoted or not), without any folder; `fallback` when none.
+ */
+export function filenameFromDisposition(header, fallback) {
+  if (typeof header !== "string") return fallback;
+  let name = null;
+  const star = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header);
+  if (star) {
+    try {
+      name = decodeURIComponent(star[1].trim());
+    } catch {
+      name = null;
+    }
+  }
+  if (name === null) {
+    const plain = /filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/.exec(header);
+    if (plain) name = plain[1] !== undefined ? plain[1].replace(/\\(.)/g, "$1") : plain[2];
+  }
+  name = name?.split(/[\\/]/).pop()?.trim() ?? "";
+  return name === "" ? fallback : name;
+}
+
+// ---- the account: export and deletion -----------------------------------------------------
+
+/** What the user types to confirm deleting their account. */
+export const CONFIRMATION_PHRASE = "delete my account";
+
+/**
+ * Whether `typed` is the confirmation `phrase`: letter case and the white space around and
+ * between words do not matter; anything else does.
+ */
+export function confirmationMatches(typed, phrase = CONFIRMATION_PHRASE) {
+  const tidy = (text) => trimText(String(text ?? "")).replace(INNER_SPACE, " ").toLowerCase();
+  return tidy(phrase) !== "" && tidy(typed) === tidy(phrase);
+}
+
+/** Polling of `GET /api/account` while the account is deleted: 1 s growing ×1.5 to 10 s, for 2 minutes. */
+export const ACCOUNT_POLL = Object.freeze({
+  firstDelayMs: 1000,
+  factor: 1.5,
+  maxDelayMs: 10000,
+  maxRetryAfterMs: 30000,
+  giveUpAfterMs: 120000,
+});
+
+/** The wait before poll number `attempt` of the account's deletion (honouring `Retry-After`). */
+export function accountPollDelay(attempt, retryAfterMs = null) {
+  return nextPollDelay(attempt, retryAfterMs, ACCOUNT_POLL);
+}
+
+/**
+ * A `GET /api/account` (or `DELETE /api/account`) answer, checked: `{status: "active", images,
+ * bytes, albums}`, `{status: "deleting", requestedAt, imagesLeft}` or `{status: "deleted",
+ * deletedAt}`. Throws on anything else.
+ */
+export function parseAccount(body) {
+  const count = (value) => (Number.isSafeInteger(value) && value >= 0 ? value : null);
+  const status = body?.status;
+  if (status === "active") {
+    return { status, images: count(body.images), bytes: count(body.bytes), albums: count(body.albums) };
+  }
+  if (status === "deleting") {
+    return { status, requestedAt: typeof body.requestedAt === "string" ? body.requestedAt : null, imagesLeft: count(body.imagesLeft) };
+  }
+  if (status === "deleted") return { status, deletedAt: typeof body.deletedAt === "string" ? body.deletedAt : null };
+  throw new Error("the account's state is not one the page knows");
+}
+
+/** What the account holds, for the deletion's confirmation: "5 photos (3.2 MiB) and 2 albums". */
+export function accountContents(account) {
+  if (!account || account.status !== "active") return null;
+  const photos = photoCount(account.images ?? 0).replace(/^No photos$/, "no photos");
+  const bytes = account.images > 0 && account.bytes !== null ? ` (${humanBytes(account.bytes)})` : "";
+  const albums = account.albums === 1 ? "1 album" : `${account.albums ?? 0} albums`;
+  return `${photos}${bytes} and ${albums.replace(/^0 albums$/, "no albums")}`;
+}
+
+/** The progress of a deletion, said to people. */
+export function deletionProgress(account) {
+  if (account?.status === "deleted") return "Your account is deleted.";
+  if (account?.status === "deleting") {
+    const left = account.imagesLeft;
+    return left === null || left === undefined
+      ? "Deleting your account…"
+      : left === 0
+        ? "Deleting your account… removing the last files."
+        : `Deleting your account… ${photoCount(left).toLowerCase()} left.`;
+  }
+  return "Deleting your account…";
 }

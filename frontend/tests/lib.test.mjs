@@ -61,6 +61,35 @@ import {
   urlWithTag,
   listImagesPath,
   matchesTag,
+  ALBUM_LIMITS,
+  parseAlbumLimits,
+  parseNamedSizes,
+  checkAlbumName,
+  albumQuotaProblem,
+  photoCount,
+  isAlbumId,
+  createAlbumRequest,
+  renameAlbumRequest,
+  deleteAlbumRequest,
+  albumPhotoRequest,
+  imageAlbums,
+  albumChangeSummary,
+  viewFromSearch,
+  urlWithView,
+  sameView,
+  matchesView,
+  viewHeading,
+  viewAnnouncement,
+  imageContentPath,
+  downloadFilename,
+  filenameFromDisposition,
+  CONFIRMATION_PHRASE,
+  confirmationMatches,
+  ACCOUNT_POLL,
+  accountPollDelay,
+  parseAccount,
+  accountContents,
+  deletionProgress,
 } from "../lib.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -117,6 +146,9 @@ test("parseConfig keeps what the page uses and refuses a broken answer", () => {
     auth: AUTH,
     // No `details` in the answer: the core's limits.
     details: { titleMaxChars: 200, descriptionMaxChars: 2000, tagsMax: 20, tagMaxChars: 32 },
+    // No `namedSizes` nor `albumLimits`: none, and the core's album limits.
+    namedSizes: [],
+    albumLimits: { nameMaxChars: 100, albumsMax: 200, perPhotoMax: 32 },
   });
   assert.throws(() => parseConfig(null), /not a JSON object/);
   assert.throws(() => parseConfig([]), /not a JSON object/);
@@ -693,5 +725,275 @@ test("the page has the tag filter bar, and the edit form's test ids are in galle
   const gallery = readFileSync(join(frontend, "gallery.js"), "utf8");
   for (const testid of ["edit", "edit-title", "edit-description", "edit-tags", "save-edit", "cancel-edit", "tag-chip"]) {
     assert.match(gallery, new RegExp(`"data-testid": "${testid}"`), testid);
+  }
+});
+
+// ---- albums --------------------------------------------------------------------------------
+
+const ALBUM = "01890a5d-ac96-774b-bcce-b302099a8057";
+
+test("the config's album limits and named sizes: given, defaulted, or a problem", () => {
+  const config = parseConfig({
+    maxUploadBytes: 5,
+    allowedContentTypes: ["image/png"],
+    auth: AUTH,
+    namedSizes: [
+      { name: "large", size: 1024 },
+      { name: "small", size: 256 },
+    ],
+    albumLimits: { nameMaxChars: 50, albumsMax: 10, perPhotoMax: 4 },
+  });
+  assert.deepEqual(config.namedSizes, [
+    { name: "small", size: 256 },
+    { name: "large", size: 1024 },
+  ]);
+  assert.deepEqual(config.albumLimits, { nameMaxChars: 50, albumsMax: 10, perPhotoMax: 4 });
+  assert.deepEqual(parseAlbumLimits(undefined), ALBUM_LIMITS);
+  assert.deepEqual(parseAlbumLimits({ albumsMax: 3 }), { ...ALBUM_LIMITS, albumsMax: 3 });
+  const problems = [];
+  assert.deepEqual(parseAlbumLimits({ nameMaxChars: 0 }, problems), ALBUM_LIMITS);
+  assert.deepEqual(problems, ["`albumLimits.nameMaxChars` is not a positive integer"]);
+  assert.deepEqual(parseNamedSizes(null), []);
+  assert.throws(
+    () => parseConfig({ maxUploadBytes: 5, allowedContentTypes: ["image/png"], auth: AUTH, namedSizes: [{ name: "x" }] }),
+    /`namedSizes`/,
+  );
+  assert.throws(
+    () => parseConfig({ maxUploadBytes: 5, allowedContentTypes: ["image/png"], auth: AUTH, albumLimits: [] }),
+    /`albumLimits` is not an object/,
+  );
+});
+
+test("album names are checked as describe.rs checks them: trimmed, 1 to 100 characters, one line", () => {
+  assert.deepEqual(checkAlbumName("  Holidays 2026 🌴 "), { value: "Holidays 2026 🌴", problems: [] });
+  const longest = "é".repeat(100);
+  assert.deepEqual(checkAlbumName(longest), { value: longest, problems: [] });
+  assert.deepEqual(checkAlbumName("🌴".repeat(100)).problems, [], "characters, not UTF-16 units");
+  assert.deepEqual(checkAlbumName("x".repeat(101)), {
+    value: null,
+    problems: ["The name is 101 characters long; at most 100 are allowed."],
+  });
+  assert.deepEqual(checkAlbumName("   ").problems, ["An album needs a name."]);
+  assert.deepEqual(checkAlbumName(null).problems, ["An album needs a name."]);
+  assert.deepEqual(checkAlbumName("\u3000a\u00a0").value, "a", "Unicode white space is trimmed like Rust's trim");
+  assert.match(checkAlbumName("a\u0007b").problems[0], /control character \(U\+0007\)/);
+  assert.match(checkAlbumName("a\nb").problems[0], /one line/);
+  assert.deepEqual(checkAlbumName("x".repeat(11), { ...ALBUM_LIMITS, nameMaxChars: 10 }).problems, [
+    "The name is 11 characters long; at most 10 are allowed.",
+  ]);
+  assert.equal(albumQuotaProblem(199), null);
+  assert.match(albumQuotaProblem(200), /200 albums, the most there may be/);
+  assert.match(albumQuotaProblem(3, { ...ALBUM_LIMITS, albumsMax: 3 }), /3 albums/);
+});
+
+test("album requests and counts", () => {
+  assert.deepEqual(createAlbumRequest("Trip"), { method: "POST", path: "/api/albums", body: { name: "Trip" } });
+  assert.deepEqual(renameAlbumRequest(ALBUM, "New"), { method: "PATCH", path: `/api/albums/${ALBUM}`, body: { name: "New" } });
+  assert.deepEqual(deleteAlbumRequest(ALBUM), { method: "DELETE", path: `/api/albums/${ALBUM}` });
+  assert.deepEqual(albumPhotoRequest(ALBUM, ID), { method: "PUT", path: `/api/albums/${ALBUM}/photos/${ID}` });
+  assert.deepEqual(albumPhotoRequest(ALBUM, ID, false), { method: "DELETE", path: `/api/albums/${ALBUM}/photos/${ID}` });
+  assert.throws(() => deleteAlbumRequest("../x"), /album id/);
+  assert.throws(() => albumPhotoRequest(ALBUM, ""), /image id/);
+  assert.equal(isAlbumId(ALBUM), true);
+  assert.equal(isAlbumId(ALBUM.toUpperCase()), false);
+  assert.equal(photoCount(0), "No photos");
+  assert.equal(photoCount(1), "1 photo");
+  assert.equal(photoCount(12), "12 photos");
+  assert.deepEqual(imageAlbums({ albums: [ALBUM] }), [ALBUM]);
+  assert.equal(imageAlbums({}), null, "an answer that does not say");
+});
+
+test("what came of adding photos to an album is one sentence naming every failure", () => {
+  const ok = (label) => ({ label, status: 204 });
+  assert.equal(albumChangeSummary([ok("a.jpg"), ok("b.jpg")], "Trip").text, "Added 2 photos to “Trip”.");
+  assert.equal(albumChangeSummary([ok("a.jpg")], "Trip", { add: false }).text, "Removed 1 photo from “Trip”.");
+  const mixed = albumChangeSummary(
+    [ok("a.jpg"), { label: "b.jpg", status: 409, code: "too_many_albums_for_photo" }, { label: "c.jpg", status: 404, code: "image_not_found" }],
+    "Trip",
+  );
+  assert.deepEqual(mixed, {
+    done: 1,
+    failed: 2,
+    text: "Added 1 of 3 photos to “Trip”. “b.jpg” is in as many albums as a photo may be. “c.jpg” no longer exists.",
+  });
+  const none = albumChangeSummary([{ label: "a.jpg", status: 503, message: "the table is busy." }], "Trip");
+  assert.equal(none.text, "No photo was added to “Trip”. “a.jpg”: the table is busy.");
+  assert.equal(
+    albumChangeSummary([{ label: "a", status: 404, code: "album_not_found" }, { label: "b", status: 404, code: "album_not_found" }], "T").text,
+    "No photo was added to “T”. The album no longer exists.",
+    "the same reason once",
+  );
+});
+
+test("the view in the address: album and tag, each optional, combinable, checked", () => {
+  assert.deepEqual(viewFromSearch(""), { album: null, tag: null, problems: [] });
+  assert.deepEqual(viewFromSearch(`?album=${ALBUM}`), { album: ALBUM, tag: null, problems: [] });
+  assert.deepEqual(viewFromSearch(`?album=${ALBUM.toUpperCase()}&tag=Sea`), { album: ALBUM, tag: "sea", problems: [] });
+  assert.deepEqual(viewFromSearch("?tag=New%20York"), { album: null, tag: "new-york", problems: [] });
+  const bad = viewFromSearch("?album=nope&tag=a%23b");
+  assert.equal(bad.album, null);
+  assert.equal(bad.tag, null);
+  assert.equal(bad.problems.length, 2);
+  assert.match(bad.problems[0], /“nope” is not an album/);
+  assert.match(bad.problems[1], /“a#b” holds “#”/);
+  assert.equal(urlWithView("https://x.test/", { album: ALBUM, tag: "sea" }), `/?album=${ALBUM}&tag=sea`);
+  assert.equal(urlWithView(`https://x.test/?tag=a&album=${ALBUM}`, { album: null, tag: "b" }), "/?tag=b");
+  assert.equal(urlWithView(`https://x.test/?album=${ALBUM}&keep=1#top`, {}), "/?keep=1#top", "other parts kept");
+  assert.equal(urlWithView("https://x.test/?tag=a", { tag: "été" }), "/?tag=%C3%A9t%C3%A9");
+  assert.equal(sameView({ album: null, tag: "a" }, { tag: "a" }), true);
+  assert.equal(sameView({ album: ALBUM, tag: null }, { album: null, tag: null }), false);
+  assert.equal(
+    listImagesPath({ limit: 24, cursor: ID, album: ALBUM, tag: "sea" }),
+    `/api/images?limit=24&cursor=${ID}&album=${ALBUM}&tag=sea`,
+  );
+  assert.equal(listImagesPath({ limit: 5, album: ALBUM }), `/api/images?limit=5&album=${ALBUM}`);
+  const inAlbum = { id: ID, albums: [ALBUM], tags: ["sea"] };
+  assert.equal(matchesView(inAlbum, { album: ALBUM, tag: "sea" }), true);
+  assert.equal(matchesView(inAlbum, { album: ALBUM, tag: "sun" }), false);
+  assert.equal(matchesView({ ...inAlbum, albums: [] }, { album: ALBUM }), false, "it left the album");
+  assert.equal(matchesView({ id: ID, tags: [] }, { album: ALBUM }), true, "albums not said: the listing decides");
+  assert.equal(matchesView({ id: ID, albums: [], tags: [] }, {}), true);
+});
+
+test("the gallery's heading and announcement say the view", () => {
+  assert.equal(viewHeading({}), "Your photos");
+  assert.equal(viewHeading({ tag: "sea" }), "Your photos tagged #sea");
+  assert.equal(viewHeading({ album: ALBUM }, "Trip"), "Album “Trip”");
+  assert.equal(viewHeading({ album: ALBUM, tag: "sea" }, "Trip"), "Album “Trip”: photos tagged #sea");
+  assert.equal(viewHeading({ album: ALBUM }, null), "Album");
+  assert.equal(viewAnnouncement({}, { count: 3 }), "Showing all photos.");
+  assert.equal(viewAnnouncement({}, { count: 3, why: "so that the new uploads can be seen" }), "Showing all photos, so that the new uploads can be seen.");
+  assert.equal(viewAnnouncement({ tag: "sunset" }, { count: 1, more: true }), "Showing 1 photo (more to load) tagged #sunset.");
+  assert.equal(viewAnnouncement({ album: ALBUM }, { count: 2, albumName: "Trip" }), "Showing 2 photos of the album “Trip”.");
+  assert.equal(viewAnnouncement({ album: ALBUM, tag: "sea" }, { count: 0, albumName: "Trip" }), "Showing 0 photos of the album “Trip” tagged #sea.");
+});
+
+// ---- downloads and the export ----------------------------------------------------------------
+
+test("an original's address, and the file name it is saved as", () => {
+  assert.equal(imageContentPath(ID), `/api/images/${ID}/content?size=original`);
+  assert.equal(imageContentPath(ID, { size: "small", format: "webp" }), `/api/images/${ID}/content?size=small&format=webp`);
+  assert.throws(() => imageContentPath(""), /image id/);
+  assert.equal(downloadFilename({ id: ID, filename: "IMG_2041.JPG" }), "IMG_2041.JPG");
+  assert.equal(downloadFilename({ id: ID, filename: "../../etc/passwd.jpg" }), "passwd.jpg", "no folders");
+  assert.equal(downloadFilename({ id: ID, filename: "C:\\Users\\a\\b.png" }), "b.png");
+  assert.equal(downloadFilename({ id: ID, filename: 'a<b>:"c"|?*.jpg' }), "a_b___c____.jpg");
+  assert.equal(downloadFilename({ id: ID, filename: "bad\u0000name\u0007.gif" }), "badname.gif");
+  assert.equal(downloadFilename({ id: ID, filename: "holiday", source: { format: "jpeg" } }), "holiday.jpg", "an extension from its type");
+  assert.equal(downloadFilename({ id: ID, filename: "  .hidden.  ", contentType: "image/png" }), "hidden.png");
+  assert.equal(downloadFilename({ id: ID, source: { format: "webp" } }), `photo-${ID}.webp`);
+  assert.equal(downloadFilename({ id: ID, filename: "..", contentType: "image/gif" }), `photo-${ID}.gif`);
+  const long = downloadFilename({ id: ID, filename: `${"x".repeat(300)}.jpeg` });
+  assert.equal([...long].length, 200);
+  assert.ok(long.endsWith(".jpeg"), "the extension is kept when shortened");
+});
+
+test("Content-Disposition gives the export's file name, safely", () => {
+  const fallback = "thumbforge-export.json";
+  assert.equal(filenameFromDisposition('attachment; filename="thumbforge-export.json"', "x"), "thumbforge-export.json");
+  assert.equal(filenameFromDisposition("attachment; filename=plain.json", fallback), "plain.json");
+  assert.equal(filenameFromDisposition(`attachment; filename="a.json"; filename*=UTF-8''%C3%A9t%C3%A9.json`, fallback), "été.json");
+  assert.equal(filenameFromDisposition('attachment; filename="with \\"quote\\".json"', fallback), 'with "quote".json');
+  assert.equal(filenameFromDisposition('attachment; filename="../../x.json"', fallback), "x.json");
+  assert.equal(filenameFromDisposition("attachment", fallback), fallback);
+  assert.equal(filenameFromDisposition(null, fallback), fallback);
+  assert.equal(filenameFromDisposition("attachment; filename*=UTF-8''%E0%A4%A", fallback), fallback, "bad percent-encoding");
+});
+
+// ---- deleting the account ------------------------------------------------------------------
+
+test("the account's deletion waits for the typed phrase, exactly (case and spacing aside)", () => {
+  assert.equal(CONFIRMATION_PHRASE, "delete my account");
+  assert.equal(confirmationMatches("delete my account"), true);
+  assert.equal(confirmationMatches("  Delete   My\tAccount "), true);
+  assert.equal(confirmationMatches("delete my accoun"), false);
+  assert.equal(confirmationMatches("delete myaccount"), false);
+  assert.equal(confirmationMatches("delete my account!"), false);
+  assert.equal(confirmationMatches(""), false);
+  assert.equal(confirmationMatches(null), false);
+  assert.equal(confirmationMatches("ana@example.com", "ana@example.com"), true, "another phrase, e.g. an email");
+  assert.equal(confirmationMatches("", ""), false, "an empty phrase never matches");
+});
+
+test("the deletion is polled with back-off for about two minutes, honouring Retry-After", () => {
+  assert.equal(accountPollDelay(0), 1000);
+  assert.equal(accountPollDelay(1), 1500);
+  assert.equal(accountPollDelay(2), 2250);
+  assert.equal(accountPollDelay(20), 10000, "capped");
+  assert.equal(accountPollDelay(0, 5000), 5000, "Retry-After, when longer");
+  assert.equal(accountPollDelay(0, 600000), ACCOUNT_POLL.maxRetryAfterMs, "Retry-After capped");
+  const waits = backoffSchedule(ACCOUNT_POLL);
+  const total = waits.reduce((a, b) => a + b, 0);
+  assert.ok(total <= 120000 && total > 100000, `about two minutes: ${total}`);
+  assert.deepEqual(waits.slice(0, 4), [1000, 1500, 2250, 3375]);
+  assert.ok(waits.every((w, i) => i === 0 || w >= waits[i - 1]), "never shorter");
+});
+
+test("account states are read, and said to people", () => {
+  assert.deepEqual(parseAccount({ status: "active", images: 5, bytes: 3355443, albums: 2 }), {
+    status: "active",
+    images: 5,
+    bytes: 3355443,
+    albums: 2,
+  });
+  assert.deepEqual(parseAccount({ status: "deleting", requestedAt: "2026-12-02T10:00:00Z", imagesLeft: 3 }), {
+    status: "deleting",
+    requestedAt: "2026-12-02T10:00:00Z",
+    imagesLeft: 3,
+  });
+  assert.deepEqual(parseAccount({ status: "deleted", deletedAt: "2026-12-02T10:01:00Z" }), {
+    status: "deleted",
+    deletedAt: "2026-12-02T10:01:00Z",
+  });
+  assert.throws(() => parseAccount({ status: "gone" }), /not one the page knows/);
+  assert.throws(() => parseAccount(null), /not one the page knows/);
+  assert.equal(accountContents({ status: "active", images: 5, bytes: 3355443, albums: 2 }), "5 photos (3.2 MiB) and 2 albums");
+  assert.equal(accountContents({ status: "active", images: 1, bytes: 10, albums: 1 }), "1 photo (10 bytes) and 1 album");
+  assert.equal(accountContents({ status: "active", images: 0, bytes: 0, albums: 0 }), "no photos and no albums");
+  assert.equal(accountContents({ status: "deleting" }), null);
+  assert.equal(deletionProgress({ status: "deleting", imagesLeft: 3 }), "Deleting your account… 3 photos left.");
+  assert.equal(deletionProgress({ status: "deleting", imagesLeft: 0 }), "Deleting your account… removing the last files.");
+  assert.equal(deletionProgress({ status: "deleting", imagesLeft: null }), "Deleting your account…");
+  assert.equal(deletionProgress({ status: "deleted" }), "Your account is deleted.");
+});
+
+test("the page has the albums, selection and account parts, and their test ids", () => {
+  const html = readFileSync(join(frontend, "index.html"), "utf8");
+  for (const testid of [
+    "albums",
+    "album-list",
+    "album-create",
+    "album-name-input",
+    "create-album",
+    "album-bar",
+    "rename-album",
+    "delete-album",
+    "close-album",
+    "rename-form",
+    "selection-bar",
+    "add-to-album",
+    "remove-from-album",
+    "album-dialog",
+    "album-select",
+    "confirm-add",
+    "export-data",
+    "delete-account",
+    "account-dialog",
+    "account-confirm",
+    "confirm-account",
+    "signed-out-notice",
+  ]) {
+    assert.match(html, new RegExp(`data-testid="${testid}"`), testid);
+  }
+  const dialog = /<dialog id="account-dialog"[^>]*>([\s\S]*?)<\/dialog>/.exec(html);
+  assert.match(dialog[1], /data-testid="confirm-account" disabled/, "the button starts off");
+  assert.match(dialog[1], /<label class="field__label" for="account-confirm">/, "the phrase field is labelled");
+  const gallery = readFileSync(join(frontend, "gallery.js"), "utf8");
+  for (const testid of ["select-photo", "download", "download-error"]) {
+    assert.match(gallery, new RegExp(`"data-testid": "${testid}"`), testid);
+  }
+  const albums = readFileSync(join(frontend, "albums.js"), "utf8");
+  for (const testid of ["album-link", "album-name", "album-count", "album-cover"]) {
+    assert.match(albums, new RegExp(`"data-testid": "${testid}"`), testid);
   }
 });

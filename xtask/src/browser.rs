@@ -1,7 +1,8 @@
 //! What the browser tests (`crates/dev/tests/browser.rs`, `e2e/browser.test.mjs`) need beyond
 //! the machine's prerequisites (Node.js and chromium, see `setup.rs`): a pinned `playwright-core`
 //! from npm in `target/tools/node` (it drives that chromium: it never downloads a browser of its
-//! own).
+//! own) and a pinned `axe-core` beside it (the accessibility checks the test injects into the
+//! page).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,18 +16,26 @@ use crate::util::run;
 pub const PLAYWRIGHT_CORE: &str = "playwright-core";
 /// Its version.
 pub const PLAYWRIGHT_CORE_VERSION: &str = "1.65.1";
+/// The accessibility engine the browser test runs on the page's main states (`axe.run()`), pinned.
+pub const AXE_CORE: &str = "axe-core";
+/// Its version.
+pub const AXE_CORE_VERSION: &str = "4.14.1";
+
+/// Every npm package the browser tests load from [`node_modules`], with its pinned version.
+pub const NODE_PACKAGES: [(&str, &str); 2] =
+    [(PLAYWRIGHT_CORE, PLAYWRIGHT_CORE_VERSION), (AXE_CORE, AXE_CORE_VERSION)];
 
 /// The variable naming the chromium executable (read by the browser tests).
 pub const CHROMIUM_ENV: &str = "THUMBFORGE_CHROMIUM";
-/// The variable naming the `node_modules` folder that holds `playwright-core`.
+/// The variable naming the `node_modules` folder that holds `playwright-core` and `axe-core`.
 pub const NODE_MODULES_ENV: &str = "THUMBFORGE_NODE_MODULES";
 
-/// Where `playwright-core` is installed (`npm install --prefix` this folder).
+/// Where `playwright-core` and `axe-core` are installed (`npm install --prefix` this folder).
 pub fn node_dir() -> PathBuf {
     tools::tools_dir().join("node")
 }
 
-/// The `node_modules` folder the browser tests load `playwright-core` from.
+/// The `node_modules` folder the browser tests load `playwright-core` and `axe-core` from.
 pub fn node_modules() -> PathBuf {
     node_dir().join("node_modules")
 }
@@ -51,9 +60,19 @@ fn installed_version(node_modules: &Path, package: &str) -> Option<String> {
     manifest["version"].as_str().map(str::to_owned)
 }
 
-/// Installs the pinned `playwright-core` into [`node_dir`] unless it is there.
+/// The packages of [`NODE_PACKAGES`] that `node_modules` does not hold at their pinned version.
+fn missing_packages(node_modules: &Path) -> Vec<(&'static str, &'static str)> {
+    NODE_PACKAGES
+        .into_iter()
+        .filter(|(package, version)| installed_version(node_modules, package).as_deref() != Some(*version))
+        .collect()
+}
+
+/// Installs the pinned `playwright-core` and `axe-core` ([`NODE_PACKAGES`]) into [`node_dir`]
+/// unless they are there (one `npm install` for those missing).
 pub fn ensure_playwright_core() -> anyhow::Result<()> {
-    if installed_version(&node_modules(), PLAYWRIGHT_CORE).as_deref() == Some(PLAYWRIGHT_CORE_VERSION) {
+    let missing = missing_packages(&node_modules());
+    if missing.is_empty() {
         return Ok(());
     }
     tools::require("npm", "install npm (it comes with Node.js)")?;
@@ -64,15 +83,20 @@ pub fn ensure_playwright_core() -> anyhow::Result<()> {
             .args(["install", "--prefix"])
             .arg(&dir)
             .args(["--no-audit", "--no-fund", "--save-exact"])
-            .arg(format!("{PLAYWRIGHT_CORE}@{PLAYWRIGHT_CORE_VERSION}")),
+            .args(missing.iter().map(|(package, version)| format!("{package}@{version}"))),
         "check that the npm registry is reachable (npm's own message is above)",
     )?;
-    match installed_version(&node_modules(), PLAYWRIGHT_CORE) {
-        Some(version) if version == PLAYWRIGHT_CORE_VERSION => Ok(()),
-        other => bail!(
-            "npm finished, but {} holds {PLAYWRIGHT_CORE} {other:?}, not {PLAYWRIGHT_CORE_VERSION}",
-            node_modules().display()
-        ),
+    let still: Vec<String> = missing_packages(&node_modules())
+        .into_iter()
+        .map(|(package, version)| {
+            let found = installed_version(&node_modules(), package);
+            format!("{package} {found:?} instead of {version}")
+        })
+        .collect();
+    if still.is_empty() {
+        Ok(())
+    } else {
+        bail!("npm finished, but {} holds {}", node_modules().display(), still.join(", "))
     }
 }
 
@@ -98,6 +122,25 @@ mod tests {
         std::fs::write(dir.path().join("pkg/package.json"), r#"{"name": "pkg", "version": "1.2.3"}"#)
             .unwrap();
         assert_eq!(installed_version(dir.path(), "pkg").as_deref(), Some("1.2.3"));
+    }
+
+    #[test]
+    fn only_packages_missing_at_their_pinned_version_are_installed() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(missing_packages(dir.path()), NODE_PACKAGES.to_vec());
+        let write = |package: &str, version: &str| {
+            std::fs::create_dir_all(dir.path().join(package)).unwrap();
+            std::fs::write(
+                dir.path().join(package).join("package.json"),
+                format!(r#"{{"name": "{package}", "version": "{version}"}}"#),
+            )
+            .unwrap();
+        };
+        write(PLAYWRIGHT_CORE, PLAYWRIGHT_CORE_VERSION);
+        write(AXE_CORE, "4.0.0");
+        assert_eq!(missing_packages(dir.path()), [(AXE_CORE, AXE_CORE_VERSION)]);
+        write(AXE_CORE, AXE_CORE_VERSION);
+        assert!(missing_packages(dir.path()).is_empty());
     }
 
     #[test]
