@@ -1516,6 +1516,8 @@ async function run(context) {
     const put = page.waitForResponse((r) => r.request().method() === "PUT");
     await dialog.locator("[data-testid=confirm-add]").click();
     assert.equal((await put).status(), 204);
+    await dialog.waitFor({ state: "hidden" });
+    await page.waitForFunction(() => !/^Adding /.test(document.getElementById("announcer").textContent.trim()));
     assert.equal(await announced(), "Added 1 photo to “Scratch”.");
     const opened = listingAnswer({ album: scratch });
     await page.locator(`${albumCard(scratch)} [data-testid=album-link]`).click();
@@ -1587,7 +1589,7 @@ async function run(context) {
     const download = await downloading;
     assert.equal(download.suggestedFilename(), "thumbforge-export.json");
     const exported = JSON.parse(await readFile(await download.path(), "utf8"));
-    log(`export: ${Object.keys(document).join(", ")}; ${exported.images.length} images, ${exported.albums.length} albums`);
+    log(`export: ${Object.keys(exported).join(", ")}; ${exported.images.length} images, ${exported.albums.length} albums`);
     assert.ok(typeof exported.exportedAt === "string" && !Number.isNaN(Date.parse(exported.exportedAt)), "exportedAt");
     assert.equal(exported.owner, firstUser.sub, "the owner is the signed-in user");
     assert.equal(typeof exported.profile, "object");
@@ -1662,11 +1664,11 @@ async function run(context) {
     const response = await answer;
     assert.equal(response.status(), 202, "DELETE /api/account answers 202");
     assert.equal((await response.json()).status, "deleting");
-    // The page marks itself, then leaves through the provider's sign-out page and comes back fresh.
-    await page.waitForSelector("html[data-account=deleted]", { state: "attached", timeout: 150_000 });
+    // The page follows the deletion, then leaves through the provider's sign-out page (too quickly
+    // to watch its own `data-account=deleted` mark) and comes back fresh, saying so.
     await page.waitForSelector("html[data-session=signed-out]:not([data-account]) #signed-out-notice:not([hidden])", {
       state: "attached",
-      timeout: WAIT_MS,
+      timeout: 150_000,
     });
     await page.waitForLoadState("load");
     log(`account deleted and signed out after ${Date.now() - started} ms`);

@@ -844,3 +844,228 @@ async fn images_are_retrieved_by_size_name_and_originals_through_short_signed_ur
     let late = send("GET", &signed, &[("origin", origin)], Bytes::new()).await;
     assert_eq!(late.status, 403, "{}", String::from_utf8_lossy(&late.body));
 }
+
+/// `method path` on the API as `email`, with a JSON body when given.
+async fn call_as(stack: &Stack, email: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
+    let auth = bearer_for(stack, email).await;
+    let mut headers = vec![("authorization", auth.as_str())];
+    if body.is_some() {
+        headers.push(("content-type", "application/json"));
+    }
+    let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+    send(method, &format!("{}{path}", stack.url()), &headers, body).await
+}
+
+/// The `error.code` of an error answer, with its status.
+fn refusal(answer: &Answer) -> (u16, String) {
+    (answer.status, answer.json()["error"]["code"].as_str().unwrap_or_default().to_owned())
+}
+
+/// The ids of a `GET /api/images` page.
+fn ids_of(answer: &Answer) -> Vec<String> {
+    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    answer.json()["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Albums over HTTP: each user's own, membership idempotent, `?album=&tag=` filtering, and
+/// deleting an album (its photos stay) or a photo (its memberships go).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn albums_belong_to_their_owner_and_keep_photos_when_deleted() {
+    let booted = boot(native(), quick_retries()).await;
+    let stack = &booted.stack;
+    let (ana, ben) = ("ana@example.com", "ben@example.com");
+    let photo = fixture("orient_1.jpg");
+    let (first, _) = ready_image_of(stack, ana, &photo).await;
+    let (second, _) = ready_image_of(stack, ana, &photo).await;
+    let (bens, _) = ready_image_of(stack, ben, &photo).await;
+
+    let created = call_as(stack, ana, "POST", "/api/albums", Some(json!({"name": "  Summer  "}))).await;
+    assert_eq!(created.status, 201, "{}", String::from_utf8_lossy(&created.body));
+    let album = created.json();
+    let id = album["id"].as_str().unwrap().to_owned();
+    assert_eq!(created.header("location"), format!("/api/albums/{id}"));
+    assert_eq!((album["name"].as_str(), album["count"].as_u64()), (Some("Summer"), Some(0)), "{album}");
+    let invalid = call_as(stack, ana, "POST", "/api/albums", Some(json!({"name": " "}))).await;
+    assert_eq!(refusal(&invalid).0, 400);
+
+    // Ben sees nothing of Ana's album, and cannot put anything in it or take anything out.
+    let members = format!("/api/albums/{id}/photos");
+    for (method, path, body) in [
+        ("GET", format!("/api/albums/{id}"), None),
+        ("PATCH", format!("/api/albums/{id}"), Some(json!({"name": "Mine"}))),
+        ("DELETE", format!("/api/albums/{id}"), None),
+        ("PUT", format!("{members}/{bens}"), None),
+        ("DELETE", format!("{members}/{first}"), None),
+    ] {
+        let theirs = call_as(stack, ben, method, &path, body).await;
+        assert_eq!(refusal(&theirs), (404, "album_not_found".into()), "{method} {path}");
+    }
+    let filtered = call_as(stack, ben, "GET", &format!("/api/images?album={id}"), None).await;
+    assert_eq!(refusal(&filtered), (404, "album_not_found".into()), "filtering by it is the same 404");
+    let listed = call_as(stack, ben, "GET", "/api/albums", None).await.json();
+    assert_eq!(listed["items"], json!([]), "Ben has no album");
+    // Ana cannot put Ben's photo in her album.
+    let foreign = call_as(stack, ana, "PUT", &format!("{members}/{bens}"), None).await;
+    assert_eq!(refusal(&foreign), (404, "image_not_found".into()));
+
+    // Adding twice is one membership.
+    for _ in 0..2 {
+        for image in [&first, &second] {
+            assert_eq!(call_as(stack, ana, "PUT", &format!("{members}/{image}"), None).await.status, 204);
+        }
+    }
+    let album = call_as(stack, ana, "GET", &format!("/api/albums/{id}"), None).await.json();
+    assert_eq!(album["count"], 2, "{album}");
+    assert!(album["cover"].is_object(), "a cover once it has a ready photo: {album}");
+    let in_album = call_as(stack, ana, "GET", &format!("/api/images?album={id}"), None).await;
+    assert_eq!(ids_of(&in_album), [second.clone(), first.clone()], "newest first");
+
+    // A tag narrows the album.
+    let tagged =
+        call_as(stack, ana, "PATCH", &format!("/api/images/{first}"), Some(json!({"tags": ["Beach"]}))).await;
+    assert_eq!(tagged.status, 200, "{}", String::from_utf8_lossy(&tagged.body));
+    let both = call_as(stack, ana, "GET", &format!("/api/images?album={id}&tag=beach"), None).await;
+    assert_eq!(ids_of(&both), [first.clone()]);
+    let unknown =
+        call_as(stack, ana, "GET", "/api/images?album=0190c3a1-2b3c-7d4e-8f90-123456789abc", None).await;
+    assert_eq!(refusal(&unknown), (404, "album_not_found".into()));
+
+    // Renamed, then a photo removed (twice: idempotent), then a photo deleted: its membership goes.
+    let renamed =
+        call_as(stack, ana, "PATCH", &format!("/api/albums/{id}"), Some(json!({"name": "Été"}))).await;
+    assert_eq!((renamed.status, renamed.json()["name"].clone()), (200, json!("Été")));
+    for _ in 0..2 {
+        assert_eq!(call_as(stack, ana, "DELETE", &format!("{members}/{second}"), None).await.status, 204);
+    }
+    assert_eq!(call_as(stack, ana, "GET", &format!("/api/albums/{id}"), None).await.json()["count"], 1);
+    assert_eq!(call_as(stack, ana, "PUT", &format!("{members}/{second}"), None).await.status, 204);
+    assert_eq!(delete_as(stack, ana, &first).await.status, 204);
+    settle(stack).await;
+    assert_eq!(
+        ids_of(&call_as(stack, ana, "GET", &format!("/api/images?album={id}"), None).await),
+        [second.clone()]
+    );
+    assert_eq!(call_as(stack, ana, "GET", &format!("/api/albums/{id}"), None).await.json()["count"], 1);
+    let by_tag = call_as(stack, ana, "GET", "/api/images?tag=beach", None).await;
+    assert_eq!(ids_of(&by_tag), [""; 0], "the deleted photo's tag entry went with it");
+
+    // Deleting the album keeps its photos.
+    assert_eq!(call_as(stack, ana, "DELETE", &format!("/api/albums/{id}"), None).await.status, 204);
+    let gone = call_as(stack, ana, "GET", &format!("/api/albums/{id}"), None).await;
+    assert_eq!(refusal(&gone), (404, "album_not_found".into()));
+    assert_eq!(ids_of(&call_as(stack, ana, "GET", "/api/images", None).await), [second.clone()]);
+    assert_eq!(versions_of(stack, &second).await.len(), 5, "the photo's files are all there");
+    let image = call_as(stack, ana, "GET", &format!("/api/images/{second}"), None).await.json();
+    assert_eq!(image["albums"], json!([]), "{image}");
+    assert_eq!(stack.catalog().profile(&owner_of(stack, ana).await).await.unwrap().albums, 0);
+    assert!(stack.streams().dead_letters().is_empty());
+}
+
+/// Every table item in `owner`'s partition, by sort key.
+async fn partition_of(stack: &Stack, owner: &Owner) -> Vec<String> {
+    use thumbforge_catalog::schema::{PK, SK};
+    let out = stack
+        .dynamo()
+        .client()
+        .query()
+        .table_name(thumbforge_dev::TABLE)
+        .key_condition_expression("#pk = :pk")
+        .expression_attribute_names("#pk", PK)
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", owner.as_str())),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.items().iter().filter_map(|item| item.get(SK).and_then(|v| v.as_s().ok()).cloned()).collect()
+}
+
+/// `DELETE /api/account` end to end, with the bucket failing halfway through: the deletion
+/// completes on the stream's retry, nothing of the user is left but the tombstone (no object
+/// version, no item, no sign-in user), a still-valid token creates nothing, and another user
+/// keeps everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_leaves_nothing_even_when_storage_fails_halfway() {
+    let booted = boot(native(), quick_retries()).await;
+    let stack = &booted.stack;
+    let (ana, ben) = ("leaving@example.com", "staying@example.com");
+    let photo = fixture("orient_1.jpg");
+    let mut anas = Vec::new();
+    for _ in 0..3 {
+        anas.push(ready_image_of(stack, ana, &photo).await.0);
+    }
+    let (bens, bens_urls) = ready_image_of(stack, ben, &photo).await;
+    let album = call_as(stack, ana, "POST", "/api/albums", Some(json!({"name": "Trip"}))).await.json();
+    let album = album["id"].as_str().unwrap().to_owned();
+    for image in &anas {
+        assert_eq!(
+            call_as(stack, ana, "PUT", &format!("/api/albums/{album}/photos/{image}"), None).await.status,
+            204
+        );
+    }
+    let first = format!("/api/images/{}", anas[0]);
+    assert_eq!(call_as(stack, ana, "PATCH", &first, Some(json!({"tags": ["x"]}))).await.status, 200);
+    let owner = owner_of(stack, ana).await;
+    let active = call_as(stack, ana, "GET", "/api/account", None).await.json();
+    assert_eq!((active["status"].as_str(), active["images"].as_u64()), (Some("active"), Some(3)), "{active}");
+
+    // The first image's files go, then S3 fails longer than the function's own retries.
+    let faults = stack.s3().faults();
+    faults.pass_next(Operation::DeleteObjects, 1);
+    faults.fail_next(Operation::DeleteObjects, 6, 503);
+    let asked = call_as(stack, ana, "DELETE", "/api/account", None).await;
+    assert_eq!(asked.status, 202, "{}", String::from_utf8_lossy(&asked.body));
+    assert_eq!(asked.json()["status"], "deleting");
+    assert_eq!(asked.header("location"), "/api/account");
+    settle(stack).await;
+    assert_eq!(faults.pending(Operation::DeleteObjects), 0, "every injected failure was met");
+
+    let deliveries: Vec<_> = stack
+        .streams()
+        .deliveries()
+        .into_iter()
+        .filter(|d| d.payload.to_string().contains(thumbforge_catalog::schema::TOMBSTONE_SK))
+        .collect();
+    assert!(
+        deliveries.iter().any(|d| matches!(d.outcome, thumbforge_dev::BatchOutcome::PartiallyFailed { .. })),
+        "the failure reached the stream, which retried: {deliveries:?}"
+    );
+    assert!(stack.streams().dead_letters().is_empty());
+
+    let done = call_as(stack, ana, "GET", "/api/account", None).await;
+    assert_eq!(done.status, 200);
+    let done = done.json();
+    assert_eq!(done["status"], "deleted", "{done}");
+    assert!(done["deletedAt"].is_string(), "{done}");
+    for image in &anas {
+        assert_eq!(versions_of(stack, image).await, Vec::<String>::new(), "{image}");
+    }
+    assert_eq!(
+        partition_of(stack, &owner).await,
+        [thumbforge_catalog::schema::TOMBSTONE_SK],
+        "only the tombstone"
+    );
+    assert_eq!(stack.identity().admin_user_sub(ana).await, None, "the sign-in user is gone");
+
+    // The token is still valid, but nothing can be created or read with it.
+    let upload = json!({"filename": "a.jpg", "contentType": "image/jpeg", "size": photo.len()});
+    for (method, path, body) in [
+        ("POST", "/api/uploads".to_owned(), Some(upload)),
+        ("POST", "/api/albums".to_owned(), Some(json!({"name": "Again"}))),
+    ] {
+        let refused = call_as(stack, ana, method, &path, body).await;
+        assert_eq!(refusal(&refused), (410, "account_deleted".into()), "{method} {path}");
+    }
+    assert!(ids_of(&call_as(stack, ana, "GET", "/api/images", None).await).is_empty());
+    settle(stack).await;
+    assert_eq!(partition_of(stack, &owner).await, [thumbforge_catalog::schema::TOMBSTONE_SK]);
+
+    // Ben keeps everything.
+    assert_eq!(versions_of(stack, &bens).await.len(), 5);
+    for url in &bens_urls {
+        assert_eq!(get(&format!("{}{url}", stack.url())).await.status, 200, "{url}");
+    }
+    assert_eq!(call_as(stack, ben, "GET", "/api/account", None).await.json()["status"], "active");
+    assert!(stack.identity().admin_user_sub(ben).await.is_some());
+}

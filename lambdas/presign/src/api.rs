@@ -90,8 +90,11 @@ pub struct AlbumLimits {
 
 impl AlbumLimits {
     /// The limits `describe::parse_album_name` and the catalog enforce.
-    pub const ENFORCED: Self =
-        Self { name_max_chars: ALBUM_NAME_MAX_CHARS, albums_max: ALBUMS_MAX, per_photo_max: ALBUMS_PER_PHOTO_MAX };
+    pub const ENFORCED: Self = Self {
+        name_max_chars: ALBUM_NAME_MAX_CHARS,
+        albums_max: ALBUMS_MAX,
+        per_photo_max: ALBUMS_PER_PHOTO_MAX,
+    };
 }
 
 /// One configured rendition size: what `?size=` calls it and its box in pixels.
