@@ -38,6 +38,8 @@ pub mod attr;
 pub mod contract;
 mod dynamo;
 mod error;
+#[cfg(feature = "test-support")]
+pub mod interfere;
 mod item;
 mod memory;
 pub mod schema;

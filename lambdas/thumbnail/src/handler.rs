@@ -463,10 +463,8 @@ mod tests {
     use std::sync::Mutex;
 
     use serde_json::json;
-    use thumbforge_catalog::{
-        AccountState, Album, Edit, ImageRecord, MEMORY_TABLE, Membership, MemoryCatalog, NewAlbum, NewImage,
-        Page, Profile,
-    };
+    use thumbforge_catalog::interfere::{Interference, Interfering};
+    use thumbforge_catalog::{MEMORY_TABLE, MemoryCatalog, NewImage};
 
     use super::*;
 
@@ -541,149 +539,8 @@ mod tests {
         keys.into_iter().map(|key| store::Version { key, version_id: "null".into() }).collect()
     }
 
-    /// What [`Racing`] does just before a `finish`.
-    #[derive(Debug)]
-    enum BeforeFinish {
-        Nothing,
-        /// The user deletes the image meanwhile.
-        Delete,
-        /// The finish fails with this.
-        Fail(CatalogError),
-    }
-
     /// A [`MemoryCatalog`] with something happening just before `finish`.
-    #[derive(Debug)]
-    struct Racing {
-        inner: MemoryCatalog,
-        before_finish: Mutex<BeforeFinish>,
-    }
-
-    impl Catalog for Racing {
-        async fn create(&self, owner: &Owner, image: &NewImage) -> Result<(), CatalogError> {
-            self.inner.create(owner, image).await
-        }
-        async fn get(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {
-            self.inner.get(owner, id).await
-        }
-        async fn list(&self, owner: &Owner, limit: u16, after: Option<Uuid>) -> Result<Page, CatalogError> {
-            self.inner.list(owner, limit, after).await
-        }
-        async fn finish(
-            &self,
-            owner: &Owner,
-            id: Uuid,
-            outcome: &Outcome,
-            at: u64,
-        ) -> Result<Finish, CatalogError> {
-            let before = std::mem::replace(&mut *self.before_finish.lock().unwrap(), BeforeFinish::Nothing);
-            match before {
-                BeforeFinish::Nothing => {}
-                BeforeFinish::Delete => {
-                    self.inner.delete(owner, id).await?;
-                }
-                BeforeFinish::Fail(err) => self.inner.fail_next(err),
-            }
-            self.inner.finish(owner, id, outcome, at).await
-        }
-        async fn delete(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {
-            self.inner.delete(owner, id).await
-        }
-        async fn edit(
-            &self,
-            owner: &Owner,
-            id: Uuid,
-            edit: &Edit,
-        ) -> Result<Option<ImageRecord>, CatalogError> {
-            self.inner.edit(owner, id, edit).await
-        }
-        async fn list_tagged(
-            &self,
-            owner: &Owner,
-            tag: &str,
-            limit: u16,
-            after: Option<Uuid>,
-        ) -> Result<Page, CatalogError> {
-            self.inner.list_tagged(owner, tag, limit, after).await
-        }
-        async fn release_expired(
-            &self,
-            owner: &Owner,
-            id: Uuid,
-            size: u64,
-            now_s: u64,
-        ) -> Result<bool, CatalogError> {
-            self.inner.release_expired(owner, id, size, now_s).await
-        }
-        async fn profile(&self, owner: &Owner) -> Result<Profile, CatalogError> {
-            self.inner.profile(owner).await
-        }
-        async fn create_album(&self, owner: &Owner, album: &NewAlbum) -> Result<Album, CatalogError> {
-            self.inner.create_album(owner, album).await
-        }
-        async fn list_albums(&self, owner: &Owner) -> Result<Vec<Album>, CatalogError> {
-            self.inner.list_albums(owner).await
-        }
-        async fn get_album(&self, owner: &Owner, id: Uuid) -> Result<Option<Album>, CatalogError> {
-            self.inner.get_album(owner, id).await
-        }
-        async fn rename_album(
-            &self,
-            owner: &Owner,
-            id: Uuid,
-            name: &str,
-        ) -> Result<Option<Album>, CatalogError> {
-            self.inner.rename_album(owner, id, name).await
-        }
-        async fn delete_album(&self, owner: &Owner, id: Uuid) -> Result<bool, CatalogError> {
-            self.inner.delete_album(owner, id).await
-        }
-        async fn add_to_album(
-            &self,
-            owner: &Owner,
-            album: Uuid,
-            image: Uuid,
-        ) -> Result<Membership, CatalogError> {
-            self.inner.add_to_album(owner, album, image).await
-        }
-        async fn remove_from_album(
-            &self,
-            owner: &Owner,
-            album: Uuid,
-            image: Uuid,
-        ) -> Result<Membership, CatalogError> {
-            self.inner.remove_from_album(owner, album, image).await
-        }
-        async fn list_album(
-            &self,
-            owner: &Owner,
-            album: Uuid,
-            tag: Option<&str>,
-            limit: u16,
-            after: Option<Uuid>,
-        ) -> Result<Option<Page>, CatalogError> {
-            self.inner.list_album(owner, album, tag, limit, after).await
-        }
-        async fn begin_account_deletion(
-            &self,
-            owner: &Owner,
-            username: &str,
-            now_ms: u64,
-        ) -> Result<AccountState, CatalogError> {
-            self.inner.begin_account_deletion(owner, username, now_ms).await
-        }
-        async fn account_state(&self, owner: &Owner) -> Result<AccountState, CatalogError> {
-            self.inner.account_state(owner).await
-        }
-        async fn account_images(&self, owner: &Owner, limit: u16) -> Result<Vec<ImageRecord>, CatalogError> {
-            self.inner.account_images(owner, limit).await
-        }
-        async fn clear_account(&self, owner: &Owner, limit: u16) -> Result<usize, CatalogError> {
-            self.inner.clear_account(owner, limit).await
-        }
-        async fn finish_account_deletion(&self, owner: &Owner, now_ms: u64) -> Result<bool, CatalogError> {
-            self.inner.finish_account_deletion(owner, now_ms).await
-        }
-    }
+    type Racing = Interfering<MemoryCatalog>;
 
     fn owner() -> Owner {
         Owner::new(OWNER).unwrap()
@@ -727,10 +584,10 @@ mod tests {
     }
 
     /// A handler over an upload of `body` at `raw/{ID}.png` with a pending item.
-    async fn setup(body: &[u8], before_finish: BeforeFinish) -> Handler<MemoryStore, Racing> {
+    async fn setup(body: &[u8], before_finish: Interference) -> Handler<MemoryStore, Racing> {
         let store = MemoryStore::default();
         store.insert(&raw_key(), body, &[(keys::OWNER_METADATA, &encoded_owner())]);
-        let catalog = Racing { inner: MemoryCatalog::new(), before_finish: Mutex::new(before_finish) };
+        let catalog = Interfering::new(MemoryCatalog::new(), before_finish);
         catalog.create(&owner(), &new_image()).await.unwrap();
         Handler::new(store, catalog, "media", RuntimeConfig::default())
     }
@@ -786,7 +643,7 @@ mod tests {
     #[tokio::test]
     async fn a_picture_ends_ready_with_its_renditions() {
         let body = picture();
-        let handler = setup(&body, BeforeFinish::Nothing).await;
+        let handler = setup(&body, Interference::Nothing).await;
         let summary = handler.handle(&event(&raw_key(), body.len())).await.unwrap();
         assert_eq!(summary.records, [RecordOutcome::Ready { id: ID.into() }]);
 
@@ -805,7 +662,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_text_file_ends_rejected_and_writes_nothing() {
-        let handler = setup(b"not a picture at all", BeforeFinish::Nothing).await;
+        let handler = setup(b"not a picture at all", Interference::Nothing).await;
         let summary = handler.handle(&event(&raw_key(), 20)).await.unwrap();
         assert_eq!(
             summary.records,
@@ -821,7 +678,7 @@ mod tests {
     #[tokio::test]
     async fn a_finished_image_is_not_processed_again() {
         let body = picture();
-        let handler = setup(&body, BeforeFinish::Nothing).await;
+        let handler = setup(&body, Interference::Nothing).await;
         handler.handle(&event(&raw_key(), body.len())).await.unwrap();
         let before = handler.catalog.get(&owner(), uuid()).await.unwrap();
         let calls = handler.store.calls().len();
@@ -835,7 +692,7 @@ mod tests {
     #[tokio::test]
     async fn an_image_deleted_while_processed_leaves_nothing_behind() {
         let body = picture();
-        let handler = setup(&body, BeforeFinish::Delete).await;
+        let handler = setup(&body, Interference::Delete).await;
         let summary = handler.handle(&event(&raw_key(), body.len())).await.unwrap();
         assert_eq!(summary.records, [RecordOutcome::Discarded { id: ID.into() }]);
         assert!(handler.store.keys().is_empty(), "{:?}", handler.store.keys());
@@ -852,7 +709,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_upload_without_an_item_is_removed_without_processing() {
-        let handler = setup(&picture(), BeforeFinish::Nothing).await;
+        let handler = setup(&picture(), Interference::Nothing).await;
         handler.catalog.delete(&owner(), uuid()).await.unwrap();
         // What an earlier, interrupted clean-up may have left.
         handler.store.insert(&format!("thumbs/{ID}/256.webp"), b"x", &[]);
@@ -869,7 +726,7 @@ mod tests {
     async fn uploads_without_a_valid_owner_are_skipped_untouched() {
         let body = picture();
         for metadata in [vec![], vec![(keys::OWNER_METADATA, "%FF")], vec![(keys::OWNER_METADATA, "a%00b")]] {
-            let handler = setup(&body, BeforeFinish::Nothing).await;
+            let handler = setup(&body, Interference::Nothing).await;
             handler.store.insert(&raw_key(), &body, &metadata);
             let summary = handler.handle(&event(&raw_key(), body.len())).await.unwrap();
             let [RecordOutcome::Skipped { key, reason }] = &summary.records[..] else {
@@ -884,7 +741,7 @@ mod tests {
 
     #[tokio::test]
     async fn keys_that_are_not_uuids_are_skipped_without_a_call() {
-        let handler = setup(b"x", BeforeFinish::Nothing).await;
+        let handler = setup(b"x", Interference::Nothing).await;
         let summary = handler.handle(&event("raw/holiday.jpg", 10)).await.unwrap();
         let [RecordOutcome::Skipped { key, reason }] = &summary.records[..] else { panic!("{summary:?}") };
         assert_eq!(key, "raw/holiday.jpg");
@@ -895,7 +752,7 @@ mod tests {
     #[tokio::test]
     async fn a_transient_catalog_error_fails_the_invocation_and_the_retry_completes() {
         let body = picture();
-        let handler = setup(&body, BeforeFinish::Nothing).await;
+        let handler = setup(&body, Interference::Nothing).await;
         handler.catalog.inner.fail_next(transient());
         let err = handler.handle(&event(&raw_key(), body.len())).await.unwrap_err();
         assert!(err.first.is_transient(), "{err}");
@@ -910,7 +767,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_finish_fails_the_invocation_and_the_retry_records_it() {
         let body = picture();
-        let handler = setup(&body, BeforeFinish::Fail(transient())).await;
+        let handler = setup(&body, Interference::Fail(transient())).await;
         let err = handler.handle(&event(&raw_key(), body.len())).await.unwrap_err();
         assert!(err.to_string().contains("finish in memory"), "{err}");
         assert_eq!(state(&handler).await, Some(ImageState::Pending));
@@ -921,7 +778,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_permanent_catalog_error_fails_the_invocation_too() {
-        let handler = setup(&picture(), BeforeFinish::Nothing).await;
+        let handler = setup(&picture(), Interference::Nothing).await;
         handler.catalog.inner.fail_next(CatalogError::Corrupt {
             table: MEMORY_TABLE.into(),
             pk: "USER#x".into(),
@@ -936,7 +793,7 @@ mod tests {
 
     #[tokio::test]
     async fn sizes_are_gated_before_downloading() {
-        let mut handler = setup(&picture(), BeforeFinish::Nothing).await;
+        let mut handler = setup(&picture(), Interference::Nothing).await;
         handler.config.limits.max_upload_bytes = 100;
         // The object's size wins over the event's.
         let summary = handler.handle(&event(&raw_key(), 10)).await.unwrap();
@@ -947,7 +804,7 @@ mod tests {
         assert!(handler.store.calls().iter().all(|c| !c.starts_with("get ")));
 
         // Without a size from the store, the download stops at the cap.
-        let mut handler = setup(&picture(), BeforeFinish::Nothing).await;
+        let mut handler = setup(&picture(), Interference::Nothing).await;
         handler.config.limits.max_upload_bytes = 100;
         handler.store.hide_size = true;
         let summary = handler.handle(&event(&raw_key(), 10)).await.unwrap();
@@ -956,7 +813,7 @@ mod tests {
             [RecordOutcome::Rejected { id: ID.into(), reason: RejectReason::FileTooLarge }]
         );
 
-        let handler = setup(b"", BeforeFinish::Nothing).await;
+        let handler = setup(b"", Interference::Nothing).await;
         let summary = handler.handle(&event(&raw_key(), 0)).await.unwrap();
         assert_eq!(summary.records, [RecordOutcome::Rejected { id: ID.into(), reason: RejectReason::Empty }]);
         assert!(handler.store.calls().iter().all(|c| !c.starts_with("get ")));
@@ -964,7 +821,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_gone_upload_is_left_alone() {
-        let handler = setup(b"x", BeforeFinish::Nothing).await;
+        let handler = setup(b"x", Interference::Nothing).await;
         handler.store.objects.lock().unwrap().clear();
         let summary = handler.handle(&event(&raw_key(), 1)).await.unwrap();
         assert_eq!(summary.records, [RecordOutcome::Gone { key: raw_key() }]);

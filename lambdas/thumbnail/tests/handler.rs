@@ -8,9 +8,10 @@ use std::time::Duration;
 use aws_sdk_s3::config::retry::RetryConfig;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
+use thumbforge_catalog::interfere::{Interference, Interfering};
 use thumbforge_catalog::{
-    AccountState, Album, Catalog, CatalogError, DynamoCatalog, Edit, Finish, ImageRecord, ImageState,
-    Membership, NewAlbum, NewImage, Owner, Page, Profile, schema,
+    AccountState, Catalog, CatalogError, DynamoCatalog, Edit, ImageRecord, ImageState, Membership, NewAlbum,
+    NewImage, Owner, Profile, schema,
 };
 use thumbforge_core::keys::OWNER_METADATA;
 use thumbforge_core::{Outcome, OutputFormat, RejectReason, RuntimeConfig};
@@ -262,123 +263,10 @@ async fn an_image_deleted_before_its_event_leaves_nothing_behind() {
     assert_eq!(stack.record(id).await, None, "no item was created");
 }
 
-/// The table, with the image deleted just before the thumbnail function records its outcome.
-#[derive(Debug)]
-struct DeletedWhileProcessing(DynamoCatalog);
-
-impl Catalog for DeletedWhileProcessing {
-    async fn create(&self, owner: &Owner, image: &NewImage) -> Result<(), CatalogError> {
-        self.0.create(owner, image).await
-    }
-    async fn get(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {
-        self.0.get(owner, id).await
-    }
-    async fn list(&self, owner: &Owner, limit: u16, after: Option<Uuid>) -> Result<Page, CatalogError> {
-        self.0.list(owner, limit, after).await
-    }
-    async fn finish(
-        &self,
-        owner: &Owner,
-        id: Uuid,
-        outcome: &Outcome,
-        at: u64,
-    ) -> Result<Finish, CatalogError> {
-        self.0.delete(owner, id).await?;
-        self.0.finish(owner, id, outcome, at).await
-    }
-    async fn delete(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {
-        self.0.delete(owner, id).await
-    }
-    async fn edit(&self, owner: &Owner, id: Uuid, edit: &Edit) -> Result<Option<ImageRecord>, CatalogError> {
-        self.0.edit(owner, id, edit).await
-    }
-    async fn list_tagged(
-        &self,
-        owner: &Owner,
-        tag: &str,
-        limit: u16,
-        after: Option<Uuid>,
-    ) -> Result<Page, CatalogError> {
-        self.0.list_tagged(owner, tag, limit, after).await
-    }
-    async fn release_expired(
-        &self,
-        owner: &Owner,
-        id: Uuid,
-        size: u64,
-        now_s: u64,
-    ) -> Result<bool, CatalogError> {
-        self.0.release_expired(owner, id, size, now_s).await
-    }
-    async fn profile(&self, owner: &Owner) -> Result<Profile, CatalogError> {
-        self.0.profile(owner).await
-    }
-    async fn create_album(&self, owner: &Owner, album: &NewAlbum) -> Result<Album, CatalogError> {
-        self.0.create_album(owner, album).await
-    }
-    async fn list_albums(&self, owner: &Owner) -> Result<Vec<Album>, CatalogError> {
-        self.0.list_albums(owner).await
-    }
-    async fn get_album(&self, owner: &Owner, id: Uuid) -> Result<Option<Album>, CatalogError> {
-        self.0.get_album(owner, id).await
-    }
-    async fn rename_album(&self, owner: &Owner, id: Uuid, name: &str) -> Result<Option<Album>, CatalogError> {
-        self.0.rename_album(owner, id, name).await
-    }
-    async fn delete_album(&self, owner: &Owner, id: Uuid) -> Result<bool, CatalogError> {
-        self.0.delete_album(owner, id).await
-    }
-    async fn add_to_album(
-        &self,
-        owner: &Owner,
-        album: Uuid,
-        image: Uuid,
-    ) -> Result<Membership, CatalogError> {
-        self.0.add_to_album(owner, album, image).await
-    }
-    async fn remove_from_album(
-        &self,
-        owner: &Owner,
-        album: Uuid,
-        image: Uuid,
-    ) -> Result<Membership, CatalogError> {
-        self.0.remove_from_album(owner, album, image).await
-    }
-    async fn list_album(
-        &self,
-        owner: &Owner,
-        album: Uuid,
-        tag: Option<&str>,
-        limit: u16,
-        after: Option<Uuid>,
-    ) -> Result<Option<Page>, CatalogError> {
-        self.0.list_album(owner, album, tag, limit, after).await
-    }
-    async fn begin_account_deletion(
-        &self,
-        owner: &Owner,
-        username: &str,
-        now_ms: u64,
-    ) -> Result<AccountState, CatalogError> {
-        self.0.begin_account_deletion(owner, username, now_ms).await
-    }
-    async fn account_state(&self, owner: &Owner) -> Result<AccountState, CatalogError> {
-        self.0.account_state(owner).await
-    }
-    async fn account_images(&self, owner: &Owner, limit: u16) -> Result<Vec<ImageRecord>, CatalogError> {
-        self.0.account_images(owner, limit).await
-    }
-    async fn clear_account(&self, owner: &Owner, limit: u16) -> Result<usize, CatalogError> {
-        self.0.clear_account(owner, limit).await
-    }
-    async fn finish_account_deletion(&self, owner: &Owner, now_ms: u64) -> Result<bool, CatalogError> {
-        self.0.finish_account_deletion(owner, now_ms).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_deleted_while_processed_leaves_nothing_behind() {
-    let stack = stack_with(RuntimeConfig::default(), DeletedWhileProcessing).await;
+    let stack =
+        stack_with(RuntimeConfig::default(), |table| Interfering::new(table, Interference::Delete)).await;
     let id = stack.upload_through_the_api(PHOTO).await;
     let summary = stack.handler.handle(&put(&raw_key(id), PHOTO.len())).await.unwrap();
     assert_eq!(summary.records, [RecordOutcome::Discarded { id: id.to_string() }]);
