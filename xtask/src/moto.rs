@@ -529,6 +529,18 @@ async fn check_stack(
         rule.map(|r| r.allowed_headers().iter().cloned().collect::<BTreeSet<_>>()),
         Some(web::UPLOAD_CORS_ALLOWED_HEADERS.iter().map(|h| (*h).to_owned()).collect()),
     );
+    let download = cors.cors_rules().get(1);
+    report.eq(
+        "CORS: the original's signed GET, from the site's origin only",
+        download.map(|r| (r.allowed_methods().to_vec(), r.allowed_origins().to_vec())),
+        Some((vec!["GET".to_owned()], vec![format!("https://{}", distribution.domain_name())])),
+    );
+    report.eq(
+        "CORS: the download exposes its file name",
+        download.map(|r| r.expose_headers().to_vec()),
+        Some(web::DOWNLOAD_CORS_EXPOSE_HEADERS.iter().map(|h| (*h).to_owned()).collect()),
+    );
+    report.eq("CORS: exactly the upload and download rules", cors.cors_rules().len(), 2);
 
     // --- S3: the page, with its types and cache policies.
     for path in site_paths {
