@@ -23,12 +23,12 @@ use uuid::Uuid;
 use thumbforge_core::describe::{ALBUMS_MAX, ALBUMS_PER_PHOTO_MAX};
 
 use crate::{
-    AccountState, Album, Catalog, CatalogError, Details, Edit, Finish, ImageRecord, ImageState, MAX_PAGE,
-    Membership, NewAlbum, NewImage, Owner, Page, Profile,
+    AccountState, Album, Catalog, CatalogError, DAY_MS, Details, Edit, Finish, ImageRecord, ImageState,
+    MAX_PAGE, Membership, NewAlbum, NewImage, Owner, Page, Profile, Quota, Quotas, Usage,
 };
 
 /// The checks [`run_all`] runs, by function name, in order.
-pub const CHECKS: [&str; 24] = [
+pub const CHECKS: [&str; 26] = [
     "create_then_get_round_trips",
     "duplicate_create_is_refused",
     "list_pages_newest_first",
@@ -53,6 +53,8 @@ pub const CHECKS: [&str; 24] = [
     "album_listing_pages_newest_first_with_a_tag_filter",
     "album_limits_are_enforced",
     "account_deletion_refuses_writes_then_clears_everything",
+    "quotas_refuse_what_would_exceed_them_and_change_nothing",
+    "concurrent_creates_at_a_quota_never_exceed_it",
 ];
 
 /// Runs every check in [`CHECKS`] order and returns how many passed (all of them), or the
@@ -94,6 +96,8 @@ pub async fn run_all<C: Catalog>(catalog: &C) -> Result<usize, String> {
         album_listing_pages_newest_first_with_a_tag_filter,
         album_limits_are_enforced,
         account_deletion_refuses_writes_then_clears_everything,
+        quotas_refuse_what_would_exceed_them_and_change_nothing,
+        concurrent_creates_at_a_quota_never_exceed_it,
     );
     Ok(passed)
 }
@@ -535,6 +539,123 @@ pub async fn page_size_is_checked<C: Catalog>(catalog: &C) -> Result<(), String>
 }
 
 /// A new owner nobody has used: `contract-<uuidv7>`.
+/// Each quota refuses the create that would exceed it, naming it, and changes nothing; the
+/// daily ones start again the next UTC day; deleting a photo frees stored room.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn quotas_refuse_what_would_exceed_them_and_change_nothing<C: Catalog>(
+    catalog: &C,
+) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let quotas = Quotas { uploads_per_day: 3, bytes_per_day: 100, photos_stored: 5, bytes_stored: 150 };
+    // Noon of a UTC day, so a day later is the next day.
+    let day = now_ms() / DAY_MS * DAY_MS + DAY_MS / 2;
+    let at = |size: u64, at_ms: u64| NewImage { created_at_ms: at_ms, ..new_image(size, "q.jpg") };
+    let refused = |result: Result<(), CatalogError>, quota: Quota, limit: u64, what: &str| match result {
+        Err(CatalogError::QuotaExceeded { quota: q, limit: l }) if (q, l) == (quota, limit) => Ok(()),
+        other => Err(format!("{what}: expected {quota:?} ({limit}), got {other:?}")),
+    };
+    for i in 0..3 {
+        catalog.create_within(&owner, &at(10, day + i), &quotas).await.map_err(op("create_within"))?;
+    }
+    refused(
+        catalog.create_within(&owner, &at(10, day + 3), &quotas).await,
+        Quota::UploadsPerDay,
+        3,
+        "a 4th upload",
+    )?;
+    let usage = Usage { photos: 3, bytes: 30, uploads_today: 3, bytes_today: 30 };
+    same(&catalog.usage(&owner, day).await.map_err(op("usage"))?, &usage, "usage after the refusal")?;
+    same(
+        &catalog.usage(&owner, day + DAY_MS).await.map_err(op("usage"))?,
+        &Usage { uploads_today: 0, bytes_today: 0, ..usage },
+        "the next day's usage",
+    )?;
+    same(&list(catalog, &owner, MAX_PAGE, None).await?.items.len(), &3, "images after the refusal")?;
+
+    // The next day: the daily counts start again; 95 bytes would take the day past 100.
+    let next = day + DAY_MS;
+    catalog.create_within(&owner, &at(10, next), &quotas).await.map_err(op("create_within"))?;
+    refused(
+        catalog.create_within(&owner, &at(95, next + 1), &quotas).await,
+        Quota::BytesPerDay,
+        100,
+        "95 bytes more",
+    )?;
+    refused(
+        catalog.create_within(&owner, &at(101, next + 2), &quotas).await,
+        Quota::BytesPerDay,
+        100,
+        "101 bytes",
+    )?;
+    catalog.create_within(&owner, &at(90, next + 3), &quotas).await.map_err(op("create_within"))?;
+    // 5 photos, 130 bytes: the photo quota is reached; once one of 10 bytes is deleted, 120
+    // bytes are stored and 31 more would pass 150.
+    let third = day + 2 * DAY_MS;
+    refused(
+        catalog.create_within(&owner, &at(1, third), &quotas).await,
+        Quota::PhotosStored,
+        5,
+        "a 6th photo",
+    )?;
+    let first =
+        list(catalog, &owner, MAX_PAGE, None).await?.items.last().map(|image| image.id).ok_or("no image")?;
+    catalog.delete(&owner, first).await.map_err(op("delete"))?;
+    refused(
+        catalog.create_within(&owner, &at(31, third), &quotas).await,
+        Quota::BytesStored,
+        150,
+        "31 bytes more",
+    )?;
+    catalog.create_within(&owner, &at(30, third), &quotas).await.map_err(op("create_within"))?;
+    same(
+        &catalog.usage(&owner, third).await.map_err(op("usage"))?,
+        &Usage { photos: 5, bytes: 150, uploads_today: 1, bytes_today: 30 },
+        "usage on the third day",
+    )?;
+    // Without quotas, `create` counts too.
+    catalog.create(&owner, &at(1, third)).await.map_err(op("create"))?;
+    same(&profile(catalog, &owner).await?.images, &6, "photos after an unlimited create")?;
+    Ok(())
+}
+
+/// Concurrent creates at the edge of a quota: exactly as many succeed as the quota allows, the
+/// others are refused, and the counts match what was created.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn concurrent_creates_at_a_quota_never_exceed_it<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let quotas = Quotas { uploads_per_day: 5, ..Quotas::UNLIMITED };
+    let at_ms = now_ms();
+    let images: Vec<NewImage> =
+        (0..12).map(|i| NewImage { created_at_ms: at_ms, ..new_image(100 + i, "race.jpg") }).collect();
+    let results = join_all(images.iter().map(|image| catalog.create_within(&owner, image, &quotas))).await;
+    let mut created = 0;
+    let mut bytes = 0;
+    for (image, result) in images.iter().zip(results) {
+        match result {
+            Ok(()) => {
+                created += 1;
+                bytes += image.size;
+            }
+            Err(CatalogError::QuotaExceeded { quota: Quota::UploadsPerDay, limit: 5 }) => {}
+            Err(e) => return Err(format!("creating {}: {e}", image.id)),
+        }
+    }
+    same(&created, &5, "creates that succeeded")?;
+    same(
+        &catalog.usage(&owner, at_ms).await.map_err(op("usage"))?,
+        &Usage { photos: 5, bytes, uploads_today: 5, bytes_today: bytes },
+        "usage after the race",
+    )?;
+    same(&list(catalog, &owner, MAX_PAGE, None).await?.items.len(), &5, "images after the race")?;
+    Ok(())
+}
+
 fn fresh_owner() -> Result<Owner, String> {
     Owner::new(format!("contract-{}", Uuid::now_v7())).map_err(|e| e.to_string())
 }

@@ -25,19 +25,21 @@ use thumbforge_core::manifest::Outcome;
 use uuid::Uuid;
 
 use crate::item::{
-    Item, album_item, album_key, decode_album, decode_image, decode_profile, decode_tombstone, image_key,
-    member_item, member_key, n, outcome_attrs, pending_item, profile_key, s, tombstone_item, tombstone_key,
+    Item, album_item, album_key, decode_album, decode_image, decode_profile, decode_tombstone, decode_usage,
+    image_key, member_item, member_key, n, outcome_attrs, pending_item, profile_key, s, tombstone_item,
+    tombstone_key,
 };
 use crate::schema::{
-    ALBUM_PREFIX, ALBUMS, BYTES, DELETED_AT, DELETING, DESCRIPTION, FINISHED_AT, ID, IMAGE_PREFIX, IMAGES,
-    NAME, PASS, PK, PROFILE_SK, RELEASED_MARKER_TTL_S, REVISION, SK, STATUS, STATUS_DELETED, STATUS_DELETING,
-    STATUS_PENDING, TAGS, TITLE, TOMBSTONE_SK, TOMBSTONE_TTL_S, TTL_ATTRIBUTE, TYPE, TYPE_PROFILE,
-    TYPE_RELEASED, TYPE_TAG, album_sk, image_sk, member_prefix, member_sk, released_sk, tag_prefix, tag_sk,
-    user_pk,
+    ALBUM_PREFIX, ALBUMS, BYTES, DAY, DAY_BYTES, DAY_UPLOADS, DELETED_AT, DELETING, DESCRIPTION, FINISHED_AT,
+    ID, IMAGE_PREFIX, IMAGES, NAME, PASS, PK, PROFILE_SK, RELEASED_MARKER_TTL_S, REVISION, SK, STATUS,
+    STATUS_DELETED, STATUS_DELETING, STATUS_PENDING, TAGS, TITLE, TOMBSTONE_SK, TOMBSTONE_TTL_S,
+    TTL_ATTRIBUTE, TYPE, TYPE_PROFILE, TYPE_RELEASED, TYPE_TAG, album_sk, image_sk, member_prefix, member_sk,
+    released_sk, tag_prefix, tag_sk, user_pk,
 };
 use crate::{
     AccountState, Album, Catalog, CatalogError, Edit, Finish, ImageRecord, Membership, NewAlbum, NewImage,
-    Owner, Page, Profile, apply_edit, check_album_name, check_edit, check_limit, check_limit_of,
+    Owner, Page, Profile, Quotas, Usage, apply_edit, check_album_name, check_edit, check_limit,
+    check_limit_of, utc_day,
 };
 
 /// How many times a write cancelled by a conflicting transaction is attempted in all.
@@ -140,6 +142,61 @@ impl DynamoCatalog {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    /// The profile's update for one more image of `size` bytes, conditioned on every quota: on
+    /// today's counts (`same_day`), or starting them for `today` (the profile holds another
+    /// day's, or none). The caller has checked that `size` fits each byte quota on its own.
+    fn counted_profile_update(
+        &self,
+        owner: &Owner,
+        size: u64,
+        quotas: &Quotas,
+        today: u64,
+        same_day: bool,
+        key: &str,
+    ) -> Result<TransactWriteItem, CatalogError> {
+        let room = |limit: u64| n(i128::from(limit.saturating_sub(size)));
+        let storage = "(attribute_not_exists(#images) OR #images < :maxPhotos) \
+                       AND (attribute_not_exists(#bytes) OR #bytes <= :bytesRoom)";
+        let (set, condition) = if same_day {
+            (
+                "#dayUploads = #dayUploads + :one, #dayBytes = #dayBytes + :size",
+                format!(
+                    "#day = :today AND #dayUploads < :maxUploads AND #dayBytes <= :dayRoom AND {storage}"
+                ),
+            )
+        } else {
+            (
+                "#day = :today, #dayUploads = :one, #dayBytes = :size",
+                format!("(attribute_not_exists(#day) OR #day <> :today) AND {storage}"),
+            )
+        };
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(profile_key(owner)))
+            .update_expression(format!("SET #type = :profile, {set} ADD #images :one, #bytes :size"))
+            .condition_expression(condition)
+            .expression_attribute_names("#type", TYPE)
+            .expression_attribute_names("#images", IMAGES)
+            .expression_attribute_names("#bytes", BYTES)
+            .expression_attribute_names("#day", DAY)
+            .expression_attribute_names("#dayUploads", DAY_UPLOADS)
+            .expression_attribute_names("#dayBytes", DAY_BYTES)
+            .expression_attribute_values(":profile", s(TYPE_PROFILE.to_owned()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":size", n(i128::from(size)))
+            .expression_attribute_values(":today", n(i128::from(today)))
+            .expression_attribute_values(":maxPhotos", n(i128::from(quotas.photos_stored)))
+            .expression_attribute_values(":bytesRoom", room(quotas.bytes_stored))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if same_day {
+            update = update
+                .expression_attribute_values(":maxUploads", n(i128::from(quotas.uploads_per_day)))
+                .expression_attribute_values(":dayRoom", room(quotas.bytes_per_day));
+        }
+        let update = update.build().map_err(|e| self.build_error("create", key, e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     /// Runs a transaction, trying again when only a conflicting transaction cancelled it.
     async fn transact(
         &self,
@@ -218,8 +275,14 @@ impl DynamoCatalog {
 }
 
 impl Catalog for DynamoCatalog {
-    async fn create(&self, owner: &Owner, image: &NewImage) -> Result<(), CatalogError> {
+    async fn create_within(
+        &self,
+        owner: &Owner,
+        image: &NewImage,
+        quotas: &Quotas,
+    ) -> Result<(), CatalogError> {
         let key = key_text(owner, &image_sk(image.id));
+        let today = utc_day(image.created_at_ms);
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(pending_item(owner, image)))
@@ -227,21 +290,47 @@ impl Catalog for DynamoCatalog {
             .expression_attribute_names("#pk", PK)
             .build()
             .map_err(|e| self.build_error("create", &key, e))?;
-        let items = vec![
-            TransactWriteItem::builder().put(put).build(),
-            self.profile_update(owner, 1, i128::from(image.size), "create", &key)?,
-            self.tombstone_absent(owner, "create", &key)?,
-        ];
-        match self.transact("create", &key, items).await {
-            Ok(()) => Ok(()),
-            Err(TxError::ConditionFailed(reasons)) if failed_at(&reasons, 2) => {
-                Err(CatalogError::AccountDeleted)
+        // What the profile held when last read: `None` before the first attempt, which guesses
+        // that today's counts are there (the usual case).
+        let mut seen: Option<(Usage, Option<u64>)> = None;
+        for _ in 0..MAX_ATTEMPTS {
+            let usage = seen.map_or_else(Usage::default, |(usage, _)| usage);
+            if let Some((quota, limit)) = usage.exceeded_by(image.size, quotas) {
+                return Err(CatalogError::QuotaExceeded { quota, limit });
             }
-            Err(TxError::ConditionFailed(_)) => {
-                Err(CatalogError::AlreadyExists { operation: "create", table: self.table.clone(), key })
+            let same_day = seen.is_none_or(|(_, day)| day == Some(today));
+            let items = vec![
+                TransactWriteItem::builder().put(put.clone()).build(),
+                self.counted_profile_update(owner, image.size, quotas, today, same_day, &key)?,
+                self.tombstone_absent(owner, "create", &key)?,
+            ];
+            match self.transact("create", &key, items).await {
+                Ok(()) => return Ok(()),
+                Err(TxError::ConditionFailed(reasons)) if failed_at(&reasons, 2) => {
+                    return Err(CatalogError::AccountDeleted);
+                }
+                Err(TxError::ConditionFailed(reasons)) if failed_at(&reasons, 0) => {
+                    return Err(CatalogError::AlreadyExists {
+                        operation: "create",
+                        table: self.table.clone(),
+                        key,
+                    });
+                }
+                // The profile was not as guessed: decide again on what it holds.
+                Err(TxError::ConditionFailed(reasons)) => {
+                    let item = reasons.get(1).and_then(CancellationReason::item);
+                    seen = Some(decode_usage(item, today, &self.table)?);
+                }
+                Err(TxError::Failed(e)) => return Err(e),
             }
-            Err(TxError::Failed(e)) => Err(e),
         }
+        Err(self.kept_changing("create", key))
+    }
+
+    async fn usage(&self, owner: &Owner, now_ms: u64) -> Result<Usage, CatalogError> {
+        let key = key_text(owner, PROFILE_SK);
+        let item = self.get_item("usage", profile_key(owner), &key).await?;
+        decode_usage(item.as_ref(), utc_day(now_ms), &self.table).map(|(usage, _)| usage)
     }
 
     async fn get(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {

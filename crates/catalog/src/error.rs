@@ -23,6 +23,15 @@ pub enum CatalogError {
         /// The limit.
         limit: usize,
     },
+    /// [`Catalog::create_within`](crate::Catalog::create_within) past one of the user's quotas;
+    /// nothing changed.
+    #[error("the {quota:?} quota ({limit}) would be exceeded")]
+    QuotaExceeded {
+        /// Which one.
+        quota: crate::Quota,
+        /// Its limit (a count, or bytes).
+        limit: u64,
+    },
     /// A write that would create something for an owner whose account is being (or was)
     /// deleted: their tombstone exists. Nothing changed.
     #[error("the account is being deleted")]

@@ -10,7 +10,7 @@ use thumbforge_core::manifest::Outcome;
 
 use crate::{
     AccountState, Album, Catalog, CatalogError, Edit, Finish, ImageRecord, Membership, NewAlbum, NewImage,
-    Owner, Page, Profile,
+    Owner, Page, Profile, Quotas, Usage,
 };
 
 /// What happens just before the next `finish`.
@@ -44,8 +44,16 @@ impl<C> Interfering<C> {
 }
 
 impl<C: Catalog> Catalog for Interfering<C> {
-    async fn create(&self, owner: &Owner, image: &NewImage) -> Result<(), CatalogError> {
-        self.inner.create(owner, image).await
+    async fn create_within(
+        &self,
+        owner: &Owner,
+        image: &NewImage,
+        quotas: &Quotas,
+    ) -> Result<(), CatalogError> {
+        self.inner.create_within(owner, image, quotas).await
+    }
+    async fn usage(&self, owner: &Owner, now_ms: u64) -> Result<Usage, CatalogError> {
+        self.inner.usage(owner, now_ms).await
     }
     async fn get(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {
         self.inner.get(owner, id).await

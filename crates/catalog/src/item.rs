@@ -16,7 +16,7 @@ use crate::schema::{
     TYPE_MEMBER, USERNAME, album_sk, image_sk, member_sk, parse_album_sk, parse_image_sk, user_pk,
 };
 use crate::{
-    AccountState, CatalogError, Details, ImageRecord, ImageState, NewAlbum, NewImage, Owner, Profile,
+    AccountState, CatalogError, Details, ImageRecord, ImageState, NewAlbum, NewImage, Owner, Profile, Usage,
 };
 
 /// An item as the SDK carries it.
@@ -261,6 +261,31 @@ pub(crate) fn decode_profile(item: Option<&Item>, table: &str) -> Result<Profile
         bytes: optional_number(item, crate::schema::BYTES).map_err(&corrupt)?.unwrap_or(0),
         albums: optional_number(item, ALBUMS).map_err(&corrupt)?.unwrap_or(0),
     })
+}
+
+/// What a profile item says of its owner's quota usage on `day` (the daily counts are zero
+/// when they are of another day), with the day they are of (`None`: never counted).
+pub(crate) fn decode_usage(
+    item: Option<&Item>,
+    day: u64,
+    table: &str,
+) -> Result<(Usage, Option<u64>), CatalogError> {
+    let profile = decode_profile(item, table)?;
+    let Some(item) = item else { return Ok((Usage::default(), None)) };
+    let corrupt = |what: String| CatalogError::Corrupt {
+        table: table.to_owned(),
+        pk: key_text(item, PK),
+        sk: key_text(item, SK),
+        what,
+    };
+    let counted = optional_number(item, crate::schema::DAY).map_err(&corrupt)?;
+    let mut usage = Usage { photos: profile.images, bytes: profile.bytes, ..Usage::default() };
+    if counted == Some(day) {
+        usage.uploads_today =
+            optional_number(item, crate::schema::DAY_UPLOADS).map_err(&corrupt)?.unwrap_or(0);
+        usage.bytes_today = optional_number(item, crate::schema::DAY_BYTES).map_err(&corrupt)?.unwrap_or(0);
+    }
+    Ok((usage, counted))
 }
 
 /// A key attribute's text for error messages (or a description of what is there instead).

@@ -47,6 +47,7 @@ pub mod schema;
 use std::fmt;
 use std::future::Future;
 
+pub use thumbforge_core::config::Quotas;
 pub use thumbforge_core::describe::Edit;
 use thumbforge_core::manifest::Outcome;
 use uuid::Uuid;
@@ -209,6 +210,69 @@ pub struct Profile {
     pub albums: u64,
 }
 
+/// The milliseconds of a day: quotas count per UTC calendar day.
+pub const DAY_MS: u64 = 86_400_000;
+
+/// The UTC day (days since 1970-01-01) of an epoch-milliseconds instant.
+#[must_use]
+pub const fn utc_day(at_ms: u64) -> u64 {
+    at_ms / DAY_MS
+}
+
+/// One of a user's quotas ([`Quotas`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Quota {
+    /// `quotas.uploads_per_day`.
+    UploadsPerDay,
+    /// `quotas.bytes_per_day`.
+    BytesPerDay,
+    /// `quotas.photos_stored`.
+    PhotosStored,
+    /// `quotas.bytes_stored`.
+    BytesStored,
+}
+
+impl Quota {
+    /// Whether the quota starts again each day (else it frees up only as photos are deleted).
+    #[must_use]
+    pub const fn is_daily(self) -> bool {
+        matches!(self, Self::UploadsPerDay | Self::BytesPerDay)
+    }
+}
+
+/// What a user has used of their quotas, as of one UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// Images kept (pending ones included).
+    pub photos: u64,
+    /// Their declared sizes, in bytes.
+    pub bytes: u64,
+    /// Uploads started that day.
+    pub uploads_today: u64,
+    /// Bytes of those uploads.
+    pub bytes_today: u64,
+}
+
+impl Usage {
+    /// The first quota that one more upload of `size` bytes would exceed, storage ones first
+    /// (they do not pass with the day).
+    #[must_use]
+    pub fn exceeded_by(&self, size: u64, quotas: &Quotas) -> Option<(Quota, u64)> {
+        let fits = |used: u64, limit: u64| used.checked_add(size).is_some_and(|total| total <= limit);
+        if self.photos >= u64::from(quotas.photos_stored) {
+            Some((Quota::PhotosStored, u64::from(quotas.photos_stored)))
+        } else if !fits(self.bytes, quotas.bytes_stored) {
+            Some((Quota::BytesStored, quotas.bytes_stored))
+        } else if self.uploads_today >= u64::from(quotas.uploads_per_day) {
+            Some((Quota::UploadsPerDay, u64::from(quotas.uploads_per_day)))
+        } else if !fits(self.bytes_today, quotas.bytes_per_day) {
+            Some((Quota::BytesPerDay, quotas.bytes_per_day))
+        } else {
+            None
+        }
+    }
+}
+
 /// An album about to be created ([`Catalog::create_album`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAlbum {
@@ -292,17 +356,41 @@ pub enum Finish {
 
 /// The image metadata store.
 pub trait Catalog: Send + Sync {
-    /// Writes a pending image and adds it to the owner's profile counts, atomically.
+    /// Writes a pending image and adds it to the owner's profile counts (what they keep, and
+    /// what they uploaded on the UTC day of `image.created_at_ms`), atomically, only if that
+    /// stays within `quotas`: concurrent creates never take a user past one.
     ///
     /// # Errors
     ///
-    /// [`CatalogError::AlreadyExists`] when the owner already has an image with this id (nothing
-    /// changes then); [`CatalogError::Unavailable`] when the store fails.
+    /// [`CatalogError::QuotaExceeded`] naming the first quota it would exceed (nothing changes
+    /// then); [`CatalogError::AlreadyExists`] when the owner already has an image with this id;
+    /// [`CatalogError::AccountDeleted`]; [`CatalogError::Unavailable`] when the store fails.
+    fn create_within(
+        &self,
+        owner: &Owner,
+        image: &NewImage,
+        quotas: &Quotas,
+    ) -> impl Future<Output = Result<(), CatalogError>> + Send;
+
+    /// [`create_within`](Self::create_within) without any quota (tests, tools).
+    ///
+    /// # Errors
+    ///
+    /// As [`create_within`](Self::create_within), never [`CatalogError::QuotaExceeded`].
     fn create(
         &self,
         owner: &Owner,
         image: &NewImage,
-    ) -> impl Future<Output = Result<(), CatalogError>> + Send;
+    ) -> impl Future<Output = Result<(), CatalogError>> + Send {
+        self.create_within(owner, image, &Quotas::UNLIMITED)
+    }
+
+    /// What the owner has used of their quotas on the UTC day of `now_ms`.
+    ///
+    /// # Errors
+    ///
+    /// [`CatalogError::Corrupt`]; [`CatalogError::Unavailable`].
+    fn usage(&self, owner: &Owner, now_ms: u64) -> impl Future<Output = Result<Usage, CatalogError>> + Send;
 
     /// Reads one image of the owner's (strongly consistent).
     ///

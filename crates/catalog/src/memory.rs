@@ -15,8 +15,8 @@ use uuid::Uuid;
 use crate::schema::{image_sk, user_pk};
 use crate::{
     AccountState, Album, Catalog, CatalogError, Details, Edit, Finish, ImageRecord, ImageState, Membership,
-    NewAlbum, NewImage, Owner, Page, Profile, apply_edit, check_album_name, check_edit, check_limit,
-    check_limit_of,
+    NewAlbum, NewImage, Owner, Page, Profile, Quotas, Usage, apply_edit, check_album_name, check_edit,
+    check_limit, check_limit_of, utc_day,
 };
 
 /// The table name [`MemoryCatalog`] gives in errors.
@@ -50,6 +50,8 @@ struct User {
     albums: BTreeMap<Uuid, AlbumEntry>,
     /// The account tombstone.
     tombstone: Option<AccountState>,
+    /// The profile's daily counts: (UTC day, uploads, bytes), once an upload was counted.
+    today: Option<(u64, u64, u64)>,
 }
 
 #[derive(Debug)]
@@ -62,6 +64,16 @@ struct AlbumEntry {
 }
 
 impl User {
+    /// The owner's quota usage on `day`.
+    fn usage(&self, day: u64) -> Usage {
+        let profile = self.profile.unwrap_or_default();
+        let (uploads_today, bytes_today) = match self.today {
+            Some((counted, uploads, bytes)) if counted == day => (uploads, bytes),
+            _ => (0, 0),
+        };
+        Usage { photos: profile.images, bytes: profile.bytes, uploads_today, bytes_today }
+    }
+
     fn profile_mut(&mut self) -> &mut Profile {
         self.profile.get_or_insert_with(Profile::default)
     }
@@ -157,7 +169,12 @@ impl MemoryCatalog {
 }
 
 impl Catalog for MemoryCatalog {
-    async fn create(&self, owner: &Owner, image: &NewImage) -> Result<(), CatalogError> {
+    async fn create_within(
+        &self,
+        owner: &Owner,
+        image: &NewImage,
+        quotas: &Quotas,
+    ) -> Result<(), CatalogError> {
         let mut state = self.begin()?;
         let user = state.users.entry(owner.as_str().to_owned()).or_default();
         if user.deleting() {
@@ -170,6 +187,12 @@ impl Catalog for MemoryCatalog {
                 key: format!("pk={} sk={}", user_pk(owner), image_sk(image.id)),
             });
         }
+        let today = utc_day(image.created_at_ms);
+        let usage = user.usage(today);
+        if let Some((quota, limit)) = usage.exceeded_by(image.size, quotas) {
+            return Err(CatalogError::QuotaExceeded { quota, limit });
+        }
+        user.today = Some((today, usage.uploads_today + 1, usage.bytes_today.saturating_add(image.size)));
         user.images.insert(
             image.id,
             ImageRecord {
@@ -191,6 +214,11 @@ impl Catalog for MemoryCatalog {
         profile.images += 1;
         profile.bytes = profile.bytes.saturating_add(image.size);
         Ok(())
+    }
+
+    async fn usage(&self, owner: &Owner, now_ms: u64) -> Result<Usage, CatalogError> {
+        let state = self.begin()?;
+        Ok(state.users.get(owner.as_str()).map(|user| user.usage(utc_day(now_ms))).unwrap_or_default())
     }
 
     async fn get(&self, owner: &Owner, id: Uuid) -> Result<Option<ImageRecord>, CatalogError> {
@@ -510,6 +538,7 @@ impl Catalog for MemoryCatalog {
         let mut deleted = usize::from(limit) - budget;
         // The profile last of all: once nothing else, and no image, is left.
         if deleted == 0 && user.images.is_empty() && user.albums.is_empty() && user.profile.take().is_some() {
+            user.today = None;
             deleted = 1;
         }
         Ok(deleted)

@@ -7,7 +7,7 @@
 //! | item    | `pk`           | `sk`                 | attributes |
 //! |---------|----------------|----------------------|------------|
 //! | image   | `USER#<owner>` | `IMAGE#<uuidv7>`     | `type`=`image`, `id`, `owner`, `filename`, `contentType`, `size` (N bytes), `createdAt` (N ms), `status`; once edited: `title`, `description`, `tags` (SS), `revision` (N); in albums: `albums` (SS of album ids, at most 32; absent when none); pending: `expiresAt` (N s); finished: `finishedAt` (N ms); ready: `source` (M), `renditions` (L of M); rejected: `reason`, `message` |
-//! | profile | `USER#<owner>` | `PROFILE`            | `type`=`profile`, `images` (N), `bytes` (N), `albums` (N) |
+//! | profile | `USER#<owner>` | `PROFILE`            | `type`=`profile`, `images` (N), `bytes` (N), `albums` (N); once an upload was counted against the quotas: `day` (N, UTC days since the epoch), `dayUploads` (N), `dayBytes` (N) |
 //! | tag index | `USER#<owner>` | `TAG#<tag>#<uuidv7>` | `type`=`tag`, `id` |
 //! | release marker | `USER#<owner>` | `RELEASED#<uuidv7>` | `type`=`released`, `expiresAt` (N s) |
 //! | album   | `USER#<owner>` | `ALBUM#<uuidv7>`     | `type`=`album`, `id`, `name`, `createdAt` (N ms); while being deleted: `deleting` (BOOL true) |
@@ -166,6 +166,12 @@ pub const MESSAGE: &str = "message";
 pub const IMAGES: &str = "images";
 /// Profile: the sum of their sizes (N, bytes).
 pub const BYTES: &str = "bytes";
+/// Profile: the UTC day ([`crate::utc_day`]) the daily counts are of (N).
+pub const DAY: &str = "day";
+/// Profile: uploads started on [`DAY`] (N).
+pub const DAY_UPLOADS: &str = "dayUploads";
+/// Profile: bytes of those uploads (N).
+pub const DAY_BYTES: &str = "dayBytes";
 
 /// [`STATUS`] of an image waiting for its upload and thumbnails.
 pub const STATUS_PENDING: &str = "pending";

@@ -80,6 +80,8 @@ contract_tests!(
     album_listing_pages_newest_first_with_a_tag_filter,
     album_limits_are_enforced,
     account_deletion_refuses_writes_then_clears_everything,
+    quotas_refuse_what_would_exceed_them_and_change_nothing,
+    concurrent_creates_at_a_quota_never_exceed_it,
 );
 
 #[tokio::test]

@@ -36,6 +36,8 @@ pub struct Config {
     pub upload: Upload,
     /// The pre-signed download of an original (`GET /api/images/{id}/content?size=original`).
     pub download: Download,
+    /// What one user may upload per day and keep.
+    pub quotas: Quotas,
     /// Lambda sizing (deployment only).
     pub functions: Functions,
     /// Log retention (deployment only).
@@ -244,6 +246,40 @@ impl Default for Download {
     }
 }
 
+/// Per-user ceilings, kept in the user's profile item with conditional writes
+/// (`POST /api/uploads` past one answers `429` for a daily one, `413` for storage).
+///
+/// A day is a UTC calendar day: its counts start again at 00:00 UTC. What is stored counts every
+/// image the user has (pending ones included) until it is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quotas {
+    /// Uploads one user may start per day (1–1 000 000).
+    pub uploads_per_day: u32,
+    /// Bytes one user may upload per day (at least `limits.max_upload_bytes`, at most 1 TiB).
+    pub bytes_per_day: u64,
+    /// Photos one user may keep (1–10 000 000).
+    pub photos_stored: u32,
+    /// Bytes one user may keep (at least `limits.max_upload_bytes`, at most 100 TiB).
+    pub bytes_stored: u64,
+}
+
+impl Quotas {
+    /// No ceiling at all (tests and tools that write items without a user behind them).
+    pub const UNLIMITED: Self = Self {
+        uploads_per_day: u32::MAX,
+        bytes_per_day: u64::MAX,
+        photos_stored: u32::MAX,
+        bytes_stored: u64::MAX,
+    };
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self { uploads_per_day: 500, bytes_per_day: 5 << 30, photos_stored: 20_000, bytes_stored: 50 << 30 }
+    }
+}
+
 /// Lambda sizing for both functions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -412,6 +448,7 @@ impl Config {
             limits: self.limits.clone(),
             upload: self.upload.clone(),
             download: self.download.clone(),
+            quotas: self.quotas,
         }
     }
 }
@@ -427,6 +464,8 @@ pub struct RuntimeConfig {
     pub upload: Upload,
     /// Download URL settings.
     pub download: Download,
+    /// Per-user quotas.
+    pub quotas: Quotas,
 }
 
 fn parse_list<T>(name: &str, raw: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
@@ -491,6 +530,22 @@ impl RuntimeConfig {
             3600,
         );
         check_range(&mut problems, "download.url_expiry_seconds", self.download.url_expiry_seconds, 1, 3600);
+        let q = &self.quotas;
+        check_range(&mut problems, "quotas.uploads_per_day", q.uploads_per_day, 1, 1_000_000);
+        check_range(&mut problems, "quotas.photos_stored", q.photos_stored, 1, 10_000_000);
+        for (field, value, max) in [
+            ("quotas.bytes_per_day", q.bytes_per_day, 1 << 40),
+            ("quotas.bytes_stored", q.bytes_stored, 100 << 40),
+        ] {
+            if value < l.max_upload_bytes {
+                problems.push(format!(
+                    "`{field}` ({}) must be at least `limits.max_upload_bytes` ({}): no upload could fit",
+                    human_bytes(value),
+                    human_bytes(l.max_upload_bytes)
+                ));
+            }
+            check_range(&mut problems, field, value, 1, max);
+        }
         problems
     }
 
@@ -530,6 +585,10 @@ impl RuntimeConfig {
             ),
             (env::PRESIGN_EXPIRY_SECONDS, self.upload.presign_expiry_seconds.to_string()),
             (env::DOWNLOAD_EXPIRY_SECONDS, self.download.url_expiry_seconds.to_string()),
+            (env::QUOTA_UPLOADS_PER_DAY, self.quotas.uploads_per_day.to_string()),
+            (env::QUOTA_BYTES_PER_DAY, self.quotas.bytes_per_day.to_string()),
+            (env::QUOTA_PHOTOS_STORED, self.quotas.photos_stored.to_string()),
+            (env::QUOTA_BYTES_STORED, self.quotas.bytes_stored.to_string()),
         ])
     }
 
@@ -568,6 +627,12 @@ impl RuntimeConfig {
         let webp_quality = narrow8(number(env::WEBP_QUALITY));
         let webp_effort = narrow8(number(env::WEBP_EFFORT));
         let cache_seconds = narrow(number(env::CACHE_SECONDS));
+        let quotas = Quotas {
+            uploads_per_day: narrow(number(env::QUOTA_UPLOADS_PER_DAY)),
+            bytes_per_day: number(env::QUOTA_BYTES_PER_DAY),
+            photos_stored: narrow(number(env::QUOTA_PHOTOS_STORED)),
+            bytes_stored: number(env::QUOTA_BYTES_STORED),
+        };
         let webp = raw[env::WEBP].trim().parse().unwrap_or_else(|_| {
             errors.push(format!("`{}` is `{}`, expected `true` or `false`", env::WEBP, raw[env::WEBP]));
             false
@@ -602,6 +667,7 @@ impl RuntimeConfig {
             limits: Limits { max_upload_bytes, max_pixels, max_side, max_decode_bytes, allowed_types },
             upload: Upload { presign_expiry_seconds },
             download: Download { url_expiry_seconds },
+            quotas,
         };
         config.validate()?;
         Ok(config)

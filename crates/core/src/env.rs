@@ -31,6 +31,14 @@ pub const ALLOWED_TYPES: &str = "THUMBFORGE_ALLOWED_TYPES";
 pub const PRESIGN_EXPIRY_SECONDS: &str = "THUMBFORGE_PRESIGN_EXPIRY_SECONDS";
 /// Lifetime of a pre-signed download URL of an original, in seconds.
 pub const DOWNLOAD_EXPIRY_SECONDS: &str = "THUMBFORGE_DOWNLOAD_EXPIRY_SECONDS";
+/// `quotas.uploads_per_day`.
+pub const QUOTA_UPLOADS_PER_DAY: &str = "THUMBFORGE_QUOTA_UPLOADS_PER_DAY";
+/// `quotas.bytes_per_day`.
+pub const QUOTA_BYTES_PER_DAY: &str = "THUMBFORGE_QUOTA_BYTES_PER_DAY";
+/// `quotas.photos_stored`.
+pub const QUOTA_PHOTOS_STORED: &str = "THUMBFORGE_QUOTA_PHOTOS_STORED";
+/// `quotas.bytes_stored`.
+pub const QUOTA_BYTES_STORED: &str = "THUMBFORGE_QUOTA_BYTES_STORED";
 /// Optional S3 endpoint override (the local stack and emulators); unset on AWS.
 pub const S3_ENDPOINT: &str = "THUMBFORGE_S3_ENDPOINT";
 
@@ -61,7 +69,7 @@ pub const AUTH_LOGOUT_URL: &str = "THUMBFORGE_AUTH_LOGOUT_URL";
 pub const AUTH_SCOPES: &str = "THUMBFORGE_AUTH_SCOPES";
 
 /// Every variable [`crate::RuntimeConfig::from_env`] reads.
-pub const RUNTIME: [&str; 13] = [
+pub const RUNTIME: [&str; 17] = [
     SIZES,
     JPEG_QUALITY,
     WEBP,
@@ -75,4 +83,8 @@ pub const RUNTIME: [&str; 13] = [
     ALLOWED_TYPES,
     PRESIGN_EXPIRY_SECONDS,
     DOWNLOAD_EXPIRY_SECONDS,
+    QUOTA_UPLOADS_PER_DAY,
+    QUOTA_BYTES_PER_DAY,
+    QUOTA_PHOTOS_STORED,
+    QUOTA_BYTES_STORED,
 ];
