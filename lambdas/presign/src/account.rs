@@ -13,7 +13,7 @@
 //! starts another pass too. `GET /api/account` shows how far it is.
 
 use serde::Serialize;
-use thumbforge_catalog::{AccountState, Catalog, ImageState, MAX_PAGE, Owner, Profile};
+use thumbforge_catalog::{AccountState, Catalog, DAY_MS, ImageState, MAX_PAGE, Owner, Profile, utc_day};
 use thumbforge_core::Outcome;
 
 use crate::albums::{self, AlbumView};
@@ -36,6 +36,12 @@ pub enum AccountView {
         bytes: u64,
         /// How many albums.
         albums: u64,
+        /// Uploads started today (UTC), against `quotas.uploadsPerDay` of `GET /api/config`.
+        uploads_today: u64,
+        /// Their bytes, against `quotas.bytesPerDay`.
+        bytes_today: u64,
+        /// When today's counts start again: the next 00:00 UTC (RFC 3339).
+        day_resets_at: String,
     },
     /// Its deletion is under way.
     #[serde(rename_all = "camelCase")]
@@ -149,8 +155,17 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
     async fn account_view(&self, owner: &Owner, state: AccountState) -> Result<AccountView, ApiError> {
         Ok(match state {
             AccountState::Active => {
+                let now_ms = unix_millis(self.clock().now());
                 let profile = self.catalog().profile(owner).await.map_err(|e| ApiError::catalog(&e))?;
-                AccountView::Active { images: profile.images, bytes: profile.bytes, albums: profile.albums }
+                let usage = self.catalog().usage(owner, now_ms).await.map_err(|e| ApiError::catalog(&e))?;
+                AccountView::Active {
+                    images: profile.images,
+                    bytes: profile.bytes,
+                    albums: profile.albums,
+                    uploads_today: usage.uploads_today,
+                    bytes_today: usage.bytes_today,
+                    day_resets_at: rfc3339_millis((utc_day(now_ms) + 1) * DAY_MS),
+                }
             }
             AccountState::Deleting { requested_at_ms, .. } => {
                 let profile = self.catalog().profile(owner).await.map_err(|e| ApiError::catalog(&e))?;
@@ -259,10 +274,17 @@ mod tests {
 
     #[test]
     fn views_are_tagged_by_status() {
-        let active = AccountView::Active { images: 2, bytes: 10, albums: 1 };
+        let active = AccountView::Active {
+            images: 2,
+            bytes: 10,
+            albums: 1,
+            uploads_today: 1,
+            bytes_today: 4,
+            day_resets_at: "r".into(),
+        };
         assert_eq!(
             serde_json::to_value(&active).unwrap(),
-            json!({"status": "active", "images": 2, "bytes": 10, "albums": 1})
+            json!({"status": "active", "images": 2, "bytes": 10, "albums": 1, "uploadsToday": 1, "bytesToday": 4, "dayResetsAt": "r"})
         );
         let deleting = AccountView::Deleting { requested_at: "t".into(), images_left: 3 };
         assert_eq!(
@@ -284,7 +306,10 @@ mod tests {
         h.finish(SUB, image, ready(&image)).await;
         h.seed(OTHER, id_at(NOW_MS, 2), NOW_MS).await;
         let account = h.call(get("/api/account", &[])).await;
-        assert_eq!(account.body, json!({"status": "active", "images": 1, "bytes": 1000, "albums": 0}));
+        assert_eq!(
+            account.body,
+            json!({"status": "active", "images": 1, "bytes": 1000, "albums": 0, "uploadsToday": 1, "bytesToday": 1000, "dayResetsAt": "2025-03-13T00:00:00Z"})
+        );
 
         let deleting = h.call(delete_as(SUB, "/api/account")).await;
         assert_eq!(deleting.status, 202, "{}", deleting.body);

@@ -74,6 +74,33 @@ pub struct PublicConfig {
     pub details: DetailLimits,
     /// The limits of albums (`POST /api/albums`, `PUT /api/albums/{id}/photos/{imageId}`).
     pub album_limits: AlbumLimits,
+    /// Each user's quotas (`GET /api/account` says how much of each is used).
+    pub quotas: QuotaLimits,
+}
+
+/// `[quotas]` as the page reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaLimits {
+    /// Uploads per UTC day.
+    pub uploads_per_day: u32,
+    /// Bytes uploaded per UTC day.
+    pub bytes_per_day: u64,
+    /// Photos kept.
+    pub photos_stored: u32,
+    /// Bytes kept.
+    pub bytes_stored: u64,
+}
+
+impl From<thumbforge_core::config::Quotas> for QuotaLimits {
+    fn from(q: thumbforge_core::config::Quotas) -> Self {
+        Self {
+            uploads_per_day: q.uploads_per_day,
+            bytes_per_day: q.bytes_per_day,
+            photos_stored: q.photos_stored,
+            bytes_stored: q.bytes_stored,
+        }
+    }
 }
 
 /// The album limits the catalog enforces, for the page to say them before it is refused.
@@ -170,6 +197,7 @@ impl PublicConfig {
             auth: sign_in.clone(),
             details: DetailLimits::ENFORCED,
             album_limits: AlbumLimits::ENFORCED,
+            quotas: config.quotas.into(),
         }
     }
 }
@@ -405,6 +433,10 @@ mod tests {
         assert_eq!(json["auth"]["tokenUrl"], "https://id.example/oauth2/token");
         assert_eq!(json["auth"]["scopes"], serde_json::json!(["openid", "email"]));
         assert_eq!(json["uploadExpirySeconds"], 300);
+        assert_eq!(
+            json["quotas"],
+            serde_json::json!({"uploadsPerDay": 500, "bytesPerDay": 5_u64 << 30, "photosStored": 20_000, "bytesStored": 50_u64 << 30})
+        );
         assert_eq!(
             json["albumLimits"],
             serde_json::json!({"nameMaxChars": ALBUM_NAME_MAX_CHARS, "albumsMax": ALBUMS_MAX, "perPhotoMax": ALBUMS_PER_PHOTO_MAX})

@@ -11,7 +11,8 @@ use aws_smithy_types::date_time::{DateTime, Format};
 use serde::Serialize;
 use serde_json::json;
 
-use thumbforge_catalog::{CatalogError, Owner};
+use thumbforge_catalog::{CatalogError, DAY_MS, Owner, Quota, utc_day};
+use thumbforge_core::config::human_bytes;
 
 use crate::ports::PresignError;
 
@@ -34,12 +35,14 @@ pub struct ApiError {
     pub message: String,
     /// The `Allow` header of a 405.
     pub allow: Option<String>,
+    /// The `Retry-After` header, in seconds (a 503 without one says `1`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     /// Any error.
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), allow: None }
+        Self { status, code, message: message.into(), allow: None, retry_after: None }
     }
 
     /// 400 `invalid_request`: a body or parameter of the wrong shape.
@@ -85,6 +88,45 @@ impl ApiError {
         }
     }
 
+    /// A quota the upload would exceed: `429` with `Retry-After` (the next 00:00 UTC) for a
+    /// daily one, `413` for what is stored (it frees up as photos are deleted); the message
+    /// names the limit and when it resets. `now_ms` is the request's time.
+    pub fn quota(quota: Quota, limit: u64, now_ms: u64) -> Self {
+        let reset_ms = (utc_day(now_ms) + 1) * DAY_MS;
+        let wait_s = (reset_ms - now_ms).div_ceil(1000);
+        let resets =
+            format!("it resets at 00:00 UTC ({}), in {}", rfc3339_millis(reset_ms), human_duration(wait_s));
+        let (status, code, message) = match quota {
+            Quota::UploadsPerDay => (
+                429,
+                "daily_upload_quota_exceeded",
+                format!("you have started {limit} uploads today, the most allowed per day; {resets}"),
+            ),
+            Quota::BytesPerDay => (
+                429,
+                "daily_bytes_quota_exceeded",
+                format!(
+                    "this upload would take today's uploads past {}, the most allowed per day; {resets}",
+                    human_bytes(limit)
+                ),
+            ),
+            Quota::PhotosStored => (
+                413,
+                "photo_quota_exceeded",
+                format!("you keep {limit} photos, the most allowed; delete some to upload more"),
+            ),
+            Quota::BytesStored => (
+                413,
+                "storage_quota_exceeded",
+                format!(
+                    "this upload would take your photos past {} stored, the most allowed; delete some to upload more",
+                    human_bytes(limit)
+                ),
+            ),
+        };
+        Self { retry_after: quota.is_daily().then_some(wait_s), ..Self::new(status, code, message) }
+    }
+
     /// 503 `signing_unavailable`: no upload URL could be signed (credentials).
     pub fn presign(err: &PresignError) -> Self {
         tracing::error!(error = %err, "signing the upload URL failed");
@@ -98,7 +140,9 @@ impl ApiError {
         if let Some(allow) = self.allow.as_deref().and_then(|a| HeaderValue::from_str(a).ok()) {
             response.headers.insert(ALLOW, allow);
         }
-        if self.status == 503 {
+        if let Some(seconds) = self.retry_after {
+            response.headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+        } else if self.status == 503 {
             response.headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
@@ -175,10 +219,7 @@ pub fn body_bytes(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, ApiError
         ApiError::new(
             413,
             "payload_too_large",
-            format!(
-                "the request body is larger than {}",
-                thumbforge_core::config::human_bytes(MAX_BODY_BYTES as u64)
-            ),
+            format!("the request body is larger than {}", human_bytes(MAX_BODY_BYTES as u64)),
         )
     };
     if !request.is_base64_encoded {
@@ -226,6 +267,17 @@ pub fn query_param<'a>(
 /// RFC 3339 in UTC, e.g. `2025-03-12T14:03:11.123Z` (fractional seconds only when non-zero).
 pub fn rfc3339(time: SystemTime) -> String {
     DateTime::from(time).fmt(Format::DateTime).unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// A wait in words: `3 h 12 min`, `5 min`, `40 s`.
+pub fn human_duration(seconds: u64) -> String {
+    let (hours, minutes) = (seconds / 3600, seconds % 3600 / 60);
+    match (hours, minutes) {
+        (0, 0) => format!("{seconds} s"),
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
 }
 
 /// Unix milliseconds as RFC 3339 in UTC, with the milliseconds when there are any.

@@ -1576,3 +1576,61 @@ async fn bad_tags_are_400_without_touching_the_catalog() {
     }
     h.assert_catalog_untouched().await;
 }
+
+#[tokio::test]
+async fn uploads_past_a_daily_quota_get_429_with_when_it_resets() {
+    let mut config = RuntimeConfig::default();
+    config.quotas.uploads_per_day = 2;
+    let h = harness_with(config, FakePresigner::default(), SequentialIds::default());
+    let body = json!({"filename": "a.jpg", "contentType": "image/jpeg", "size": 10}).to_string();
+    for _ in 0..2 {
+        assert_eq!(h.call(post_as(SUB, &body)).await.status, 201);
+    }
+    let refused = h.call(post_as(SUB, &body)).await;
+    assert_eq!(
+        (refused.status, refused.body["error"]["code"].as_str()),
+        (429, Some("daily_upload_quota_exceeded")),
+        "{}",
+        refused.body
+    );
+    // NOW_MS is 2025-03-12T14:03:11.123Z: the day's counts start again 9 h 56 min 49 s later.
+    assert_eq!(refused.response.headers["retry-after"], "35809");
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("2 uploads today"), "{message}");
+    assert!(message.contains("00:00 UTC (2025-03-13T00:00:00Z), in 9 h 56 min"), "{message}");
+    assert_eq!(h.catalog().profile(&owner(SUB)).await.unwrap().images, 2, "nothing recorded");
+    // Another user is not affected.
+    assert_eq!(h.call(post_as(OTHER, &body)).await.status, 201);
+}
+
+#[tokio::test]
+async fn uploads_past_a_storage_quota_get_413_until_photos_are_deleted() {
+    let mut config = RuntimeConfig::default();
+    config.quotas.photos_stored = 1;
+    config.quotas.bytes_stored = config.limits.max_upload_bytes;
+    let h = harness_with(config.clone(), FakePresigner::default(), SequentialIds::default());
+    let upload =
+        |size: u64| json!({"filename": "a.jpg", "contentType": "image/jpeg", "size": size}).to_string();
+    let first = h.call(post_as(SUB, &upload(10))).await;
+    assert_eq!(first.status, 201);
+    let (status, code, message) = h.error(post_as(SUB, &upload(10))).await;
+    assert_eq!((status, code.as_str()), (413, "photo_quota_exceeded"), "{message}");
+    assert!(message.contains("you keep 1 photos") && message.contains("delete some"), "{message}");
+    let id = Uuid::parse_str(first.body["id"].as_str().unwrap()).unwrap();
+    assert!(h.catalog().delete(&owner(SUB), id).await.unwrap().is_some());
+    assert_eq!(h.call(post_as(SUB, &upload(10))).await.status, 201, "room again once deleted");
+
+    let mut bytes = config;
+    bytes.quotas.photos_stored = 100;
+    let h = harness_with(bytes.clone(), FakePresigner::default(), SequentialIds::default());
+    assert_eq!(h.call(post_as(SUB, &upload(bytes.limits.max_upload_bytes - 5))).await.status, 201);
+    assert_eq!(h.call(post_as(OTHER, &upload(10))).await.status, 201, "another user's storage is their own");
+    let refused = h.call(post_as(SUB, &upload(10))).await;
+    assert_eq!(refused.body["error"]["code"], "storage_quota_exceeded", "{}", refused.body);
+    assert!(
+        refused.body["error"]["message"].as_str().unwrap().contains("past 25 MiB stored"),
+        "{}",
+        refused.body
+    );
+    assert!(!refused.response.headers.contains_key("retry-after"), "storage does not reset with time");
+}

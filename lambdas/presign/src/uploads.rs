@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use thumbforge_catalog::{Catalog, NewImage, Owner};
+use thumbforge_catalog::{Catalog, CatalogError, NewImage, Owner};
 use thumbforge_core::config::{Limits, human_bytes};
 use thumbforge_core::{InputFormat, OutputFormat, RuntimeConfig, keys};
 use uuid::Uuid;
@@ -278,7 +278,10 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
             created_at_ms,
             expires_at_s: (created_at_ms / 1000) + expires_in.as_secs() + PENDING_GRACE.as_secs(),
         };
-        self.catalog().create(owner, &image).await.map_err(|e| ApiError::catalog(&e))?;
+        self.catalog().create_within(owner, &image, &self.config().quotas).await.map_err(|e| match e {
+            CatalogError::QuotaExceeded { quota, limit } => ApiError::quota(quota, limit, created_at_ms),
+            e => ApiError::catalog(&e),
+        })?;
         let id = id.hyphenated().to_string();
         tracing::info!(%id, %key, size = intent.size, format = %intent.format, "upload URL issued");
         Ok(UploadTicket {
