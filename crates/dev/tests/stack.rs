@@ -1069,3 +1069,48 @@ async fn a_deleted_account_leaves_nothing_even_when_storage_fails_halfway() {
     assert_eq!(call_as(stack, ben, "GET", "/api/account", None).await.json()["status"], "active");
     assert!(stack.identity().admin_user_sub(ben).await.is_some());
 }
+
+/// The quotas over HTTP: with three uploads a day, the fourth `POST /api/uploads` of a user gets
+/// `429` with `Retry-After` and the limit in the message, another user is unaffected, and the
+/// account shows today's usage; concurrent requests at the edge never pass the quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_upload_quota_is_enforced_per_user() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut options, lines) = options(native(), data.path());
+    options.config.quotas.uploads_per_day = 3;
+    let stack = Stack::start(options).await.unwrap();
+    let booted = Booted { stack, logs: lines, _data: data };
+    let stack = &booted.stack;
+    let (ana, ben) = ("quota-ana@example.com", "quota-ben@example.com");
+    let upload = json!({"filename": "a.jpg", "contentType": "image/jpeg", "size": 1000});
+    // Six at once: exactly three get a ticket.
+    let ask = || call_as(stack, ana, "POST", "/api/uploads", Some(upload.clone()));
+    let (a, b, c, d, e, f) = tokio::join!(ask(), ask(), ask(), ask(), ask(), ask());
+    let answers = [a, b, c, d, e, f];
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 201, 201, 429, 429, 429]);
+    let refused = answers.iter().find(|a| a.status == 429).unwrap();
+    assert_eq!(refusal(refused).1, "daily_upload_quota_exceeded");
+    let retry_after: u64 = refused.header("retry-after").parse().unwrap();
+    assert!((1..=86_400).contains(&retry_after), "{retry_after}");
+    let message = refused.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("3 uploads today") && message.contains("00:00 UTC"), "{message}");
+    assert_eq!(ids_of(&call_as(stack, ana, "GET", "/api/images", None).await).len(), 3);
+
+    let account = call_as(stack, ana, "GET", "/api/account", None).await.json();
+    assert_eq!(
+        (account["uploadsToday"].as_u64(), account["bytesToday"].as_u64()),
+        (Some(3), Some(3000)),
+        "{account}"
+    );
+    let config = get(&format!("{}/api/config", stack.url())).await.json();
+    assert_eq!(config["quotas"]["uploadsPerDay"], 3);
+
+    // Ben has his own quota.
+    assert_eq!(call_as(stack, ben, "POST", "/api/uploads", Some(upload.clone())).await.status, 201);
+    // Deleting a photo frees stored room, not the day's count.
+    let first = ids_of(&call_as(stack, ana, "GET", "/api/images", None).await).remove(0);
+    assert_eq!(delete_as(stack, ana, &first).await.status, 204);
+    assert_eq!(call_as(stack, ana, "POST", "/api/uploads", Some(upload)).await.status, 429);
+}
