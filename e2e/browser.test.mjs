@@ -597,6 +597,9 @@ async function run(context) {
     const { maxUploadBytes } = await page.evaluate(async () => (await fetch("/api/config")).json());
     const limits = await page.locator("#limits").innerText();
     assert.ok(limits.includes(`up to ${humanBytes(maxUploadBytes)} each`), limits);
+    // The quotas, before anything is uploaded.
+    await page.waitForSelector("#quota:not([hidden])", { state: "visible" });
+    assert.match(await page.locator("#quota").innerText(), /^Today: 0 of [\d,]+ uploads \(0 bytes of [\d.]+ GiB\)\. Kept: 0 of [\d,]+ photos \(0 bytes of [\d.]+ GiB\)\.$/);
     assert.equal(await page.locator("#gallery-empty").isVisible(), true, "the empty gallery says so");
     await page.evaluate(recordRowChanges);
     await screenshot("01-empty");
@@ -849,6 +852,12 @@ async function run(context) {
     assert.deepEqual(shown, newestFirst(uploadOrder.map((f) => ids[f])), "newest first");
     const statuses = await page.$$eval("[data-testid=gallery-item]", (items) => items.map((i) => i.dataset.status));
     assert.deepEqual(statuses, ["rejected", "ready", "ready", "ready", "ready"]);
+    // Every upload started today counts against the daily quota, the rejected one too; the
+    // page says what the server counted.
+    await page.waitForSelector("#quota:not([hidden])", { state: "visible" });
+    const quota = await page.locator("#quota").innerText();
+    assert.ok(quota.startsWith(`Today: ${uploadOrder.length} of `), quota);
+    assert.equal((await apiAsUser("/api/account")).uploadsToday, uploadOrder.length);
     assert.equal(
       await page.locator(`${card(ids["notes.jpg"])} [data-testid=gallery-reason]`).innerText(),
       reasonText("not_an_image"),

@@ -39,9 +39,13 @@ export class ApiError extends Error {
     this.request = request;
   }
 
-  /** Whether trying again later may help (network trouble, 429, 5xx). */
+  /**
+   * Whether trying again soon may help (network trouble, throttling, 5xx); a quota's 429 is not
+   * that: it lasts until the day's counts start again.
+   */
   get transient() {
-    return this.status === 0 || this.status === 429 || this.status >= 500;
+    const quota = this.code.endsWith("_quota_exceeded");
+    return this.status === 0 || (this.status === 429 && !quota) || this.status >= 500;
   }
 }
 

@@ -25,13 +25,17 @@ import {
 import { ConfirmDialog, Gallery, h } from "./gallery.js";
 import {
   checkFile,
+  countUpload,
   humanBytes,
   limitsText,
   nextPollDelay,
   photoCount,
+  quotaRefusal,
+  quotaText,
   reasonText,
   sameView,
   urlWithView,
+  usageOf,
   viewAnnouncement,
   viewFromSearch,
   viewHeading,
@@ -59,6 +63,7 @@ const elements = {
   dropZone: $("drop-zone"),
   fileInput: $("file-input"),
   limits: $("limits"),
+  quota: $("quota"),
   uploads: $("uploads"),
   gallery: $("gallery"),
   galleryEmpty: $("gallery-empty"),
@@ -157,6 +162,26 @@ const account = new AccountTools({
 const limiter = createLimiter(PARALLEL_UPLOADS);
 /** The `GET /api/config` answer once loaded. */
 let config = null;
+/** What the user has used of their quotas (`GET /api/account`), counted on as uploads start; `null` while unknown. */
+let usage = null;
+
+/** Says the quota usage under the upload limits (hidden while unknown). */
+function showUsage() {
+  const text = quotaText(config?.quotas, usage);
+  elements.quota.textContent = text;
+  elements.quota.hidden = text === "";
+}
+
+/** Reads the usage again from the server (after a refusal, a delete). */
+async function refreshUsage() {
+  try {
+    const state = await getAccount();
+    usage = usageOf(state);
+  } catch {
+    usage = null; // Unknown: the server still enforces its quotas.
+  }
+  showUsage();
+}
 
 // ---- messages -------------------------------------------------------------------------------
 
@@ -305,6 +330,7 @@ function deleted(id) {
   stoppers.get(id)?.abort();
   const row = rowsById.get(id);
   if (row && row.state !== "error" && row.state !== "refused") row.set("deleted");
+  refreshUsage();
   // The last card of the page went but more are on the server: show the next page.
   if (elements.gallery.children.length === 0 && cursor !== null) loadPage();
 }
@@ -313,11 +339,14 @@ function deleted(id) {
 
 async function uploadFile(file) {
   const row = new UploadRow(file);
-  const refusal = checkFile(file, config);
+  const refusal = checkFile(file, config) ?? quotaRefusal(file, config.quotas, usage);
   if (refusal) {
     row.set("refused", refusal.message);
     return;
   }
+  // Counted at once, so a batch is checked as a whole; the server's answer corrects it.
+  usage = countUpload(usage, file.size);
+  showUsage();
   row.set("queued");
   const id = await limiter.run(async () => {
     row.set("presigning");
@@ -329,6 +358,7 @@ async function uploadFile(file) {
         // A busy or unreachable API (503 with Retry-After, network trouble) is asked again, a little.
         if (!(error instanceof ApiError) || !error.transient || attempt >= PRESIGN_RETRIES) {
           row.set("error", `Could not start the upload. ${error.message}`);
+          refreshUsage();
           return null;
         }
         const wait = nextPollDelay(attempt + 1, error.retryAfterMs);
@@ -752,6 +782,8 @@ async function checkAccount() {
   } catch {
     return; // The account's tools say what goes wrong when they are used.
   }
+  usage = usageOf(state);
+  showUsage();
   if (state.status === "deleting") account.resume(state).catch((error) => showError(error.message));
   else if (state.status === "deleted") accountDeleted();
 }

@@ -96,6 +96,7 @@ export function parseConfig(body) {
   const details = parseDetailLimits(body.details, problems);
   const namedSizes = parseNamedSizes(body.namedSizes, problems);
   const albumLimits = parseAlbumLimits(body.albumLimits, problems);
+  const quotas = parseQuotas(body.quotas, problems);
   if (problems.length > 0) throw new Error(`the upload settings are invalid: ${problems.join("; ")}`);
   return {
     maxUploadBytes: body.maxUploadBytes,
@@ -107,6 +108,94 @@ export function parseConfig(body) {
     details,
     namedSizes,
     albumLimits,
+    quotas,
+  };
+}
+
+/**
+ * The `quotas` part of `GET /api/config`: `{uploadsPerDay, bytesPerDay, photosStored,
+ * bytesStored}`, each a positive integer; `null` when the server names none (the page then says
+ * nothing of them, and the server still enforces its own).
+ */
+export function parseQuotas(value, problems = []) {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "object" || Array.isArray(value)) {
+    problems.push("`quotas` is not an object");
+    return null;
+  }
+  const quotas = {};
+  for (const name of ["uploadsPerDay", "bytesPerDay", "photosStored", "bytesStored"]) {
+    if (!isPositiveInteger(value[name])) {
+      problems.push(`\`quotas.${name}\` is not a positive integer`);
+      return null;
+    }
+    quotas[name] = value[name];
+  }
+  return quotas;
+}
+
+/** A count with thousands separators, as people read it: `20 000` → "20,000". */
+function grouped(n) {
+  return n.toLocaleString("en-US");
+}
+
+/**
+ * What the signed-in user has used of their quotas, in one sentence, or "" when either is
+ * unknown: "Today: 3 of 500 uploads (1.2 MiB of 5 GiB). Kept: 12 of 20,000 photos (40 MiB of 50 GiB)."
+ */
+export function quotaText(quotas, usage) {
+  if (!quotas || !usage) return "";
+  return (
+    `Today: ${grouped(usage.uploadsToday)} of ${grouped(quotas.uploadsPerDay)} uploads ` +
+    `(${humanBytes(usage.bytesToday)} of ${humanBytes(quotas.bytesPerDay)}). ` +
+    `Kept: ${grouped(usage.photos)} of ${grouped(quotas.photosStored)} photos ` +
+    `(${humanBytes(usage.bytes)} of ${humanBytes(quotas.bytesStored)}).`
+  );
+}
+
+/**
+ * Why one more upload of `file` would be refused by the quotas, checked as the server checks
+ * them (what is kept first, then today's counts), or `null` when it fits or either is unknown.
+ * `usage`: `{uploadsToday, bytesToday, photos, bytes, dayResetsAt}`.
+ */
+export function quotaRefusal(file, quotas, usage) {
+  if (!quotas || !usage) return null;
+  const resets = usage.dayResetsAt ? ` It starts again at ${new Date(usage.dayResetsAt).toUTCString().replace(/:00 GMT$/, " UTC")}.` : "";
+  if (usage.photos >= quotas.photosStored) {
+    return { code: "photo_quota_exceeded", message: `You keep ${grouped(quotas.photosStored)} photos, the most allowed; delete some to upload “${file.name}”.` };
+  }
+  if (usage.bytes + file.size > quotas.bytesStored) {
+    return { code: "storage_quota_exceeded", message: `“${file.name}” would take your photos past ${humanBytes(quotas.bytesStored)} kept, the most allowed; delete some to make room.` };
+  }
+  if (usage.uploadsToday >= quotas.uploadsPerDay) {
+    return { code: "daily_upload_quota_exceeded", message: `You have uploaded ${grouped(quotas.uploadsPerDay)} photos today, the most allowed per day.${resets}` };
+  }
+  if (usage.bytesToday + file.size > quotas.bytesPerDay) {
+    return { code: "daily_bytes_quota_exceeded", message: `“${file.name}” would take today's uploads past ${humanBytes(quotas.bytesPerDay)}, the most allowed per day.${resets}` };
+  }
+  return null;
+}
+
+/**
+ * The quota usage in a `GET /api/account` answer (parsed, active), or `null` when it says
+ * nothing of it.
+ */
+export function usageOf(account) {
+  if (account?.status !== "active") return null;
+  const { images, bytes, uploadsToday, bytesToday, dayResetsAt } = account;
+  if ([images, bytes, uploadsToday, bytesToday].some((n) => n === null || n === undefined)) return null;
+  return { photos: images, bytes, uploadsToday, bytesToday, dayResetsAt };
+}
+
+/** `usage` after one more upload of `size` bytes was accepted (a ticket was handed out). */
+export function countUpload(usage, size) {
+  if (!usage) return usage;
+  return {
+    ...usage,
+    uploadsToday: usage.uploadsToday + 1,
+    bytesToday: usage.bytesToday + size,
+    photos: usage.photos + 1,
+    bytes: usage.bytes + size,
   };
 }
 
@@ -1155,7 +1244,15 @@ export function parseAccount(body) {
   const count = (value) => (Number.isSafeInteger(value) && value >= 0 ? value : null);
   const status = body?.status;
   if (status === "active") {
-    return { status, images: count(body.images), bytes: count(body.bytes), albums: count(body.albums) };
+    return {
+      status,
+      images: count(body.images),
+      bytes: count(body.bytes),
+      albums: count(body.albums),
+      uploadsToday: count(body.uploadsToday),
+      bytesToday: count(body.bytesToday),
+      dayResetsAt: typeof body.dayResetsAt === "string" ? body.dayResetsAt : null,
+    };
   }
   if (status === "deleting") {
     return { status, requestedAt: typeof body.requestedAt === "string" ? body.requestedAt : null, imagesLeft: count(body.imagesLeft) };

@@ -90,6 +90,11 @@ import {
   parseAccount,
   accountContents,
   deletionProgress,
+  parseQuotas,
+  quotaText,
+  quotaRefusal,
+  usageOf,
+  countUpload,
 } from "../lib.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -149,6 +154,8 @@ test("parseConfig keeps what the page uses and refuses a broken answer", () => {
     // No `namedSizes` nor `albumLimits`: none, and the core's album limits.
     namedSizes: [],
     albumLimits: { nameMaxChars: 100, albumsMax: 200, perPhotoMax: 32 },
+    // No `quotas`: the page says nothing of them.
+    quotas: null,
   });
   assert.throws(() => parseConfig(null), /not a JSON object/);
   assert.throws(() => parseConfig([]), /not a JSON object/);
@@ -935,6 +942,9 @@ test("account states are read, and said to people", () => {
     images: 5,
     bytes: 3355443,
     albums: 2,
+    uploadsToday: null,
+    bytesToday: null,
+    dayResetsAt: null,
   });
   assert.deepEqual(parseAccount({ status: "deleting", requestedAt: "2026-12-02T10:00:00Z", imagesLeft: 3 }), {
     status: "deleting",
@@ -996,4 +1006,64 @@ test("the page has the albums, selection and account parts, and their test ids",
   for (const testid of ["album-link", "album-name", "album-count", "album-cover"]) {
     assert.match(albums, new RegExp(`"data-testid": "${testid}"`), testid);
   }
+});
+
+test("quotas are read from the config, said to people and checked before an upload", () => {
+  const quotas = { uploadsPerDay: 500, bytesPerDay: 5 * 2 ** 30, photosStored: 20000, bytesStored: 50 * 2 ** 30 };
+  assert.deepEqual(parseQuotas(quotas), quotas);
+  assert.equal(parseQuotas(undefined), null, "a server without quotas");
+  const problems = [];
+  assert.equal(parseQuotas({ ...quotas, photosStored: -1 }, problems), null);
+  assert.deepEqual(problems, ["`quotas.photosStored` is not a positive integer"]);
+
+  const account = parseAccount({
+    status: "active",
+    images: 12,
+    bytes: 40 * 2 ** 20,
+    albums: 1,
+    uploadsToday: 3,
+    bytesToday: 1.5 * 2 ** 20,
+    dayResetsAt: "2026-12-03T00:00:00Z",
+  });
+  const usage = usageOf(account);
+  assert.deepEqual(usage, { photos: 12, bytes: 40 * 2 ** 20, uploadsToday: 3, bytesToday: 1.5 * 2 ** 20, dayResetsAt: "2026-12-03T00:00:00Z" });
+  assert.equal(usageOf(parseAccount({ status: "active", images: 1, bytes: 1, albums: 0 })), null, "no usage said");
+  assert.equal(usageOf({ status: "deleting" }), null);
+  assert.equal(
+    quotaText(quotas, usage),
+    "Today: 3 of 500 uploads (1.5 MiB of 5 GiB). Kept: 12 of 20,000 photos (40 MiB of 50 GiB).",
+  );
+  assert.equal(quotaText(null, usage), "");
+  assert.equal(quotaText(quotas, null), "");
+
+  const file = { name: "a.jpg", size: 2 ** 20 };
+  assert.equal(quotaRefusal(file, quotas, usage), null, "it fits");
+  assert.equal(quotaRefusal(file, null, usage), null, "nothing known, nothing refused");
+  const full = { ...usage, uploadsToday: 500 };
+  assert.deepEqual(quotaRefusal(file, quotas, full), {
+    code: "daily_upload_quota_exceeded",
+    message: "You have uploaded 500 photos today, the most allowed per day. It starts again at Thu, 03 Dec 2026 00:00 UTC.",
+  });
+  assert.equal(quotaRefusal({ name: "b.jpg", size: 5 * 2 ** 30 }, quotas, usage).code, "daily_bytes_quota_exceeded");
+  assert.equal(quotaRefusal(file, quotas, { ...full, photos: 20000 }).code, "photo_quota_exceeded", "kept first");
+  assert.match(
+    quotaRefusal(file, quotas, { ...usage, bytes: 50 * 2 ** 30 }).message,
+    /“a\.jpg” would take your photos past 50 GiB kept/,
+  );
+  const after = countUpload(usage, 10);
+  assert.deepEqual(
+    [after.uploadsToday, after.bytesToday, after.photos, after.bytes],
+    [4, 1.5 * 2 ** 20 + 10, 13, 40 * 2 ** 20 + 10],
+  );
+  assert.equal(countUpload(null, 10), null);
+});
+
+test("a quota's 429 is not retried, throttling and 5xx are", async () => {
+  const { ApiError } = await import("../api.js");
+  const quota = new ApiError("quota", { status: 429, code: "daily_upload_quota_exceeded", retryAfterMs: 3_600_000 });
+  assert.equal(quota.transient, false);
+  assert.equal(new ApiError("slow down", { status: 429, code: "too_many_requests" }).transient, true);
+  assert.equal(new ApiError("down", { status: 503, code: "storage_unavailable" }).transient, true);
+  assert.equal(new ApiError("network").transient, true);
+  assert.equal(new ApiError("storage", { status: 413, code: "storage_quota_exceeded" }).transient, false);
 });
