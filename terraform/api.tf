@@ -48,10 +48,22 @@ resource "aws_apigatewayv2_stage" "default" {
   api_id      = aws_apigatewayv2_api.this.id
   name        = "$default"
   auto_deploy = true
+  # Route settings name routes: they must exist first.
+  depends_on = [aws_apigatewayv2_route.presign]
 
   default_route_settings {
     throttling_rate_limit  = var.api_throttling_rate_limit
     throttling_burst_limit = var.api_throttling_burst_limit
+  }
+
+  # Each route's own throttle ([api] of thumbforge.toml): uploads much stricter than reads.
+  dynamic "route_settings" {
+    for_each = var.api_routes
+    content {
+      route_key              = route_settings.key
+      throttling_rate_limit  = route_settings.value.throttling_rate_limit
+      throttling_burst_limit = route_settings.value.throttling_burst_limit
+    }
   }
 
   access_log_settings {

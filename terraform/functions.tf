@@ -32,6 +32,12 @@ module "presign" {
   policy_statements    = local.presign_statements
 }
 
+# A cap on what a flood of uploads can cost at once, everywhere but in a dev environment (where
+# an account new enough to have no concurrency to reserve is likely).
+locals {
+  thumbnail_reserved_concurrency = var.environment == "dev" || var.thumbnail_reserved_concurrency == 0 ? null : var.thumbnail_reserved_concurrency
+}
+
 module "thumbnail" {
   source = "./modules/rust-lambda"
 
@@ -42,7 +48,7 @@ module "thumbnail" {
   timeout_seconds      = var.thumbnail_timeout_seconds
   environment          = local.thumbnail_environment
   log_retention_days   = var.log_retention_days
-  reserved_concurrency = var.thumbnail_reserved_concurrency
+  reserved_concurrency = local.thumbnail_reserved_concurrency
   policy_statements    = local.thumbnail_statements
 }
 

@@ -90,12 +90,13 @@ variable "error_caching_seconds" {
 
 variable "thumbnail_reserved_concurrency" {
   type        = number
-  description = "Concurrent executions reserved for (and capping) the thumbnail function; null for none (new accounts cannot reserve any)."
-  default     = null
+  description = "Concurrent executions reserved for, and capping, the thumbnail function in every environment but dev (functions.thumbnail_reserved_concurrency); 0 for none (an account must keep 100 unreserved, so new accounts cannot reserve any)."
+  default     = 0
+  nullable    = false
 
   validation {
-    condition     = var.thumbnail_reserved_concurrency == null || try(var.thumbnail_reserved_concurrency >= 1 && var.thumbnail_reserved_concurrency <= 1000 && floor(var.thumbnail_reserved_concurrency) == var.thumbnail_reserved_concurrency, false)
-    error_message = "thumbnail_reserved_concurrency must be null or a whole number between 1 and 1000."
+    condition     = var.thumbnail_reserved_concurrency >= 0 && var.thumbnail_reserved_concurrency <= 1000 && floor(var.thumbnail_reserved_concurrency) == var.thumbnail_reserved_concurrency
+    error_message = "thumbnail_reserved_concurrency must be a whole number between 0 and 1000."
   }
 }
 
@@ -359,14 +360,21 @@ variable "cleanup" {
 
 variable "api_routes" {
   type = map(object({
-    authorization_type = string
+    authorization_type     = string
+    throttling_rate_limit  = number
+    throttling_burst_limit = number
   }))
-  description = "The API's routes by route key (crates/core/src/routes.rs), each with its authorization: JWT (the authorizer runs first) or NONE."
+  description = "The API's routes by route key (crates/core/src/routes.rs), each with its authorization (JWT: the authorizer runs first, or NONE) and its throttle ([api] of thumbforge.toml)."
   nullable    = false
 
   validation {
     condition     = length(var.api_routes) > 0 && alltrue([for key, route in var.api_routes : can(regex("^(GET|POST|PUT|PATCH|DELETE|ANY) /api/[A-Za-z0-9/{}+_-]+$", key)) && contains(["JWT", "NONE"], route.authorization_type)])
     error_message = "api_routes keys must be route keys such as \"GET /api/images/{id}\", each with authorization_type JWT or NONE."
+  }
+
+  validation {
+    condition     = alltrue([for route in var.api_routes : route.throttling_rate_limit >= 1 && route.throttling_rate_limit <= 10000 && route.throttling_burst_limit >= 1 && route.throttling_burst_limit <= 5000])
+    error_message = "every route's throttling_rate_limit must be between 1 and 10000 and its throttling_burst_limit between 1 and 5000."
   }
 }
 

@@ -534,7 +534,7 @@ run "rejects_a_csp_without_the_identity_origin" {
 run "rejects_a_route_key_that_is_not_one" {
   command = plan
   variables {
-    api_routes = { "/api/images" = { authorization_type = "JWT" } }
+    api_routes = { "/api/images" = { authorization_type = "JWT", throttling_rate_limit = 5, throttling_burst_limit = 5 } }
   }
   expect_failures = [var.api_routes]
 }
@@ -542,9 +542,23 @@ run "rejects_a_route_key_that_is_not_one" {
 run "rejects_an_unknown_authorization_type" {
   command = plan
   variables {
-    api_routes = { "GET /api/images" = { authorization_type = "AWS_IAM" } }
+    api_routes = { "GET /api/images" = { authorization_type = "AWS_IAM", throttling_rate_limit = 5, throttling_burst_limit = 5 } }
   }
   expect_failures = [var.api_routes]
+}
+
+run "rejects_a_route_throttle_out_of_range" {
+  command = plan
+  variables {
+    api_routes = { "GET /api/images" = { authorization_type = "JWT", throttling_rate_limit = 0, throttling_burst_limit = 5 } }
+  }
+  expect_failures = [var.api_routes]
+}
+
+run "rejects_a_negative_reserved_concurrency" {
+  command = plan
+  variables { thumbnail_reserved_concurrency = -1 }
+  expect_failures = [var.thumbnail_reserved_concurrency]
 }
 
 run "rejects_bad_frame_options" {
@@ -593,4 +607,54 @@ run "rejects_a_day_long_preflight_cache" {
     upload_cors = { allowed_headers = ["content-type", "if-none-match"], expose_headers = [], max_age_seconds = 86401 }
   }
   expect_failures = [var.upload_cors]
+}
+
+# The cost ceilings: per-route throttles (uploads far stricter than reads) and the thumbnail
+# function's reserved concurrency outside dev.
+
+run "every_route_has_its_own_throttle_uploads_the_strictest" {
+  command = plan
+
+  assert {
+    condition     = length(aws_apigatewayv2_stage.default.route_settings) == length(var.api_routes)
+    error_message = "one route_settings block per route"
+  }
+  assert {
+    condition = alltrue([for s in aws_apigatewayv2_stage.default.route_settings :
+      s.throttling_rate_limit == var.api_routes[s.route_key].throttling_rate_limit &&
+    s.throttling_burst_limit == var.api_routes[s.route_key].throttling_burst_limit])
+    error_message = "each route's throttle is the one api_routes gives it"
+  }
+  assert {
+    condition = one([for s in aws_apigatewayv2_stage.default.route_settings : s.throttling_rate_limit if s.route_key == "POST /api/uploads"]) < one([
+    for s in aws_apigatewayv2_stage.default.route_settings : s.throttling_rate_limit if s.route_key == "GET /api/images"])
+    error_message = "uploads are throttled harder than reads"
+  }
+}
+
+run "the_thumbnail_function_is_capped_outside_dev" {
+  command = plan
+  variables { thumbnail_reserved_concurrency = 20 }
+
+  assert {
+    condition     = module.thumbnail.reserved_concurrency == 20
+    error_message = "the thumbnail function reserves (and is capped at) 20 concurrent executions"
+  }
+  assert {
+    condition     = module.presign.reserved_concurrency == -1
+    error_message = "the API function reserves nothing"
+  }
+}
+
+run "a_dev_environment_reserves_no_concurrency" {
+  command = plan
+  variables {
+    environment                    = "dev"
+    thumbnail_reserved_concurrency = 20
+  }
+
+  assert {
+    condition     = module.thumbnail.reserved_concurrency == -1
+    error_message = "dev reserves no concurrency"
+  }
 }

@@ -17,13 +17,16 @@ function_environment = {
   THUMBFORGE_MAX_UPLOAD_BYTES = "26214400"
   THUMBFORGE_CACHE_SECONDS    = "3600"
 }
-max_upload_bytes          = 26214400
-thumbnail_memory_mb       = 1024
-thumbnail_timeout_seconds = 30
-presign_memory_mb         = 256
-presign_timeout_seconds   = 10
-log_retention_days        = 14
-thumbnail_cache_seconds   = 3600
+max_upload_bytes               = 26214400
+thumbnail_memory_mb            = 1024
+thumbnail_timeout_seconds      = 30
+presign_memory_mb              = 256
+presign_timeout_seconds        = 10
+log_retention_days             = 14
+thumbnail_cache_seconds        = 3600
+thumbnail_reserved_concurrency = 0
+api_throttling_rate_limit      = 50
+api_throttling_burst_limit     = 100
 cleanup = {
   batch_size             = 10
   max_retries            = 10
@@ -34,12 +37,12 @@ cleanup = {
   ]
 }
 api_routes = {
-  "POST /api/uploads"       = { authorization_type = "JWT" }
-  "GET /api/images"         = { authorization_type = "JWT" }
-  "GET /api/images/{id}"    = { authorization_type = "JWT" }
-  "DELETE /api/images/{id}" = { authorization_type = "JWT" }
-  "GET /api/config"         = { authorization_type = "NONE" }
-  "ANY /api/{proxy+}"       = { authorization_type = "JWT" }
+  "POST /api/uploads"       = { authorization_type = "JWT", throttling_rate_limit = 5, throttling_burst_limit = 20 }
+  "GET /api/images"         = { authorization_type = "JWT", throttling_rate_limit = 50, throttling_burst_limit = 100 }
+  "GET /api/images/{id}"    = { authorization_type = "JWT", throttling_rate_limit = 50, throttling_burst_limit = 100 }
+  "DELETE /api/images/{id}" = { authorization_type = "JWT", throttling_rate_limit = 20, throttling_burst_limit = 40 }
+  "GET /api/config"         = { authorization_type = "NONE", throttling_rate_limit = 50, throttling_burst_limit = 100 }
+  "ANY /api/{proxy+}"       = { authorization_type = "JWT", throttling_rate_limit = 20, throttling_burst_limit = 40 }
 }
 auth = {
   provider             = "cognito"

@@ -619,6 +619,20 @@ async fn check_stack(
         );
     }
 
+    // --- Lambda: the thumbnail function's concurrency is capped outside dev.
+    let concurrency = lambda
+        .get_function_concurrency()
+        .function_name(&outputs.thumbnail_function)
+        .send()
+        .await
+        .sdk_context("reading the thumbnail function's concurrency")?;
+    let reserved = config.functions.thumbnail_reserved_concurrency;
+    report.eq(
+        &format!("thumbnail: {reserved} concurrent executions reserved (environment {ENV}, not dev)"),
+        concurrency.reserved_concurrent_executions(),
+        (reserved > 0).then(|| i32::try_from(reserved)).transpose()?,
+    );
+
     // --- Lambda: failures of the thumbnail function go to the encrypted dead-letter queue.
     let invoke = lambda
         .get_function_event_invoke_config()
@@ -860,8 +874,23 @@ async fn check_stack(
         stage
             .and_then(|s| s.default_route_settings())
             .map(|r| (r.throttling_burst_limit(), r.throttling_rate_limit())),
-        Some((Some(100), Some(50.0))),
+        Some((
+            Some(i32::try_from(config.api.reads.burst)?),
+            Some(f64::from(config.api.reads.rate_per_second)),
+        )),
     );
+    let route_settings = stage.and_then(|s| s.route_settings());
+    for route in thumbforge_core::routes::ROUTES.iter() {
+        let throttle = config.api.throttle_of(route);
+        let key = route.key();
+        report.eq(
+            &format!("API: {key} throttled at {}/s, burst {}", throttle.rate_per_second, throttle.burst),
+            route_settings
+                .and_then(|settings| settings.get(&key))
+                .map(|r| (r.throttling_rate_limit(), r.throttling_burst_limit())),
+            Some((Some(f64::from(throttle.rate_per_second)), Some(i32::try_from(throttle.burst)?))),
+        );
+    }
     report.check(
         "API: access logs to its log group",
         stage

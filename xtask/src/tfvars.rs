@@ -40,6 +40,9 @@ pub struct TfVars {
     thumbnail_cache_seconds: u32,
     presign_memory_mb: u32,
     presign_timeout_seconds: u32,
+    thumbnail_reserved_concurrency: u32,
+    api_throttling_rate_limit: u32,
+    api_throttling_burst_limit: u32,
     log_retention_days: u32,
     cleanup: CleanupVars,
     api_routes: BTreeMap<String, ApiRoute>,
@@ -55,6 +58,10 @@ pub struct TfVars {
 struct ApiRoute {
     /// `JWT` (the authorizer runs first) or `NONE`.
     authorization_type: &'static str,
+    /// The route's throttle (`[api]`): steady requests per second.
+    throttling_rate_limit: u32,
+    /// Its burst.
+    throttling_burst_limit: u32,
 }
 
 /// `[auth]`: the `auth` variable (terraform/variables.tf), field for field.
@@ -205,6 +212,9 @@ impl TfVars {
             thumbnail_cache_seconds: config.thumbnails.cache_seconds,
             presign_memory_mb: config.functions.presign.memory_mb,
             presign_timeout_seconds: config.functions.presign.timeout_seconds,
+            thumbnail_reserved_concurrency: config.functions.thumbnail_reserved_concurrency,
+            api_throttling_rate_limit: config.api.reads.rate_per_second,
+            api_throttling_burst_limit: config.api.reads.burst,
             log_retention_days: config.logs.retention_days,
             cleanup: CleanupVars::new(&config.cleanup),
             api_routes: routes::ROUTES
@@ -214,7 +224,13 @@ impl TfVars {
                         Access::Public => "NONE",
                         Access::SignedIn => "JWT",
                     };
-                    (route.key(), ApiRoute { authorization_type })
+                    let throttle = config.api.throttle_of(route);
+                    let route_vars = ApiRoute {
+                        authorization_type,
+                        throttling_rate_limit: throttle.rate_per_second,
+                        throttling_burst_limit: throttle.burst,
+                    };
+                    (route.key(), route_vars)
                 })
                 .collect(),
             auth: AuthVars::new(&config.auth),

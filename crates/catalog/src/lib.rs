@@ -38,7 +38,7 @@ pub mod attr;
 pub mod contract;
 mod dynamo;
 mod error;
-#[cfg(feature = "test-support")]
+#[cfg(feature = "contract")]
 pub mod interfere;
 mod item;
 mod memory;

@@ -40,6 +40,8 @@ pub struct Config {
     pub quotas: Quotas,
     /// Lambda sizing (deployment only).
     pub functions: Functions,
+    /// The HTTP API's throttles (deployment only).
+    pub api: Api,
     /// Log retention (deployment only).
     pub logs: Logs,
     /// Sign-in and the API's authorizer.
@@ -288,6 +290,10 @@ pub struct Functions {
     pub thumbnail: Function,
     /// The presign function.
     pub presign: Function,
+    /// Concurrent executions reserved for, and capping, the thumbnail function outside a `dev`
+    /// environment (0–1000; 0: none). A cap on what a flood of uploads can cost at once; an
+    /// account must keep 100 unreserved, so new accounts (a limit of 10) deploy with 0.
+    pub thumbnail_reserved_concurrency: u32,
 }
 
 impl Default for Functions {
@@ -295,6 +301,53 @@ impl Default for Functions {
         Self {
             thumbnail: Function { memory_mb: 1024, timeout_seconds: 30 },
             presign: Function { memory_mb: 256, timeout_seconds: 10 },
+            thumbnail_reserved_concurrency: 20,
+        }
+    }
+}
+
+/// API Gateway's token bucket for a route: requests per second, and the burst above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Throttle {
+    /// Steady requests per second (1–10 000).
+    pub rate_per_second: u32,
+    /// Burst (1–5000).
+    pub burst: u32,
+}
+
+/// The HTTP API's throttles, per kind of route (shared by every caller: a ceiling on what the
+/// API can cost, not a per-user limit; the quotas are that).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Api {
+    /// `GET` routes (and the stage's default).
+    pub reads: Throttle,
+    /// Routes that change something (`POST`, `PATCH`, `PUT`, `DELETE`), the export too.
+    pub writes: Throttle,
+    /// `POST /api/uploads`: each one can start an upload and a thumbnail job.
+    pub uploads: Throttle,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Self {
+            reads: Throttle { rate_per_second: 50, burst: 100 },
+            writes: Throttle { rate_per_second: 20, burst: 40 },
+            uploads: Throttle { rate_per_second: 5, burst: 20 },
+        }
+    }
+}
+
+impl Api {
+    /// The throttle of `route`.
+    pub fn throttle_of(&self, route: &crate::routes::Route) -> Throttle {
+        use crate::routes::Endpoint;
+        match route.endpoint {
+            Endpoint::CreateUpload => self.uploads,
+            Endpoint::ExportAccount => self.writes,
+            _ if route.method == "GET" => self.reads,
+            _ => self.writes,
         }
     }
 }
@@ -419,6 +472,25 @@ impl Config {
                 1,
                 max_timeout,
             );
+        }
+        check_range(
+            &mut problems,
+            "functions.thumbnail_reserved_concurrency",
+            self.functions.thumbnail_reserved_concurrency,
+            0,
+            1000,
+        );
+        for (name, throttle) in
+            [("reads", self.api.reads), ("writes", self.api.writes), ("uploads", self.api.uploads)]
+        {
+            check_range(
+                &mut problems,
+                &format!("api.{name}.rate_per_second"),
+                throttle.rate_per_second,
+                1,
+                10_000,
+            );
+            check_range(&mut problems, &format!("api.{name}.burst"), throttle.burst, 1, 5000);
         }
         let c = &self.cleanup;
         check_range(&mut problems, "cleanup.batch_size", c.batch_size, 1, 1000);

@@ -32,3 +32,8 @@ output "policy_statements" {
   description = "The statements of the role's inline policy (for tests)."
   value       = local.statements
 }
+
+output "reserved_concurrency" {
+  description = "Concurrent executions reserved for (and capping) the function; -1 for none."
+  value       = aws_lambda_function.this.reserved_concurrent_executions
+}
