@@ -330,6 +330,9 @@ async fn user_journey(booted: &Booted) {
     let rejected = wait_done(stack, hostile["id"].as_str().unwrap()).await;
     assert_eq!(rejected["status"], "rejected", "{rejected}");
     assert_eq!(rejected["reason"], "not_an_image", "{rejected}");
+    // Its bytes stop costing money: the upload goes once the rejection is recorded.
+    settle(stack).await;
+    assert_eq!(versions_of(stack, hostile["id"].as_str().unwrap()).await, Vec::<String>::new());
 
     // Tampered uploads are refused by S3 itself, and nothing is stored.
     let small = fixture("orient_1.jpg");

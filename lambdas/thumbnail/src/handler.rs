@@ -308,6 +308,10 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                     status = record.state.status(),
                     "already finished: duplicate delivery, nothing to do"
                 );
+                // A retry after the rejected upload's deletion failed: finish that.
+                if matches!(record.state, ImageState::Finished(Outcome::Rejected { .. })) {
+                    self.drop_rejected_upload(&id).await?;
+                }
                 return Ok(RecordOutcome::AlreadyDone { id });
             }
             Some(_) => {}
@@ -398,8 +402,18 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         let recorded = self.record(image, &outcome).await?;
         if matches!(recorded, RecordOutcome::Rejected { .. }) {
             tracing::info!(outcome = "rejected", %reason, message = %reject.message, "upload rejected");
+            self.drop_rejected_upload(&image.id).await?;
         }
         Ok(recorded)
+    }
+
+    /// A rejected upload stops costing money: every version of it goes (the rejection stays in
+    /// the table). A failure fails the invocation, and the retry finds the item rejected and
+    /// comes back here.
+    async fn drop_rejected_upload(&self, id: &str) -> Result<(), RecordError> {
+        let deleted = store::purge(&self.store, id).await?;
+        tracing::info!(deleted, "the rejected upload is deleted; its rejection stays recorded");
+        Ok(())
     }
 
     /// Records `outcome` on the image's item.
@@ -672,7 +686,7 @@ mod tests {
             panic!("{:?}", state(&handler).await)
         };
         assert_eq!(reason, RejectReason::NotAnImage);
-        assert_eq!(handler.store.keys(), [raw_key()]);
+        assert_eq!(handler.store.keys(), Vec::<String>::new(), "the rejected upload is deleted");
     }
 
     #[tokio::test]

@@ -224,15 +224,20 @@ async fn hostile_files_end_rejected_with_nothing_written() {
     let truncated = &PHOTO[..PHOTO.len() / 2];
     let half_id = stack.upload_through_the_api(truncated).await;
 
-    let summary = stack.handler.handle(&put(&raw_key(text_id), text.len())).await.unwrap();
-    assert_eq!(
-        summary.records,
-        [RecordOutcome::Rejected { id: text_id.to_string(), reason: RejectReason::NotAnImage }]
-    );
+    // Deleting the rejected upload fails at first: the invocation fails, the rejection stays.
+    stack.s3.faults().fail_next(Operation::DeleteObjects, 2, 503);
+    let event = put(&raw_key(text_id), text.len());
+    assert!(stack.handler.handle(&event).await.is_err(), "a failed deletion fails the invocation");
     let Some(ImageState::Finished(Outcome::Rejected { reason, .. })) = stack.state(text_id).await else {
         panic!("{:?}", stack.record(text_id).await)
     };
     assert_eq!(reason, RejectReason::NotAnImage);
+    assert_eq!(stack.keys_of(text_id).await, [raw_key(text_id)], "the upload is still there");
+    // Lambda's retry finds it rejected and deletes the upload: nothing of it costs any more.
+    let summary = stack.handler.handle(&event).await.unwrap();
+    assert_eq!(summary.records, [RecordOutcome::AlreadyDone { id: text_id.to_string() }]);
+    assert_eq!(stack.versions(&raw_key(text_id)).await, Vec::<String>::new(), "every version is gone");
+    assert!(matches!(stack.state(text_id).await, Some(ImageState::Finished(Outcome::Rejected { .. }))));
 
     let summary = stack.handler.handle(&put(&raw_key(half_id), truncated.len())).await.unwrap();
     assert_eq!(
@@ -245,6 +250,11 @@ async fn hostile_files_end_rejected_with_nothing_written() {
     assert_eq!(reason, RejectReason::Corrupt);
     assert!(message.contains("truncated"), "{message}");
     assert!(stack.keys("thumbs/").await.is_empty());
+    assert_eq!(
+        stack.versions(&raw_key(half_id)).await,
+        Vec::<String>::new(),
+        "the rejected upload is deleted"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -521,6 +531,17 @@ impl<C: Catalog> Stack<C> {
         let summary = self.handler.handle(&put(&raw_key(id), PHOTO.len())).await.unwrap();
         assert_eq!(summary.records, [RecordOutcome::Ready { id: id.to_string() }]);
         id
+    }
+
+    /// Every version and delete marker under `prefix`, as `key@version`.
+    async fn versions(&self, prefix: &str) -> Vec<String> {
+        let out = self.client.list_object_versions().bucket(BUCKET).prefix(prefix).send().await.unwrap();
+        let versions = out.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = out.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+        versions
+            .chain(markers)
+            .map(|(key, version)| format!("{}@{}", key.unwrap_or_default(), version.unwrap_or_default()))
+            .collect()
     }
 
     /// Every key of `id` in the bucket.
