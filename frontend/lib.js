@@ -13,6 +13,7 @@ export const REASONS = Object.freeze({
   extreme_aspect_ratio: "The image is too long and thin to make a thumbnail.",
   decode_limit_exceeded: "The image would need too much memory to open.",
   corrupt: "The file is damaged or incomplete.",
+  too_slow: "The image took too long to process.",
 });
 
 /** The plain-words explanation of a rejection reason code. */

@@ -85,11 +85,14 @@ pub enum RejectReason {
     DecodeLimitExceeded,
     /// Truncated or corrupt data.
     Corrupt,
+    /// Processing would not finish before the function's deadline (a file made to be slow):
+    /// rejected in that invocation instead of timing out on every retry.
+    TooSlow,
 }
 
 impl RejectReason {
     /// Every reason, for documentation and exhaustive tests.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Empty,
         Self::FileTooLarge,
         Self::NotAnImage,
@@ -100,6 +103,7 @@ impl RejectReason {
         Self::ExtremeAspectRatio,
         Self::DecodeLimitExceeded,
         Self::Corrupt,
+        Self::TooSlow,
     ];
 
     /// The stable snake_case code.
@@ -115,6 +119,7 @@ impl RejectReason {
             Self::ExtremeAspectRatio => "extreme_aspect_ratio",
             Self::DecodeLimitExceeded => "decode_limit_exceeded",
             Self::Corrupt => "corrupt",
+            Self::TooSlow => "too_slow",
         }
     }
 }

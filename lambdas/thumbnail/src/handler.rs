@@ -199,6 +199,10 @@ pub fn owner_of(head: &Head) -> Result<Owner, String> {
     Owner::new(decoded).map_err(|err| format!("the `{}` metadata: {err}", keys::OWNER_METADATA))
 }
 
+/// What an image's processing leaves before the invocation's deadline: time to write its
+/// renditions and record the outcome.
+pub const FINISH_MARGIN: Duration = Duration::from_secs(3);
+
 impl<S: ObjectStore, C: Catalog> Handler<S, C> {
     /// A handler for `bucket`, recording outcomes in `catalog`.
     pub fn new(store: S, catalog: C, bucket: impl Into<String>, config: RuntimeConfig) -> Self {
@@ -208,6 +212,17 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
     /// Handles one invocation's payload. Every record is attempted; if any failed, the whole
     /// invocation fails (records already done are skipped on retry).
     pub async fn handle(&self, event: &Value) -> Result<Summary, HandlerError> {
+        self.handle_until(event, None).await
+    }
+
+    /// [`handle`](Self::handle) within the invocation's `deadline`: an image whose processing
+    /// would not leave [`FINISH_MARGIN`] to write and record it is rejected `too_slow` (a
+    /// success, so Lambda does not retry it three times to the same end).
+    pub async fn handle_until(
+        &self,
+        event: &Value,
+        deadline: Option<Instant>,
+    ) -> Result<Summary, HandlerError> {
         let mut summary = Summary::default();
         let Some(records) = event.get("Records").and_then(Value::as_array) else {
             let why = if event.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
@@ -221,7 +236,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         };
         let mut failures = Vec::new();
         for record in records {
-            match self.handle_record(record).await {
+            match self.handle_record(record, deadline).await {
                 Ok(outcome) => summary.records.push(outcome),
                 Err(err) if err.is_transient() => {
                     tracing::error!(error = %err, transient = true, "record failed; the invocation will be retried");
@@ -254,7 +269,11 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         RecordOutcome::Skipped { key, reason }
     }
 
-    async fn handle_record(&self, record: &Value) -> Result<RecordOutcome, RecordError> {
+    async fn handle_record(
+        &self,
+        record: &Value,
+        deadline: Option<Instant>,
+    ) -> Result<RecordOutcome, RecordError> {
         let Some(object) = parse_record(record) else {
             return Ok(Self::ignore("record without an event name, bucket or key".into()));
         };
@@ -279,7 +298,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             Err(reason) => return Ok(Self::skip(key, reason)),
         };
         let span = tracing::info_span!("record", %key, %id);
-        self.process(uuid, id, key, object.size).instrument(span).await
+        self.process(uuid, id, key, object.size, deadline).instrument(span).await
     }
 
     /// Processes one upload: `raw/{id}.*` at `key`, of `size` bytes if the event said.
@@ -289,6 +308,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         id: String,
         key: String,
         size: Option<u64>,
+        deadline: Option<Instant>,
     ) -> Result<RecordOutcome, RecordError> {
         let Some(head) = self.store.head(&key).await? else {
             tracing::warn!("object is gone (deleted before processing); nothing to do");
@@ -343,7 +363,17 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         let download = started.elapsed();
         let bytes = u64::try_from(data.len()).unwrap_or(u64::MAX);
         let config = self.config.clone();
-        let processed = tokio::task::spawn_blocking(move || engine::process(&data, &config)).await;
+        // The engine stops at its first stage boundary past this, leaving time to record.
+        let engine_deadline = deadline.map(|d| d.checked_sub(FINISH_MARGIN).unwrap_or(started));
+        if engine_deadline.is_some_and(|d| Instant::now() >= d) {
+            let message = format!(
+                "processing the image took too long: {} ms in, after downloading it, there was no time left",
+                download.as_millis()
+            );
+            return self.reject(&image, Reject { reason: RejectReason::TooSlow, message }).await;
+        }
+        let processed =
+            tokio::task::spawn_blocking(move || engine::process_until(&data, &config, engine_deadline)).await;
         let thumbs = match processed {
             Ok(Ok(thumbs)) => thumbs,
             Ok(Err(reject)) => return self.reject(&image, reject).await,

@@ -48,14 +48,15 @@ async fn run<D: thumbnail::account::Directory>(
 ) -> Result<(), Error> {
     let (cleanup, handler) = (&cleanup, &handler);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        // The invocation's deadline (epoch ms) as an instant on this process's clock.
+        let left = Duration::from_millis(event.context.deadline).saturating_sub(now);
+        let deadline = Instant::now() + left;
         if cleanup::is_stream_event(&event.payload) {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-            // The invocation's deadline (epoch ms) as an instant on this process's clock.
-            let left = Duration::from_millis(event.context.deadline).saturating_sub(now);
-            let response = cleanup.handle_until(&event.payload, now.as_secs(), Instant::now() + left).await;
+            let response = cleanup.handle_until(&event.payload, now.as_secs(), deadline).await;
             return Ok::<Value, Error>(serde_json::to_value(response)?);
         }
-        Ok(serde_json::to_value(handler.handle(&event.payload).await?)?)
+        Ok(serde_json::to_value(handler.handle_until(&event.payload, Some(deadline)).await?)?)
     }))
     .await
 }

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is a failed test with its message")]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::retry::RetryConfig;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -18,7 +18,7 @@ use thumbforge_core::{Outcome, OutputFormat, RejectReason, RuntimeConfig};
 use thumbforge_dynamo_local::LocalDynamo;
 use thumbforge_s3_local::{LocalS3, Operation, Options};
 use thumbnail::cleanup::{BatchResponse, Cleanup, ItemFailure};
-use thumbnail::handler::{Handler, RecordOutcome};
+use thumbnail::handler::{FINISH_MARGIN, Handler, RecordOutcome};
 use thumbnail::store::S3Store;
 use uuid::Uuid;
 
@@ -796,7 +796,7 @@ async fn an_account_deletion_out_of_time_continues_in_another_pass() {
     let cleanup = Cleanup::new(S3Store::new(stack.client.clone(), BUCKET), stack.catalog.clone())
         .with_directory(&users);
     // No time left: the pass bumps the tombstone (whose change on the stream starts the next).
-    let now = std::time::Instant::now();
+    let now = Instant::now();
     assert_eq!(
         cleanup.handle_until(&batch(vec![tombstone("INSERT", "60")]), 1, now).await,
         BatchResponse::default()
@@ -811,4 +811,31 @@ async fn an_account_deletion_out_of_time_continues_in_another_pass() {
     assert!(stack.keys_of(id).await.is_empty());
     assert_eq!(partition(&stack).await, [schema::TOMBSTONE_SK]);
     assert_eq!(*users.deleted.lock().unwrap(), ["the-username"]);
+}
+
+/// A file that cannot be processed before the invocation's deadline (here, a deadline that
+/// leaves no time): rejected `too_slow` in that one invocation, a success, so Lambda does not
+/// retry it; nothing is written and its upload goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_that_cannot_finish_in_time_is_rejected_too_slow_in_one_invocation() {
+    let stack = stack().await;
+    let id = stack.upload_through_the_api(PHOTO).await;
+    let deadline = Instant::now() + FINISH_MARGIN;
+    let summary = stack.handler.handle_until(&put(&raw_key(id), PHOTO.len()), Some(deadline)).await.unwrap();
+    assert_eq!(
+        summary.records,
+        [RecordOutcome::Rejected { id: id.to_string(), reason: RejectReason::TooSlow }]
+    );
+    let Some(ImageState::Finished(Outcome::Rejected { reason, message })) = stack.state(id).await else {
+        panic!("{:?}", stack.record(id).await)
+    };
+    assert_eq!(reason, RejectReason::TooSlow);
+    assert!(message.contains("took too long"), "{message}");
+    assert!(stack.keys_of(id).await.is_empty(), "no rendition, and the upload deleted");
+
+    // With the usual time, the same photo is fine.
+    let other = stack.upload_through_the_api(PHOTO).await;
+    let roomy = Instant::now() + FINISH_MARGIN + Duration::from_secs(120);
+    let summary = stack.handler.handle_until(&put(&raw_key(other), PHOTO.len()), Some(roomy)).await.unwrap();
+    assert_eq!(summary.records, [RecordOutcome::Ready { id: other.to_string() }]);
 }

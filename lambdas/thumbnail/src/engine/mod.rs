@@ -101,10 +101,24 @@ pub struct Thumbnails {
     pub timings: Timings,
 }
 
+/// The largest embedded ICC profile parsed; a larger one is ignored (the pixels are taken as
+/// sRGB), so a hostile profile cannot cost more than this much parsing.
+pub const ICC_MAX_BYTES: usize = 1 << 20;
+
 /// Turns an upload into thumbnails, or says why not. Never panics: a decoder panic becomes a
 /// `corrupt` rejection.
 pub fn process(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, Reject> {
-    catch_unwind(AssertUnwindSafe(|| process_unguarded(data, config))).unwrap_or_else(|panic| {
+    process_until(data, config, None)
+}
+
+/// [`process`], giving up with a `too_slow` rejection at the first stage boundary (after the
+/// decode, each resize, each encode) past `deadline`.
+pub fn process_until(
+    data: &[u8],
+    config: &RuntimeConfig,
+    deadline: Option<Instant>,
+) -> Result<Thumbnails, Reject> {
+    catch_unwind(AssertUnwindSafe(|| process_unguarded(data, config, deadline))).unwrap_or_else(|panic| {
         Err(Reject::new(
             RejectReason::Corrupt,
             format!("the image could not be decoded: {}", jpeg::panic_message(panic.as_ref())),
@@ -289,13 +303,42 @@ fn swaps_sides(orientation: Orientation) -> bool {
     )
 }
 
-fn process_unguarded(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, Reject> {
-    let format = detect(data, config)?;
-    let started = Instant::now();
-    let (source, targets) = decode(data, format, config)?;
-    let mut timings = Timings { decode: started.elapsed(), ..Timings::default() };
+/// `Err(too_slow)` once `deadline` has passed, naming the stage just done.
+fn in_time(deadline: Option<Instant>, began: Instant, stage: &str) -> Result<(), Reject> {
+    match deadline {
+        Some(deadline) if Instant::now() >= deadline => Err(Reject::new(
+            RejectReason::TooSlow,
+            format!(
+                "processing the image took too long: {} ms in, after {stage}, there was no time left",
+                began.elapsed().as_millis()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
 
-    let to_srgb = source.icc.as_deref().and_then(|icc| pixels::ToSrgb::new(icc, source.pixels.channels));
+fn process_unguarded(
+    data: &[u8],
+    config: &RuntimeConfig,
+    deadline: Option<Instant>,
+) -> Result<Thumbnails, Reject> {
+    let format = detect(data, config)?;
+    let began = Instant::now();
+    let (source, targets) = decode(data, format, config)?;
+    let mut timings = Timings { decode: began.elapsed(), ..Timings::default() };
+    in_time(deadline, began, "decoding")?;
+
+    let icc = source.icc.as_deref().filter(|icc| {
+        let fits = icc.len() <= ICC_MAX_BYTES;
+        if !fits {
+            tracing::warn!(
+                bytes = icc.len(),
+                "an ICC profile over 1 MiB is ignored: the pixels are taken as sRGB"
+            );
+        }
+        fits
+    });
+    let to_srgb = icc.and_then(|icc| pixels::ToSrgb::new(icc, source.pixels.channels));
     let quality = &config.thumbnails;
     let mut renditions = Vec::with_capacity(targets.len() * 2);
     // The largest rendition is resized from the decoded source, then oriented and converted to
@@ -321,6 +364,7 @@ fn process_unguarded(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, 
         };
         let encode_started = Instant::now();
         timings.resize += encode_started - started;
+        in_time(deadline, began, "resizing")?;
 
         for format in quality.output_formats() {
             let encoded = match format {
@@ -329,6 +373,7 @@ fn process_unguarded(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, 
             };
             let data = encoded.map_err(|e| Reject::new(RejectReason::Corrupt, e))?;
             renditions.push(Encoded { size, width: out.width, height: out.height, format, data });
+            in_time(deadline, began, "encoding")?;
         }
         timings.encode += encode_started.elapsed();
         previous = out;

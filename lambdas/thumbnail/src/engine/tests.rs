@@ -593,3 +593,25 @@ fn seeded_byte_flips_never_panic() {
         }
     }
 }
+
+#[test]
+fn an_icc_profile_over_the_cap_is_not_parsed() {
+    let mut icc = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+    icc.resize(ICC_MAX_BYTES + 1, 0);
+    assert!(pixels::ToSrgb::new(&icc, 3).is_some(), "the padded profile is one that would convert");
+    let flat = Pixels { width: 64, height: 64, channels: 3, data: [40u8, 180, 90].repeat(64 * 64) };
+    let oversized = process(&encode_jpeg(&flat, &[], Some(&icc)), &config()).unwrap();
+    let oversized = pixel(&decode_output(&oversized.renditions[0].data), 32, 32);
+    assert!(close(oversized, [40, 180, 90]), "taken as sRGB, unconverted: {oversized:?}");
+}
+
+#[test]
+fn past_its_deadline_the_engine_stops_at_the_next_stage_as_too_slow() {
+    let late = process_until(PHOTO_1, &config(), Some(Instant::now()));
+    let Err(reject) = late else { panic!("finished despite the deadline") };
+    assert_eq!(reject.reason, RejectReason::TooSlow);
+    assert!(reject.message.contains("after decoding"), "{}", reject.message);
+    // With time to spare it finishes.
+    let spare = Instant::now() + Duration::from_secs(600);
+    assert_eq!(process_until(PHOTO_1, &config(), Some(spare)).unwrap().renditions.len(), 4);
+}
