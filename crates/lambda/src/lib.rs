@@ -2,6 +2,8 @@
 //! environment, an S3 client and the metadata table with bounded timeouts, and a readable form of
 //! SDK errors.
 
+pub mod emf;
+
 use std::time::Duration;
 
 use aws_sdk_s3::config::http::HttpResponse;

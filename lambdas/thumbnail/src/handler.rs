@@ -27,6 +27,7 @@ use thumbforge_core::config::human_bytes;
 use thumbforge_core::keys::{self, KeyError};
 use thumbforge_core::manifest::{Rendition, Source};
 use thumbforge_core::{Outcome, RejectReason, RuntimeConfig};
+use thumbforge_lambda::emf::{Metrics, Unit};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -318,7 +319,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             Ok(owner) => owner,
             Err(reason) => return Ok(Self::skip(key, reason)),
         };
-        match self.catalog.get(&owner, uuid).await? {
+        let created_at_ms = match self.catalog.get(&owner, uuid).await? {
             None => {
                 tracing::info!(%owner, "the image has no item (deleted, or never created)");
                 return self.discard(&id).await;
@@ -334,8 +335,8 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                 }
                 return Ok(RecordOutcome::AlreadyDone { id });
             }
-            Some(_) => {}
-        }
+            Some(record) => record.created_at_ms,
+        };
         let image = Image { owner, uuid, id, key };
 
         let limits = &self.config.limits;
@@ -412,6 +413,24 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         let outcome = Outcome::Ready { source, renditions };
         let recorded = self.record(&image, &outcome).await?;
         if matches!(recorded, RecordOutcome::Ready { .. }) {
+            let bytes_out: u64 = match &outcome {
+                Outcome::Ready { renditions, .. } => renditions.iter().map(|r| r.bytes).sum(),
+                Outcome::Rejected { .. } => 0,
+            };
+            Metrics::new()
+                .dimension("Function", "thumbnail")
+                .dimension("Outcome", "ready")
+                .value("Images", Unit::Count, 1.0)
+                .value("DownloadMs", Unit::Milliseconds, millis(download) as f64)
+                .value("DecodeMs", Unit::Milliseconds, millis(thumbs.timings.decode) as f64)
+                .value("ResizeMs", Unit::Milliseconds, millis(thumbs.timings.resize) as f64)
+                .value("EncodeMs", Unit::Milliseconds, millis(thumbs.timings.encode) as f64)
+                .value("UploadMs", Unit::Milliseconds, millis(upload) as f64)
+                .value("BytesIn", Unit::Bytes, bytes as f64)
+                .value("BytesOut", Unit::Bytes, bytes_out as f64)
+                .value("TimeToReadyMs", Unit::Milliseconds, now_ms().saturating_sub(created_at_ms) as f64)
+                .property("imageId", image.id.as_str())
+                .emit();
             tracing::info!(
                 outcome = "ready",
                 bytes,
@@ -432,6 +451,13 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         let recorded = self.record(image, &outcome).await?;
         if matches!(recorded, RecordOutcome::Rejected { .. }) {
             tracing::info!(outcome = "rejected", %reason, message = %reject.message, "upload rejected");
+            Metrics::new()
+                .dimension("Function", "thumbnail")
+                .dimension("Outcome", "rejected")
+                .dimension("Reason", reason.code())
+                .value("Images", Unit::Count, 1.0)
+                .property("imageId", image.id.as_str())
+                .emit();
             self.drop_rejected_upload(&image.id).await?;
         }
         Ok(recorded)
