@@ -89,7 +89,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "media" {
   }
 
   dynamic "rule" {
-    for_each = var.raw_expiration_days == null ? [] : [var.raw_expiration_days]
+    for_each = var.raw_expiration_days == 0 ? [] : [var.raw_expiration_days]
     content {
       id     = "expire-raw-uploads"
       status = "Enabled"

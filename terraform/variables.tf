@@ -135,23 +135,24 @@ variable "dlq_retention_seconds" {
 
 variable "raw_expiration_days" {
   type        = number
-  description = "Delete uploads under raw/ after this many days (thumbnails stay); null keeps them."
-  default     = null
+  description = "Delete uploads under raw/ after this many days (storage.raw_expiration_days; thumbnails stay); 0 keeps them."
+  default     = 0
+  nullable    = false
 
   validation {
-    condition     = var.raw_expiration_days == null || try(var.raw_expiration_days >= 1, false)
-    error_message = "raw_expiration_days must be null or at least 1."
+    condition     = var.raw_expiration_days >= 0 && var.raw_expiration_days <= 36500 && floor(var.raw_expiration_days) == var.raw_expiration_days
+    error_message = "raw_expiration_days must be a whole number of days from 0 (keep) to 36500."
   }
 }
 
 variable "noncurrent_version_days" {
   type        = number
-  description = "Days an overwritten or deleted object version is kept (both buckets are versioned)."
+  description = "Days an overwritten or deleted object version is kept (storage.noncurrent_version_days; both buckets are versioned)."
   default     = 30
 
   validation {
-    condition     = var.noncurrent_version_days >= 1
-    error_message = "noncurrent_version_days must be at least 1."
+    condition     = var.noncurrent_version_days >= 1 && var.noncurrent_version_days <= 36500 && floor(var.noncurrent_version_days) == var.noncurrent_version_days
+    error_message = "noncurrent_version_days must be a whole number of days from 1 to 36500."
   }
 }
 

@@ -170,6 +170,15 @@ run "buckets_are_private_encrypted_and_tls_only" {
   }
 }
 
+run "raw_uploads_are_kept_by_default" {
+  command = plan
+
+  assert {
+    condition     = length([for r in aws_s3_bucket_lifecycle_configuration.media.rule : r if r.id == "expire-raw-uploads"]) == 0
+    error_message = "with raw_expiration_days = 0 no upload expires"
+  }
+}
+
 run "raw_uploads_can_expire" {
   command = apply
 
@@ -432,7 +441,7 @@ run "rejects_a_long_dlq_retention" {
 
 run "rejects_zero_day_raw_expiry" {
   command = plan
-  variables { raw_expiration_days = 0 }
+  variables { raw_expiration_days = -1 }
   expect_failures = [var.raw_expiration_days]
 }
 

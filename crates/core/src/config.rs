@@ -42,6 +42,8 @@ pub struct Config {
     pub functions: Functions,
     /// The HTTP API's throttles (deployment only).
     pub api: Api,
+    /// How long the media bucket keeps what (deployment only).
+    pub storage: Storage,
     /// Log retention (deployment only).
     pub logs: Logs,
     /// Sign-in and the API's authorizer.
@@ -306,6 +308,23 @@ impl Default for Functions {
     }
 }
 
+/// The media bucket's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// Days after which an original under `raw/` is deleted (its thumbnails and item stay; the
+    /// original can no longer be downloaded or exported); 0 keeps originals (0–36 500).
+    pub raw_expiration_days: u32,
+    /// Days an overwritten or deleted object version is kept (1–36 500).
+    pub noncurrent_version_days: u32,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Self { raw_expiration_days: 0, noncurrent_version_days: 30 }
+    }
+}
+
 /// API Gateway's token bucket for a route: requests per second, and the burst above it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -492,6 +511,20 @@ impl Config {
             );
             check_range(&mut problems, &format!("api.{name}.burst"), throttle.burst, 1, 5000);
         }
+        check_range(
+            &mut problems,
+            "storage.raw_expiration_days",
+            self.storage.raw_expiration_days,
+            0,
+            36_500,
+        );
+        check_range(
+            &mut problems,
+            "storage.noncurrent_version_days",
+            self.storage.noncurrent_version_days,
+            1,
+            36_500,
+        );
         let c = &self.cleanup;
         check_range(&mut problems, "cleanup.batch_size", c.batch_size, 1, 1000);
         check_range(&mut problems, "cleanup.max_retries", c.max_retries, 0, 10_000);
@@ -915,5 +948,36 @@ mod tests {
         assert!(err.to_string().contains("sizes"), "{err}");
         let err = Config::from_toml("[download]\nurl_expiry_seconds = 4000\n").unwrap_err();
         assert!(err.to_string().contains("`download.url_expiry_seconds` is 4000"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn quotas_throttles_and_storage_are_checked() {
+        let mut config = Config::default();
+        config.quotas.uploads_per_day = 0;
+        config.quotas.bytes_per_day = config.limits.max_upload_bytes - 1;
+        config.api.uploads.burst = 0;
+        config.storage.noncurrent_version_days = 0;
+        config.functions.thumbnail_reserved_concurrency = 1001;
+        let problems = config.validate().unwrap_err().problems;
+        for needle in [
+            "`quotas.uploads_per_day` is 0",
+            "`quotas.bytes_per_day` (25.0 MiB) must be at least `limits.max_upload_bytes` (25 MiB)",
+            "`api.uploads.burst` is 0",
+            "`storage.noncurrent_version_days` is 0",
+            "`functions.thumbnail_reserved_concurrency` is 1001",
+        ] {
+            assert!(problems.iter().any(|p| p.contains(needle)), "{needle} in {problems:?}");
+        }
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        let routes = crate::routes::ROUTES;
+        let upload = routes.iter().find(|r| r.endpoint == crate::routes::Endpoint::CreateUpload).unwrap();
+        let list = routes.iter().find(|r| r.key() == "GET /api/images").unwrap();
+        let api = Api::default();
+        assert!(api.throttle_of(upload).rate_per_second < api.throttle_of(list).rate_per_second);
     }
 }
