@@ -6,6 +6,26 @@
 # gets its JSON 404, or its 405 with `Allow`, rather than API Gateway's bare 404. The page and the
 # API share CloudFront's origin, so no CORS is configured here.
 
+# Only CloudFront reaches the API (lambdas/presign/src/origin.rs): the distribution sends this
+# secret in var.origin_secret_header with every request to the API origin (cdn.tf) and the
+# function refuses requests without it (403), so the execute-api URL is useless on its own and
+# is not an output. 256 bits from two random UUIDs, drawn once: ignore_changes keeps the first
+# value for the life of the stack. Rotate with
+# `terraform apply -replace=terraform_data.origin_secret` (CloudFront takes a few minutes to
+# deploy the new header, during which API calls get 403). It sits in the state, the function's
+# environment and the distribution's config, all readable only by the account's own principals.
+resource "terraform_data" "origin_secret" {
+  input = replace("${uuid()}${uuid()}", "-", "")
+
+  lifecycle {
+    ignore_changes = [input]
+  }
+}
+
+locals {
+  origin_secret = sensitive(terraform_data.origin_secret.output)
+}
+
 resource "aws_apigatewayv2_api" "this" {
   name          = "${local.name}-api"
   description   = "thumbforge API (presign function)"
@@ -81,6 +101,9 @@ resource "aws_apigatewayv2_stage" "default" {
       integrationMs    = "$context.integration.latency"
       integrationError = "$context.integrationErrorMessage"
       userAgent        = "$context.identity.userAgent"
+      # The signed-in user (the token's sub): the API function's log names the image id it
+      # issued under the same requestId.
+      user = "$context.authorizer.claims.sub"
     })
   }
 }

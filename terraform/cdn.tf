@@ -22,9 +22,9 @@ locals {
   viewer_request    = true
   # Security headers (thumbforge_core::web). Left out against an emulator (no policies in moto).
   response_headers = !local.emulated
-  response_headers_policy_id = (
-    local.response_headers ? aws_cloudfront_response_headers_policy.security[0].id : null
-  )
+  response_headers_policy_id = {
+    for key in ["site", "thumbs"] : key => local.response_headers ? aws_cloudfront_response_headers_policy.security[key].id : null
+  }
   # /thumbs/*: a cache policy of our own, capped at thumbnail_cache_seconds. moto 5.2.5 has no
   # cache policy API (CreateCachePolicy and the rest are not routed), so against an emulator the
   # behaviour keeps the managed CachingOptimized policy, which honours the same max-age.
@@ -52,12 +52,28 @@ resource "aws_cloudfront_function" "viewer_request" {
   publish = true
 }
 
+# Two policies with the same security headers: the page's and the API's, and the thumbnails',
+# which add Cross-Origin-Resource-Policy and Vary: Accept (security_headers.thumbs).
 resource "aws_cloudfront_response_headers_policy" "security" {
   # checkov:skip=CKV_AWS_259: HSTS is set (two years, includeSubDomains, from thumbforge_core::web through a variable checkov cannot read); no preload, as the site runs on a cloudfront.net name the project does not own.
-  count = local.response_headers ? 1 : 0
+  for_each = local.response_headers ? {
+    site   = var.security_headers.custom
+    thumbs = merge(var.security_headers.custom, var.security_headers.thumbs)
+  } : {}
 
-  name    = "${local.name}-security-headers"
-  comment = "thumbforge security headers (thumbforge_core::web)"
+  name    = "${local.name}-${each.key == "site" ? "security-headers" : "thumbs-headers"}"
+  comment = "thumbforge security headers (thumbforge_core::web)${each.key == "thumbs" ? ", and the renditions' own" : ""}"
+
+  custom_headers_config {
+    dynamic "items" {
+      for_each = each.value
+      content {
+        header   = items.key
+        value    = items.value
+        override = true
+      }
+    }
+  }
 
   security_headers_config {
     content_security_policy {
@@ -81,6 +97,12 @@ resource "aws_cloudfront_response_headers_policy" "security" {
       override        = true
     }
   }
+}
+
+# The policy was one (count) before the thumbnails had their own.
+moved {
+  from = aws_cloudfront_response_headers_policy.security[0]
+  to   = aws_cloudfront_response_headers_policy.security["site"]
 }
 
 # The thumbnails' cache key and lifetime at the edge. The key is the URI alone: the viewer-request
@@ -116,9 +138,9 @@ resource "aws_cloudfront_cache_policy" "thumbs" {
 }
 
 resource "aws_cloudfront_distribution" "this" {
-  # checkov:skip=CKV_AWS_68: WAF costs at least 5 USD a month plus requests; the API is throttled at its stage and every upload is bounded by its signed URL. Attach a web ACL for production traffic.
-  # checkov:skip=CKV2_AWS_47: No WAF (see CKV_AWS_68), so no Log4j rule group; nothing here runs Java.
-  # checkov:skip=CKV_AWS_86: Standard logs need a log bucket with ACLs enabled; API Gateway access logs record every API call.
+  # checkov:skip=CKV_AWS_68: The WAF is opt-in (edge.waf, waf.tf; about 7 USD a month): the API is throttled per route and per user, and every upload is bounded by its signed URL.
+  # checkov:skip=CKV2_AWS_47: With edge.waf the known-bad-inputs group (its Log4j rules) is on (waf.tf); checkov cannot see a conditional web ACL. Nothing here runs Java.
+  # checkov:skip=CKV_AWS_86: Standard logging v2 (log delivery to CloudWatch Logs, observability.tf) is on by default; checkov knows only the legacy logging_config, which needs an ACL-enabled bucket.
   # checkov:skip=CKV_AWS_174: The default *.cloudfront.net certificate is used (no custom domain); CloudFront fixes its protocols.
   # checkov:skip=CKV2_AWS_42: No custom domain, hence no custom certificate.
   # checkov:skip=CKV_AWS_310: One origin per path; failover would need replicated buckets (see CKV_AWS_144).
@@ -127,6 +149,7 @@ resource "aws_cloudfront_distribution" "this" {
   comment             = "thumbforge ${var.environment}"
   default_root_object = "index.html"
   price_class         = var.price_class
+  web_acl_id          = var.edge.waf ? aws_wafv2_web_acl.edge[0].arn : null
   http_version        = "http2and3"
   is_ipv6_enabled     = true
 
@@ -146,6 +169,12 @@ resource "aws_cloudfront_distribution" "this" {
     origin_id   = local.api_origin
     domain_name = replace(aws_apigatewayv2_api.this.api_endpoint, "/^https?://([^/]*).*/", "$1")
 
+    # Replaces a header of that name a viewer sent; the function checks it (api.tf).
+    custom_header {
+      name  = var.origin_secret_header
+      value = local.origin_secret
+    }
+
     custom_origin_config {
       http_port              = 80
       https_port             = 443
@@ -162,7 +191,7 @@ resource "aws_cloudfront_distribution" "this" {
     cached_methods             = ["GET", "HEAD"]
     compress                   = true
     cache_policy_id            = local.managed_cache_policy.caching_optimized
-    response_headers_policy_id = local.response_headers_policy_id
+    response_headers_policy_id = local.response_headers_policy_id.site
 
     dynamic "function_association" {
       for_each = aws_cloudfront_function.viewer_request
@@ -189,7 +218,7 @@ resource "aws_cloudfront_distribution" "this" {
     cached_methods             = ["GET", "HEAD"]
     compress                   = false
     cache_policy_id            = local.thumbs_cache_policy_id
-    response_headers_policy_id = local.response_headers_policy_id
+    response_headers_policy_id = local.response_headers_policy_id.thumbs
 
     dynamic "function_association" {
       for_each = aws_cloudfront_function.viewer_request
@@ -210,15 +239,20 @@ resource "aws_cloudfront_distribution" "this" {
     compress                   = true
     cache_policy_id            = local.managed_cache_policy.caching_disabled
     origin_request_policy_id   = local.managed_origin_request_policy.all_viewer_except_host_header
-    response_headers_policy_id = local.response_headers_policy_id
+    response_headers_policy_id = local.response_headers_policy_id.site
   }
 
   # Negative caching: a thumbnail asked for a moment too early must not stay missing for long.
+  # A 5xx (an API or origin failure) is never cached: CloudFront would otherwise keep it 10 s,
+  # so a retry would get the same failure without reaching the API.
   dynamic "custom_error_response" {
-    for_each = [403, 404]
+    for_each = merge(
+      { for code in [403, 404] : code => var.error_caching_seconds },
+      { for code in [500, 502, 503, 504] : code => 0 },
+    )
     content {
-      error_code            = custom_error_response.value
-      error_caching_min_ttl = var.error_caching_seconds
+      error_code            = tonumber(custom_error_response.key)
+      error_caching_min_ttl = custom_error_response.value
     }
   }
 

@@ -4,12 +4,14 @@
 
 locals {
   # Both functions: the typed config, the bucket and the catalog table. The API function also
-  # serves the page how to sign in (auth.tf).
+  # serves the page how to sign in (auth.tf) and knows the edge's origin secret (api.tf).
   function_environment = merge(var.function_environment, {
     THUMBFORGE_BUCKET = aws_s3_bucket.media.id
     THUMBFORGE_TABLE  = aws_dynamodb_table.images.name
   })
-  presign_environment = merge(local.function_environment, local.auth_environment)
+  presign_environment = merge(local.function_environment, local.auth_environment, {
+    THUMBFORGE_ORIGIN_SECRET = local.origin_secret
+  })
   # The thumbnail function deletes a deleted account's Cognito user (AdminDeleteUser) with
   # provider = "cognito" only: an "oidc" provider's users are not the stack's to delete, and the
   # variable is absent (thumbforge_core::env::USER_POOL_ID).
@@ -30,6 +32,7 @@ module "presign" {
   log_retention_days   = var.log_retention_days
   reserved_concurrency = null
   policy_statements    = local.presign_statements
+  tracing              = var.alarms.xray
 }
 
 # A cap on what a flood of uploads can cost at once, everywhere but in a dev environment (where
@@ -50,6 +53,7 @@ module "thumbnail" {
   log_retention_days   = var.log_retention_days
   reserved_concurrency = local.thumbnail_reserved_concurrency
   policy_statements    = local.thumbnail_statements
+  tracing              = var.alarms.xray
 }
 
 # S3 may invoke the thumbnail function, for this bucket of this account only.

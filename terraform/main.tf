@@ -10,7 +10,11 @@ locals {
   # test` covers them at plan level and a real deploy creates them.
   emulated = var.aws_endpoint != null
 
-  name       = "thumbforge-${var.environment}"
+  name = "thumbforge-${var.environment}"
+  default_tags = {
+    project     = "thumbforge"
+    environment = var.environment
+  }
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
 

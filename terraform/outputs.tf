@@ -8,11 +8,6 @@ output "api_url" {
   value       = "https://${aws_cloudfront_distribution.this.domain_name}/api"
 }
 
-output "api_gateway_url" {
-  description = "The API Gateway endpoint itself (bypasses CloudFront)."
-  value       = aws_apigatewayv2_api.this.api_endpoint
-}
-
 output "distribution_id" {
   description = "CloudFront distribution id (for invalidations)."
   value       = aws_cloudfront_distribution.this.id

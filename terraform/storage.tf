@@ -159,14 +159,29 @@ resource "aws_s3_bucket_cors_configuration" "media" {
   }
 }
 
-# Every bucket: TLS only. Media: CloudFront may read thumbs/. Site: CloudFront may read it all.
-# (moto evaluates policies without their conditions; xtask/moto/serve.py leaves conditional
-# statements out of its evaluation, so the TLS-only Deny is deployed there too.)
+# Every bucket: TLS only. Media: CloudFront may read thumbs/; only the presign function's role
+# writes raw/ (the pre-signed PUTs it signs carry that role) and only the thumbnail function's
+# role writes thumbs/, whatever else an IAM policy of the account allows. Site: CloudFront may
+# read it all. (moto evaluates policies without their conditions; xtask/moto/serve.py leaves
+# conditional statements out of its evaluation, so these Denies are deployed there too.)
 locals {
+  media_write_denies = [
+    for sid, write in {
+      DenyUploadsButThroughPresign     = { prefix = local.raw_prefix, role = module.presign.role_arn }
+      DenyThumbnailsButFromTheFunction = { prefix = local.thumbs_prefix, role = module.thumbnail.role_arn }
+      } : {
+      Sid       = sid
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:PutObject"
+      Resource  = "${aws_s3_bucket.media.arn}/${write.prefix}*"
+      Condition = { ArnNotEquals = { "aws:PrincipalArn" = write.role } }
+    }
+  ]
   bucket_policies = {
     for key, bucket in local.buckets : key => {
       Version = "2012-10-17"
-      Statement = [
+      Statement = concat([
         {
           Sid       = "DenyInsecureTransport"
           Effect    = "Deny"
@@ -183,7 +198,7 @@ locals {
           Resource  = key == "media" ? "${bucket.arn}/${local.thumbs_prefix}*" : "${bucket.arn}/*"
           Condition = { StringEquals = { "AWS:SourceArn" = aws_cloudfront_distribution.this.arn } }
         },
-      ]
+      ], key == "media" ? local.media_write_denies : [])
     }
   }
 }

@@ -460,8 +460,10 @@ variable "security_headers" {
     hsts_max_age_seconds = number
     frame_options        = string
     referrer_policy      = string
+    custom               = map(string)
+    thumbs               = map(string)
   })
-  description = "Security headers of every answer (thumbforge_core::web); in the CSP, {upload_origin} becomes the media bucket's origin and {identity_origin} the token endpoint's (auth.tf)."
+  description = "Security headers of every answer (thumbforge_core::web); in the CSP, {upload_origin} becomes the media bucket's origin and {identity_origin} the token endpoint's (auth.tf). custom: the headers CloudFront has no named setting for (Cross-Origin-Opener-Policy, Permissions-Policy); thumbs: what /thumbs/* adds (Cross-Origin-Resource-Policy, Vary: Accept)."
   nullable    = false
 
   validation {
@@ -485,8 +487,107 @@ variable "security_headers" {
   }
 
   validation {
+    condition     = alltrue([for name in concat(keys(var.security_headers.custom), keys(var.security_headers.thumbs)) : can(regex("^[a-z][a-z0-9-]*$", name))])
+    error_message = "security_headers.custom and .thumbs must be keyed by lower-case header names."
+  }
+
+  validation {
+    condition     = length(setintersection(keys(var.security_headers.custom), keys(var.security_headers.thumbs))) == 0
+    error_message = "security_headers.thumbs must not repeat a header of security_headers.custom (CloudFront refuses a policy naming one twice)."
+  }
+
+  validation {
     condition     = var.security_headers.hsts_max_age_seconds >= 0
     error_message = "security_headers.hsts_max_age_seconds must not be negative."
+  }
+}
+
+variable "edge" {
+  type = object({
+    access_logs                    = bool
+    waf                            = bool
+    waf_api_requests_per_5_minutes = number
+  })
+  description = "[edge] of thumbforge.toml: CloudFront standard logging (v2), and the optional WAF web ACL with its per-IP rate rule on /api/* (observability.tf, waf.tf)."
+  nullable    = false
+
+  validation {
+    condition     = var.edge.waf_api_requests_per_5_minutes >= 100 && var.edge.waf_api_requests_per_5_minutes <= 2000000000 && floor(var.edge.waf_api_requests_per_5_minutes) == var.edge.waf_api_requests_per_5_minutes
+    error_message = "edge.waf_api_requests_per_5_minutes must be a whole number from 100 to 2000000000."
+  }
+}
+
+variable "alarms" {
+  type = object({
+    emails                    = list(string)
+    monthly_budget_usd        = number
+    time_to_ready_p95_seconds = number
+    api_5xx_percent           = number
+    xray                      = bool
+  })
+  description = "[alarms] of thumbforge.toml: who is mailed, the optional monthly budget, the alarm thresholds and X-Ray tracing (observability.tf)."
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for e in var.alarms.emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "alarms.emails must be email addresses."
+  }
+
+  validation {
+    condition     = var.alarms.monthly_budget_usd >= 0 && var.alarms.monthly_budget_usd <= 1000000
+    error_message = "alarms.monthly_budget_usd must be from 0 (no budget) to 1000000."
+  }
+
+  validation {
+    condition     = var.alarms.monthly_budget_usd == 0 || length(var.alarms.emails) > 0
+    error_message = "alarms.monthly_budget_usd needs alarms.emails: the budget would tell no one."
+  }
+
+  validation {
+    condition     = var.alarms.time_to_ready_p95_seconds >= 1 && var.alarms.time_to_ready_p95_seconds <= 3600
+    error_message = "alarms.time_to_ready_p95_seconds must be from 1 to 3600."
+  }
+
+  validation {
+    condition     = var.alarms.api_5xx_percent >= 1 && var.alarms.api_5xx_percent <= 100
+    error_message = "alarms.api_5xx_percent must be from 1 to 100."
+  }
+}
+
+variable "metrics" {
+  type = object({
+    namespace        = string
+    function         = string
+    outcome          = string
+    reason           = string
+    ready            = string
+    images           = string
+    time_to_ready_ms = string
+    download_ms      = string
+    decode_ms        = string
+    resize_ms        = string
+    encode_ms        = string
+    upload_ms        = string
+    uploads_started  = string
+    quota_refusals   = string
+  })
+  description = "The names of thumbforge's own metrics (thumbforge_core::metrics), which the functions write as Embedded Metric Format lines."
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for v in values(var.metrics) : length(v) > 0])
+    error_message = "every metric name must be set."
+  }
+}
+
+variable "origin_secret_header" {
+  type        = string
+  description = "The header CloudFront adds to every API request with the origin secret, and the API function checks (thumbforge_core::web::ORIGIN_SECRET_HEADER)."
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^x-[a-z0-9-]+$", var.origin_secret_header))
+    error_message = "origin_secret_header must be a lower-case x- header name."
   }
 }
 

@@ -384,7 +384,7 @@ test("sources and ids are described", () => {
 });
 
 // ---- static checks of the page against the CSP it is served with ----------------------------
-// default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; ...
+// default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; ...
 
 const sources = readdirSync(frontend).filter((name) => /\.(html|js|css)$/.test(name));
 
@@ -405,6 +405,16 @@ test("the page has nothing inline that the CSP forbids", () => {
     assert.doesNotMatch(js, /\.innerHTML\s*=|insertAdjacentHTML|document\.write/, `${name}: HTML strings`);
     assert.doesNotMatch(js, /setAttribute\(\s*["']style["']|["']style["']\s*:/, `${name}: style attribute`);
     assert.doesNotMatch(js, /\bconsole\.(log|error|warn)\b/, `${name}: console output`);
+    // img-src is 'self' alone: no picture from a data: or blob: URL (a blob: URL is only ever a
+    // download link's href, which img-src does not govern).
+    assert.doesNotMatch(js, /["'`]data:/, `${name}: a data: URL`);
+    for (const match of js.matchAll(/createObjectURL\(/g)) {
+      const after = js.slice(match.index, match.index + 200);
+      assert.match(after, /h\("a", \{ href: url, download/, `${name}: a blob: URL used other than as a download link`);
+    }
+  }
+  for (const name of sources.filter((n) => n.endsWith(".css"))) {
+    assert.doesNotMatch(readFileSync(join(frontend, name), "utf8"), /url\(\s*["']?(data|blob):/, `${name}: a data: image`);
   }
 });
 

@@ -6,6 +6,11 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
+mock_provider "aws" {
+  alias  = "us_east_1"
+  source = "./tests/mocks"
+}
+
 # The variables come from tests/terraform.tfvars, shared by every file of tests/ (each run's own
 # `variables` block overrides them).
 
@@ -168,7 +173,7 @@ run "the_hosted_ui_and_the_page_settings" {
     error_message = "the thumbnail function gets no sign-in settings"
   }
   assert {
-    condition     = aws_cloudfront_response_headers_policy.security[0].security_headers_config[0].content_security_policy[0].content_security_policy == "default-src 'none'; connect-src 'self' https://thumbforge-test-media-123456789012-eu-west-3.s3.eu-west-3.amazonaws.com https://thumbforge-test-93a9ac43.auth.eu-west-3.amazoncognito.com"
+    condition     = aws_cloudfront_response_headers_policy.security["site"].security_headers_config[0].content_security_policy[0].content_security_policy == "default-src 'none'; connect-src 'self' https://thumbforge-test-media-123456789012-eu-west-3.s3.eu-west-3.amazonaws.com https://thumbforge-test-93a9ac43.auth.eu-west-3.amazoncognito.com"
     error_message = "the CSP lets the page call the token endpoint's origin, and no other"
   }
   assert {
@@ -259,7 +264,7 @@ run "oidc_brings_its_own_provider" {
     error_message = "the API function serves the provider's endpoints, the first audience as the client id"
   }
   assert {
-    condition     = endswith(aws_cloudfront_response_headers_policy.security[0].security_headers_config[0].content_security_policy[0].content_security_policy, ".amazonaws.com https://login.example.com")
+    condition     = endswith(aws_cloudfront_response_headers_policy.security["site"].security_headers_config[0].content_security_policy[0].content_security_policy, ".amazonaws.com https://login.example.com")
     error_message = "the CSP names the token endpoint's origin"
   }
   assert {

@@ -8,6 +8,11 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
+mock_provider "aws" {
+  alias  = "us_east_1"
+  source = "./tests/mocks"
+}
+
 # Both queues would otherwise share the mock's one ARN, and a mapping pointing at the wrong queue
 # would pass.
 override_resource {

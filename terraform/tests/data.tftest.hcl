@@ -6,6 +6,11 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
+mock_provider "aws" {
+  alias  = "us_east_1"
+  source = "./tests/mocks"
+}
+
 # The variables come from tests/terraform.tfvars, shared by every file of tests/ (each run's own
 # `variables` block overrides them).
 

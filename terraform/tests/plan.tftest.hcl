@@ -6,6 +6,11 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
+mock_provider "aws" {
+  alias  = "us_east_1"
+  source = "./tests/mocks"
+}
+
 # The variables come from tests/terraform.tfvars, shared by every file of tests/ (each run's own
 # `variables` block overrides them).
 
@@ -36,6 +41,52 @@ run "uploads_under_raw_trigger_the_thumbnail_function" {
 
 # `cargo xtask destroy` from a clone that never built the zips: the configuration must still
 # plan (it failed in filebase64sha256 before).
+# The bucket policy, not only the roles, decides who writes raw/ and thumbs/: any other
+# principal of the account is denied, however broad its IAM policy.
+run "only_the_functions_roles_write_uploads_and_thumbnails" {
+  command = apply
+  # A state of its own, so the roles are created here, with the overridden ARNs.
+  state_key = "distinct_roles"
+
+  override_resource {
+    target = module.presign.aws_iam_role.this
+    values = { arn = "arn:aws:iam::123456789012:role/thumbforge-test-presign" }
+  }
+  override_resource {
+    target = module.thumbnail.aws_iam_role.this
+    values = { arn = "arn:aws:iam::123456789012:role/thumbforge-test-thumbnail" }
+  }
+
+  assert {
+    condition     = one([for s in local.bucket_policies.media.Statement : s if s.Sid == "DenyUploadsButThroughPresign"]).Resource == "arn:aws:s3:::thumbforge-test-bucket/raw/*"
+    error_message = "writes to raw/ are denied..."
+  }
+  assert {
+    condition     = one([for s in local.bucket_policies.media.Statement : s if s.Sid == "DenyUploadsButThroughPresign"]).Condition.ArnNotEquals["aws:PrincipalArn"] == "arn:aws:iam::123456789012:role/thumbforge-test-presign"
+    error_message = "...to every principal but the presign role (whose pre-signed PUTs the users send)"
+  }
+  assert {
+    condition     = one([for s in local.bucket_policies.media.Statement : s if s.Sid == "DenyThumbnailsButFromTheFunction"]).Resource == "arn:aws:s3:::thumbforge-test-bucket/thumbs/*"
+    error_message = "writes to thumbs/ are denied..."
+  }
+  assert {
+    condition     = one([for s in local.bucket_policies.media.Statement : s if s.Sid == "DenyThumbnailsButFromTheFunction"]).Condition.ArnNotEquals["aws:PrincipalArn"] == "arn:aws:iam::123456789012:role/thumbforge-test-thumbnail"
+    error_message = "...to every principal but the thumbnail role"
+  }
+  assert {
+    condition     = alltrue([for s in local.bucket_policies.media.Statement : s.Action == "s3:PutObject" && s.Effect == "Deny" && s.Principal == "*" if startswith(s.Sid, "Deny") && s.Sid != "DenyInsecureTransport"])
+    error_message = "the denies cover PutObject only (the clean-up's deletes and CloudFront's reads stay)"
+  }
+  assert {
+    condition     = length(local.bucket_policies.site.Statement) == 2
+    error_message = "the site bucket has no write denies (Terraform uploads the page)"
+  }
+  assert {
+    condition     = jsondecode(aws_s3_bucket_policy.this["media"].policy).Statement == local.bucket_policies.media.Statement
+    error_message = "the deployed policy is the one checked here"
+  }
+}
+
 run "plans_without_the_zips" {
   command = plan
 
@@ -228,7 +279,7 @@ run "cloudfront_routes_page_thumbnails_and_api" {
     error_message = "the API origin is the API Gateway host"
   }
   assert {
-    condition     = alltrue([for e in aws_cloudfront_distribution.this.custom_error_response : e.error_caching_min_ttl == 5])
+    condition     = alltrue([for e in aws_cloudfront_distribution.this.custom_error_response : e.error_caching_min_ttl == 5 if e.error_code < 500])
     error_message = "403 and 404 are cached briefly"
   }
   assert {
@@ -291,23 +342,54 @@ run "every_answer_carries_the_security_headers" {
   command = apply
 
   assert {
-    condition     = startswith(aws_cloudfront_response_headers_policy.security[0].security_headers_config[0].content_security_policy[0].content_security_policy, "default-src 'none'; connect-src 'self' https://thumbforge-test-media-123456789012-eu-west-3.s3.eu-west-3.amazonaws.com https://")
+    condition     = startswith(aws_cloudfront_response_headers_policy.security["site"].security_headers_config[0].content_security_policy[0].content_security_policy, "default-src 'none'; connect-src 'self' https://thumbforge-test-media-123456789012-eu-west-3.s3.eu-west-3.amazonaws.com https://")
     error_message = "the CSP lets the page upload to the media bucket's regional endpoint (tests/auth.tftest.hcl checks the identity origin after it)"
   }
   assert {
-    condition     = aws_cloudfront_response_headers_policy.security[0].security_headers_config[0].strict_transport_security[0].access_control_max_age_sec == 63072000
+    condition     = aws_cloudfront_response_headers_policy.security["site"].security_headers_config[0].strict_transport_security[0].access_control_max_age_sec == 63072000
     error_message = "HSTS comes from the typed config"
   }
   assert {
-    condition     = aws_cloudfront_response_headers_policy.security[0].security_headers_config[0].frame_options[0].frame_option == "DENY"
+    condition     = aws_cloudfront_response_headers_policy.security["site"].security_headers_config[0].frame_options[0].frame_option == "DENY"
     error_message = "frame options come from the typed config"
   }
   assert {
-    condition = alltrue(concat(
-      [aws_cloudfront_distribution.this.default_cache_behavior[0].response_headers_policy_id == aws_cloudfront_response_headers_policy.security[0].id],
-      [for b in aws_cloudfront_distribution.this.ordered_cache_behavior : b.response_headers_policy_id == aws_cloudfront_response_headers_policy.security[0].id],
-    ))
-    error_message = "every behaviour adds the security headers"
+    condition     = tomap({ for i in aws_cloudfront_response_headers_policy.security["site"].custom_headers_config[0].items : i.header => i.value if i.override }) == tomap(var.security_headers.custom)
+    error_message = "the page and the API get Cross-Origin-Opener-Policy and Permissions-Policy, overriding an origin's"
+  }
+  assert {
+    condition     = tomap({ for i in aws_cloudfront_response_headers_policy.security["thumbs"].custom_headers_config[0].items : i.header => i.value }) == tomap(merge(var.security_headers.custom, { "cross-origin-resource-policy" = "same-origin", "vary" = "Accept" }))
+    error_message = "the thumbnails add Cross-Origin-Resource-Policy and Vary: Accept (their format follows Accept)"
+  }
+  assert {
+    condition     = aws_cloudfront_response_headers_policy.security["thumbs"].security_headers_config[0].content_security_policy[0].content_security_policy == aws_cloudfront_response_headers_policy.security["site"].security_headers_config[0].content_security_policy[0].content_security_policy
+    error_message = "the thumbnails' policy carries the same security headers"
+  }
+  assert {
+    condition     = tomap({ for e in aws_cloudfront_distribution.this.custom_error_response : tostring(e.error_code) => e.error_caching_min_ttl }) == tomap({ "403" = 5, "404" = 5, "500" = 0, "502" = 0, "503" = 0, "504" = 0 })
+    error_message = "a 5xx is never cached at the edge; 403 and 404 briefly"
+  }
+}
+
+run "each_behaviour_gets_its_headers_policy" {
+  command   = apply
+  state_key = "distinct_header_policies"
+
+  override_resource {
+    target = aws_cloudfront_response_headers_policy.security["site"]
+    values = { id = "site-headers" }
+  }
+  override_resource {
+    target = aws_cloudfront_response_headers_policy.security["thumbs"]
+    values = { id = "thumbs-headers" }
+  }
+
+  assert {
+    condition = (
+      aws_cloudfront_distribution.this.default_cache_behavior[0].response_headers_policy_id == "site-headers"
+      && tomap({ for b in aws_cloudfront_distribution.this.ordered_cache_behavior : b.path_pattern => b.response_headers_policy_id }) == tomap({ "/thumbs/*" = "thumbs-headers", "/api/*" = "site-headers" })
+    )
+    error_message = "every behaviour adds the security headers; /thumbs/* the thumbnails' policy"
   }
   assert {
     condition     = aws_cloudfront_function.viewer_request[0].runtime == "cloudfront-js-2.0" && aws_cloudfront_function.viewer_request[0].publish
@@ -527,7 +609,7 @@ run "rejects_an_unsupported_log_retention" {
 run "rejects_a_csp_without_the_upload_origin" {
   command = plan
   variables {
-    security_headers = { csp_template = "default-src 'self'", hsts_max_age_seconds = 1, frame_options = "DENY", referrer_policy = "no-referrer" }
+    security_headers = { csp_template = "default-src 'self'", hsts_max_age_seconds = 1, frame_options = "DENY", referrer_policy = "no-referrer", custom = {}, thumbs = {} }
   }
   expect_failures = [var.security_headers]
 }
@@ -535,7 +617,7 @@ run "rejects_a_csp_without_the_upload_origin" {
 run "rejects_a_csp_without_the_identity_origin" {
   command = plan
   variables {
-    security_headers = { csp_template = "connect-src 'self' {upload_origin}", hsts_max_age_seconds = 1, frame_options = "DENY", referrer_policy = "no-referrer" }
+    security_headers = { csp_template = "connect-src 'self' {upload_origin}", hsts_max_age_seconds = 1, frame_options = "DENY", referrer_policy = "no-referrer", custom = {}, thumbs = {} }
   }
   expect_failures = [var.security_headers]
 }
@@ -573,7 +655,7 @@ run "rejects_a_negative_reserved_concurrency" {
 run "rejects_bad_frame_options" {
   command = plan
   variables {
-    security_headers = { csp_template = "connect-src {upload_origin} {identity_origin}", hsts_max_age_seconds = 1, frame_options = "ALLOW-FROM x", referrer_policy = "no-referrer" }
+    security_headers = { csp_template = "connect-src {upload_origin} {identity_origin}", hsts_max_age_seconds = 1, frame_options = "ALLOW-FROM x", referrer_policy = "no-referrer", custom = {}, thumbs = {} }
   }
   expect_failures = [var.security_headers]
 }
@@ -581,7 +663,23 @@ run "rejects_bad_frame_options" {
 run "rejects_a_bad_referrer_policy" {
   command = plan
   variables {
-    security_headers = { csp_template = "connect-src {upload_origin} {identity_origin}", hsts_max_age_seconds = 1, frame_options = "DENY", referrer_policy = "always" }
+    security_headers = { csp_template = "connect-src {upload_origin} {identity_origin}", hsts_max_age_seconds = 1, frame_options = "DENY", referrer_policy = "always", custom = {}, thumbs = {} }
+  }
+  expect_failures = [var.security_headers]
+}
+
+run "rejects_a_header_name_with_capitals_or_spaces" {
+  command = plan
+  variables {
+    security_headers = { csp_template = "connect-src {upload_origin} {identity_origin}", hsts_max_age_seconds = 1, frame_options = "DENY", referrer_policy = "no-referrer", custom = { "Permissions Policy" = "camera=()" }, thumbs = {} }
+  }
+  expect_failures = [var.security_headers]
+}
+
+run "rejects_a_thumbnail_header_the_site_headers_already_set" {
+  command = plan
+  variables {
+    security_headers = { csp_template = "connect-src {upload_origin} {identity_origin}", hsts_max_age_seconds = 1, frame_options = "DENY", referrer_policy = "no-referrer", custom = { "vary" = "Origin" }, thumbs = { "vary" = "Accept" } }
   }
   expect_failures = [var.security_headers]
 }
@@ -589,7 +687,7 @@ run "rejects_a_bad_referrer_policy" {
 run "rejects_a_negative_hsts_max_age" {
   command = plan
   variables {
-    security_headers = { csp_template = "connect-src {upload_origin} {identity_origin}", hsts_max_age_seconds = -1, frame_options = "DENY", referrer_policy = "no-referrer" }
+    security_headers = { csp_template = "connect-src {upload_origin} {identity_origin}", hsts_max_age_seconds = -1, frame_options = "DENY", referrer_policy = "no-referrer", custom = {}, thumbs = {} }
   }
   expect_failures = [var.security_headers]
 }
@@ -666,4 +764,43 @@ run "a_dev_environment_reserves_no_concurrency" {
     condition     = module.thumbnail.reserved_concurrency == -1
     error_message = "dev reserves no concurrency"
   }
+}
+
+# Only CloudFront reaches the API: the distribution sends the secret Terraform drew, the API
+# function checks the same value, and no output names the execute-api URL.
+run "only_cloudfront_reaches_the_api" {
+  command = apply
+
+  assert {
+    condition     = length(nonsensitive(terraform_data.origin_secret.output)) == 64 && can(regex("^[0-9a-f]{64}$", nonsensitive(terraform_data.origin_secret.output)))
+    error_message = "the origin secret must be 64 hex digits (256 bits)"
+  }
+  assert {
+    condition = [for o in aws_cloudfront_distribution.this.origin : [for h in o.custom_header : [h.name, nonsensitive(h.value)]] if o.origin_id == "api"][0] == [
+      ["x-test-origin-secret", nonsensitive(terraform_data.origin_secret.output)]
+    ]
+    error_message = "the API origin must carry the secret in var.origin_secret_header"
+  }
+  assert {
+    condition     = alltrue([for o in aws_cloudfront_distribution.this.origin : length(o.custom_header) == 0 if o.origin_id != "api"])
+    error_message = "only the API origin gets the secret"
+  }
+  assert {
+    condition     = nonsensitive(local.presign_environment["THUMBFORGE_ORIGIN_SECRET"]) == nonsensitive(terraform_data.origin_secret.output)
+    error_message = "the API function must know the secret CloudFront sends"
+  }
+  assert {
+    condition     = !contains(keys(local.thumbnail_environment), "THUMBFORGE_ORIGIN_SECRET")
+    error_message = "the thumbnail function has no use for the origin secret"
+  }
+}
+
+run "the_origin_secret_header_is_validated" {
+  command = plan
+
+  variables {
+    origin_secret_header = "Authorization"
+  }
+
+  expect_failures = [var.origin_secret_header]
 }

@@ -65,6 +65,37 @@ security_headers = {
   hsts_max_age_seconds = 63072000
   frame_options        = "DENY"
   referrer_policy      = "strict-origin-when-cross-origin"
+  custom               = { "cross-origin-opener-policy" = "same-origin", "permissions-policy" = "camera=(), geolocation=()" }
+  thumbs               = { "cross-origin-resource-policy" = "same-origin", "vary" = "Accept" }
+}
+origin_secret_header = "x-test-origin-secret"
+edge = {
+  access_logs                    = true
+  waf                            = false
+  waf_api_requests_per_5_minutes = 1000
+}
+alarms = {
+  emails                    = ["ops@example.com"]
+  monthly_budget_usd        = 0
+  time_to_ready_p95_seconds = 60
+  api_5xx_percent           = 5
+  xray                      = false
+}
+metrics = {
+  namespace        = "thumbforge"
+  function         = "Function"
+  outcome          = "Outcome"
+  reason           = "Reason"
+  ready            = "ready"
+  images           = "Images"
+  time_to_ready_ms = "TimeToReadyMs"
+  download_ms      = "DownloadMs"
+  decode_ms        = "DecodeMs"
+  resize_ms        = "ResizeMs"
+  encode_ms        = "EncodeMs"
+  upload_ms        = "UploadMs"
+  uploads_started  = "UploadsStarted"
+  quota_refusals   = "QuotaRefusals"
 }
 download_cors = {
   expose_headers = ["Content-Disposition"]

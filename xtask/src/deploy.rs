@@ -298,6 +298,18 @@ fn smoke_test(
     )?;
     println!("ok: GET /api/config answers without a token; GET /api/images without one answers 401");
 
+    // Only CloudFront reaches the API: its own endpoint refuses a caller without the secret.
+    let endpoint = runtime
+        .block_on(aws.apigateway().get_api().api_id(&outputs.api_id).send())
+        .sdk_context("reading the API's endpoint (GetApi)")?
+        .api_endpoint
+        .context("the API has no endpoint")?;
+    ApiCall::new("GET", &format!("{}/api/config", endpoint.trim_end_matches('/')), None, None).send(
+        403,
+        "the execute-api endpoint served a request that skipped CloudFront: is the origin secret set on the API function?",
+    )?;
+    println!("ok: the API's own endpoint refuses a request that skipped CloudFront (403)");
+
     match config.auth.provider {
         Provider::Cognito => runtime.block_on(with_test_user(
             aws,

@@ -485,7 +485,6 @@ mod tests {
         Outputs {
             site_url: s("https://d.example/"),
             api_url: s("https://d.example/api"),
-            api_gateway_url: s("https://api.example"),
             api_id: s("api1"),
             distribution_id: s("E1"),
             media_bucket: s(bucket),

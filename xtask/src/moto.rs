@@ -577,6 +577,19 @@ async fn check_stack(
         (env::AUTH_LOGOUT_URL.to_owned(), format!("{hosted_ui}/logout")),
         (env::AUTH_SCOPES.to_owned(), config.auth.scopes.join(" ")),
     ]);
+    // The origin secret Terraform drew (terraform_data.origin_secret), which CloudFront sends.
+    let origin_secret = presign
+        .environment()
+        .and_then(|e| e.variables())
+        .and_then(|v| v.get(env::ORIGIN_SECRET))
+        .cloned()
+        .unwrap_or_default();
+    report.check(
+        "presign: an origin secret of 64 hex digits (256 bits)",
+        origin_secret.len() == 64 && origin_secret.bytes().all(|b| b.is_ascii_hexdigit()),
+        format!("{} characters", origin_secret.len()),
+    );
+    presign_environment.insert(env::ORIGIN_SECRET.to_owned(), origin_secret.clone());
     for ((name, sizing), function) in config.functions.by_name().into_iter().zip([&presign, &thumbnail]) {
         report.eq(
             &format!("{name}: runtime provided.al2023"),
@@ -605,7 +618,10 @@ async fn check_stack(
             .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
         let (what, expected) = if name == PRESIGN {
-            ("RuntimeConfig::to_env() + bucket, table and THUMBFORGE_AUTH_*", &presign_environment)
+            (
+                "RuntimeConfig::to_env() + bucket, table, THUMBFORGE_AUTH_* and the origin secret",
+                &presign_environment,
+            )
         } else {
             ("RuntimeConfig::to_env() + bucket, table and THUMBFORGE_USER_POOL_ID", &thumbnail_environment)
         };
@@ -1032,7 +1048,30 @@ async fn check_stack(
             )
         })
         .collect();
-    let api_host = outputs.api_gateway_url.trim_start_matches("https://").trim_end_matches('/').to_owned();
+    let api_endpoint = aws
+        .apigateway()
+        .get_api()
+        .api_id(&outputs.api_id)
+        .send()
+        .await
+        .sdk_context("reading the API")?
+        .api_endpoint
+        .unwrap_or_default();
+    let api_host = api_endpoint.trim_start_matches("https://").trim_end_matches('/').to_owned();
+    let api_headers: Vec<(String, String)> = dc
+        .origins()
+        .map(|o| o.items())
+        .unwrap_or_default()
+        .iter()
+        .filter(|o| o.id() == "api")
+        .flat_map(|o| o.custom_headers().map(|h| h.items()).unwrap_or_default())
+        .map(|h| (h.header_name().to_owned(), h.header_value().to_owned()))
+        .collect();
+    report.eq(
+        "CloudFront: the API origin carries the function's origin secret",
+        api_headers,
+        vec![(web::ORIGIN_SECRET_HEADER.to_owned(), origin_secret.clone())],
+    );
     report.eq(
         "CloudFront: origins (both buckets through OAC, the API host)",
         origins,

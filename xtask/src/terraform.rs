@@ -223,8 +223,6 @@ pub struct Outputs {
     pub site_url: String,
     /// The API through CloudFront.
     pub api_url: String,
-    /// The API Gateway endpoint itself.
-    pub api_gateway_url: String,
     /// The API id.
     pub api_id: String,
     /// The CloudFront distribution id.
@@ -597,7 +595,7 @@ mod tests {
             assert!(declared.contains(&format!("output \"{name}\" {{")), "outputs.tf declares {name}");
         }
         let mut values = serde_json::json!({
-            "site_url": "https://d/", "api_url": "https://d/api", "api_gateway_url": "https://a",
+            "site_url": "https://d/", "api_url": "https://d/api",
             "api_id": "a1", "distribution_id": "E1", "media_bucket": "m", "site_bucket": "s",
             "upload_origin": "https://m", "presign_function": "p", "thumbnail_function": "t",
             "dlq_url": "https://sqs/1/t-dlq",

@@ -50,6 +50,10 @@ pub struct TfVars {
     api_routes: BTreeMap<String, ApiRoute>,
     auth: AuthVars,
     security_headers: SecurityHeaders,
+    origin_secret_header: &'static str,
+    edge: thumbforge_core::config::Edge,
+    alarms: thumbforge_core::config::Alarms,
+    metrics: MetricNames,
     upload_cors: UploadCors,
     download_cors: DownloadCors,
     site_files: BTreeMap<String, SiteFile>,
@@ -64,6 +68,47 @@ struct ApiRoute {
     throttling_rate_limit: u32,
     /// Its burst.
     throttling_burst_limit: u32,
+}
+
+/// The `metrics` variable: [`thumbforge_core::metrics`], which the alarms and the dashboard read.
+#[derive(Debug, Serialize)]
+struct MetricNames {
+    namespace: &'static str,
+    function: &'static str,
+    outcome: &'static str,
+    reason: &'static str,
+    ready: &'static str,
+    images: &'static str,
+    time_to_ready_ms: &'static str,
+    download_ms: &'static str,
+    decode_ms: &'static str,
+    resize_ms: &'static str,
+    encode_ms: &'static str,
+    upload_ms: &'static str,
+    uploads_started: &'static str,
+    quota_refusals: &'static str,
+}
+
+impl MetricNames {
+    const ALL: Self = {
+        use thumbforge_core::metrics as m;
+        Self {
+            namespace: m::NAMESPACE,
+            function: m::FUNCTION,
+            outcome: m::OUTCOME,
+            reason: m::REASON,
+            ready: m::READY,
+            images: m::IMAGES,
+            time_to_ready_ms: m::TIME_TO_READY_MS,
+            download_ms: m::DOWNLOAD_MS,
+            decode_ms: m::DECODE_MS,
+            resize_ms: m::RESIZE_MS,
+            encode_ms: m::ENCODE_MS,
+            upload_ms: m::UPLOAD_MS,
+            uploads_started: m::UPLOADS_STARTED,
+            quota_refusals: m::QUOTA_REFUSALS,
+        }
+    };
 }
 
 /// `[auth]`: the `auth` variable (terraform/variables.tf), field for field.
@@ -174,6 +219,10 @@ struct SecurityHeaders {
     hsts_max_age_seconds: u32,
     frame_options: &'static str,
     referrer_policy: &'static str,
+    /// Headers of every answer beyond CloudFront's named security headers.
+    custom: BTreeMap<&'static str, &'static str>,
+    /// What `/thumbs/*` answers add.
+    thumbs: BTreeMap<&'static str, &'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -243,7 +292,13 @@ impl TfVars {
                 hsts_max_age_seconds: web::HSTS_MAX_AGE_SECONDS,
                 frame_options: web::FRAME_OPTIONS,
                 referrer_policy: web::REFERRER_POLICY,
+                custom: web::CUSTOM_SECURITY_HEADERS.into_iter().collect(),
+                thumbs: web::THUMBS_HEADERS.into_iter().collect(),
             },
+            origin_secret_header: web::ORIGIN_SECRET_HEADER,
+            edge: config.edge.clone(),
+            alarms: config.alarms.clone(),
+            metrics: MetricNames::ALL,
             upload_cors: UploadCors {
                 allowed_headers: web::UPLOAD_CORS_ALLOWED_HEADERS.to_vec(),
                 expose_headers: web::UPLOAD_CORS_EXPOSE_HEADERS.to_vec(),
@@ -421,6 +476,9 @@ mod tests {
         let mut config = Config::default();
         config.functions.thumbnail.memory_mb = 2048;
         config.logs.retention_days = 30;
+        config.alarms.emails = vec!["ops@example.com".into()];
+        config.alarms.monthly_budget_usd = 25;
+        config.edge.waf = true;
         let site = fixture_site();
         let json: serde_json::Value =
             serde_json::from_str(&TfVars::new(&config, site.path()).unwrap().render().unwrap()).unwrap();
@@ -434,7 +492,27 @@ mod tests {
         assert_eq!(env["THUMBFORGE_DOWNLOAD_EXPIRY_SECONDS"], "60");
         assert!(!env.contains_key(thumbforge_core::env::BUCKET), "Terraform sets the bucket");
         assert_eq!(json["security_headers"]["csp_template"], web::CONTENT_SECURITY_POLICY_TEMPLATE);
+        assert_eq!(json["origin_secret_header"], web::ORIGIN_SECRET_HEADER);
+        assert_eq!(
+            json["alarms"],
+            serde_json::json!({
+                "emails": ["ops@example.com"], "monthly_budget_usd": 25, "time_to_ready_p95_seconds": 60,
+                "api_5xx_percent": 5, "xray": false
+            })
+        );
+        assert_eq!(
+            json["edge"],
+            serde_json::json!({"access_logs": true, "waf": true, "waf_api_requests_per_5_minutes": 1000})
+        );
+        assert_eq!(json["metrics"]["namespace"], thumbforge_core::metrics::NAMESPACE);
+        assert_eq!(json["metrics"]["time_to_ready_ms"], thumbforge_core::metrics::TIME_TO_READY_MS);
         assert_eq!(json["security_headers"]["frame_options"], web::FRAME_OPTIONS);
+        assert_eq!(json["security_headers"]["custom"]["permissions-policy"], web::PERMISSIONS_POLICY);
+        assert_eq!(json["security_headers"]["custom"]["cross-origin-opener-policy"], "same-origin");
+        assert_eq!(
+            json["security_headers"]["thumbs"],
+            serde_json::json!({"cross-origin-resource-policy": "same-origin", "vary": "Accept"})
+        );
         assert_eq!(json["upload_cors"]["allowed_headers"][0], web::UPLOAD_CORS_ALLOWED_HEADERS[0]);
         assert_eq!(json["download_cors"]["expose_headers"], serde_json::json!(["Content-Disposition"]));
     }

@@ -46,6 +46,10 @@ pub struct Config {
     pub storage: Storage,
     /// Log retention (deployment only).
     pub logs: Logs,
+    /// CloudFront's access logs and the optional web application firewall (deployment only).
+    pub edge: Edge,
+    /// Alarms, their subscribers, tracing and the cost budget (deployment only).
+    pub alarms: Alarms,
     /// Sign-in and the API's authorizer.
     pub auth: Auth,
     /// The clean-up of deleted images (deployment: the table stream's event source mapping;
@@ -417,6 +421,85 @@ impl Default for Logs {
     }
 }
 
+/// What sits at the edge besides the distribution itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Edge {
+    /// CloudFront standard logging (v2) of every request (client IP, path, status) to a
+    /// CloudWatch log group in us-east-1, kept `logs.retention_days`.
+    pub access_logs: bool,
+    /// An AWS WAF web ACL on the distribution: the AWS managed common rule set and a per-IP rate
+    /// rule on `/api/*`. It has a monthly cost (see the README's "Costs and limits").
+    pub waf: bool,
+    /// The WAF's rate rule: requests one IP may make to `/api/*` in any 5 minutes before it is
+    /// blocked (100–2 000 000 000).
+    pub waf_api_requests_per_5_minutes: u32,
+}
+
+impl Default for Edge {
+    fn default() -> Self {
+        Self { access_logs: true, waf: false, waf_api_requests_per_5_minutes: 1000 }
+    }
+}
+
+/// Alarms (terraform/observability.tf) and who hears them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alarms {
+    /// Email addresses subscribed to the alarm topic (each confirms the subscription from a
+    /// mail AWS sends); empty: the alarms only show in the console.
+    pub emails: Vec<String>,
+    /// A monthly AWS Budgets cost budget in USD, mailed to `emails` at 80 % of the forecast and
+    /// at 100 % of the actual; 0: none (0–1 000 000).
+    pub monthly_budget_usd: u32,
+    /// Alarm when the 95th percentile of the time from upload to ready over 15 minutes passes
+    /// this many seconds (1–3600).
+    pub time_to_ready_p95_seconds: u32,
+    /// Alarm when more than this percent of the API's answers over 5 minutes are 5xx (1–100).
+    pub api_5xx_percent: u32,
+    /// AWS X-Ray active tracing of both functions (billed per trace past the free tier).
+    pub xray: bool,
+}
+
+impl Default for Alarms {
+    fn default() -> Self {
+        Self {
+            emails: Vec::new(),
+            monthly_budget_usd: 0,
+            time_to_ready_p95_seconds: 60,
+            api_5xx_percent: 5,
+            xray: false,
+        }
+    }
+}
+
+impl Alarms {
+    fn problems(&self, problems: &mut Vec<String>) {
+        for email in &self.emails {
+            let valid = email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !email.contains(char::is_whitespace)
+                    && email.matches('@').count() == 1
+            });
+            if !valid {
+                problems.push(format!("`alarms.emails` has {email:?}, which is not an email address"));
+            }
+        }
+        check_range(problems, "alarms.monthly_budget_usd", self.monthly_budget_usd, 0, 1_000_000);
+        if self.monthly_budget_usd > 0 && self.emails.is_empty() {
+            problems.push(
+                "`alarms.monthly_budget_usd` is set but `alarms.emails` is empty: the budget would tell no one"
+                    .to_owned(),
+            );
+        }
+        check_range(problems, "alarms.time_to_ready_p95_seconds", self.time_to_ready_p95_seconds, 1, 3600);
+        check_range(problems, "alarms.api_5xx_percent", self.api_5xx_percent, 1, 100);
+    }
+}
+
 /// The retention periods CloudWatch Logs accepts.
 pub const LOG_RETENTION_DAYS: [u32; 22] =
     [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -535,6 +618,14 @@ impl Config {
                 self.logs.retention_days
             ));
         }
+        check_range(
+            &mut problems,
+            "edge.waf_api_requests_per_5_minutes",
+            self.edge.waf_api_requests_per_5_minutes,
+            100,
+            2_000_000_000,
+        );
+        self.alarms.problems(&mut problems);
         let decode_mb = self.limits.max_decode_bytes >> 20;
         if decode_mb >= u64::from(self.functions.thumbnail.memory_mb) {
             problems.push(format!(
@@ -847,6 +938,32 @@ mod tests {
         vars.insert(env::SIZES, " small = 200 , big=900 ".into());
         let back = RuntimeConfig::from_env(|name| vars.get(name).cloned()).unwrap();
         assert_eq!(back.thumbnails.sizes, Sizes::from([("small", 200), ("big", 900)]));
+    }
+
+    #[test]
+    fn alarm_and_edge_settings_are_validated() {
+        let mut config = Config::default();
+        config.alarms.emails = vec!["ops@example.com".into(), "nobody".into(), "a b@example.com".into()];
+        config.alarms.time_to_ready_p95_seconds = 0;
+        config.alarms.api_5xx_percent = 101;
+        config.edge.waf_api_requests_per_5_minutes = 99;
+        let text = config.validate().unwrap_err().to_string();
+        for needle in [
+            "`alarms.emails` has \"nobody\"",
+            "`alarms.emails` has \"a b@example.com\"",
+            "`alarms.time_to_ready_p95_seconds` is 0",
+            "`alarms.api_5xx_percent` is 101",
+            "`edge.waf_api_requests_per_5_minutes` is 99, must be between 100 and 2000000000",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in {text}");
+        }
+        assert!(!text.contains("ops@example.com"), "{text}");
+
+        let mut budget = Config::default();
+        budget.alarms.monthly_budget_usd = 20;
+        assert!(budget.validate().unwrap_err().to_string().contains("the budget would tell no one"));
+        budget.alarms.emails = vec!["ops@example.com".into()];
+        assert_eq!(budget.validate(), Ok(()));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod env;
 pub mod format;
 pub mod keys;
 pub mod manifest;
+pub mod metrics;
 pub mod routes;
 pub mod web;
 

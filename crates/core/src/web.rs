@@ -17,7 +17,7 @@ pub const IDENTITY_ORIGIN_PLACEHOLDER: &str = "{identity_origin}";
 /// [`IDENTITY_ORIGIN_PLACEHOLDER`] to fill in: scripts, styles and images from the site only, API
 /// calls to the site, uploads to the bucket, tokens from the identity provider, no framing.
 pub const CONTENT_SECURITY_POLICY_TEMPLATE: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' blob: data:; connect-src 'self' {upload_origin} {identity_origin}; \
+     style-src 'self'; img-src 'self'; connect-src 'self' {upload_origin} {identity_origin}; \
      manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// `Strict-Transport-Security: max-age=…; includeSubDomains` (two years).
@@ -28,6 +28,34 @@ pub const FRAME_OPTIONS: &str = "DENY";
 
 /// `Referrer-Policy`.
 pub const REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
+
+/// `Cross-Origin-Opener-Policy`: the page shares no browsing context group with a window of
+/// another site it opens or was opened by.
+pub const CROSS_ORIGIN_OPENER_POLICY: &str = "same-origin";
+
+/// `Permissions-Policy`: the page uses none of these powerful features, so no script (its own
+/// or an injected one) may ask for them.
+pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), display-capture=(), geolocation=(), \
+     gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()";
+
+/// The headers of every answer besides those CloudFront's response headers policy names
+/// (its `custom_headers_config`): lower-case name, value.
+pub const CUSTOM_SECURITY_HEADERS: [(&str, &str); 2] =
+    [("cross-origin-opener-policy", CROSS_ORIGIN_OPENER_POLICY), ("permissions-policy", PERMISSIONS_POLICY)];
+
+/// What `/thumbs/*` answers add: no other site may embed the renditions (`Cross-Origin-
+/// Resource-Policy`), and as `/thumbs/{id}/{width}` is WebP or JPEG by the request's `Accept`
+/// (the viewer-request function), caches keep one copy per `Accept` (`Vary`).
+pub const THUMBS_HEADERS: [(&str, &str); 2] =
+    [("cross-origin-resource-policy", "same-origin"), ("vary", "Accept")];
+
+/// The header CloudFront adds to every request it forwards to the API (an origin custom header,
+/// which overwrites one a viewer sent) and the API function checks in constant time against
+/// [`crate::env::ORIGIN_SECRET`]: only the edge reaches the API, not the execute-api URL.
+pub const ORIGIN_SECRET_HEADER: &str = "x-thumbforge-origin-secret";
+
+/// The shortest origin secret the API function starts with, in characters.
+pub const ORIGIN_SECRET_MIN_CHARS: usize = 32;
 
 /// `Cache-Control` of the page's HTML: always revalidated, so a deploy shows at once.
 pub const SITE_HTML_CACHE_CONTROL: &str = "no-cache";
@@ -72,13 +100,16 @@ pub fn origin_of(url: &str) -> Option<&str> {
 }
 
 /// Every security header the edge adds to every answer, in a fixed order.
-pub fn security_headers(upload_origin: &str, identity_origin: &str) -> [(&'static str, String); 5] {
+pub fn security_headers(upload_origin: &str, identity_origin: &str) -> [(&'static str, String); 7] {
+    let [(coop, coop_value), (permissions, permissions_value)] = CUSTOM_SECURITY_HEADERS;
     [
         ("content-security-policy", content_security_policy(upload_origin, identity_origin)),
         ("strict-transport-security", format!("max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains")),
         ("x-content-type-options", "nosniff".to_owned()),
         ("x-frame-options", FRAME_OPTIONS.to_owned()),
         ("referrer-policy", REFERRER_POLICY.to_owned()),
+        (coop, coop_value.to_owned()),
+        (permissions, permissions_value.to_owned()),
     ]
 }
 
@@ -119,6 +150,7 @@ mod tests {
         assert!(!csp.contains(UPLOAD_ORIGIN_PLACEHOLDER) && !csp.contains(IDENTITY_ORIGIN_PLACEHOLDER));
         assert!(!csp.contains("unsafe"), "{csp}");
         assert!(csp.contains("frame-ancestors 'none'"));
+        assert!(csp.contains("img-src 'self';"), "the page shows images of its own origin only: {csp}");
         assert_eq!(CONTENT_SECURITY_POLICY_TEMPLATE.matches(UPLOAD_ORIGIN_PLACEHOLDER).count(), 1);
         assert_eq!(CONTENT_SECURITY_POLICY_TEMPLATE.matches(IDENTITY_ORIGIN_PLACEHOLDER).count(), 1);
     }
@@ -146,10 +178,15 @@ mod tests {
                 "strict-transport-security",
                 "x-content-type-options",
                 "x-frame-options",
-                "referrer-policy"
+                "referrer-policy",
+                "cross-origin-opener-policy",
+                "permissions-policy",
             ]
         );
         assert_eq!(headers[1].1, "max-age=63072000; includeSubDomains");
+        assert_eq!(headers[5].1, "same-origin");
+        assert!(headers[6].1.split(", ").all(|feature| feature.ends_with("=()")), "{}", headers[6].1);
+        assert!(headers[6].1.contains("camera=()") && headers[6].1.contains("geolocation=()"));
     }
 
     #[test]

@@ -12,6 +12,12 @@
 //!
 //! Every answer carries the security headers of the distribution's response headers policy
 //! ([`thumbforge_core::web::security_headers`]).
+//!
+//! As CloudFront does with its origin custom header, the edge adds the origin secret
+//! ([`web::ORIGIN_SECRET_HEADER`]) to every request it passes to the API, replacing one the
+//! browser sent. A second listener stands for API Gateway's own (execute-api) endpoint: `/api/*`
+//! straight to the same integration with no header added, so the function's refusal of
+//! requests that skipped the edge is tested as deployed.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -69,13 +75,23 @@ pub struct Edge {
     pub route_scopes: Vec<String>,
     /// Where the edge logs why it refused a token.
     pub logs: LogSink,
+    /// The secret the edge adds to API requests (the function's `THUMBFORGE_ORIGIN_SECRET`).
+    pub origin_secret: String,
+}
+
+/// Which listener a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The distribution: the page, `/thumbs/*` and `/api/*` with the origin secret added.
+    Edge,
+    /// API Gateway's execute-api endpoint: `/api/*` as the caller sent it.
+    ExecuteApi,
 }
 
 type Answer = Response<Full<Bytes>>;
 
-/// Serves `edge` on `listener` until `stop` turns true.
-pub async fn serve(listener: TcpListener, edge: Edge, mut stop: watch::Receiver<bool>) {
-    let edge = Arc::new(edge);
+/// Serves `edge` as `role` on `listener` until `stop` turns true.
+pub async fn serve(listener: TcpListener, edge: Arc<Edge>, role: Listener, mut stop: watch::Receiver<bool>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -90,7 +106,13 @@ pub async fn serve(listener: TcpListener, edge: Edge, mut stop: watch::Receiver<
                 let edge = Arc::clone(&edge);
                 let service = hyper::service::service_fn(move |request| {
                     let edge = Arc::clone(&edge);
-                    async move { Ok::<_, Infallible>(edge.answer(request, peer).await) }
+                    async move {
+                        let answer = match role {
+                            Listener::Edge => edge.answer(request, peer).await,
+                            Listener::ExecuteApi => edge.execute_api(request, peer).await,
+                        };
+                        Ok::<_, Infallible>(answer)
+                    }
                 });
                 connections.spawn(async move {
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -138,10 +160,20 @@ impl Edge {
     async fn answer(&self, request: Request<Incoming>, peer: SocketAddr) -> Answer {
         let path = request.uri().path().to_owned();
         let head = request.method() == Method::HEAD;
-        let mut response = if path == "/api" || path.starts_with("/api/") {
+        let mut response = if is_api_path(&path) {
+            let mut request = request;
+            set(
+                request.headers_mut(),
+                HeaderName::from_static(web::ORIGIN_SECRET_HEADER),
+                &self.origin_secret,
+            );
             self.api(request, peer).await
         } else if path.starts_with(&format!("/{THUMBS_PREFIX}")) {
-            self.thumbs(request.method(), &path).await
+            let mut response = self.thumbs(request.method(), &path).await;
+            for (name, value) in web::THUMBS_HEADERS {
+                set(response.headers_mut(), HeaderName::from_static(name), value);
+            }
+            response
         } else {
             self.site(request.method(), &path).await
         };
@@ -152,6 +184,16 @@ impl Edge {
             *response.body_mut() = Full::new(Bytes::new());
         }
         response
+    }
+
+    /// API Gateway's own endpoint: the API's routes with nothing added (API Gateway's `404`
+    /// for anything else).
+    async fn execute_api(&self, request: Request<Incoming>, peer: SocketAddr) -> Answer {
+        if is_api_path(request.uri().path()) {
+            self.api(request, peer).await
+        } else {
+            json_message(StatusCode::NOT_FOUND, "Not Found")
+        }
     }
 
     /// The site bucket behind the default behaviour.
@@ -252,6 +294,10 @@ impl Edge {
             Err(_) => json_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
         }
     }
+}
+
+fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
 }
 
 fn thumbforge_s3_error<E: std::error::Error + 'static>(err: &aws_sdk_s3::error::SdkError<E>) -> String {

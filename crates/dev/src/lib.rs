@@ -78,6 +78,9 @@ pub struct StackOptions {
     pub listen: SocketAddr,
     /// Where S3 listens (port 0 for a free one).
     pub s3_listen: SocketAddr,
+    /// Where API Gateway's own endpoint listens (port 0 for a free one): the API without the
+    /// edge, which the function refuses for want of the origin secret.
+    pub api_listen: SocketAddr,
     /// Where the identity issuer listens (port 0 for a free one).
     pub identity_listen: SocketAddr,
     /// Where DynamoDB listens (port 0 for a free one).
@@ -106,6 +109,7 @@ impl StackOptions {
             frontend_dir,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             s3_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             identity_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             dynamodb_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             binaries,
@@ -122,6 +126,8 @@ impl StackOptions {
 #[derive(Debug)]
 pub struct Stack {
     url: String,
+    api_url: String,
+    origin_secret: String,
     s3: LocalS3,
     dynamo: LocalDynamo,
     identity: Issuer,
@@ -131,6 +137,7 @@ pub struct Stack {
     streams: Arc<StreamPoller>,
     stop: watch::Sender<bool>,
     gateway: tokio::task::JoinHandle<()>,
+    execute_api: tokio::task::JoinHandle<()>,
     notify: tokio::task::JoinHandle<()>,
 }
 
@@ -149,6 +156,7 @@ impl Stack {
             frontend_dir,
             listen,
             s3_listen,
+            api_listen,
             identity_listen,
             dynamodb_listen,
             binaries,
@@ -168,6 +176,13 @@ impl Stack {
         })?;
         let edge_addr = edge.local_addr().context("reading the edge's address")?;
         let url = format!("http://{edge_addr}");
+        let execute_api_listener = TcpListener::bind(api_listen)
+            .await
+            .with_context(|| format!("cannot listen on {api_listen} for the API's own endpoint"))?;
+        let api_url = format!(
+            "http://{}",
+            execute_api_listener.local_addr().context("reading the API endpoint's address")?
+        );
         let origins = if edge_addr.ip().is_loopback() {
             vec![url.clone(), format!("http://localhost:{}", edge_addr.port())]
         } else {
@@ -263,8 +278,11 @@ impl Stack {
         function_env.insert(env::S3_ENDPOINT.to_owned(), s3.endpoint());
         function_env.insert(env::TABLE.to_owned(), TABLE.to_owned());
         function_env.insert(env::DYNAMODB_ENDPOINT.to_owned(), dynamo.endpoint());
-        let presign_env: BTreeMap<String, String> =
+        // What Terraform generates for CloudFront and the API function, new at every start.
+        let origin_secret = thumbforge_oidc_local::random_token().context("generating the origin secret")?;
+        let mut presign_env: BTreeMap<String, String> =
             sign_in.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        presign_env.insert(env::ORIGIN_SECRET.to_owned(), origin_secret.clone());
         function_env.insert("AWS_ACCESS_KEY_ID".to_owned(), s3.access_key().to_owned());
         function_env.insert("AWS_SECRET_ACCESS_KEY".to_owned(), s3.secret_key().to_owned());
         let startup_timeout =
@@ -352,10 +370,29 @@ impl Stack {
             authorizer: Arc::new(JwtAuthorizer::new(identity.url(), vec![CLIENT_ID.to_owned()])),
             route_scopes: auth.route_scopes.clone(),
             logs: logs.clone(),
+            origin_secret: origin_secret.clone(),
         };
-        let gateway = tokio::spawn(gateway::serve(edge, edge_routes, stopped));
+        let edge_routes = Arc::new(edge_routes);
+        logs.line(
+            "dev",
+            &format!("API Gateway's own endpoint at {api_url} (refused without the edge's origin secret)"),
+        );
+        let gateway = tokio::spawn(gateway::serve(
+            edge,
+            Arc::clone(&edge_routes),
+            gateway::Listener::Edge,
+            stopped.clone(),
+        ));
+        let execute_api = tokio::spawn(gateway::serve(
+            execute_api_listener,
+            edge_routes,
+            gateway::Listener::ExecuteApi,
+            stopped,
+        ));
         Ok(Self {
             url,
+            api_url,
+            origin_secret,
             s3,
             dynamo,
             identity,
@@ -365,6 +402,7 @@ impl Stack {
             streams,
             stop,
             gateway,
+            execute_api,
             notify,
         })
     }
@@ -373,6 +411,19 @@ impl Stack {
     #[must_use]
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// API Gateway's own endpoint (execute-api): the API without the edge, refused by the
+    /// function for want of the origin secret.
+    #[must_use]
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    /// The secret the edge sends the API with every request.
+    #[must_use]
+    pub fn origin_secret(&self) -> &str {
+        &self.origin_secret
     }
 
     /// The S3 server (endpoint, credentials, call counters, fault injection).
@@ -428,7 +479,7 @@ impl Stack {
     /// Stops the edge, the stream poller, the functions (killing their processes) and S3.
     pub async fn shutdown(self) {
         self.stop.send_replace(true);
-        let _ = self.gateway.await;
+        let _ = tokio::join!(self.gateway, self.execute_api);
         self.streams.shutdown().await;
         tokio::join!(self.presign.stop(), self.thumbnail.stop());
         self.notify.abort();

@@ -231,6 +231,9 @@ async fn user_journey(booted: &Booted) {
     assert_eq!(page.header("cache-control"), "no-cache");
     assert_eq!(page.header("x-content-type-options"), "nosniff");
     assert_eq!(page.header("x-frame-options"), "DENY");
+    assert_eq!(page.header("cross-origin-opener-policy"), "same-origin");
+    assert!(page.header("permissions-policy").contains("camera=()"));
+    assert_eq!(page.header("cross-origin-resource-policy"), "", "the page itself may be linked to");
     let csp = page.header("content-security-policy");
     assert!(
         csp.contains(&format!("connect-src 'self' {} {};", stack.s3().endpoint(), stack.identity().url())),
@@ -309,6 +312,8 @@ async fn user_journey(booted: &Booted) {
         let served = get(&format!("{origin}{}", thumbnail["url"].as_str().unwrap())).await;
         assert_eq!(served.status, 200, "{thumbnail}");
         assert_eq!(served.header("cache-control"), "public, max-age=3600");
+        assert_eq!(served.header("cross-origin-resource-policy"), "same-origin", "no other site embeds it");
+        assert_eq!(served.header("vary"), "Accept");
         match thumbnail["format"].as_str().unwrap() {
             "jpeg" => {
                 assert_eq!(served.header("content-type"), "image/jpeg");
@@ -534,13 +539,50 @@ async fn shutdown_stops_the_functions_and_frees_the_ports() {
     let (options, _lines) = options(native(), data.path());
     let stack = Stack::start(options).await.unwrap();
     let (url, s3) = (stack.url().to_owned(), stack.s3().local_addr());
+    let api = stack.api_url().to_owned();
     let presign = stack.presign().clone();
     assert_eq!(get(&format!("{url}/api/config")).await.status, 200);
     stack.shutdown().await;
     assert_eq!(presign.invoke("{}").await, Err(thumbforge_dev::InvokeError::Stopped));
-    let edge = url.trim_start_matches("http://").to_owned();
-    assert!(TcpStream::connect(&edge).await.is_err(), "the edge still listens");
+    for (what, url) in [("the edge", &url), ("the API endpoint", &api)] {
+        let addr = url.trim_start_matches("http://").to_owned();
+        assert!(TcpStream::connect(&addr).await.is_err(), "{what} still listens");
+    }
     assert!(TcpStream::connect(s3).await.is_err(), "S3 still listens");
+}
+
+/// Only the edge reaches the API: API Gateway's own endpoint passes requests through unchanged,
+/// and the function refuses those without the edge's origin secret, signed in or not; through
+/// the edge a forged header is replaced by the real one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_api_refuses_requests_that_skip_the_edge() {
+    const HEADER: &str = thumbforge_core::web::ORIGIN_SECRET_HEADER;
+    let booted = boot(native(), RetryPolicy::default()).await;
+    let stack = &booted.stack;
+    let (edge, api) = (stack.url(), stack.api_url());
+    let token = bearer(stack).await;
+    let signed_in = [("authorization", token.as_str())];
+
+    for (path, headers) in [("/api/config", &[][..]), ("/api/images", &signed_in[..])] {
+        let direct = send("GET", &format!("{api}{path}"), headers, Bytes::new()).await;
+        assert_eq!(direct.status, 403, "{path}: {}", String::from_utf8_lossy(&direct.body));
+        assert_eq!(direct.json()["error"]["code"], "direct_access_forbidden");
+
+        let forged = [headers, &[(HEADER, "0123456789abcdef0123456789abcdef0123")][..]].concat();
+        let wrong = send("GET", &format!("{api}{path}"), &forged, Bytes::new()).await;
+        assert_eq!(wrong.status, 403, "{path} with a wrong secret");
+
+        let with_secret = [headers, &[(HEADER, stack.origin_secret())][..]].concat();
+        let served = send("GET", &format!("{api}{path}"), &with_secret, Bytes::new()).await;
+        assert_eq!(served.status, 200, "{path} with the secret: {}", String::from_utf8_lossy(&served.body));
+
+        let through_edge = send("GET", &format!("{edge}{path}"), &forged, Bytes::new()).await;
+        assert_eq!(through_edge.status, 200, "{path} through the edge, a forged header replaced");
+    }
+    // The authorizer still runs first on API Gateway's endpoint; the page is not served there.
+    assert_eq!(get(&format!("{api}/api/images")).await.status, 401);
+    assert_eq!(get(&format!("{api}/index.html")).await.status, 404);
+    assert_eq!(get(&format!("{edge}/index.html")).await.status, 200);
 }
 
 /// Every photo has an owner: over real HTTP, with real tokens, one user reaches nothing of

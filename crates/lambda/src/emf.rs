@@ -12,7 +12,7 @@ use std::io::Write;
 use serde_json::{Map, Value, json};
 
 /// The namespace of every thumbforge metric.
-pub const NAMESPACE: &str = "thumbforge";
+pub use thumbforge_core::metrics::NAMESPACE;
 
 /// A metric's unit, as CloudWatch names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

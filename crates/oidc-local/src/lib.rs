@@ -118,6 +118,7 @@ use tokio::task::{JoinHandle, JoinSet};
 pub use cognito::{DEFAULT_USER_POOL_ID, is_valid_user_pool_id};
 pub use error::Error;
 pub use policy::{MAX_EMAIL_LEN, MAX_PASSWORD_CHARS, PasswordPolicy, normalize_email};
+pub use util::random_token;
 
 /// How long [`Issuer::shutdown`] lets requests in flight finish before cutting them off.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

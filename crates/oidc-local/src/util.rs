@@ -24,7 +24,11 @@ pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>, Error> {
 }
 
 /// A random opaque token: 32 bytes (256 bits) as base64url.
-pub(crate) fn random_token() -> Result<String, Error> {
+///
+/// # Errors
+///
+/// The system's random generator failed.
+pub fn random_token() -> Result<String, Error> {
     random_bytes(32).map(b64url)
 }
 

@@ -33,12 +33,14 @@ use thumbforge_core::describe::{
 };
 use thumbforge_core::routes::{self, Endpoint, Resolution};
 use thumbforge_core::{OutputFormat, RuntimeConfig};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::account::{self, AccountView};
 use crate::albums;
 use crate::http::{self, ApiError, empty_response, json_response, query_param, route_path, with_header};
 use crate::images::{self, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::origin::OriginSecret;
 use crate::ports::{Clock, IdGenerator, Presigner, SystemClock, V7Ids};
 
 /// The API over its ports: the metadata table, a URL signer, a clock and an id generator.
@@ -50,6 +52,7 @@ pub struct Api<K, P, C = SystemClock, I = V7Ids> {
     ids: I,
     config: RuntimeConfig,
     sign_in: SignIn,
+    origin: Option<OriginSecret>,
 }
 
 /// The limits a client checks before asking for an upload (the API enforces them anyway).
@@ -205,21 +208,29 @@ impl PublicConfig {
 impl<K: Catalog, P: Presigner> Api<K, P> {
     /// The API with the system clock and [`uuid::Uuid::now_v7`] ids.
     pub fn new(catalog: K, presigner: P, config: RuntimeConfig, sign_in: SignIn) -> Self {
-        Self { catalog, presigner, clock: SystemClock, ids: V7Ids, config, sign_in }
+        Self { catalog, presigner, clock: SystemClock, ids: V7Ids, config, sign_in, origin: None }
     }
 }
 
 impl<K, P, C, I> Api<K, P, C, I> {
     /// The same API with another clock.
     pub fn with_clock<C2: Clock>(self, clock: C2) -> Api<K, P, C2, I> {
-        let Self { catalog, presigner, ids, config, sign_in, .. } = self;
-        Api { catalog, presigner, clock, ids, config, sign_in }
+        let Self { catalog, presigner, ids, config, sign_in, origin, .. } = self;
+        Api { catalog, presigner, clock, ids, config, sign_in, origin }
     }
 
     /// The same API with another id generator.
     pub fn with_ids<I2: IdGenerator>(self, ids: I2) -> Api<K, P, C, I2> {
-        let Self { catalog, presigner, clock, config, sign_in, .. } = self;
-        Api { catalog, presigner, clock, ids, config, sign_in }
+        let Self { catalog, presigner, clock, config, sign_in, origin, .. } = self;
+        Api { catalog, presigner, clock, ids, config, sign_in, origin }
+    }
+
+    /// The same API refusing every request without `secret` in its
+    /// [`ORIGIN_SECRET_HEADER`](crate::origin::ORIGIN_SECRET_HEADER) (`403`): as deployed, where only
+    /// CloudFront knows it. Without one, every request is served (the core's tests).
+    #[must_use]
+    pub fn with_origin_secret(self, secret: OriginSecret) -> Self {
+        Self { origin: Some(secret), ..self }
     }
 
     /// The configuration it runs with.
@@ -262,21 +273,42 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
         }
     }
 
-    /// Handles one request. Every outcome is a JSON response.
+    /// Handles one request. Every outcome is a JSON response. Every line logged meanwhile
+    /// carries the request's API Gateway id and source IP (its span), so the API's access log
+    /// and the line naming an issued image id join on `request_id`: who uploaded what.
     pub async fn handle(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
         let started = Instant::now();
         let method = request.request_context.http.method.as_str();
         let path = route_path(request);
-        let response = self.route(method, path, request).await.unwrap_or_else(ApiError::into_response);
-        tracing::info!(
-            method,
-            path,
-            status = response.status_code,
+        let span = tracing::info_span!(
+            "request",
             request_id = request.request_context.request_id.as_deref().unwrap_or(""),
-            ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            "request"
+            source_ip = request.request_context.http.source_ip.as_deref().unwrap_or(""),
         );
-        response
+        async {
+            let admitted = self.origin.as_ref().map_or(Ok(()), |secret| secret.check(&request.headers));
+            let response = match admitted {
+                Ok(()) => self.route(method, path, request).await.unwrap_or_else(ApiError::into_response),
+                Err(refused) => {
+                    tracing::warn!(
+                        method,
+                        path,
+                        "refused a request that did not come through the edge (no or a wrong origin secret)"
+                    );
+                    refused.into_response()
+                }
+            };
+            tracing::info!(
+                method,
+                path,
+                status = response.status_code,
+                ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "request"
+            );
+            response
+        }
+        .instrument(span)
+        .await
     }
 
     async fn route(

@@ -10,6 +10,8 @@
 //! - `GET /api/config` tells the page the limits it checks files and edits against and how to
 //!   sign in ([`api::PublicConfig`]).
 //!
+//! Only requests that came through CloudFront are served ([`origin`]).
+//!
 //! [`api::Api`] is the pure core: it talks to the world only through its ports (the metadata
 //! table, [`thumbforge_catalog::Catalog`]; a URL signer, a clock and an id generator in
 //! [`ports`]), the signer implemented over S3 in [`s3`]; [`runtime`] is the cold-start wiring.
@@ -20,6 +22,7 @@ pub mod api;
 pub mod content;
 pub mod http;
 pub mod images;
+pub mod origin;
 pub mod ports;
 pub mod runtime;
 pub mod s3;

@@ -14,7 +14,8 @@ async fn main() -> Result<(), Error> {
     thumbforge_lambda::init_logging();
     let settings = Settings::load()?;
     let sign_in = runtime::sign_in()?;
-    let api = &runtime::api(settings, sign_in).await;
+    let origin = runtime::origin_secret()?;
+    let api = &runtime::api(settings, sign_in, origin).await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<_, Error>(api.handle_event(event.payload).await)
     }))

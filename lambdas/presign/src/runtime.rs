@@ -10,6 +10,7 @@ use thumbforge_core::auth::SignIn;
 use thumbforge_lambda::Settings;
 
 use crate::api::Api;
+use crate::origin::OriginSecret;
 use crate::s3::S3Presigner;
 
 /// The API as deployed.
@@ -22,12 +23,21 @@ pub fn timeouts() -> TimeoutConfig {
     thumbforge_lambda::timeouts(Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(4))
 }
 
-/// The API for `settings` and `sign_in`: the function role's credentials (or the local stack's
-/// endpoint).
-pub async fn api(settings: Settings, sign_in: SignIn) -> LambdaApi {
+/// The API for `settings` and `sign_in`, serving only requests that carry `origin`: the
+/// function role's credentials (or the local stack's endpoint).
+pub async fn api(settings: Settings, sign_in: SignIn, origin: OriginSecret) -> LambdaApi {
     let client = settings.s3_client(timeouts()).await;
     let catalog = settings.catalog(timeouts()).await;
     Api::new(catalog, S3Presigner::new(client, settings.bucket), settings.config, sign_in)
+        .with_origin_secret(origin)
+}
+
+/// The secret CloudFront sends, from the environment; on failure logs one error line (the cold
+/// start then fails with the same message).
+pub fn origin_secret() -> Result<OriginSecret, String> {
+    OriginSecret::from_env(|name| std::env::var(name).ok()).inspect_err(|error| {
+        tracing::error!(%error, "the origin secret is missing or unusable; refusing to start");
+    })
 }
 
 /// How the page signs in, from the environment; on failure logs one error line naming every

@@ -737,6 +737,36 @@ async fn the_config_is_public() {
 }
 
 #[tokio::test]
+async fn only_requests_carrying_the_origin_secret_are_served() {
+    use crate::origin::{ORIGIN_SECRET_HEADER, OriginSecret};
+    let secret = "4f9c2e7a1b8d3f6e0a5c9b2d7e1f4a8c";
+    let Harness { api, presigner } = harness();
+    let h = Harness { api: api.with_origin_secret(OriginSecret::new(secret).unwrap()), presigner };
+    let upload = event(POST_UPLOAD, "POST", "/api/uploads", &[]);
+    let config = anonymous(event(GET_IMAGE, "GET", "/api/config", &[]));
+    for (presented, status) in
+        [(None, 403), (Some("4f9c2e7a1b8d3f6e0a5c9b2d7e1f4a8d"), 403), (Some(secret), 0)]
+    {
+        for request in [&upload, &config] {
+            let mut request = request.clone();
+            if let Some(presented) = presented {
+                request["headers"][ORIGIN_SECRET_HEADER] = json!(presented);
+            }
+            let answer = h.call(request).await;
+            if status == 403 {
+                assert_eq!(answer.status, 403, "{presented:?}: {}", answer.body);
+                assert_eq!(answer.body["error"]["code"], "direct_access_forbidden");
+            } else {
+                assert!([200, 201].contains(&answer.status), "{}", answer.body);
+            }
+        }
+    }
+    // Only the admitted upload was signed and recorded.
+    assert_eq!(h.presigner.requests.lock().unwrap().len(), 1);
+    assert_eq!(h.catalog().all_images().len(), 1);
+}
+
+#[tokio::test]
 async fn image_status_pending_ready_rejected() {
     let h = harness();
     let id = id_at(NOW_MS - 5000, 7);

@@ -12,8 +12,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use thumbforge_catalog::{Catalog, CatalogError, NewImage, Owner};
-use thumbforge_core::config::{Limits, human_bytes};
-use thumbforge_core::{InputFormat, OutputFormat, RuntimeConfig, keys};
+use thumbforge_core::config::{Limits, PRESIGN, human_bytes};
+use thumbforge_core::{InputFormat, OutputFormat, RuntimeConfig, keys, metrics};
+use thumbforge_lambda::emf::{Metrics, Unit};
 use uuid::Uuid;
 
 use crate::api::Api;
@@ -279,11 +280,33 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
             expires_at_s: (created_at_ms / 1000) + expires_in.as_secs() + PENDING_GRACE.as_secs(),
         };
         self.catalog().create_within(owner, &image, &self.config().quotas).await.map_err(|e| match e {
-            CatalogError::QuotaExceeded { quota, limit } => ApiError::quota(quota, limit, created_at_ms),
+            CatalogError::QuotaExceeded { quota, limit } => {
+                let refusal = ApiError::quota(quota, limit, created_at_ms);
+                Metrics::new()
+                    .dimension(metrics::FUNCTION, PRESIGN)
+                    .dimension(metrics::REASON, refusal.code)
+                    .value(metrics::QUOTA_REFUSALS, Unit::Count, 1.0)
+                    .emit();
+                refusal
+            }
             e => ApiError::catalog(&e),
         })?;
         let id = id.hyphenated().to_string();
-        tracing::info!(%id, %key, size = intent.size, format = %intent.format, "upload URL issued");
+        // With the request line's source IP and request id: who uploaded what.
+        tracing::info!(
+            %id,
+            %key,
+            owner = owner.as_str(),
+            size = intent.size,
+            format = %intent.format,
+            "upload URL issued"
+        );
+        Metrics::new()
+            .dimension(metrics::FUNCTION, PRESIGN)
+            .value(metrics::UPLOADS_STARTED, Unit::Count, 1.0)
+            .value(metrics::BYTES_IN, Unit::Bytes, intent.size as f64)
+            .property("imageId", id.as_str())
+            .emit();
         Ok(UploadTicket {
             key,
             upload: UploadInstructions { method: "PUT", url: presigned.url, headers: presigned.headers },

@@ -23,10 +23,10 @@ use aws_lambda_events::event::s3::S3EventRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thumbforge_catalog::{Catalog, CatalogError, Finish, ImageState, Owner};
-use thumbforge_core::config::human_bytes;
+use thumbforge_core::config::{THUMBNAIL, human_bytes};
 use thumbforge_core::keys::{self, KeyError};
 use thumbforge_core::manifest::{Rendition, Source};
-use thumbforge_core::{Outcome, RejectReason, RuntimeConfig};
+use thumbforge_core::{Outcome, RejectReason, RuntimeConfig, metrics};
 use thumbforge_lambda::emf::{Metrics, Unit};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -418,17 +418,21 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                 Outcome::Rejected { .. } => 0,
             };
             Metrics::new()
-                .dimension("Function", "thumbnail")
-                .dimension("Outcome", "ready")
-                .value("Images", Unit::Count, 1.0)
-                .value("DownloadMs", Unit::Milliseconds, millis(download) as f64)
-                .value("DecodeMs", Unit::Milliseconds, millis(thumbs.timings.decode) as f64)
-                .value("ResizeMs", Unit::Milliseconds, millis(thumbs.timings.resize) as f64)
-                .value("EncodeMs", Unit::Milliseconds, millis(thumbs.timings.encode) as f64)
-                .value("UploadMs", Unit::Milliseconds, millis(upload) as f64)
-                .value("BytesIn", Unit::Bytes, bytes as f64)
-                .value("BytesOut", Unit::Bytes, bytes_out as f64)
-                .value("TimeToReadyMs", Unit::Milliseconds, now_ms().saturating_sub(created_at_ms) as f64)
+                .dimension(metrics::FUNCTION, THUMBNAIL)
+                .dimension(metrics::OUTCOME, metrics::READY)
+                .value(metrics::IMAGES, Unit::Count, 1.0)
+                .value(metrics::DOWNLOAD_MS, Unit::Milliseconds, millis(download) as f64)
+                .value(metrics::DECODE_MS, Unit::Milliseconds, millis(thumbs.timings.decode) as f64)
+                .value(metrics::RESIZE_MS, Unit::Milliseconds, millis(thumbs.timings.resize) as f64)
+                .value(metrics::ENCODE_MS, Unit::Milliseconds, millis(thumbs.timings.encode) as f64)
+                .value(metrics::UPLOAD_MS, Unit::Milliseconds, millis(upload) as f64)
+                .value(metrics::BYTES_IN, Unit::Bytes, bytes as f64)
+                .value(metrics::BYTES_OUT, Unit::Bytes, bytes_out as f64)
+                .value(
+                    metrics::TIME_TO_READY_MS,
+                    Unit::Milliseconds,
+                    now_ms().saturating_sub(created_at_ms) as f64,
+                )
                 .property("imageId", image.id.as_str())
                 .emit();
             tracing::info!(
@@ -452,10 +456,10 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         if matches!(recorded, RecordOutcome::Rejected { .. }) {
             tracing::info!(outcome = "rejected", %reason, message = %reject.message, "upload rejected");
             Metrics::new()
-                .dimension("Function", "thumbnail")
-                .dimension("Outcome", "rejected")
-                .dimension("Reason", reason.code())
-                .value("Images", Unit::Count, 1.0)
+                .dimension(metrics::FUNCTION, THUMBNAIL)
+                .dimension(metrics::OUTCOME, metrics::REJECTED)
+                .dimension(metrics::REASON, reason.code())
+                .value(metrics::IMAGES, Unit::Count, 1.0)
                 .property("imageId", image.id.as_str())
                 .emit();
             self.drop_rejected_upload(&image.id).await?;

@@ -43,6 +43,13 @@ locals {
       Resource = ["${aws_cloudwatch_log_group.this.arn}:*"]
     }],
     [for s in var.policy_statements : { Sid = s.sid, Effect = "Allow", Action = s.actions, Resource = s.resources }],
+    # X-Ray's write actions have no resource-level permissions: "*" is the only resource.
+    var.tracing ? [{
+      Sid      = "XRayTraces"
+      Effect   = "Allow"
+      Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+      Resource = ["*"]
+    }] : [],
   )
 }
 
@@ -57,7 +64,7 @@ resource "aws_lambda_function" "this" {
   # checkov:skip=CKV_AWS_117: The functions reach only S3 and CloudWatch on public AWS endpoints; a VPC would add NAT or endpoint costs and cold-start time.
   # checkov:skip=CKV_AWS_173: The environment holds only the non-secret THUMBFORGE_* settings; Lambda encrypts it at rest with an AWS-managed key.
   # checkov:skip=CKV_AWS_272: Zips are built reproducibly and deployed with their hash by Terraform; code signing needs AWS Signer profiles.
-  # checkov:skip=CKV_AWS_50: The functions write structured JSON logs, not X-Ray segments; tracing would cost per trace and record nothing.
+  # checkov:skip=CKV_AWS_50: X-Ray is opt-in (alarms.xray of thumbforge.toml; var.tracing): it is billed per trace, and the functions' JSON logs and metrics cover the stages.
   function_name = var.name
   description   = var.description
   role          = aws_iam_role.this.arn
@@ -75,6 +82,10 @@ resource "aws_lambda_function" "this" {
 
   environment {
     variables = var.environment
+  }
+
+  tracing_config {
+    mode = var.tracing ? "Active" : "PassThrough"
   }
 
   # The group must exist first (retention), and the role must be able to write to it.

@@ -37,3 +37,8 @@ output "reserved_concurrency" {
   description = "Concurrent executions reserved for (and capping) the function; -1 for none."
   value       = aws_lambda_function.this.reserved_concurrent_executions
 }
+
+output "tracing_mode" {
+  description = "X-Ray tracing: Active or PassThrough."
+  value       = aws_lambda_function.this.tracing_config[0].mode
+}

@@ -47,3 +47,10 @@ variable "policy_statements" {
   }))
   description = "What the function may do besides writing its own logs (least privilege)."
 }
+
+variable "tracing" {
+  type        = bool
+  description = "AWS X-Ray active tracing (alarms.xray of thumbforge.toml); the role may then write trace segments."
+  default     = false
+  nullable    = false
+}

@@ -91,3 +91,21 @@ mock_resource "aws_dynamodb_table" {
     stream_arn = "arn:aws:dynamodb:eu-west-3:123456789012:table/thumbforge-test-images/stream/2026-01-01T00:00:00.000"
   }
 }
+
+mock_resource "aws_sns_topic" {
+  defaults = {
+    arn = "arn:aws:sns:eu-west-3:123456789012:thumbforge-test-alarms"
+  }
+}
+
+mock_resource "aws_wafv2_web_acl" {
+  defaults = {
+    arn = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/thumbforge-test-edge/a1b2c3"
+  }
+}
+
+mock_resource "aws_cloudwatch_log_delivery_destination" {
+  defaults = {
+    arn = "arn:aws:logs:us-east-1:123456789012:delivery-destination:thumbforge-test-cdn"
+  }
+}
