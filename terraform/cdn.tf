@@ -138,7 +138,7 @@ resource "aws_cloudfront_cache_policy" "thumbs" {
 }
 
 resource "aws_cloudfront_distribution" "this" {
-  # checkov:skip=CKV_AWS_68: The WAF is opt-in (edge.waf, waf.tf; about 7 USD a month): the API is throttled per route and per user, and every upload is bounded by its signed URL.
+  # checkov:skip=CKV_AWS_68: The WAF is opt-in (edge.waf, waf.tf; about 8 USD a month): the API is throttled per route and per user, and every upload is bounded by its signed URL.
   # checkov:skip=CKV2_AWS_47: With edge.waf the known-bad-inputs group (its Log4j rules) is on (waf.tf); checkov cannot see a conditional web ACL. Nothing here runs Java.
   # checkov:skip=CKV_AWS_86: Standard logging v2 (log delivery to CloudWatch Logs, observability.tf) is on by default; checkov knows only the legacy logging_config, which needs an ACL-enabled bucket.
   # checkov:skip=CKV_AWS_174: The default *.cloudfront.net certificate is used (no custom domain); CloudFront fixes its protocols.

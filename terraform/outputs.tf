@@ -97,3 +97,13 @@ output "cleanup_mapping_uuid" {
   description = "The clean-up's event source mapping (the table stream → the thumbnail function): `cargo xtask destroy` checks it is gone."
   value       = aws_lambda_event_source_mapping.cleanup.uuid
 }
+
+output "alarm_topic_arn" {
+  description = "The SNS topic every alarm publishes to (subscribe more than alarms.emails here: chat, paging)."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "dashboard_url" {
+  description = "The CloudWatch dashboard of the stack (README: Operating it)."
+  value       = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
+}

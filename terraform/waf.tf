@@ -1,7 +1,8 @@
 # The optional web application firewall (edge.waf of thumbforge.toml; off by default, as it costs
-# about 7 USD a month plus 0.60 USD per million requests: README "Costs and limits"). A
-# CloudFront-scope web ACL, hence in us-east-1: a per-IP rate rule on /api/* and AWS's managed
-# common rule set (with its known-bad-inputs companion, which carries the Log4j rules).
+# about 8 USD a month, 5 for the ACL and 1 per rule, plus 0.60 USD per million requests: README
+# "Costs and limits"). A CloudFront-scope web ACL, hence in us-east-1: a per-IP rate rule on
+# /api/* and AWS's managed common rule set (with its known-bad-inputs companion, which carries
+# the Log4j rules).
 
 resource "aws_wafv2_web_acl" "edge" {
   # checkov:skip=CKV2_AWS_31: WAF logging needs a log group named aws-waf-logs-*; the distribution's own access logs (observability.tf) already record every request, blocked ones with status 403.

@@ -291,6 +291,39 @@ mod tests {
         text.lines().map(|line| line.replace(" (*)", "").replace(" (proc-macro)", "")).collect()
     }
 
+    /// Every action a workflow uses is pinned to a full commit id, with the release it is in a
+    /// comment (`uses: owner/repo@<40 hex> # v1.2.3`): a moved tag cannot change what runs
+    /// with the deploy role's credentials.
+    #[test]
+    fn workflows_pin_every_action_to_a_commit() {
+        let dir = util::project_root().join(".github/workflows");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for line in text.lines().filter(|l| l.trim_start().trim_start_matches("- ").starts_with("uses:"))
+            {
+                let uses = line.split_once("uses:").unwrap().1.trim();
+                let (action, rest) = uses.split_once('@').unwrap_or((uses, ""));
+                let (commit, comment) = rest.split_once(" # ").unwrap_or((rest, ""));
+                assert!(action.contains('/'), "{}: {line}", path.display());
+                assert!(
+                    commit.len() == 40
+                        && commit.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+                    "{}: {action} is not pinned to a commit id: {line}",
+                    path.display()
+                );
+                assert!(
+                    !comment.trim().is_empty(),
+                    "{}: say which release {commit} is: {line}",
+                    path.display()
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen >= 10, "{seen} actions found in {}", dir.display());
+    }
+
     /// `cargo run -p xtask` gives every dependency the features `cargo test --workspace
     /// --all-features` gives it; otherwise the tests compile the AWS SDK and the engine again
     /// (fix: the pins in xtask/Cargo.toml).
