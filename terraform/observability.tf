@@ -40,80 +40,90 @@ resource "aws_sns_topic_subscription" "alarm_email" {
   endpoint  = each.value
 }
 
-# A function's invocations failed: a bug, a storage outage or a timeout (the thumbnail
-# function's events are retried twice, then dead-lettered).
-resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each = local.functions
-
-  alarm_name          = "${each.value}-errors"
-  alarm_description   = "${each.key}: invocations failed in the last 5 minutes (README: Operating it)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = local.alarm_period
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+# Every alarm on one metric, by key: what README "Operating it" lists. Each fires past its
+# threshold; no data (no traffic) is not an alarm.
+locals {
+  # What an alarm is unless it says otherwise: any datapoint above 0 in one 5-minute period.
+  alarm_defaults = {
+    statistic          = "Sum"
+    extended_statistic = null
+    period             = local.alarm_period
+    evaluation_periods = 1
+    datapoints         = 1
+    threshold          = 0
+  }
+  metric_alarms = { for key, alarm in merge(
+    # A function's invocations failed: a bug, a storage outage or a timeout (the thumbnail
+    # function's events are retried twice, then dead-lettered).
+    { for k, f in local.functions : "${k}-errors" => {
+      name        = "${f}-errors"
+      description = "${k}: invocations failed in the last 5 minutes"
+      namespace   = "AWS/Lambda"
+      metric      = "Errors"
+      dimensions  = { FunctionName = f }
+    } },
+    # Invocations refused for want of concurrency, for 15 minutes on end: the thumbnail
+    # function's cap (functions.thumbnail_reserved_concurrency) or the account's limit.
+    { for k, f in local.functions : "${k}-throttles" => {
+      name               = "${f}-throttles"
+      description        = "${k}: invocations throttled in each of the last 15 minutes"
+      namespace          = "AWS/Lambda"
+      metric             = "Throttles"
+      dimensions         = { FunctionName = f }
+      evaluation_periods = 3
+      datapoints         = 3
+    } },
+    # The slowest 5 % of invocations come within a fifth of the timeout, in two of three periods.
+    { for k, f in local.functions : "${k}-duration-p95" => {
+      name               = "${f}-duration-p95"
+      description        = "${k}: p95 duration above 80 % of the ${local.timeouts_ms[k] / 1000} s timeout"
+      namespace          = "AWS/Lambda"
+      metric             = "Duration"
+      dimensions         = { FunctionName = f }
+      statistic          = null
+      extended_statistic = "p95"
+      evaluation_periods = 3
+      datapoints         = 2
+      threshold          = local.timeouts_ms[k] * 0.8
+    } },
+    # Something waits in a dead-letter queue for a replay.
+    { for k, q in local.dead_letter_queues : "${k}-dlq-not-empty" => {
+      name        = "${q}-not-empty"
+      description = "The ${k} dead-letter queue holds messages"
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      dimensions  = { QueueName = q }
+      statistic   = "Maximum"
+    } },
+    # Users wait too long for their thumbnails: the 95th percentile from upload URL to ready.
+    { "time-to-ready-p95" = {
+      name               = "${local.name}-time-to-ready-p95"
+      description        = "p95 time from upload to ready above ${var.alarms.time_to_ready_p95_seconds} s over 15 minutes"
+      namespace          = var.metrics.namespace
+      metric             = var.metrics.time_to_ready_ms
+      dimensions         = local.ready_dimensions
+      statistic          = null
+      extended_statistic = "p95"
+      period             = 900
+      threshold          = var.alarms.time_to_ready_p95_seconds * 1000
+    } },
+  ) : key => merge(local.alarm_defaults, alarm) }
 }
 
-# Invocations refused for want of concurrency, for 15 minutes on end: the thumbnail function's
-# cap (functions.thumbnail_reserved_concurrency) or the account's limit is reached.
-resource "aws_cloudwatch_metric_alarm" "function_throttles" {
-  for_each = local.functions
+resource "aws_cloudwatch_metric_alarm" "metric" {
+  for_each = local.metric_alarms
 
-  alarm_name          = "${each.value}-throttles"
-  alarm_description   = "${each.key}: invocations throttled in each of the last 15 minutes (README: Operating it)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = local.alarm_period
-  evaluation_periods  = 3
-  datapoints_to_alarm = 3
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-# The slowest 5 % of invocations come within a fifth of the timeout, in two of three periods.
-resource "aws_cloudwatch_metric_alarm" "function_duration" {
-  for_each = local.functions
-
-  alarm_name          = "${each.value}-duration-p95"
-  alarm_description   = "${each.key}: p95 duration above 80 % of the ${local.timeouts_ms[each.key] / 1000} s timeout (README: Operating it)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Duration"
-  dimensions          = { FunctionName = each.value }
-  extended_statistic  = "p95"
-  period              = local.alarm_period
-  evaluation_periods  = 3
-  datapoints_to_alarm = 2
-  threshold           = local.timeouts_ms[each.key] * 0.8
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-# Something waits in a dead-letter queue for a replay (README: Operating it).
-resource "aws_cloudwatch_metric_alarm" "dead_letters" {
-  for_each = local.dead_letter_queues
-
-  alarm_name          = "${each.value}-not-empty"
-  alarm_description   = "The ${each.key} dead-letter queue holds messages (README: Operating it)."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = each.value }
-  statistic           = "Maximum"
-  period              = local.alarm_period
-  evaluation_periods  = 1
-  threshold           = 0
+  alarm_name          = each.value.name
+  alarm_description   = "${each.value.description} (README: Operating it)."
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  extended_statistic  = each.value.extended_statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.evaluation_periods
+  datapoints_to_alarm = each.value.datapoints
+  threshold           = each.value.threshold
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
@@ -161,32 +171,9 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx" {
   }
 }
 
-# Users wait too long for their thumbnails: the 95th percentile from upload ticket to ready.
-resource "aws_cloudwatch_metric_alarm" "time_to_ready" {
-  alarm_name          = "${local.name}-time-to-ready-p95"
-  alarm_description   = "p95 time from upload to ready above ${var.alarms.time_to_ready_p95_seconds} s over 15 minutes (README: Operating it)."
-  namespace           = var.metrics.namespace
-  metric_name         = var.metrics.time_to_ready_ms
-  dimensions          = local.ready_dimensions
-  extended_statistic  = "p95"
-  period              = 900
-  evaluation_periods  = 1
-  threshold           = var.alarms.time_to_ready_p95_seconds * 1000
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
 locals {
-  alarm_arns = concat(
-    [for a in aws_cloudwatch_metric_alarm.function_errors : a.arn],
-    [for a in aws_cloudwatch_metric_alarm.function_throttles : a.arn],
-    [for a in aws_cloudwatch_metric_alarm.function_duration : a.arn],
-    [for a in aws_cloudwatch_metric_alarm.dead_letters : a.arn],
-    [aws_cloudwatch_metric_alarm.api_5xx.arn, aws_cloudwatch_metric_alarm.time_to_ready.arn],
-  )
-  ns = var.metrics.namespace
+  alarm_arns = concat([for a in aws_cloudwatch_metric_alarm.metric : a.arn], [aws_cloudwatch_metric_alarm.api_5xx.arn])
+  ns         = var.metrics.namespace
   # Every stage's time on a written image, by its metric name.
   stage_metrics = [var.metrics.download_ms, var.metrics.decode_ms, var.metrics.resize_ms, var.metrics.encode_ms, var.metrics.upload_ms]
   dashboard_widgets = [

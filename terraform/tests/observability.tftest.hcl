@@ -35,27 +35,27 @@ run "every_alarm_mails_the_topic_with_thresholds_from_the_config" {
     error_message = "the subscriptions are email ones on the alarm topic"
   }
   assert {
-    condition     = keys(aws_cloudwatch_metric_alarm.function_errors) == ["presign", "thumbnail"] && aws_cloudwatch_metric_alarm.function_errors["thumbnail"].dimensions.FunctionName == module.thumbnail.function_name
+    condition     = aws_cloudwatch_metric_alarm.metric["presign-errors"].dimensions.FunctionName == module.presign.function_name && aws_cloudwatch_metric_alarm.metric["thumbnail-errors"].dimensions.FunctionName == module.thumbnail.function_name
     error_message = "both functions have an errors alarm on their own name"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.function_errors["thumbnail"].metric_name == "Errors" && aws_cloudwatch_metric_alarm.function_errors["thumbnail"].threshold == 0
+    condition     = aws_cloudwatch_metric_alarm.metric["thumbnail-errors"].metric_name == "Errors" && aws_cloudwatch_metric_alarm.metric["thumbnail-errors"].threshold == 0
     error_message = "any thumbnail error alarms"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.function_duration["thumbnail"].threshold == 24000 && aws_cloudwatch_metric_alarm.function_duration["presign"].threshold == 8000
+    condition     = aws_cloudwatch_metric_alarm.metric["thumbnail-duration-p95"].threshold == 24000 && aws_cloudwatch_metric_alarm.metric["presign-duration-p95"].threshold == 8000
     error_message = "the duration alarms sit at 80 % of each function's timeout (ms)"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.function_duration["thumbnail"].extended_statistic == "p95"
+    condition     = aws_cloudwatch_metric_alarm.metric["thumbnail-duration-p95"].extended_statistic == "p95"
     error_message = "the duration alarm watches p95"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.function_throttles["thumbnail"].metric_name == "Throttles"
+    condition     = aws_cloudwatch_metric_alarm.metric["thumbnail-throttles"].metric_name == "Throttles"
     error_message = "throttles alarm"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.dead_letters["thumbnail"].dimensions.QueueName == aws_sqs_queue.thumbnail_dlq.name && aws_cloudwatch_metric_alarm.dead_letters["cleanup"].dimensions.QueueName == aws_sqs_queue.cleanup_dlq.name
+    condition     = aws_cloudwatch_metric_alarm.metric["thumbnail-dlq-not-empty"].dimensions.QueueName == aws_sqs_queue.thumbnail_dlq.name && aws_cloudwatch_metric_alarm.metric["cleanup-dlq-not-empty"].dimensions.QueueName == aws_sqs_queue.cleanup_dlq.name
     error_message = "each dead-letter queue has its not-empty alarm"
   }
   assert {
@@ -67,22 +67,28 @@ run "every_alarm_mails_the_topic_with_thresholds_from_the_config" {
     error_message = "the 5xx alarm fires on the rate, not the count"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.time_to_ready.threshold == 45000 && aws_cloudwatch_metric_alarm.time_to_ready.namespace == "thumbforge" && aws_cloudwatch_metric_alarm.time_to_ready.metric_name == "TimeToReadyMs"
+    condition     = aws_cloudwatch_metric_alarm.metric["time-to-ready-p95"].threshold == 45000 && aws_cloudwatch_metric_alarm.metric["time-to-ready-p95"].namespace == "thumbforge" && aws_cloudwatch_metric_alarm.metric["time-to-ready-p95"].metric_name == "TimeToReadyMs"
     error_message = "time to ready alarms on the EMF metric at alarms.time_to_ready_p95_seconds (ms)"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.time_to_ready.dimensions["Function"] == "thumbnail" && aws_cloudwatch_metric_alarm.time_to_ready.dimensions["Outcome"] == "ready" && length(aws_cloudwatch_metric_alarm.time_to_ready.dimensions) == 2
+    condition     = aws_cloudwatch_metric_alarm.metric["time-to-ready-p95"].dimensions["Function"] == "thumbnail" && aws_cloudwatch_metric_alarm.metric["time-to-ready-p95"].dimensions["Outcome"] == "ready" && length(aws_cloudwatch_metric_alarm.metric["time-to-ready-p95"].dimensions) == 2
     error_message = "time to ready uses the dimensions the thumbnail function emits"
   }
   assert {
-    condition = alltrue([for a in concat(
-      values(aws_cloudwatch_metric_alarm.function_errors),
-      values(aws_cloudwatch_metric_alarm.function_throttles),
-      values(aws_cloudwatch_metric_alarm.function_duration),
-      values(aws_cloudwatch_metric_alarm.dead_letters),
-      [aws_cloudwatch_metric_alarm.api_5xx, aws_cloudwatch_metric_alarm.time_to_ready],
-    ) : a.alarm_actions == toset([aws_sns_topic.alarms.arn]) && a.ok_actions == toset([aws_sns_topic.alarms.arn]) && a.treat_missing_data == "notBreaching"])
+    condition     = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.metric), [aws_cloudwatch_metric_alarm.api_5xx]) : a.alarm_actions == toset([aws_sns_topic.alarms.arn]) && a.ok_actions == toset([aws_sns_topic.alarms.arn]) && a.treat_missing_data == "notBreaching"])
     error_message = "every alarm (and its recovery) goes to the topic; no data is not an alarm"
+  }
+  assert {
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.metric)) == toset(["presign-errors", "thumbnail-errors", "presign-throttles", "thumbnail-throttles", "presign-duration-p95", "thumbnail-duration-p95", "thumbnail-dlq-not-empty", "cleanup-dlq-not-empty", "time-to-ready-p95"])
+    error_message = "the alarms README \"Operating it\" lists"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.metric["thumbnail-throttles"].evaluation_periods == 3 && aws_cloudwatch_metric_alarm.metric["thumbnail-throttles"].datapoints_to_alarm == 3
+    error_message = "throttling alarms when it lasts 15 minutes, not at one refused invocation"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.metric["thumbnail-duration-p95"].statistic == null && aws_cloudwatch_metric_alarm.metric["thumbnail-errors"].extended_statistic == null
+    error_message = "an alarm has either a statistic or a percentile"
   }
   assert {
     condition     = length(local.alarm_arns) == 10
