@@ -293,6 +293,7 @@ class UploadRow {
         `Not accepted: ${reasonText(image.reason)}`,
         image.message ? `Details: ${image.message}` : null,
       );
+    else if (image.status === "failed") this.set("failed", `Not processed: ${reasonText(image.reason)}`);
     else if (image.slow)
       this.set("slow", "Uploaded, still processing. It will show in the gallery when done; reload later.");
   }

@@ -630,7 +630,7 @@ export class Gallery {
   /** How the card's photo is named to people, and its file name (or null). */
   naming(image) {
     const name = (typeof image.filename === "string" && image.filename) || this.names.get(image.id) || null;
-    const status = ["ready", "rejected"].includes(image.status) ? image.status : "pending";
+    const status = ["ready", "rejected", "failed"].includes(image.status) ? image.status : "pending";
     const created = typeof image.createdAt === "string" ? new Date(image.createdAt) : null;
     const createdOk = created !== null && !Number.isNaN(created.getTime());
     const { title } = imageDetails(image);
@@ -696,6 +696,16 @@ export class Gallery {
           image.message ? h("p", { class: "card__detail", text: `Details: ${image.message}` }) : null,
         ),
       );
+    } else if (status === "failed") {
+      // Our failure, not the file's: said in those words (the original is kept).
+      figure.append(
+        h(
+          "div",
+          { class: "card__media card__media--rejected" },
+          h("span", { class: "card__badge", text: "Not processed" }),
+          h("p", { class: "card__reason", "data-testid": "gallery-reason", text: reasonText(image.reason) }),
+        ),
+      );
     } else if (status === "ready") {
       figure.append(
         h(
@@ -719,7 +729,7 @@ export class Gallery {
     figure.append(caption);
     // The checkbox comes first in the card (over the picture's corner), before its link.
     const selected = this.selected.has(image.id);
-    const check = status === "rejected"
+    const check = status === "rejected" || status === "failed"
       ? null
       : h("input", {
           type: "checkbox",
@@ -729,8 +739,9 @@ export class Gallery {
           checked: selected,
         });
     check?.addEventListener("change", () => this.select(image.id, check.checked));
+    // A failed upload is kept (our failure, not the file's): its original can be downloaded.
     const download =
-      status === "ready"
+      status === "ready" || status === "failed"
         ? h("button", {
             class: "button button--quiet button--small card__download",
             type: "button",
@@ -765,11 +776,11 @@ export class Gallery {
     const downloadProblem = download
       ? h("p", { class: "card__error", "data-testid": "download-error", hidden: true })
       : null;
-    // A rejected upload is not a photo to describe: it has only the delete button.
+    // A rejected or failed upload is not a photo to describe: no edit button.
     const actions = h(
       "div",
       { class: "card__actions" },
-      status === "rejected" ? null : edit,
+      status === "rejected" || status === "failed" ? null : edit,
       download,
       button,
       problem,

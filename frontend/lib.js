@@ -14,6 +14,7 @@ export const REASONS = Object.freeze({
   decode_limit_exceeded: "The image would need too much memory to open.",
   corrupt: "The file is damaged or incomplete.",
   too_slow: "The image took too long to process.",
+  internal_error: "We could not process this photo: a problem on our side, not your file. It has been reported and will be tried again once fixed.",
 });
 
 /** The plain-words explanation of a rejection reason code. */
@@ -627,7 +628,13 @@ export function deleteOutcome({ status, message = "" } = {}, label = null) {
 export function photoLabel(image, name = null, added = null) {
   if (typeof name === "string" && name.trim() !== "") return name;
   const kind =
-    image?.status === "ready" ? "photo" : image?.status === "rejected" ? "rejected upload" : "upload in progress";
+    image?.status === "ready"
+      ? "photo"
+      : image?.status === "rejected"
+        ? "rejected upload"
+        : image?.status === "failed"
+          ? "upload we could not process"
+          : "upload in progress";
   const parts = [kind];
   const source = image?.status === "ready" ? describeSource(image.source) : "";
   if (source) parts.push(source);
@@ -644,7 +651,7 @@ export function deleteConfirmation(label, status, named = true) {
   const what =
     status === "ready"
       ? "The photo and its thumbnails are removed for good."
-      : status === "rejected"
+      : status === "rejected" || status === "failed"
         ? "The upload is removed for good."
         : "The upload is stopped and removed for good, with any thumbnails made from it.";
   if (named) return { title: `Delete “${label}”?`, text: `${what} This cannot be undone.` };
@@ -880,6 +887,7 @@ export function cardTitle(image, name = null, status = image?.status) {
   const { title } = imageDetails(image);
   if (title) return title;
   if (typeof name === "string" && name.trim() !== "") return name;
+  if (status === "failed") return "Upload not processed";
   return status === "ready" ? "Photo" : status === "rejected" ? "Rejected upload" : "Upload";
 }
 

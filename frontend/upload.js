@@ -79,7 +79,7 @@ const ERROR_TOLERANCE = 5;
 
 /**
  * Polls `GET /api/images/{id}` with back-off (lib.js `POLL`) until the image is `ready` or
- * `rejected`, honouring `Retry-After`. `onUpdate(image)` gets every answer. Resolves with the
+ * `rejected` or `failed`, honouring `Retry-After`. `onUpdate(image)` gets every answer. Resolves with the
  * final image, or with `{id, status: "pending", slow: true}` when the patience runs out.
  * Rejects with the ApiError when polling keeps failing.
  */
@@ -100,7 +100,7 @@ export async function pollImage(id, { onUpdate = () => {}, signal, policy = POLL
       retryAfterMs = null;
       errors = 0;
       onUpdate(last);
-      if (last.status === "ready" || last.status === "rejected") return last;
+      if (["ready", "rejected", "failed"].includes(last.status)) return last;
     } catch (error) {
       if (error.name === "AbortError") throw error;
       if (error.status === 404 && notFound < NOT_FOUND_TOLERANCE) {

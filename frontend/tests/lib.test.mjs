@@ -530,6 +530,7 @@ test("photos are named by file name, else by what they are and when they were ad
   );
   assert.equal(photoLabel(ready, "  "), "photo, 1800 × 1200 JPEG, 344.5 KiB");
   assert.equal(photoLabel({ status: "rejected", reason: "corrupt" }, null, "today"), "rejected upload, added today");
+  assert.equal(photoLabel({ status: "failed", reason: "internal_error" }), "upload we could not process");
   assert.equal(photoLabel({ status: "pending" }), "upload in progress");
   assert.equal(photoLabel(null), "upload in progress");
 });
@@ -541,6 +542,7 @@ test("the delete confirmation names the photo and says it cannot be undone", () 
   });
   assert.match(deleteConfirmation("notes.jpg", "rejected").text, /^The upload is removed for good\./);
   assert.match(deleteConfirmation("x.png", "pending").text, /stopped and removed/);
+  assert.match(deleteConfirmation("hard.jpg", "failed").text, /^The upload is removed for good\./);
   // Without a file name the sentence says what the photo is.
   assert.deepEqual(deleteConfirmation("photo, 10 × 20 PNG, added today", "ready", false), {
     title: "Delete this photo?",
@@ -707,6 +709,7 @@ test("a card's title, and when its description is collapsed", () => {
   assert.equal(cardTitle({ status: "ready", title: null }, "IMG_1.JPG"), "IMG_1.JPG");
   assert.equal(cardTitle({ status: "ready" }, null), "Photo");
   assert.equal(cardTitle({ status: "pending" }, null), "Upload");
+  assert.equal(cardTitle({ status: "failed" }, null), "Upload not processed");
   assert.equal(isLongDescription("short"), false);
   assert.equal(isLongDescription("x".repeat(141)), true);
   assert.equal(isLongDescription("a\nb\nc"), false);

@@ -2,7 +2,7 @@
 //! job, side by side, plus the Lambdas' cold starts and deployment sizes.
 //!
 //! Every tool gets the same job: fit inside N×N, EXIF orientation applied, JPEG quality 80, no
-//! metadata. thumbforge's side is the release `thumbforge-bench` binary (`crates/bench`), which
+//! metadata. thumbforge's side is the release `thumbforge-bench` binary (`crates/cli`), which
 //! runs the engine as the Lambda does; a second thumbforge row runs the full configured job
 //! (every rendition and format of `thumbforge.toml`). The peers' scripts are in `xtask/bench/`.
 //!
@@ -27,7 +27,6 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use thumbforge_core::config::{FUNCTION_NAMES, PRESIGN, THUMBNAIL};
 use thumbforge_core::{Config, env};
-use thumbnail::engine::jpeg;
 
 use crate::flags;
 use crate::tools::{self, Venv};
@@ -356,13 +355,11 @@ fn load_corpus(dir: &Path, filters: &[String]) -> anyhow::Result<Vec<Image>> {
         .map(|path| {
             let data = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let (width, height, kind) = match jpeg::scan(&data) {
-                Ok(info) => (
-                    info.width,
-                    info.height,
-                    if info.progressive { Kind::Progressive } else { Kind::Baseline },
-                ),
-                Err(_) => {
+            let (width, height, kind) = match jpeg_frame(&data) {
+                Some((width, height, progressive)) => {
+                    (width, height, if progressive { Kind::Progressive } else { Kind::Baseline })
+                }
+                None => {
                     let (w, h) = other_dimensions(&data).unwrap_or((0, 0));
                     let ext = if data.starts_with(b"\x89PNG") {
                         "PNG"
@@ -379,6 +376,34 @@ fn load_corpus(dir: &Path, filters: &[String]) -> anyhow::Result<Vec<Image>> {
             Ok(Image { path, name, width, height, kind, bytes: data.len() as u64 })
         })
         .collect()
+}
+
+/// Stored width, height and whether it is progressive, from a JPEG's frame header (for the tables
+/// and the targets only; the engine parses files for real). `None` for anything else.
+fn jpeg_frame(data: &[u8]) -> Option<(u32, u32, bool)> {
+    if !data.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut pos = 2;
+    loop {
+        // Segments follow each other up to the first scan; fill bytes (0xFF) may sit between.
+        while data.get(pos) == Some(&0xFF) && data.get(pos + 1) == Some(&0xFF) {
+            pos += 1;
+        }
+        let [0xFF, marker, hi, lo] = *data.get(pos..pos + 4)? else { return None };
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        match marker {
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                let frame = data.get(pos + 4..pos + 2 + len)?;
+                let height = u32::from(u16::from_be_bytes([*frame.get(1)?, *frame.get(2)?]));
+                let width = u32::from(u16::from_be_bytes([*frame.get(3)?, *frame.get(4)?]));
+                return Some((width, height, matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE)));
+            }
+            0xDA | 0xD9 => return None,
+            _ if len < 2 => return None,
+            _ => pos += 2 + len,
+        }
+    }
 }
 
 /// Width and height of a PNG, GIF or WebP from its header (for the tables only).
@@ -571,8 +596,7 @@ struct Built {
 /// feature resolution, so nothing is built twice).
 fn build_release() -> anyhow::Result<Built> {
     let mut command = util::cargo(&["build", "--release", "--message-format=json-render-diagnostics"]);
-    for (package, bin) in
-        [("thumbforge-bench", "thumbforge-bench"), (PRESIGN, PRESIGN), (THUMBNAIL, THUMBNAIL)]
+    for (package, bin) in [("thumbforge-cli", "thumbforge-bench"), (PRESIGN, PRESIGN), (THUMBNAIL, THUMBNAIL)]
     {
         command.args(["--package", package, "--bin", bin]);
     }
@@ -923,17 +947,17 @@ fn cold_starts(built: &Built, starts: usize) -> Vec<ColdStart> {
         .collect()
 }
 
-/// `cargo bench -p thumbnail --bench engine -- --quick`: criterion's decode, resize and encode
+/// `cargo bench -p thumbforge-engine --bench engine -- --quick`: criterion's decode, resize and encode
 /// micro-benchmarks on a fixture photo.
 fn criterion() -> anyhow::Result<String> {
     let mut command =
-        util::cargo(&["bench", "-p", "thumbnail", "--bench", "engine", "--", "--quick", "--noplot"]);
+        util::cargo(&["bench", "-p", "thumbforge-engine", "--bench", "engine", "--", "--quick", "--noplot"]);
     println!("$ {}", util::display(&command));
     let output = command.stderr(std::process::Stdio::inherit()).output().context("running cargo bench")?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     print!("{text}");
     if !output.status.success() {
-        bail!("`cargo bench -p thumbnail` failed ({})", output.status);
+        bail!("`cargo bench -p thumbforge-engine` failed ({})", output.status);
     }
     Ok(text)
 }
@@ -949,6 +973,23 @@ mod tests {
         assert_eq!(images.len(), 2);
         assert!(images.iter().all(|i| i.kind == Kind::Baseline && i.width > 0 && i.height > 0));
         assert_eq!(load_corpus(&dir, &["orient_6".to_owned()]).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_jpeg_frame_header_gives_the_stored_size_and_kind() {
+        let photo = std::fs::read(util::project_root().join("fixtures/photos/orient_6.jpg")).unwrap();
+        assert_eq!(jpeg_frame(&photo), Some((1200, 1800, false)));
+        // A progressive frame (SOF2) after an APP0 segment; nothing past the frame is needed.
+        let progressive = [
+            &[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x00, 0x00][..],
+            &[0xFF, 0xC2, 0x00, 0x0B, 0x08, 0x00, 0xC8, 0x01, 0x2C, 0x01, 0x01, 0x11, 0x00],
+        ]
+        .concat();
+        assert_eq!(jpeg_frame(&progressive), Some((300, 200, true)));
+        // A scan before any frame, a truncated frame, and not a JPEG at all.
+        assert_eq!(jpeg_frame(&[0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02]), None);
+        assert_eq!(jpeg_frame(&progressive[..12]), None);
+        assert_eq!(jpeg_frame(b"\x89PNG\r\n"), None);
     }
 
     #[test]

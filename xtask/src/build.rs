@@ -79,6 +79,7 @@ pub fn build() -> anyhow::Result<Vec<Built>> {
     for lambda in LAMBDAS {
         let from = lambda_target_dir().join("lambda").join(lambda).join("bootstrap.zip");
         let binary = read_bootstrap(&from)?;
+        refuse_test_code(lambda, &binary)?;
         let zip = reproducible_zip(&binary)?;
         let to = dist_zip(lambda);
         if let Some(dir) = to.parent() {
@@ -104,6 +105,19 @@ pub fn build() -> anyhow::Result<Vec<Built>> {
         built.push(item);
     }
     Ok(built)
+}
+
+/// Fails when a release binary carries the engine's test-only fault injection (its marker is
+/// in the binary only when the code that panics on it is).
+fn refuse_test_code(lambda: &str, binary: &[u8]) -> anyhow::Result<()> {
+    let marker = thumbforge_core::fault::PANIC_MARKER;
+    if binary.windows(marker.len()).any(|window| window == marker) {
+        bail!(
+            "the {lambda} release binary contains the engine's fault injection (the `fault-injection` \
+             feature of thumbforge-engine, for tests only): something in its dependency tree turns it on"
+        );
+    }
+    Ok(())
 }
 
 /// Reads the `bootstrap` executable out of cargo-lambda's zip.
@@ -142,6 +156,16 @@ pub fn base64_sha256(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_binary_with_the_fault_injection_is_refused() {
+        let clean = b"\x7fELF code and data".repeat(100);
+        refuse_test_code("thumbnail", &clean).unwrap();
+        let mut tainted = clean.clone();
+        tainted.splice(500..500, thumbforge_core::fault::PANIC_MARKER.iter().copied());
+        let err = refuse_test_code("thumbnail", &tainted).unwrap_err();
+        assert!(err.to_string().contains("fault-injection"), "{err}");
+    }
 
     #[test]
     fn zips_are_reproducible_and_hold_one_executable_bootstrap() {

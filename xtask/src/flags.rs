@@ -36,6 +36,22 @@ pub enum Command {
     Moto(Moto),
     /// Benchmark the engine against vipsthumbnail, sharp and Pillow (target/bench/report.md).
     Bench(Bench),
+    /// Fuzz the engine and its parsers (cargo-fuzz on nightly, else a stable mutation search).
+    Fuzz(Fuzz),
+}
+
+/// `cargo xtask fuzz`.
+#[derive(Debug, Args)]
+pub struct Fuzz {
+    /// How long to fuzz each target, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// A target (`process`, `jpeg_scan`, `jpeg_dc`, `peek`); every target by default.
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+    /// The stable search's seed, to repeat a run [default: the clock].
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// `cargo xtask thumbnail`.
@@ -199,7 +215,7 @@ pub struct Bench {
     /// Build the deployment zips (`cargo xtask build`, slow) when they are missing, to report their size.
     #[arg(long)]
     pub build_zips: bool,
-    /// Also run the criterion micro-benchmarks (`cargo bench -p thumbnail --bench engine -- --quick`).
+    /// Also run the criterion micro-benchmarks (`cargo bench -p thumbforge-engine --bench engine -- --quick`).
     #[arg(long)]
     pub criterion: bool,
 }

@@ -12,6 +12,7 @@ mod deploy;
 mod destroy;
 mod dev;
 mod flags;
+mod fuzz;
 mod moto;
 mod setup;
 mod terraform;
@@ -37,5 +38,6 @@ fn main() -> anyhow::Result<()> {
         flags::Command::Destroy(cmd) => cmd.run(),
         flags::Command::Moto(cmd) => cmd.run(),
         flags::Command::Bench(cmd) => cmd.run(),
+        flags::Command::Fuzz(cmd) => cmd.run(),
     }
 }

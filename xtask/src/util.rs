@@ -105,14 +105,6 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Peak resident memory of this process so far, in bytes (Linux; `None` elsewhere).
-pub fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

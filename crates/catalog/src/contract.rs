@@ -16,7 +16,7 @@ use std::fmt::Debug;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
-use thumbforge_core::manifest::{Outcome, RejectReason, Rendition, Source};
+use thumbforge_core::manifest::{FailReason, Outcome, RejectReason, Rendition, Source};
 use thumbforge_core::{InputFormat, OutputFormat};
 use uuid::Uuid;
 
@@ -28,7 +28,7 @@ use crate::{
 };
 
 /// The checks [`run_all`] runs, by function name, in order.
-pub const CHECKS: [&str; 26] = [
+pub const CHECKS: [&str; 27] = [
     "create_then_get_round_trips",
     "duplicate_create_is_refused",
     "list_pages_newest_first",
@@ -55,6 +55,7 @@ pub const CHECKS: [&str; 26] = [
     "account_deletion_refuses_writes_then_clears_everything",
     "quotas_refuse_what_would_exceed_them_and_change_nothing",
     "concurrent_creates_at_a_quota_never_exceed_it",
+    "a_failed_image_takes_a_later_outcome",
 ];
 
 /// Runs every check in [`CHECKS`] order and returns how many passed (all of them), or the
@@ -98,6 +99,7 @@ pub async fn run_all<C: Catalog>(catalog: &C) -> Result<usize, String> {
         account_deletion_refuses_writes_then_clears_everything,
         quotas_refuse_what_would_exceed_them_and_change_nothing,
         concurrent_creates_at_a_quota_never_exceed_it,
+        a_failed_image_takes_a_later_outcome,
     );
     Ok(passed)
 }
@@ -338,6 +340,35 @@ pub async fn second_finish_changes_nothing<C: Catalog>(catalog: &C) -> Result<()
     let third = catalog.finish(&owner, image.id, &ready, at + 9).await;
     same(&third, &Ok(Finish::AlreadyFinished(Box::new(done.clone()))), "a repeated finish")?;
     same(&get(catalog, &owner, image.id).await?, &Some(done), "the image after")?;
+    Ok(())
+}
+
+/// A failed image (our code could not process it) is finished but not final: its expiry goes
+/// (the upload is kept), a retry may fail it again, and a later delivery makes it ready, after
+/// which it is final like any other.
+///
+/// # Errors
+///
+/// What differed.
+pub async fn a_failed_image_takes_a_later_outcome<C: Catalog>(catalog: &C) -> Result<(), String> {
+    let owner = fresh_owner()?;
+    let image = new_image(99, "hard.jpg");
+    catalog.create(&owner, &image).await.map_err(op("create"))?;
+    let failed = Outcome::Failed { reason: FailReason::InternalError, message: "ours".into() };
+    let at = now_ms();
+    expect_finish(catalog.finish(&owner, image.id, &failed, at).await, "failing it")?;
+    let after = get(catalog, &owner, image.id).await?.ok_or("the failed image is missing")?;
+    same(&after, &finished(&owner, &image, failed.clone(), at), "the failed record")?;
+    same(&after.expires_at_s, &None, "the failed image's expiry")?;
+    expect_finish(catalog.finish(&owner, image.id, &failed, at + 1).await, "failing it again")?;
+
+    let ready = ready_outcome(image.id);
+    expect_finish(catalog.finish(&owner, image.id, &ready, at + 2).await, "the replay's finish")?;
+    let done = finished(&owner, &image, ready, at + 2);
+    same(&get(catalog, &owner, image.id).await?, &Some(done.clone()), "the image once ready")?;
+    let late = catalog.finish(&owner, image.id, &failed, at + 3).await;
+    same(&late, &Ok(Finish::AlreadyFinished(Box::new(done))), "a failure after it is ready")?;
+    same(&profile(catalog, &owner).await?, &Profile { images: 1, bytes: 99, albums: 0 }, "the profile")?;
     Ok(())
 }
 

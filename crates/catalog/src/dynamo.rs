@@ -26,15 +26,15 @@ use uuid::Uuid;
 
 use crate::item::{
     Item, album_item, album_key, decode_album, decode_image, decode_profile, decode_tombstone, decode_usage,
-    image_key, member_item, member_key, n, outcome_attrs, pending_item, profile_key, s, tombstone_item,
-    tombstone_key,
+    image_key, member_item, member_key, n, outcome_attrs, pending_item, profile_key, s, stale_outcome_attrs,
+    tombstone_item, tombstone_key,
 };
 use crate::schema::{
     ALBUM_PREFIX, ALBUMS, BYTES, DAY, DAY_BYTES, DAY_UPLOADS, DELETED_AT, DELETING, DESCRIPTION, FINISHED_AT,
     ID, IMAGE_PREFIX, IMAGES, NAME, PASS, PK, PROFILE_SK, RELEASED_MARKER_TTL_S, REVISION, SK, STATUS,
-    STATUS_DELETED, STATUS_DELETING, STATUS_PENDING, TAGS, TITLE, TOMBSTONE_SK, TOMBSTONE_TTL_S,
-    TTL_ATTRIBUTE, TYPE, TYPE_PROFILE, TYPE_RELEASED, TYPE_TAG, album_sk, image_sk, member_prefix, member_sk,
-    released_sk, tag_prefix, tag_sk, user_pk,
+    STATUS_DELETED, STATUS_DELETING, STATUS_FAILED, STATUS_PENDING, TAGS, TITLE, TOMBSTONE_SK,
+    TOMBSTONE_TTL_S, TTL_ATTRIBUTE, TYPE, TYPE_PROFILE, TYPE_RELEASED, TYPE_TAG, album_sk, image_sk,
+    member_prefix, member_sk, released_sk, tag_prefix, tag_sk, user_pk,
 };
 use crate::{
     AccountState, Album, Catalog, CatalogError, Edit, Finish, ImageRecord, Membership, NewAlbum, NewImage,
@@ -383,6 +383,7 @@ impl Catalog for DynamoCatalog {
         ]);
         let mut values = HashMap::from([
             (":pending".to_owned(), s(STATUS_PENDING.to_owned())),
+            (":failed".to_owned(), s(STATUS_FAILED.to_owned())),
             (":finishedAt".to_owned(), n(finished_at_ms)),
         ]);
         for (name, value) in outcome_attrs(outcome)? {
@@ -390,7 +391,12 @@ impl Catalog for DynamoCatalog {
             names.insert(format!("#{name}"), name.to_owned());
             values.insert(format!(":{name}"), value);
         }
-        let expression = format!("SET {} REMOVE #expiresAt", sets.join(", "));
+        let mut removes = vec!["#expiresAt".to_owned()];
+        for name in stale_outcome_attrs(outcome) {
+            removes.push(format!("#{name}"));
+            names.insert(format!("#{name}"), (*name).to_owned());
+        }
+        let expression = format!("SET {} REMOVE {}", sets.join(", "), removes.join(", "));
 
         let mut attempt = 1;
         loop {
@@ -400,7 +406,7 @@ impl Catalog for DynamoCatalog {
                 .table_name(&self.table)
                 .set_key(Some(image_key(owner, id)))
                 .update_expression(&expression)
-                .condition_expression("attribute_exists(#pk) AND #status = :pending")
+                .condition_expression("attribute_exists(#pk) AND (#status = :pending OR #status = :failed)")
                 .set_expression_attribute_names(Some(names.clone()))
                 .set_expression_attribute_values(Some(values.clone()))
                 .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -413,13 +419,16 @@ impl Catalog for DynamoCatalog {
             if let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = err.as_service_error() {
                 let Some(item) = failed.item() else { return Ok(Finish::Missing) };
                 let record = decode_image(item, &self.table)?;
-                if record.state == crate::ImageState::Pending {
+                if !record.state.is_final() {
                     return Err(CatalogError::Unavailable {
                         operation: "finish",
                         table: self.table.clone(),
                         key,
                         transient: false,
-                        message: "the condition failed although the image is pending".to_owned(),
+                        message: format!(
+                            "the condition failed although the image is {}",
+                            record.state.status()
+                        ),
                     });
                 }
                 return Ok(Finish::AlreadyFinished(Box::new(record)));

@@ -11,9 +11,10 @@ use crate::attr::{attr_to_json, json_to_attr, type_name};
 use crate::schema::{
     ALBUM, ALBUM_PREFIX, ALBUMS, CONTENT_TYPE, CREATED_AT, DELETED_AT, DELETING, DESCRIPTION, FILENAME,
     FINISHED_AT, ID, IMAGE, IMAGE_PREFIX, MESSAGE, NAME, OWNER, PASS, PK, REASON, RENDITIONS, REQUESTED_AT,
-    REVISION, SIZE, SK, SOURCE, STATUS, STATUS_DELETED, STATUS_DELETING, STATUS_PENDING, STATUS_READY,
-    STATUS_REJECTED, TAGS, TITLE, TOMBSTONE_SK, TTL_ATTRIBUTE, TYPE, TYPE_ALBUM, TYPE_DELETED, TYPE_IMAGE,
-    TYPE_MEMBER, USERNAME, album_sk, image_sk, member_sk, parse_album_sk, parse_image_sk, user_pk,
+    REVISION, SIZE, SK, SOURCE, STATUS, STATUS_DELETED, STATUS_DELETING, STATUS_FAILED, STATUS_PENDING,
+    STATUS_READY, STATUS_REJECTED, TAGS, TITLE, TOMBSTONE_SK, TTL_ATTRIBUTE, TYPE, TYPE_ALBUM, TYPE_DELETED,
+    TYPE_IMAGE, TYPE_MEMBER, USERNAME, album_sk, image_sk, member_sk, parse_album_sk, parse_image_sk,
+    user_pk,
 };
 use crate::{
     AccountState, CatalogError, Details, ImageRecord, ImageState, NewAlbum, NewImage, Owner, Profile, Usage,
@@ -157,7 +158,7 @@ pub(crate) fn pending_item(owner: &Owner, image: &NewImage) -> Item {
 }
 
 /// The attributes an outcome sets on an image: `status` plus `source` and `renditions`
-/// (ready) or `reason` and `message` (rejected), from the outcome's serde form.
+/// (ready) or `reason` and `message` (rejected, failed), from the outcome's serde form.
 pub(crate) fn outcome_attrs(outcome: &Outcome) -> Result<Vec<(&'static str, AttributeValue)>, CatalogError> {
     let value = serde_json::to_value(outcome).map_err(|e| CatalogError::InvalidRequest {
         operation: "finish",
@@ -175,7 +176,21 @@ pub(crate) fn outcome_attrs(outcome: &Outcome) -> Result<Vec<(&'static str, Attr
             (REASON, field("reason")),
             (MESSAGE, field("message")),
         ],
+        Outcome::Failed { .. } => vec![
+            (STATUS, s(STATUS_FAILED.to_owned())),
+            (REASON, field("reason")),
+            (MESSAGE, field("message")),
+        ],
     })
+}
+
+/// The outcome attributes an outcome does not set, removed when it is recorded (a failed image
+/// that becomes ready loses its `reason` and `message`).
+pub(crate) fn stale_outcome_attrs(outcome: &Outcome) -> &'static [&'static str] {
+    match outcome {
+        Outcome::Ready { .. } => &[REASON, MESSAGE],
+        Outcome::Rejected { .. } | Outcome::Failed { .. } => &[SOURCE, RENDITIONS],
+    }
 }
 
 /// Reads an image item; `table` names it in errors.
@@ -206,7 +221,7 @@ pub(crate) fn decode_image(item: &Item, table: &str) -> Result<ImageRecord, Cata
     let status = string(item, STATUS).map_err(&corrupt)?;
     let state = match status.as_str() {
         STATUS_PENDING => ImageState::Pending,
-        STATUS_READY | STATUS_REJECTED => {
+        STATUS_READY | STATUS_REJECTED | STATUS_FAILED => {
             let names: &[&str] =
                 if status == STATUS_READY { &[SOURCE, RENDITIONS] } else { &[REASON, MESSAGE] };
             let mut fields = Map::new();

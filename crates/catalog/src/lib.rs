@@ -129,18 +129,30 @@ pub struct NewImage {
 pub enum ImageState {
     /// Upload authorised; no thumbnail result yet.
     Pending,
-    /// The thumbnail function's outcome: ready with renditions, or rejected with a reason.
+    /// The thumbnail function's outcome: ready with renditions, rejected with a reason, or failed
+    /// (our fault; a later delivery may still finish it: see [`ImageState::is_final`]).
     Finished(Outcome),
 }
 
 impl ImageState {
-    /// The `status` attribute: `pending`, `ready` or `rejected`.
+    /// The `status` attribute: `pending`, `ready`, `rejected` or `failed`.
     #[must_use]
     pub fn status(&self) -> &'static str {
         match self {
             Self::Pending => schema::STATUS_PENDING,
             Self::Finished(Outcome::Ready { .. }) => schema::STATUS_READY,
             Self::Finished(Outcome::Rejected { .. }) => schema::STATUS_REJECTED,
+            Self::Finished(Outcome::Failed { .. }) => schema::STATUS_FAILED,
+        }
+    }
+
+    /// Whether [`Catalog::finish`] leaves the image as it is: ready and rejected are final;
+    /// pending and failed images take an outcome.
+    #[must_use]
+    pub fn is_final(&self) -> bool {
+        match self {
+            Self::Pending => false,
+            Self::Finished(outcome) => outcome.is_final(),
         }
     }
 }
@@ -419,10 +431,11 @@ pub trait Catalog: Send + Sync {
         after: Option<Uuid>,
     ) -> impl Future<Output = Result<Page, CatalogError>> + Send;
 
-    /// Records the outcome of a pending image (`pending` → `ready` | `rejected`), sets its
-    /// `finishedAt` and removes its expiry. Only a pending image changes: a finished one is
-    /// reported as [`Finish::AlreadyFinished`], a missing one as [`Finish::Missing`], and no
-    /// item is ever created.
+    /// Records the outcome of a pending or failed image (`pending` | `failed` → `ready` |
+    /// `rejected` | `failed`), sets its `finishedAt` and removes its expiry (and the attributes of
+    /// an earlier failure). A ready or rejected one ([`ImageState::is_final`]) is reported as
+    /// [`Finish::AlreadyFinished`], a missing one as [`Finish::Missing`], and no item is ever
+    /// created.
     ///
     /// # Errors
     ///

@@ -249,7 +249,7 @@ impl Catalog for MemoryCatalog {
         else {
             return Ok(Finish::Missing);
         };
-        if record.state != ImageState::Pending {
+        if record.state.is_final() {
             return Ok(Finish::AlreadyFinished(Box::new(record.clone())));
         }
         record.state = ImageState::Finished(outcome.clone());

@@ -6,7 +6,7 @@
 //!
 //! | item    | `pk`           | `sk`                 | attributes |
 //! |---------|----------------|----------------------|------------|
-//! | image   | `USER#<owner>` | `IMAGE#<uuidv7>`     | `type`=`image`, `id`, `owner`, `filename`, `contentType`, `size` (N bytes), `createdAt` (N ms), `status`; once edited: `title`, `description`, `tags` (SS), `revision` (N); in albums: `albums` (SS of album ids, at most 32; absent when none); pending: `expiresAt` (N s); finished: `finishedAt` (N ms); ready: `source` (M), `renditions` (L of M); rejected: `reason`, `message` |
+//! | image   | `USER#<owner>` | `IMAGE#<uuidv7>`     | `type`=`image`, `id`, `owner`, `filename`, `contentType`, `size` (N bytes), `createdAt` (N ms), `status`; once edited: `title`, `description`, `tags` (SS), `revision` (N); in albums: `albums` (SS of album ids, at most 32; absent when none); pending: `expiresAt` (N s); finished: `finishedAt` (N ms); ready: `source` (M), `renditions` (L of M); rejected or failed: `reason`, `message` |
 //! | profile | `USER#<owner>` | `PROFILE`            | `type`=`profile`, `images` (N), `bytes` (N), `albums` (N); once an upload was counted against the quotas: `day` (N, UTC days since the epoch), `dayUploads` (N), `dayBytes` (N) |
 //! | tag index | `USER#<owner>` | `TAG#<tag>#<uuidv7>` | `type`=`tag`, `id` |
 //! | release marker | `USER#<owner>` | `RELEASED#<uuidv7>` | `type`=`released`, `expiresAt` (N s) |
@@ -149,7 +149,7 @@ pub const CONTENT_TYPE: &str = "contentType";
 pub const SIZE: &str = "size";
 /// Image: when the upload was authorised (N, epoch ms).
 pub const CREATED_AT: &str = "createdAt";
-/// Image: [`STATUS_PENDING`], [`STATUS_READY`] or [`STATUS_REJECTED`] (S).
+/// Image: [`STATUS_PENDING`], [`STATUS_READY`], [`STATUS_REJECTED`] or [`STATUS_FAILED`] (S).
 pub const STATUS: &str = "status";
 /// Image: when the outcome was recorded (N, epoch ms).
 pub const FINISHED_AT: &str = "finishedAt";
@@ -158,9 +158,9 @@ pub const SOURCE: &str = "source";
 /// Ready image: the renditions (L of M: `key` S, `size` N, `width` N, `height` N, `format` S,
 /// `bytes` N).
 pub const RENDITIONS: &str = "renditions";
-/// Rejected image: the `RejectReason` snake_case code (S).
+/// Rejected or failed image: the `RejectReason` or `FailReason` snake_case code (S).
 pub const REASON: &str = "reason";
-/// Rejected image: the human-readable explanation (S).
+/// Rejected or failed image: the human-readable explanation (S).
 pub const MESSAGE: &str = "message";
 /// Profile: how many image items (N).
 pub const IMAGES: &str = "images";
@@ -179,6 +179,8 @@ pub const STATUS_PENDING: &str = "pending";
 pub const STATUS_READY: &str = "ready";
 /// [`STATUS`] of a refused upload.
 pub const STATUS_REJECTED: &str = "rejected";
+/// [`STATUS`] of an upload our code could not process (not final: a later delivery may finish it).
+pub const STATUS_FAILED: &str = "failed";
 
 /// The partition key of everything `owner` has.
 #[must_use]

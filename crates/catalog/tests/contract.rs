@@ -82,6 +82,7 @@ contract_tests!(
     account_deletion_refuses_writes_then_clears_everything,
     quotas_refuse_what_would_exceed_them_and_change_nothing,
     concurrent_creates_at_a_quota_never_exceed_it,
+    a_failed_image_takes_a_later_outcome,
 );
 
 #[tokio::test]

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod describe;
 pub mod env;
+pub mod fault;
 pub mod format;
 pub mod keys;
 pub mod manifest;
@@ -17,4 +18,4 @@ pub mod web;
 
 pub use config::{Config, ConfigError, RuntimeConfig};
 pub use format::{InputFormat, OutputFormat};
-pub use manifest::{Outcome, RejectReason};
+pub use manifest::{FailReason, Outcome, RejectReason};

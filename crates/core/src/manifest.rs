@@ -1,5 +1,5 @@
-//! What happened to an upload: [`Outcome`] (ready with its [`Source`] and [`Rendition`]s, or
-//! rejected with a [`RejectReason`]).
+//! What happened to an upload: [`Outcome`] (ready with its [`Source`] and [`Rendition`]s,
+//! rejected with a [`RejectReason`] — the file's fault — or failed with a [`FailReason`] — ours).
 //!
 //! The thumbnail function decides it and records it on the image's item in the metadata table
 //! (`thumbforge-catalog`); the API reads it from there. Its JSON form (a `status` tag, the other
@@ -29,6 +29,50 @@ pub enum Outcome {
         /// Human-readable explanation.
         message: String,
     },
+    /// Our code could not process the upload (a panic, an encoder error, an impossible state):
+    /// not the file's fault. The upload is kept, the invocation fails so the dead-letter queue
+    /// keeps the event, and a later delivery (a retry, or a replay after a fix) may still finish
+    /// the image as ready or rejected.
+    Failed {
+        /// Stable machine-readable reason.
+        reason: FailReason,
+        /// Human-readable explanation (says nothing of our internals; the logs have those).
+        message: String,
+    },
+}
+
+impl Outcome {
+    /// Whether a later delivery of the same upload must leave the outcome as it is (ready and
+    /// rejected are final; failed is not: a retry or a replay after a fix may succeed).
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Self::Failed { .. })
+    }
+}
+
+/// Why our side could not process an upload. The snake_case names are a stable API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailReason {
+    /// A decoder or encoder panic, an encoder error or an impossible state: a bug of ours.
+    InternalError,
+}
+
+impl FailReason {
+    /// Every reason, for documentation and exhaustive tests.
+    pub const ALL: [Self; 1] = [Self::InternalError];
+
+    /// The stable snake_case code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InternalError => "internal_error",
+        }
+    }
+}
+
+impl fmt::Display for FailReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
 }
 
 /// The uploaded image as detected from its bytes.
@@ -134,8 +178,8 @@ impl fmt::Display for RejectReason {
 mod tests {
     use super::*;
 
-    /// The page (`frontend/lib.js`, `REASONS`) has words for exactly the reasons this enum
-    /// defines: a reason added here without words there, or a stale one there, fails.
+    /// The page (`frontend/lib.js`, `REASONS`) has words for exactly the reasons these enums
+    /// define: a reason added here without words there, or a stale one there, fails.
     #[test]
     fn the_page_explains_every_reason_and_no_other() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../frontend/lib.js");
@@ -150,8 +194,9 @@ mod tests {
             .collect();
         on_page.sort_unstable();
         let mut defined: Vec<&str> = RejectReason::ALL.iter().map(|r| r.code()).collect();
+        defined.extend(FailReason::ALL.iter().map(|r| r.code()));
         defined.sort_unstable();
-        assert_eq!(on_page, defined, "frontend/lib.js REASONS against RejectReason::ALL");
+        assert_eq!(on_page, defined, "frontend/lib.js REASONS against RejectReason::ALL and FailReason::ALL");
     }
 
     #[test]
@@ -159,6 +204,11 @@ mod tests {
         for reason in RejectReason::ALL {
             assert_eq!(serde_json::to_value(reason).unwrap(), reason.code());
         }
+        for reason in FailReason::ALL {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.code());
+        }
+        let rejects: Vec<&str> = RejectReason::ALL.iter().map(|r| r.code()).collect();
+        assert!(FailReason::ALL.iter().all(|r| !rejects.contains(&r.code())), "one code, one meaning");
     }
 
     #[test]
@@ -187,5 +237,15 @@ mod tests {
             serde_json::json!({"status": "rejected", "reason": "corrupt", "message": "truncated"})
         );
         assert_eq!(serde_json::from_value::<Outcome>(value).unwrap(), rejected);
+        assert!(ready.is_final() && rejected.is_final());
+
+        let failed = Outcome::Failed { reason: FailReason::InternalError, message: "ours".into() };
+        let value = serde_json::to_value(&failed).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"status": "failed", "reason": "internal_error", "message": "ours"})
+        );
+        assert_eq!(serde_json::from_value::<Outcome>(value).unwrap(), failed);
+        assert!(!failed.is_final());
     }
 }

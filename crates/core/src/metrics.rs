@@ -7,9 +7,10 @@ pub const NAMESPACE: &str = "thumbforge";
 
 /// Dimension: which function wrote the line (`thumbnail`, `presign`).
 pub const FUNCTION: &str = "Function";
-/// Dimension: how an image or a request ended (`ready`, `rejected`; an API status class).
+/// Dimension: how an image or a request ended (`ready`, `rejected`, `failed`; an API status class).
 pub const OUTCOME: &str = "Outcome";
-/// Dimension: why an image was rejected (a [`crate::RejectReason`] code).
+/// Dimension: why an image was rejected or failed (a [`crate::RejectReason`] or
+/// [`crate::FailReason`] code).
 pub const REASON: &str = "Reason";
 /// Dimension: the API route (`POST /api/uploads`).
 pub const ROUTE: &str = "Route";
@@ -18,6 +19,8 @@ pub const ROUTE: &str = "Route";
 pub const READY: &str = "ready";
 /// `Outcome` of an image refused for a reason of its own.
 pub const REJECTED: &str = "rejected";
+/// `Outcome` of an image our code could not process (`internal_error`).
+pub const FAILED: &str = "failed";
 
 /// Images processed (count), per outcome.
 pub const IMAGES: &str = "Images";

@@ -457,6 +457,60 @@ async fn failing_events_are_retried_then_dead_lettered_and_can_be_replayed() {
     assert_eq!(wait_done(stack, ticket["id"].as_str().unwrap()).await["status"], "ready");
 }
 
+/// A photo our code cannot process (the test build's fault injection makes the engine panic on
+/// it) is `failed`, not `rejected`: the user is told it is not their file, the invocation fails
+/// three times and the event is dead-lettered for a replay, and the upload is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_photo_our_code_cannot_process_is_failed_and_dead_lettered_not_blamed_on_the_file() {
+    let booted = boot(native(), quick_retries()).await;
+    let stack = &booted.stack;
+    let photo = fixture("orient_1.jpg");
+    // The marker in a JPEG comment segment right after the start-of-image marker.
+    let marker = thumbforge_core::fault::PANIC_MARKER;
+    let binary = std::fs::read(&native().thumbnail).unwrap();
+    assert!(
+        binary.windows(marker.len()).any(|window| window == marker),
+        "the test build of the thumbnail function carries the fault injection (release builds are refused with it)"
+    );
+    let mut marked = photo[..2].to_vec();
+    marked.extend_from_slice(&[0xFF, 0xFE]);
+    marked.extend_from_slice(&u16::try_from(marker.len() + 2).unwrap().to_be_bytes());
+    marked.extend_from_slice(marker);
+    marked.extend_from_slice(&photo[2..]);
+    let ticket = presign(stack, "hard.jpg", "image/jpeg", marked.len()).await;
+    assert_eq!(put(&ticket, stack.url(), &marked).await.status, 200);
+    let id = ticket["id"].as_str().unwrap();
+    let image = wait_done(stack, id).await;
+    assert_eq!(
+        (image["status"].as_str(), image["reason"].as_str()),
+        (Some("failed"), Some("internal_error")),
+        "{image}"
+    );
+    let message = image["message"].as_str().unwrap();
+    assert!(message.contains("not with your file"), "{message}");
+    assert!(!message.contains("panic"), "the internals stay in the logs: {message}");
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while stack.notifications().deliveries().is_empty() {
+        assert!(Instant::now() < deadline, "no delivery finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let delivery = stack.notifications().deliveries().remove(0);
+    assert_eq!(delivery.attempts, 3, "the invocation failed: one attempt and Lambda's two retries");
+    let letters: Vec<_> = std::fs::read_dir(stack.notifications().dead_letter_dir()).unwrap().collect();
+    assert_eq!(letters.len(), 1, "the event is kept for a replay");
+    assert_eq!(wait_status(stack, id).await, "failed");
+    // Nothing the user uploaded is lost: the original is still there to download.
+    let original = api_get(stack, &format!("{}/api/images/{id}/content?size=original", stack.url())).await;
+    assert_eq!(original.status, 302, "{}", String::from_utf8_lossy(&original.body));
+    // The thumbnail function's log has the panic's message, at error level.
+    let logs = booted.logs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    assert!(
+        logs.iter().any(|line| line.contains("injected fault") && line.contains("ERROR")),
+        "the panic's message is logged at error level"
+    );
+}
+
 async fn wait_status(stack: &Stack, id: &str) -> String {
     api_get(stack, &format!("{}/api/images/{id}", stack.url())).await.json()["status"]
         .as_str()

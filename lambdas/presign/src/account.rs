@@ -199,7 +199,8 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
         let mut exported = Vec::with_capacity(records.len());
         for record in &records {
             let original = match &record.state {
-                ImageState::Finished(Outcome::Ready { .. }) => {
+                // A failed image's upload is kept (our failure, not the file's): it is exported.
+                ImageState::Finished(Outcome::Ready { .. } | Outcome::Failed { .. }) => {
                     let signed = self.original_url(record).await?;
                     Some(OriginalLink { url: signed.url, expires_at: rfc3339(signed.expires_at) })
                 }

@@ -13,7 +13,7 @@
 //!
 //! Errors: `400 invalid_size` (listing the valid names), `400 invalid_format`, `404
 //! image_not_found` exactly as `GET /api/images/{id}` (malformed, unknown or another user's id),
-//! `409 image_not_ready` (pending or rejected: nothing to give), `503 signing_unavailable`.
+//! `409 image_not_ready` (pending or rejected: nothing to give; failed: no thumbnails, the original only), `503 signing_unavailable`.
 //! Every redirect is `Cache-Control: no-store` with the body `{"url": "<location>"}`.
 
 use std::time::Duration;
@@ -137,6 +137,9 @@ fn redirect(location: &str) -> ApiGatewayV2httpResponse {
     with_header(json_response(302, &json!({ "url": location })), LOCATION, location)
 }
 
+/// The renditions of an image that has none (yet).
+const NO_RENDITIONS: &Vec<thumbforge_core::manifest::Rendition> = &Vec::new();
+
 impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
     /// `GET /api/images/{id}/content` by `owner`.
     pub(crate) async fn image_content(
@@ -166,6 +169,18 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
                         "was rejected ({reason}): it has no thumbnails and its original is not served"
                     ),
                 ));
+            }
+            // Our failure, not the file's: the upload is kept and its owner may download it.
+            ImageState::Finished(Outcome::Failed { reason, .. }) => {
+                if matches!(wanted, Wanted::Rendition { .. }) {
+                    return Err(not_ready(
+                        text,
+                        format_args!(
+                            "could not be processed ({reason}: a problem on our side, not with the file): it has no thumbnails yet"
+                        ),
+                    ));
+                }
+                NO_RENDITIONS
             }
             ImageState::Finished(Outcome::Ready { renditions, .. }) => renditions,
         };
@@ -221,7 +236,7 @@ mod tests {
 
     use serde_json::{Value, json};
     use thumbforge_core::config::Sizes;
-    use thumbforge_core::{RejectReason, RuntimeConfig};
+    use thumbforge_core::{FailReason, RejectReason, RuntimeConfig};
     use uuid::Uuid;
 
     use super::*;
@@ -416,6 +431,26 @@ mod tests {
             assert!(message.contains("was rejected (not_an_image)"), "{message}");
         }
         assert!(h.presigner.gets.lock().unwrap().is_empty(), "no original of an unready image is signed");
+    }
+
+    #[tokio::test]
+    async fn a_failed_image_has_no_thumbnails_but_keeps_its_original() {
+        let h = harness();
+        let failed = id_at(NOW_MS - 2000, 3);
+        h.seed(SUB, failed, NOW_MS - 2000).await;
+        h.finish(SUB, failed, Outcome::Failed { reason: FailReason::InternalError, message: "ours".into() })
+            .await;
+        let (status, code, message) = h.error(content(&failed.to_string(), &[("size", "small")])).await;
+        assert_eq!((status, code.as_str()), (409, "image_not_ready"));
+        assert!(message.contains("internal_error: a problem on our side, not with the file"), "{message}");
+        let original = h.call(content(&failed.to_string(), &[("size", "original")])).await;
+        assert_eq!(original.status, 302, "{:?}", original.body);
+        assert_eq!(h.presigner.gets.lock().unwrap().len(), 1);
+        let shown = h.call(get(&format!("/api/images/{failed}"), &[])).await;
+        assert_eq!(
+            (shown.body["status"].as_str(), shown.body["reason"].as_str(), shown.body["message"].as_str()),
+            (Some("failed"), Some("internal_error"), Some("ours"))
+        );
     }
 
     #[tokio::test]

@@ -23,7 +23,7 @@ use serde::Serialize;
 use thumbforge_catalog::{Catalog, ImageRecord, ImageState, Owner};
 use thumbforge_core::describe::{self, normalize_tag};
 use thumbforge_core::manifest::Source;
-use thumbforge_core::{Outcome, OutputFormat, RejectReason, keys};
+use thumbforge_core::{Outcome, OutputFormat, keys};
 use uuid::Uuid;
 
 use crate::api::{Api, Listing};
@@ -51,11 +51,11 @@ pub struct Image {
     pub tags: Vec<String>,
     /// The ids of the albums it is in (empty when none).
     pub albums: Vec<String>,
-    /// `pending`, `ready` or `rejected`.
+    /// `pending`, `ready`, `rejected` or `failed`.
     pub status: Status,
-    /// Why it was rejected (`rejected` only).
-    pub reason: Option<RejectReason>,
-    /// The rejection's explanation (`rejected` only).
+    /// Why it was rejected or failed (a `RejectReason` or `FailReason` code; those two only).
+    pub reason: Option<&'static str>,
+    /// The explanation (`rejected` and `failed` only).
     pub message: Option<String>,
     /// The decoded source (`ready` only).
     pub source: Option<Source>,
@@ -75,6 +75,9 @@ pub enum Status {
     Ready,
     /// Not an acceptable image.
     Rejected,
+    /// Our code could not process it (not the file's fault); a later delivery may still
+    /// finish it.
+    Failed,
 }
 
 /// A written thumbnail.
@@ -156,7 +159,12 @@ pub fn describe(record: &ImageRecord) -> Image {
         }
         ImageState::Finished(Outcome::Rejected { reason, message }) => {
             image.status = Status::Rejected;
-            image.reason = Some(*reason);
+            image.reason = Some(reason.code());
+            image.message = Some(message.clone());
+        }
+        ImageState::Finished(Outcome::Failed { reason, message }) => {
+            image.status = Status::Failed;
+            image.reason = Some(reason.code());
             image.message = Some(message.clone());
         }
     }

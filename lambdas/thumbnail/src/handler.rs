@@ -13,9 +13,11 @@
 //!    happened. Finished → done; already finished by a concurrent delivery → nothing more;
 //!    missing (deleted while we worked) → delete the renditions, then the upload.
 //!
-//! A bad image is a `rejected` item and a successful invocation. A store or catalog failure, and
-//! a permanent catalog error (our bug or damaged data), fail the invocation, so Lambda retries it
-//! and the dead-letter queue catches what still fails; every step is safe to redo.
+//! A bad image is a `rejected` item and a successful invocation. An image our code could not
+//! process (the engine panicked, an encoder failed) is a `failed` item — the user is told it is
+//! not their file — and a failed invocation, like a store or catalog failure or a permanent
+//! catalog error (our bug or damaged data): Lambda retries it and the dead-letter queue keeps
+//! what still fails, for a replay once fixed. The upload is kept; every step is safe to redo.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -26,13 +28,13 @@ use thumbforge_catalog::{Catalog, CatalogError, Finish, ImageState, Owner};
 use thumbforge_core::config::{THUMBNAIL, human_bytes};
 use thumbforge_core::keys::{self, KeyError};
 use thumbforge_core::manifest::{Rendition, Source};
-use thumbforge_core::{Outcome, RejectReason, RuntimeConfig, metrics};
+use thumbforge_core::{FailReason, Outcome, RejectReason, RuntimeConfig, metrics};
 use thumbforge_lambda::emf::{Metrics, Unit};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::engine::{self, Reject};
 use crate::store::{self, Fetched, Head, ObjectStore, StoreError};
+use thumbforge_engine::{self as engine, Failure, Reject};
 
 /// What the handler needs: a store, the catalog, the bucket it serves and the runtime config.
 #[derive(Debug)]
@@ -58,6 +60,12 @@ pub enum RecordOutcome {
         id: String,
         /// Why.
         reason: RejectReason,
+    },
+    /// The item is now `failed` (our code could not process it); the record then fails with
+    /// [`RecordError::Internal`], so this is never in a [`Summary`].
+    Failed {
+        /// The image id.
+        id: String,
     },
     /// The item was already finished (a duplicate delivery, or a concurrent one finished
     /// first); nothing more was changed.
@@ -107,6 +115,15 @@ pub enum RecordError {
     /// The metadata table failed, or answered with something we cannot use.
     #[error("catalog: {0}")]
     Catalog(#[from] CatalogError),
+    /// Our code could not process the image (recorded as `failed`): the invocation fails so the
+    /// event reaches the dead-letter queue, to be replayed once the bug is fixed.
+    #[error("image {id} failed internally: {what}")]
+    Internal {
+        /// The image id.
+        id: String,
+        /// What failed (the panic's or the encoder's message).
+        what: String,
+    },
 }
 
 impl RecordError {
@@ -116,6 +133,7 @@ impl RecordError {
         match self {
             Self::Store(err) => err.transient,
             Self::Catalog(err) => err.is_transient(),
+            Self::Internal { .. } => false,
         }
     }
 }
@@ -324,7 +342,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                 tracing::info!(%owner, "the image has no item (deleted, or never created)");
                 return self.discard(&id).await;
             }
-            Some(record) if record.state != ImageState::Pending => {
+            Some(record) if record.state.is_final() => {
                 tracing::info!(
                     status = record.state.status(),
                     "already finished: duplicate delivery, nothing to do"
@@ -335,7 +353,12 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                 }
                 return Ok(RecordOutcome::AlreadyDone { id });
             }
-            Some(record) => record.created_at_ms,
+            Some(record) => {
+                if record.state != ImageState::Pending {
+                    tracing::info!(status = record.state.status(), "failed before; processing it again");
+                }
+                record.created_at_ms
+            }
         };
         let image = Image { owner, uuid, id, key };
 
@@ -377,14 +400,10 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             tokio::task::spawn_blocking(move || engine::process_until(&data, &config, engine_deadline)).await;
         let thumbs = match processed {
             Ok(Ok(thumbs)) => thumbs,
-            Ok(Err(reject)) => return self.reject(&image, reject).await,
-            Err(join) => {
-                let reject = Reject {
-                    reason: RejectReason::Corrupt,
-                    message: format!("the image could not be decoded: {join}"),
-                };
-                return self.reject(&image, reject).await;
-            }
+            Ok(Err(Failure::Rejected(reject))) => return self.reject(&image, reject).await,
+            Ok(Err(Failure::Internal(what))) => return self.fail(&image, what).await,
+            // The engine catches its own panics; this is one outside it, ours just the same.
+            Err(join) => return self.fail(&image, format!("the engine's task failed: {join}")).await,
         };
 
         let started = Instant::now();
@@ -415,7 +434,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         if matches!(recorded, RecordOutcome::Ready { .. }) {
             let bytes_out: u64 = match &outcome {
                 Outcome::Ready { renditions, .. } => renditions.iter().map(|r| r.bytes).sum(),
-                Outcome::Rejected { .. } => 0,
+                Outcome::Rejected { .. } | Outcome::Failed { .. } => 0,
             };
             Metrics::new()
                 .dimension(metrics::FUNCTION, THUMBNAIL)
@@ -467,6 +486,34 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         Ok(recorded)
     }
 
+    /// Our code could not process the image: it is recorded as `failed` (with words that do not
+    /// blame the file), logged at error level and counted, and the record fails, so the
+    /// invocation fails and the event reaches the dead-letter queue after Lambda's retries. The
+    /// upload stays for the replay. A concurrent delivery that finished it, or its deletion,
+    /// ends the record as usual.
+    async fn fail(&self, image: &Image, what: String) -> Result<RecordOutcome, RecordError> {
+        let reason = FailReason::InternalError;
+        let outcome = Outcome::Failed { reason, message: FAILED_MESSAGE.to_owned() };
+        let recorded = self.record(image, &outcome).await?;
+        if !matches!(recorded, RecordOutcome::Failed { .. }) {
+            return Ok(recorded);
+        }
+        tracing::error!(
+            outcome = "failed",
+            %reason,
+            error = %what,
+            "our code could not process the image; failing the invocation so the event reaches the dead-letter queue"
+        );
+        Metrics::new()
+            .dimension(metrics::FUNCTION, THUMBNAIL)
+            .dimension(metrics::OUTCOME, metrics::FAILED)
+            .dimension(metrics::REASON, reason.code())
+            .value(metrics::IMAGES, Unit::Count, 1.0)
+            .property("imageId", image.id.as_str())
+            .emit();
+        Err(RecordError::Internal { id: image.id.clone(), what })
+    }
+
     /// A rejected upload stops costing money: every version of it goes (the rejection stays in
     /// the table). A failure fails the invocation, and the retry finds the item rejected and
     /// comes back here.
@@ -483,6 +530,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             Finish::Finished => Ok(match outcome {
                 Outcome::Ready { .. } => RecordOutcome::Ready { id },
                 Outcome::Rejected { reason, .. } => RecordOutcome::Rejected { id, reason: *reason },
+                Outcome::Failed { .. } => RecordOutcome::Failed { id },
             }),
             Finish::AlreadyFinished(record) => {
                 tracing::info!(
@@ -521,6 +569,10 @@ struct Image {
     /// The upload's key.
     key: String,
 }
+
+/// What a `failed` image tells its owner: not their file's fault, and what happens next.
+pub const FAILED_MESSAGE: &str = "we could not process this photo because of a problem on our side, not with \
+     your file; it has been reported, and the photo will be processed again once it is fixed";
 
 fn too_large(limit: u64) -> Reject {
     Reject {
@@ -747,6 +799,39 @@ mod tests {
         };
         assert_eq!(reason, RejectReason::NotAnImage);
         assert_eq!(handler.store.keys(), Vec::<String>::new(), "the rejected upload is deleted");
+    }
+
+    /// Our failure is not the file's: a panic in the engine (the test build's fault injection,
+    /// not caught by this test) records `failed` with words that do not blame the file, keeps
+    /// the upload and fails the invocation; a retry processes it again, and once the engine
+    /// gets through (here: the same picture without the marker, standing in for a fixed build)
+    /// the image becomes ready.
+    #[tokio::test]
+    async fn a_panic_in_the_engine_fails_the_image_and_the_invocation_not_the_file() {
+        let mut marked = picture();
+        marked.extend_from_slice(thumbforge_engine::fault::PANIC_MARKER);
+        let handler = setup(&marked, Interference::Nothing).await;
+        let err = handler.handle(&event(&raw_key(), marked.len())).await.unwrap_err();
+        let RecordError::Internal { id, what } = &err.first else { panic!("{err}") };
+        assert_eq!(id, ID);
+        assert!(what.contains("injected fault"), "{what}");
+        assert!(!err.first.is_transient());
+        let Some(ImageState::Finished(Outcome::Failed { reason, message })) = state(&handler).await else {
+            panic!("{:?}", state(&handler).await)
+        };
+        assert_eq!((reason, message.as_str()), (FailReason::InternalError, FAILED_MESSAGE));
+        assert_eq!(handler.store.keys(), [raw_key()], "the upload is kept, nothing else written");
+
+        // Lambda's retry processes it again (a failed image is not final).
+        let calls = handler.store.calls().len();
+        assert!(handler.handle(&event(&raw_key(), marked.len())).await.is_err());
+        assert!(handler.store.calls()[calls..].contains(&format!("get {}", raw_key())), "downloaded again");
+
+        let clean = picture();
+        handler.store.insert(&raw_key(), &clean, &[(keys::OWNER_METADATA, &encoded_owner())]);
+        let summary = handler.handle(&event(&raw_key(), clean.len())).await.unwrap();
+        assert_eq!(summary.records, [RecordOutcome::Ready { id: ID.into() }]);
+        assert!(matches!(state(&handler).await, Some(ImageState::Finished(Outcome::Ready { .. }))));
     }
 
     #[tokio::test]

@@ -429,7 +429,7 @@ pub fn markdown(r: &Results) -> String {
     if let Some(text) = &r.criterion {
         let _ = writeln!(
             s,
-            "\n## criterion micro-benchmarks (`cargo bench -p thumbnail --bench engine -- --quick`)\n"
+            "\n## criterion micro-benchmarks (`cargo bench -p thumbforge-engine --bench engine -- --quick`)\n"
         );
         let _ = writeln!(s, "```text\n{}\n```", text.trim());
     }

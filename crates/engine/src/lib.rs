@@ -6,6 +6,7 @@
 //! config give byte-identical outputs.
 
 pub mod encode;
+pub mod fuzzing;
 mod generic;
 pub mod geometry;
 pub mod jpeg;
@@ -14,6 +15,23 @@ pub mod pixels;
 pub mod sniff;
 #[cfg(test)]
 mod tests;
+
+/// Test builds only (the `fault-injection` feature, which `cargo xtask test` turns on and no
+/// release build does): an upload carrying [`PANIC_MARKER`] makes the engine panic while
+/// encoding, so the tests of every layer above prove the internal-failure path with a real
+/// panic instead of a stand-in.
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod fault {
+    /// The bytes that, anywhere in an upload (a JPEG comment, say), trigger the panic.
+    pub const PANIC_MARKER: &[u8] = thumbforge_core::fault::PANIC_MARKER;
+
+    /// Panics when `data` carries the marker.
+    pub(crate) fn check(data: &[u8]) {
+        if memchr::memmem::find(data, PANIC_MARKER).is_some() {
+            panic!("injected fault: the upload carries the fault-injection marker");
+        }
+    }
+}
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
@@ -105,9 +123,9 @@ pub struct Thumbnails {
 /// sRGB), so a hostile profile cannot cost more than this much parsing.
 pub const ICC_MAX_BYTES: usize = 1 << 20;
 
-/// Turns an upload into thumbnails, or says why not. Never panics: a decoder panic becomes a
-/// `corrupt` rejection.
-pub fn process(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, Reject> {
+/// Turns an upload into thumbnails, or says why not. Never panics: a panic anywhere inside
+/// becomes a [`Failure::Internal`].
+pub fn process(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, Failure> {
     process_until(data, config, None)
 }
 
@@ -117,13 +135,37 @@ pub fn process_until(
     data: &[u8],
     config: &RuntimeConfig,
     deadline: Option<Instant>,
-) -> Result<Thumbnails, Reject> {
-    catch_unwind(AssertUnwindSafe(|| process_unguarded(data, config, deadline))).unwrap_or_else(|panic| {
-        Err(Reject::new(
-            RejectReason::Corrupt,
-            format!("the image could not be decoded: {}", jpeg::panic_message(panic.as_ref())),
-        ))
-    })
+) -> Result<Thumbnails, Failure> {
+    catch_unwind(AssertUnwindSafe(|| process_unguarded(data, config, deadline)))
+        .unwrap_or_else(|panic| Err(internal(format!("panic: {}", jpeg::panic_message(panic.as_ref())))))
+}
+
+/// Why no thumbnails came out of an upload: the file's fault, or ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The file is not acceptable; permanent: the same bytes always get it.
+    #[error(transparent)]
+    Rejected(#[from] Reject),
+    /// Our code failed (a panic, an encoder error, an impossible state), logged at error level
+    /// where it happened. Not the file's fault: a fixed build may succeed on the same bytes.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Failure {
+    /// The rejection, when the file is at fault.
+    pub fn rejection(&self) -> Option<&Reject> {
+        match self {
+            Self::Rejected(reject) => Some(reject),
+            Self::Internal(_) => None,
+        }
+    }
+}
+
+/// A [`Failure::Internal`], logged at error level with what went wrong.
+fn internal(what: String) -> Failure {
+    tracing::error!(error = %what, "the engine failed (a bug of ours, not the file's fault)");
+    Failure::Internal(what)
 }
 
 fn allowed_list(config: &RuntimeConfig) -> String {
@@ -238,7 +280,11 @@ struct Source {
     height: u32,
 }
 
-fn decode(data: &[u8], format: InputFormat, config: &RuntimeConfig) -> Result<(Source, Vec<Target>), Reject> {
+fn decode(
+    data: &[u8],
+    format: InputFormat,
+    config: &RuntimeConfig,
+) -> Result<(Source, Vec<Target>), Failure> {
     let corrupt = |why: String| Reject::new(RejectReason::Corrupt, why);
     if format == InputFormat::Jpeg {
         let info = jpeg::scan(data).map_err(|e| match e {
@@ -257,8 +303,10 @@ fn decode(data: &[u8], format: InputFormat, config: &RuntimeConfig) -> Result<(S
             info.working_bytes + u64::from(w) * u64::from(h) * u64::from(info.components.max(3)),
             config,
         )?;
-        let pixels =
-            jpeg::decode(data, &info, numerator).map_err(|e| corrupt(format!("the JPEG is corrupt: {e}")))?;
+        let pixels = jpeg::decode(data, &info, numerator).map_err(|e| match e {
+            jpeg::DecodeError::Corrupt(why) => Failure::from(corrupt(format!("the JPEG is corrupt: {why}"))),
+            jpeg::DecodeError::Internal(why) => internal(format!("libjpeg: {why}")),
+        })?;
         let orientation =
             info.exif.and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms);
         let source = Source { pixels, orientation, icc: info.icc, width: info.width, height: info.height };
@@ -321,7 +369,7 @@ fn process_unguarded(
     data: &[u8],
     config: &RuntimeConfig,
     deadline: Option<Instant>,
-) -> Result<Thumbnails, Reject> {
+) -> Result<Thumbnails, Failure> {
     let format = detect(data, config)?;
     let began = Instant::now();
     let (source, targets) = decode(data, format, config)?;
@@ -350,8 +398,7 @@ fn process_unguarded(
         let started = Instant::now();
         let (width, height) =
             if prepared && swaps_sides(source.orientation) { (height, width) } else { (width, height) };
-        let resized = pixels::resize_owned(previous, width, height)
-            .map_err(|e| Reject::new(RejectReason::Corrupt, e))?;
+        let resized = pixels::resize_owned(previous, width, height).map_err(internal)?;
         let out = if prepared {
             resized
         } else {
@@ -366,12 +413,14 @@ fn process_unguarded(
         timings.resize += encode_started - started;
         in_time(deadline, began, "resizing")?;
 
+        #[cfg(any(test, feature = "fault-injection"))]
+        fault::check(data);
         for format in quality.output_formats() {
             let encoded = match format {
                 OutputFormat::Jpeg => encode::jpeg(&out, quality.jpeg_quality),
                 OutputFormat::Webp => encode::webp(&out, quality.webp_quality, quality.webp_effort),
             };
-            let data = encoded.map_err(|e| Reject::new(RejectReason::Corrupt, e))?;
+            let data = encoded.map_err(internal)?;
             renditions.push(Encoded { size, width: out.width, height: out.height, format, data });
             in_time(deadline, began, "encoding")?;
         }

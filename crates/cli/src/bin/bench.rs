@@ -20,9 +20,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use thumbforge_cli::peak_rss;
 use thumbforge_core::config::Sizes;
 use thumbforge_core::{Config, RuntimeConfig};
-use thumbnail::engine;
+use thumbforge_engine as engine;
 
 const USAGE: &str =
     "usage: thumbforge-bench (--size N | --full [--config FILE]) [--repeat K] [--out DIR] FILE...";
@@ -81,14 +82,6 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
 }
 
-/// Peak resident memory of this process so far, in bytes (Linux).
-fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 fn run_file(args: &Args, file: &Path) -> Result<serde_json::Value, String> {
     let stem = file.file_stem().map_or_else(|| "input".into(), |s| s.to_string_lossy().into_owned());
     let (mut wall, mut decode, mut resize, mut encode) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -138,10 +131,14 @@ fn run_file(args: &Args, file: &Path) -> Result<serde_json::Value, String> {
                 })
                 .collect();
         }
-        Some(Err(reject)) => {
+        Some(Err(engine::Failure::Rejected(reject))) => {
             line["status"] = json!("rejected");
             line["reason"] = json!(reject.reason.to_string());
             line["message"] = json!(reject.message);
+        }
+        Some(Err(engine::Failure::Internal(what))) => {
+            line["status"] = json!("failed");
+            line["message"] = json!(what);
         }
         None => {}
     }

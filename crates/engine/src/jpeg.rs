@@ -205,16 +205,62 @@ fn working_bytes(frame: &Frame) -> u64 {
     }
 }
 
+/// Why a JPEG that passed the structural scan did not decode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// libjpeg refused the data (a corrupt entropy-coded segment, a bad table…): the file's fault.
+    Corrupt(String),
+    /// libjpeg was misused or ran out of memory, or something else panicked: ours.
+    Internal(String),
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Corrupt(why) | Self::Internal(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The prefix `mozjpeg` gives libjpeg's fatal errors when it unwinds with them.
+const LIBJPEG_FATAL: &str = "libjpeg fatal error: ";
+
+/// libjpeg's messages for errors of the caller or the machine, not of the data (`jerror.h`:
+/// `JERR_BAD_STATE`, `JERR_BAD_VIRTUAL_ACCESS`, `JERR_OUT_OF_MEMORY`, `JERR_NOT_COMPILED`,
+/// `JERR_BAD_BUFFER_MODE`, `JERR_BUFFER_SIZE`, `JERR_BAD_LIB_VERSION`, `JERR_BAD_STRUCT_SIZE`).
+const LIBJPEG_OURS: [&str; 8] = [
+    "Improper call to JPEG library",
+    "Bogus virtual array access",
+    "Insufficient memory",
+    "omitted at compile time",
+    "Bogus buffer control mode",
+    "Buffer passed to JPEG library is too small",
+    "Wrong JPEG library version",
+    "JPEG parameter struct mismatch",
+];
+
+/// Sorts a caught panic of the decoder: libjpeg's own fatal errors about the data are the
+/// file's fault; its misuse and any other panic are ours.
+pub(crate) fn classify_decoder_panic(message: String) -> DecodeError {
+    match message.strip_prefix(LIBJPEG_FATAL) {
+        Some(text) if !LIBJPEG_OURS.iter().any(|ours| text.contains(ours)) => DecodeError::Corrupt(message),
+        _ => DecodeError::Internal(message),
+    }
+}
+
 /// Decodes at `numerator / 8` of the full size into 8-bit RGB.
 ///
 /// At 1/8 the block averages are all a thumbnail needs: [`super::jpeg_dc`] computes them from
 /// the DC coefficients alone (and skips the AC scans of progressive files); a file it declines
-/// goes to libjpeg like every other scale.
-pub fn decode(data: &[u8], info: &JpegInfo<'_>, numerator: u8) -> Result<Pixels, String> {
-    if numerator == 1
-        && let Ok(pixels) = super::jpeg_dc::decode(data)
-    {
-        return Ok(pixels);
+/// goes to libjpeg like every other scale (logged at debug level, with why).
+pub fn decode(data: &[u8], info: &JpegInfo<'_>, numerator: u8) -> Result<Pixels, DecodeError> {
+    if numerator == 1 {
+        match super::jpeg_dc::decode(data) {
+            Ok(pixels) => return Ok(pixels),
+            Err(why) => {
+                tracing::debug!(why = why.0, "the DC-only decoder declined the file; libjpeg decodes it")
+            }
+        }
     }
     decode_libjpeg(data, info, numerator)
 }
@@ -222,7 +268,7 @@ pub fn decode(data: &[u8], info: &JpegInfo<'_>, numerator: u8) -> Result<Pixels,
 /// Decodes at `numerator / 8` of the full size into 8-bit RGB with libjpeg-turbo.
 ///
 /// libjpeg reports fatal errors by unwinding; they come back as `Err` with its message.
-pub fn decode_libjpeg(data: &[u8], info: &JpegInfo<'_>, numerator: u8) -> Result<Pixels, String> {
+pub fn decode_libjpeg(data: &[u8], info: &JpegInfo<'_>, numerator: u8) -> Result<Pixels, DecodeError> {
     let result = catch_unwind(AssertUnwindSafe(|| -> std::io::Result<Pixels> {
         let mut decompress = Decompress::new_mem(data)?;
         decompress.scale(numerator);
@@ -238,8 +284,9 @@ pub fn decode_libjpeg(data: &[u8], info: &JpegInfo<'_>, numerator: u8) -> Result
     }));
     match result {
         Ok(Ok(pixels)) => Ok(pixels),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(panic) => Err(panic_message(panic.as_ref())),
+        // mozjpeg's own checks of what libjpeg read (a short read, a size that does not fit).
+        Ok(Err(e)) => Err(DecodeError::Corrupt(e.to_string())),
+        Err(panic) => Err(classify_decoder_panic(panic_message(panic.as_ref()))),
     }
 }
 

@@ -10,11 +10,30 @@ use thumbforge_core::{InputFormat, OutputFormat, RejectReason, RuntimeConfig};
 
 use super::*;
 
-const PHOTO_1: &[u8] = include_bytes!("../../../../fixtures/photos/orient_1.jpg");
-const PHOTO_6: &[u8] = include_bytes!("../../../../fixtures/photos/orient_6.jpg");
+const PHOTO_1: &[u8] = include_bytes!("../../../fixtures/photos/orient_1.jpg");
+const PHOTO_6: &[u8] = include_bytes!("../../../fixtures/photos/orient_6.jpg");
 
 fn config() -> RuntimeConfig {
     RuntimeConfig::default()
+}
+
+/// The engine's [`super::process`], for tests about good and bad files: a [`Failure::Internal`]
+/// (our bug) fails the test, a rejection is the file's.
+fn process(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, Reject> {
+    process_until(data, config, None)
+}
+
+/// [`super::process_until`] likewise.
+fn process_until(
+    data: &[u8],
+    config: &RuntimeConfig,
+    deadline: Option<Instant>,
+) -> Result<Thumbnails, Reject> {
+    match super::process_until(data, config, deadline) {
+        Ok(thumbs) => Ok(thumbs),
+        Err(Failure::Rejected(reject)) => Err(reject),
+        Err(Failure::Internal(what)) => panic!("the engine failed internally: {what}"),
+    }
 }
 
 fn reason(data: &[u8], config: &RuntimeConfig) -> RejectReason {
@@ -571,8 +590,10 @@ fn every_prefix_of_other_formats_gets_an_outcome() {
     }
 }
 
+/// Damaged files are the file's fault: every seeded flip of a JPEG's or a PNG's bytes ends
+/// ready or rejected, never as an internal failure (which is what a panic inside becomes).
 #[test]
-fn seeded_byte_flips_never_panic() {
+fn seeded_byte_flips_are_ready_or_rejected_never_internal() {
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
         state ^= state << 13;
@@ -582,6 +603,7 @@ fn seeded_byte_flips_never_panic() {
     };
     let small = encode_jpeg(&card(96, 64), &[(Marker::APP(1), exif_orientation(6))], None);
     let small_png = grey_png(40, 30, &[]);
+    let (mut ready, mut rejected) = (0, 0);
     for base in [&small, &small_png] {
         for _ in 0..300 {
             let mut file = base.clone();
@@ -589,8 +611,61 @@ fn seeded_byte_flips_never_panic() {
                 let at = (next() % file.len() as u64) as usize;
                 file[at] = next() as u8;
             }
-            let _ = process(&file, &config());
+            match super::process(&file, &config()) {
+                Ok(thumbs) => {
+                    assert!(!thumbs.renditions.is_empty());
+                    ready += 1;
+                }
+                Err(Failure::Rejected(reject)) => {
+                    assert!(!reject.message.is_empty());
+                    rejected += 1;
+                }
+                Err(Failure::Internal(what)) => panic!("a damaged file failed internally: {what}"),
+            }
         }
+    }
+    // The flips exercise both ends: some damage is harmless, some is refused.
+    assert!(ready > 0 && rejected > 0, "{ready} ready, {rejected} rejected");
+}
+
+/// A panic inside the engine is ours: an internal failure with the panic's message, never a
+/// rejection of the file. The panic is real (the test build's fault injection, while encoding)
+/// and the test does not catch it: `process` does.
+#[test]
+fn a_panic_inside_is_an_internal_failure_not_the_files_fault() {
+    let card = card(96, 64);
+    let clean = encode_jpeg(&card, &[], None);
+    let marked = encode_jpeg(&card, &[(Marker::COM, fault::PANIC_MARKER.to_vec())], None);
+    assert!(super::process(&clean, &config()).is_ok(), "the same picture without the marker is fine");
+    match super::process(&marked, &config()) {
+        Err(Failure::Internal(what)) => {
+            assert!(what.starts_with("panic: injected fault"), "{what}");
+        }
+        other => panic!("expected an internal failure, got {other:?}"),
+    }
+}
+
+/// An encoder that fails is ours too: pixels that do not match their size (an impossible state
+/// for `process`) make libjpeg's encoder fail, and the error says which encoder.
+#[test]
+fn an_encoder_error_is_reported_with_the_encoder() {
+    let short = Pixels { width: 64, height: 64, channels: 3, data: vec![0; 64 * 3] };
+    let err = encode::jpeg(&short, 80).unwrap_err();
+    assert!(err.starts_with("jpeg encoder: "), "{err}");
+}
+
+/// libjpeg's own fatal errors are sorted: bad data is the file's, misuse and memory are ours.
+#[test]
+fn libjpeg_errors_about_data_are_the_files_and_the_rest_ours() {
+    use jpeg::DecodeError;
+    let data = "libjpeg fatal error: Corrupt JPEG data: bad Huffman code".to_owned();
+    assert!(matches!(jpeg::classify_decoder_panic(data), DecodeError::Corrupt(_)));
+    for ours in [
+        "libjpeg fatal error: Improper call to JPEG library in state 205",
+        "libjpeg fatal error: Insufficient memory (case 4)",
+        "index out of bounds: the len is 3 but the index is 7",
+    ] {
+        assert!(matches!(jpeg::classify_decoder_panic(ours.to_owned()), DecodeError::Internal(_)), "{ours}");
     }
 }
 

@@ -2,7 +2,7 @@
 //! `fixtures/photos/orient_1.jpg`): the structural scan, decoding at each DCT scale, resizing to
 //! the default renditions, JPEG and WebP encoding, and the whole `process` call.
 //!
-//! `cargo bench -p thumbnail --bench engine` (add `-- --quick` for a shorter run);
+//! `cargo bench -p thumbforge-engine --bench engine` (add `-- --quick` for a shorter run);
 //! `cargo xtask bench --criterion` runs it with `--quick`. The corpus-wide comparison against
 //! libvips, sharp and Pillow is `cargo xtask bench`.
 
@@ -14,7 +14,7 @@ use std::path::Path;
 use criterion::{Criterion, criterion_group, criterion_main};
 use thumbforge_core::Config;
 use thumbforge_core::config::Sizes;
-use thumbnail::engine::{self, encode, jpeg, pixels};
+use thumbforge_engine::{self as engine, encode, jpeg, pixels};
 
 fn photo() -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/photos/orient_1.jpg");
