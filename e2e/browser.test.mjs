@@ -841,6 +841,37 @@ async function run(context) {
     assert.deepEqual(await galleryIds(), newestFirst(Object.values(ids)));
   });
 
+  await step("while a thumbnail loads, its card shows the photo's colour and blurred sketch", async () => {
+    let release;
+    const gate = new Promise((resolve) => {
+      release = resolve;
+    });
+    await page.route("**/thumbs/**", async (route) => {
+      await gate;
+      // The page may have dropped the request meanwhile (a card re-rendered): nothing to do then.
+      await route.continue().catch(() => {});
+    });
+    await page.reload({ waitUntil: "domcontentloaded" });
+    await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });
+    const id = ids["orient_1.jpg"];
+    const { placeholder } = await apiAsUser(`/api/images/${id}`);
+    assert.match(placeholder.color, /^#[0-9a-f]{6}$/);
+    const sketch = page.locator(`${card(id)} [data-testid=gallery-placeholder]`);
+    await sketch.waitFor({ state: "attached", timeout: WAIT_MS });
+    const painted = await sketch.evaluate((canvas) => {
+      const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+      return data.some((value, i) => i % 4 !== 3 && value !== 0);
+    });
+    assert.ok(painted, "the BlurHash is painted");
+    const background = await page.locator(`${card(id)} [data-testid=gallery-open]`).evaluate((el) => el.style.backgroundColor);
+    const [r, g, b] = [1, 3, 5].map((at) => parseInt(placeholder.color.slice(at, at + 2), 16));
+    assert.equal(background, `rgb(${r}, ${g}, ${b})`);
+    release();
+    await page.unroute("**/thumbs/**");
+    await decodeGalleryImages();
+    assert.equal(await sketch.count(), 0, "the sketch goes once the thumbnail is in");
+  });
+
   await step("after a reload the gallery lists the uploads newest first", async () => {
     await page.reload({ waitUntil: "load" });
     await page.waitForSelector("#gallery[data-loaded=true]", { state: "attached" });

@@ -25,6 +25,8 @@ import {
   photoLabel,
   pictureModel,
   reasonText,
+  blurhashPixels,
+  cssColor,
   splitEditProblems,
   tagsInputText,
 } from "./lib.js";
@@ -57,6 +59,28 @@ export function saveBlob(blob, filename) {
 }
 
 /** A <picture> for a pictureModel(): WebP <source>s, then the JPEG <img>. */
+/**
+ * A small canvas painted with the photo's BlurHash (at most 32 px on its longer side, stretched
+ * by CSS over the card), shown until the thumbnail has loaded; null without a usable one.
+ */
+function placeholderCanvas(placeholder, width, height) {
+  if (!placeholder || !Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) return null;
+  const scale = 32 / Math.max(width, height);
+  const across = Math.max(1, Math.round(width * scale));
+  const down = Math.max(1, Math.round(height * scale));
+  const pixels = blurhashPixels(placeholder.blurhash, across, down);
+  if (!pixels) return null;
+  const canvas = h("canvas", {
+    class: "card__placeholder",
+    width: across,
+    height: down,
+    "aria-hidden": "true",
+    "data-testid": "gallery-placeholder",
+  });
+  canvas.getContext("2d")?.putImageData(new ImageData(pixels, across, down), 0, 0);
+  return canvas;
+}
+
 function picture(model, { alt, sizes, lazy }) {
   const element = h("picture");
   for (const source of model.sources) element.append(h("source", { type: source.type, srcset: source.srcset, sizes }));
@@ -666,8 +690,14 @@ export class Gallery {
         picture(model, { alt, sizes: GALLERY_SIZES, lazy: true }),
       );
       const img = link.querySelector("img");
+      // While the thumbnail loads: the photo's colour and its blurred sketch behind it.
+      const color = cssColor(image.placeholder?.color);
+      if (color) link.style.backgroundColor = color;
+      const sketch = placeholderCanvas(image.placeholder, model.img.width, model.img.height);
+      if (sketch) link.prepend(sketch);
       img.addEventListener("load", () => {
         img.dataset.loaded = "true";
+        sketch?.remove();
       });
       img.addEventListener("error", () => {
         // Say so in the card instead of leaving a blank tile.

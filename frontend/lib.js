@@ -1292,3 +1292,70 @@ export function deletionProgress(account) {
   }
   return "Deleting your account…";
 }
+
+const BASE83 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~";
+
+function decode83(text) {
+  let value = 0;
+  for (const char of text) {
+    const digit = BASE83.indexOf(char);
+    if (digit < 0) return Number.NaN;
+    value = value * 83 + digit;
+  }
+  return value;
+}
+
+const srgbToLinear = (value) => {
+  const v = value / 255;
+  return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+};
+
+const linearToSrgb = (value) => {
+  const v = Math.min(1, Math.max(0, value));
+  return Math.round((v <= 0.0031308 ? v * 12.92 : 1.055 * v ** (1 / 2.4) - 0.055) * 255);
+};
+
+/**
+ * The RGBA pixels (`width` × `height`) of a BlurHash (https://blurha.sh), the placeholder the
+ * API gives a ready photo (`placeholder.blurhash`, made by crates/engine with the `blurhash`
+ * crate); null for anything that is not a well-formed hash or a sensible size.
+ */
+export function blurhashPixels(hash, width, height) {
+  const sizeOk = (n) => Number.isInteger(n) && n > 0 && n <= 128;
+  if (typeof hash !== "string" || hash.length < 6 || !sizeOk(width) || !sizeOk(height)) return null;
+  const size = decode83(hash[0]);
+  const nx = (size % 9) + 1;
+  const ny = Math.floor(size / 9) + 1;
+  if (Number.isNaN(size) || hash.length !== 4 + 2 * nx * ny) return null;
+  const maxAc = (decode83(hash[1]) + 1) / 166;
+  const dc = decode83(hash.slice(2, 6));
+  const colors = [[srgbToLinear(dc >> 16), srgbToLinear((dc >> 8) & 255), srgbToLinear(dc & 255)]];
+  for (let i = 1; i < nx * ny; i += 1) {
+    const value = decode83(hash.slice(4 + i * 2, 6 + i * 2));
+    const quantised = [Math.floor(value / 361), Math.floor(value / 19) % 19, value % 19];
+    colors.push(quantised.map((q) => Math.sign(q - 9) * ((q - 9) / 9) ** 2 * maxAc));
+  }
+  if (Number.isNaN(maxAc) || colors.flat().some(Number.isNaN)) return null;
+  const pixels = new Uint8ClampedArray(width * height * 4);
+  for (let y = 0; y < height; y += 1) {
+    for (let x = 0; x < width; x += 1) {
+      const rgb = [0, 0, 0];
+      for (let j = 0; j < ny; j += 1) {
+        for (let i = 0; i < nx; i += 1) {
+          const basis = Math.cos((Math.PI * x * i) / width) * Math.cos((Math.PI * y * j) / height);
+          const color = colors[i + j * nx];
+          for (let c = 0; c < 3; c += 1) rgb[c] += color[c] * basis;
+        }
+      }
+      const at = (y * width + x) * 4;
+      for (let c = 0; c < 3; c += 1) pixels[at + c] = linearToSrgb(rgb[c]);
+      pixels[at + 3] = 255;
+    }
+  }
+  return pixels;
+}
+
+/** A `#rrggbb` colour from the API, or null (so nothing else reaches a style). */
+export function cssColor(value) {
+  return typeof value === "string" && /^#[0-9a-f]{6}$/i.test(value) ? value : null;
+}

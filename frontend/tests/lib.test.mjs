@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 
 import {
   FORBIDDEN_HEADER_NAMES,
+  blurhashPixels,
+  cssColor,
   POLL,
   REASONS,
   backoffDelay,
@@ -1079,4 +1081,26 @@ test("a quota's 429 is not retried, throttling and 5xx are", async () => {
   assert.equal(new ApiError("down", { status: 503, code: "storage_unavailable" }).transient, true);
   assert.equal(new ApiError("network").transient, true);
   assert.equal(new ApiError("storage", { status: 413, code: "storage_quota_exceeded" }).transient, false);
+});
+
+test("a BlurHash decodes to its picture; anything else to null", () => {
+  // The engine's placeholder of a flat 300 × 200 picture of rgb(200, 100, 50) (the same string is
+  // asserted in crates/engine/src/pixels.rs): decoded, it averages to that colour.
+  const pixels = blurhashPixels("L8N6;w=dfQ=d}XoKfQoKfQfQfQfQ", 32, 21);
+  assert.equal(pixels.length, 32 * 21 * 4);
+  const mean = (channel) => {
+    let sum = 0;
+    for (let i = channel; i < pixels.length; i += 4) sum += pixels[i];
+    return sum / (32 * 21);
+  };
+  for (const [channel, want] of [[0, 200], [1, 100], [2, 50]]) {
+    assert.ok(Math.abs(mean(channel) - want) <= 4, `channel ${channel}: ${mean(channel)}`);
+  }
+  assert.ok([...pixels].filter((_, i) => i % 4 === 3).every((a) => a === 255), "opaque");
+  for (const bad of [null, "", "L8N6;", "L8N6;w=dfQ=d}XoKfQoKfQfQfQf", "L8N6;w=dfQ=d}XoKfQoKfQfQfQ\u00e9Q"]) {
+    assert.equal(blurhashPixels(bad, 32, 21), null, String(bad));
+  }
+  assert.equal(blurhashPixels("L8N6;w=dfQ=d}XoKfQoKfQfQfQfQ", 0, 21), null);
+  assert.equal(cssColor("#C86432"), "#C86432");
+  for (const bad of ["red", "#c8643", "#c86432;background:url(x)", null]) assert.equal(cssColor(bad), null);
 });

@@ -719,6 +719,10 @@ fn ready_outcome(id: Uuid) -> Outcome {
         bytes,
     };
     Outcome::Ready {
+        placeholder: Some(thumbforge_core::manifest::Placeholder {
+            color: "#8a7f6e".into(),
+            blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj".into(),
+        }),
         source: Source { format: InputFormat::Jpeg, width: 4032, height: 3024, bytes: 3_456_789 },
         renditions: vec![
             rendition(1024, OutputFormat::Jpeg, "jpg", 180_000),

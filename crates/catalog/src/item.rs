@@ -10,11 +10,11 @@ use thumbforge_core::manifest::Outcome;
 use crate::attr::{attr_to_json, json_to_attr, type_name};
 use crate::schema::{
     ALBUM, ALBUM_PREFIX, ALBUMS, CONTENT_TYPE, CREATED_AT, DELETED_AT, DELETING, DESCRIPTION, FILENAME,
-    FINISHED_AT, ID, IMAGE, IMAGE_PREFIX, MESSAGE, NAME, OWNER, PASS, PK, REASON, RENDITIONS, REQUESTED_AT,
-    REVISION, SIZE, SK, SOURCE, STATUS, STATUS_DELETED, STATUS_DELETING, STATUS_FAILED, STATUS_PENDING,
-    STATUS_READY, STATUS_REJECTED, TAGS, TITLE, TOMBSTONE_SK, TTL_ATTRIBUTE, TYPE, TYPE_ALBUM, TYPE_DELETED,
-    TYPE_IMAGE, TYPE_MEMBER, USERNAME, album_sk, image_sk, member_sk, parse_album_sk, parse_image_sk,
-    user_pk,
+    FINISHED_AT, ID, IMAGE, IMAGE_PREFIX, MESSAGE, NAME, OWNER, PASS, PK, PLACEHOLDER, REASON, RENDITIONS,
+    REQUESTED_AT, REVISION, SIZE, SK, SOURCE, STATUS, STATUS_DELETED, STATUS_DELETING, STATUS_FAILED,
+    STATUS_PENDING, STATUS_READY, STATUS_REJECTED, TAGS, TITLE, TOMBSTONE_SK, TTL_ATTRIBUTE, TYPE,
+    TYPE_ALBUM, TYPE_DELETED, TYPE_IMAGE, TYPE_MEMBER, USERNAME, album_sk, image_sk, member_sk,
+    parse_album_sk, parse_image_sk, user_pk,
 };
 use crate::{
     AccountState, CatalogError, Details, ImageRecord, ImageState, NewAlbum, NewImage, Owner, Profile, Usage,
@@ -166,11 +166,17 @@ pub(crate) fn outcome_attrs(outcome: &Outcome) -> Result<Vec<(&'static str, Attr
     })?;
     let field = |name: &str| value.get(name).map(json_to_attr).unwrap_or(AttributeValue::Null(true));
     Ok(match outcome {
-        Outcome::Ready { .. } => vec![
-            (STATUS, s(STATUS_READY.to_owned())),
-            (SOURCE, field("source")),
-            (RENDITIONS, field("renditions")),
-        ],
+        Outcome::Ready { placeholder, .. } => {
+            let mut attrs = vec![
+                (STATUS, s(STATUS_READY.to_owned())),
+                (SOURCE, field("source")),
+                (RENDITIONS, field("renditions")),
+            ];
+            if placeholder.is_some() {
+                attrs.push((PLACEHOLDER, field("placeholder")));
+            }
+            attrs
+        }
         Outcome::Rejected { .. } => vec![
             (STATUS, s(STATUS_REJECTED.to_owned())),
             (REASON, field("reason")),
@@ -189,7 +195,7 @@ pub(crate) fn outcome_attrs(outcome: &Outcome) -> Result<Vec<(&'static str, Attr
 pub(crate) fn stale_outcome_attrs(outcome: &Outcome) -> &'static [&'static str] {
     match outcome {
         Outcome::Ready { .. } => &[REASON, MESSAGE],
-        Outcome::Rejected { .. } | Outcome::Failed { .. } => &[SOURCE, RENDITIONS],
+        Outcome::Rejected { .. } | Outcome::Failed { .. } => &[SOURCE, RENDITIONS, PLACEHOLDER],
     }
 }
 
@@ -231,6 +237,13 @@ pub(crate) fn decode_image(item: &Item, table: &str) -> Result<ImageRecord, Cata
                     item.get(*name).ok_or_else(|| corrupt(format!("a {status} image has no {name}")))?;
                 let json = attr_to_json(value).map_err(|e| corrupt(format!("{name}: {e}")))?;
                 fields.insert((*name).to_owned(), json);
+            }
+            // Optional: images made before placeholders existed have none.
+            if status == STATUS_READY
+                && let Some(value) = item.get(PLACEHOLDER)
+            {
+                let json = attr_to_json(value).map_err(|e| corrupt(format!("{PLACEHOLDER}: {e}")))?;
+                fields.insert(PLACEHOLDER.to_owned(), json);
             }
             let outcome: Outcome = serde_json::from_value(Value::Object(fields))
                 .map_err(|e| corrupt(format!("the {status} outcome does not read: {e}")))?;
@@ -404,6 +417,10 @@ mod tests {
 
     fn ready() -> Outcome {
         Outcome::Ready {
+            placeholder: Some(thumbforge_core::manifest::Placeholder {
+                color: "#102030".into(),
+                blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj".into(),
+            }),
             source: Source { format: InputFormat::Jpeg, width: 4000, height: 3000, bytes: 1234 },
             renditions: vec![Rendition {
                 key: "thumbs/x/256.jpg".into(),

@@ -794,6 +794,7 @@ mod tests {
         let rejected = Outcome::Rejected { reason: RejectReason::Empty, message: "empty".into() };
         assert_eq!(ImageState::Finished(rejected).status(), "rejected");
         let ready = Outcome::Ready {
+            placeholder: None,
             source: thumbforge_core::manifest::Source {
                 format: thumbforge_core::InputFormat::Png,
                 width: 1,

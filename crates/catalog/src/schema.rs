@@ -6,7 +6,7 @@
 //!
 //! | item    | `pk`           | `sk`                 | attributes |
 //! |---------|----------------|----------------------|------------|
-//! | image   | `USER#<owner>` | `IMAGE#<uuidv7>`     | `type`=`image`, `id`, `owner`, `filename`, `contentType`, `size` (N bytes), `createdAt` (N ms), `status`; once edited: `title`, `description`, `tags` (SS), `revision` (N); in albums: `albums` (SS of album ids, at most 32; absent when none); pending: `expiresAt` (N s); finished: `finishedAt` (N ms); ready: `source` (M), `renditions` (L of M); rejected or failed: `reason`, `message` |
+//! | image   | `USER#<owner>` | `IMAGE#<uuidv7>`     | `type`=`image`, `id`, `owner`, `filename`, `contentType`, `size` (N bytes), `createdAt` (N ms), `status`; once edited: `title`, `description`, `tags` (SS), `revision` (N); in albums: `albums` (SS of album ids, at most 32; absent when none); pending: `expiresAt` (N s); finished: `finishedAt` (N ms); ready: `source` (M), `renditions` (L of M), `placeholder` (M); rejected or failed: `reason`, `message` |
 //! | profile | `USER#<owner>` | `PROFILE`            | `type`=`profile`, `images` (N), `bytes` (N), `albums` (N); once an upload was counted against the quotas: `day` (N, UTC days since the epoch), `dayUploads` (N), `dayBytes` (N) |
 //! | tag index | `USER#<owner>` | `TAG#<tag>#<uuidv7>` | `type`=`tag`, `id` |
 //! | release marker | `USER#<owner>` | `RELEASED#<uuidv7>` | `type`=`released`, `expiresAt` (N s) |
@@ -158,6 +158,9 @@ pub const SOURCE: &str = "source";
 /// Ready image: the renditions (L of M: `key` S, `size` N, `width` N, `height` N, `format` S,
 /// `bytes` N).
 pub const RENDITIONS: &str = "renditions";
+/// Ready image: its placeholder (M: `color` S, `blurhash` S); absent on images processed before
+/// placeholders existed.
+pub const PLACEHOLDER: &str = "placeholder";
 /// Rejected or failed image: the `RejectReason` or `FailReason` snake_case code (S).
 pub const REASON: &str = "reason";
 /// Rejected or failed image: the human-readable explanation (S).

@@ -21,6 +21,10 @@ pub enum Outcome {
         source: Source,
         /// Every rendition, largest box first, JPEG before WebP.
         renditions: Vec<Rendition>,
+        /// What a page shows while a thumbnail loads (absent on images processed before it
+        /// existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        placeholder: Option<Placeholder>,
     },
     /// The upload is not an acceptable image; no rendition was written.
     Rejected {
@@ -86,6 +90,17 @@ pub struct Source {
     pub height: u32,
     /// Size of the upload in bytes.
     pub bytes: u64,
+}
+
+/// A stand-in for the photo while its thumbnail loads: its colour and a blurred sketch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placeholder {
+    /// The photo's dominant colour as `#rrggbb`: the mean of its smallest rendition (alpha
+    /// composited onto white, as in its JPEG).
+    pub color: String,
+    /// A [BlurHash](https://blurha.sh) of the upright photo (up to 4 × 4 components, more
+    /// along the longer side), about 30 characters, that a page decodes into a blurred image.
+    pub blurhash: String,
 }
 
 /// One written thumbnail.
@@ -214,6 +229,10 @@ mod tests {
     #[test]
     fn outcomes_serialise_flat_with_a_status_tag() {
         let ready = Outcome::Ready {
+            placeholder: Some(Placeholder {
+                color: "#336699".into(),
+                blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj".into(),
+            }),
             source: Source { format: InputFormat::Jpeg, width: 4000, height: 3000, bytes: 123 },
             renditions: vec![Rendition {
                 key: "thumbs/abc/256.jpg".into(),
@@ -228,6 +247,14 @@ mod tests {
         assert_eq!(value["status"], "ready");
         assert_eq!(value["source"]["format"], "jpeg");
         assert_eq!(value["renditions"][0]["height"], 192);
+        assert_eq!(value["placeholder"]["color"], "#336699");
+        // An image recorded before placeholders existed still reads.
+        let mut old = value.clone();
+        old.as_object_mut().unwrap().remove("placeholder");
+        let Outcome::Ready { placeholder, .. } = serde_json::from_value::<Outcome>(old).unwrap() else {
+            panic!()
+        };
+        assert_eq!(placeholder, None);
         assert_eq!(serde_json::from_value::<Outcome>(value).unwrap(), ready);
 
         let rejected = Outcome::Rejected { reason: RejectReason::Corrupt, message: "truncated".into() };

@@ -22,7 +22,8 @@ pub enum Target {
     JpegScan,
     /// The DC-only JPEG decoder, on files the scan accepts within the limits.
     JpegDc,
-    /// The header peeks: the magic-byte sniffer and the PNG/GIF size fields.
+    /// The header peeks: the magic-byte sniffer, the PNG/GIF size fields and the GIF block walk
+    /// that drops unknown extensions.
     Peek,
 }
 
@@ -56,6 +57,8 @@ impl Target {
             Self::JpegDc => jpeg_dc(data),
             Self::Peek => {
                 let _ = sniff::sniff(data);
+                let kept = generic::skip_unknown_gif_extensions(data);
+                assert!(kept.len() <= data.len(), "skipping blocks made the GIF longer");
                 for format in InputFormat::ALL {
                     let _ = generic::peek_dimensions(data, format);
                 }

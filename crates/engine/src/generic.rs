@@ -4,7 +4,11 @@
 //! compressed ICC profile or text chunk that inflates to gigabytes) cannot cost more than that
 //! budget before the dimensions are known and checked. Only then is a second reader given the
 //! budget the pixels need, capped by `limits.max_decode_bytes`.
+//!
+//! A GIF's unknown extension blocks are dropped before decoding ([`skip_unknown_gif_extensions`]),
+//! as browsers skip them; the `gif` crate would refuse the whole file.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use image::metadata::Orientation;
@@ -87,11 +91,71 @@ pub fn peek_dimensions(data: &[u8], format: InputFormat) -> Option<(u32, u32)> {
     }
 }
 
+/// The GIF extension labels the decoder knows: plain text, graphic control, comment, application.
+const GIF_KNOWN_EXTENSIONS: [u8; 4] = [0x01, 0xF9, 0xFE, 0xFF];
+
+/// A GIF without its unknown extension blocks (an extension introducer `0x21` whose label the
+/// decoder does not know, with its sub-blocks), which browsers skip and the `gif` crate refuses.
+/// Borrowed unchanged when there is none, or when the structure ends or breaks before the
+/// trailer (the decoder then reports the damage itself).
+pub fn skip_unknown_gif_extensions(data: &[u8]) -> Cow<'_, [u8]> {
+    /// The end of the sub-blocks starting at `pos` (just past their zero terminator).
+    fn sub_blocks_end(data: &[u8], mut pos: usize) -> Option<usize> {
+        loop {
+            let len = usize::from(*data.get(pos)?);
+            pos += 1 + len;
+            if len == 0 {
+                return (pos <= data.len()).then_some(pos);
+            }
+        }
+    }
+    let table = |flags: u8| if flags & 0x80 != 0 { 3 << ((flags & 0x07) + 1) } else { 0 };
+    let Some(&screen_flags) = data.get(10) else { return Cow::Borrowed(data) };
+    let mut pos = 13 + table(screen_flags);
+    let mut unknown: Vec<(usize, usize)> = Vec::new();
+    loop {
+        match data.get(pos) {
+            Some(0x21) => {
+                let Some(&label) = data.get(pos + 1) else { break };
+                let Some(end) = sub_blocks_end(data, pos + 2) else { break };
+                if !GIF_KNOWN_EXTENSIONS.contains(&label) {
+                    unknown.push((pos, end));
+                }
+                pos = end;
+            }
+            Some(0x2C) => {
+                let Some(&flags) = data.get(pos + 9) else { break };
+                // Descriptor, local colour table, LZW minimum code size, then the data.
+                let Some(end) = sub_blocks_end(data, pos + 10 + table(flags) + 1) else { break };
+                pos = end;
+            }
+            _ => break,
+        }
+    }
+    if unknown.is_empty() {
+        return Cow::Borrowed(data);
+    }
+    let mut kept = Vec::with_capacity(data.len());
+    let mut from = 0;
+    for (start, end) in unknown {
+        kept.extend_from_slice(&data[from..start]);
+        from = end;
+    }
+    kept.extend_from_slice(&data[from..]);
+    Cow::Owned(kept)
+}
+
+/// The bytes the decoder reads: a GIF without its unknown extension blocks, anything else as is.
+fn lenient(data: &[u8], format: InputFormat) -> Cow<'_, [u8]> {
+    if format == InputFormat::Gif { skip_unknown_gif_extensions(data) } else { Cow::Borrowed(data) }
+}
+
 /// Reads only the header, under a small allocation budget.
 pub fn header(data: &[u8], format: InputFormat, limits: &ConfigLimits) -> Result<Header, Failure> {
+    let data = lenient(data, format);
     // `max_side` is checked by the caller with a precise message; here it only bounds the reader.
     let decoder =
-        reader(data, format, u32::MAX, HEADER_BUDGET.min(limits.max_decode_bytes)).into_decoder()?;
+        reader(&data, format, u32::MAX, HEADER_BUDGET.min(limits.max_decode_bytes)).into_decoder()?;
     let (width, height) = decoder.dimensions();
     Ok(Header { width, height, total_bytes: decoder.total_bytes() })
 }
@@ -114,8 +178,9 @@ pub fn decode(
     header: &Header,
     limits: &ConfigLimits,
 ) -> Result<Decoded, Failure> {
+    let data = lenient(data, format);
     let budget = header.total_bytes.saturating_add(DECODER_SLACK).min(limits.max_decode_bytes);
-    let mut decoder = reader(data, format, limits.max_side, budget).into_decoder()?;
+    let mut decoder = reader(&data, format, limits.max_side, budget).into_decoder()?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let icc = decoder.icc_profile().ok().flatten();
     let image = DynamicImage::from_decoder(decoder)?;

@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use image::metadata::Orientation;
 use thumbforge_core::config::human_bytes;
+use thumbforge_core::manifest::Placeholder;
 use thumbforge_core::{InputFormat, OutputFormat, RejectReason, RuntimeConfig};
 
 use self::sniff::Sniffed;
@@ -115,6 +116,8 @@ pub struct Thumbnails {
     pub source: SourceInfo,
     /// Largest box first; JPEG then WebP for each box.
     pub renditions: Vec<Encoded>,
+    /// The colour and blurred sketch a page shows while a thumbnail loads.
+    pub placeholder: Placeholder,
     /// Stage timings.
     pub timings: Timings,
 }
@@ -427,10 +430,14 @@ fn process_unguarded(
         timings.encode += encode_started.elapsed();
         previous = out;
     }
+    // From the smallest rendition, upright and sRGB already (resizing stays in `resize`).
+    let started = Instant::now();
+    let placeholder = pixels::placeholder(&previous).map_err(internal)?;
+    timings.resize += started.elapsed();
     let (width, height) = if swaps_sides(source.orientation) {
         (source.height, source.width)
     } else {
         (source.width, source.height)
     };
-    Ok(Thumbnails { source: SourceInfo { format, width, height }, renditions, timings })
+    Ok(Thumbnails { source: SourceInfo { format, width, height }, renditions, placeholder, timings })
 }

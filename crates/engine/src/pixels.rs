@@ -7,6 +7,7 @@ use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer
 use image::metadata::Orientation;
 use image::{DynamicImage, RgbImage, RgbaImage};
 use moxcms::{ColorProfile, Layout, TransformOptions};
+use thumbforge_core::manifest::Placeholder;
 
 use super::Pixels;
 
@@ -96,6 +97,32 @@ impl ToSrgb {
     }
 }
 
+/// The longest side of the image a placeholder is computed from.
+const PLACEHOLDER_SIDE: u32 = 32;
+
+/// The colour and BlurHash of `pixels` (upright, sRGB): computed on a copy at most
+/// [`PLACEHOLDER_SIDE`] pixels long, alpha composited onto white (as in the JPEG renditions).
+pub fn placeholder(pixels: &Pixels) -> Result<Placeholder, String> {
+    let (width, height) = crate::geometry::fit(pixels.width, pixels.height, PLACEHOLDER_SIDE)
+        .ok_or_else(|| format!("no placeholder size for {}×{}", pixels.width, pixels.height))?;
+    let small = resize(pixels, width, height)?;
+    let rgb = flatten(&small);
+    let count = u64::from(width) * u64::from(height);
+    let mut sums = [0u64; 3];
+    let mut rgba = Vec::with_capacity(rgb.len() / 3 * 4);
+    for px in rgb.chunks_exact(3) {
+        for (sum, &value) in sums.iter_mut().zip(px) {
+            *sum += u64::from(value);
+        }
+        rgba.extend_from_slice(&[px[0], px[1], px[2], u8::MAX]);
+    }
+    let [r, g, b] = sums.map(|sum| (sum + count / 2) / count.max(1));
+    // Up to four components along the longer side, fewer along the shorter (at least three).
+    let (x, y) = if width >= height { (4, 3) } else { (3, 4) };
+    let blurhash = blurhash::encode(x, y, width, height, &rgba).map_err(|e| format!("blurhash: {e:?}"))?;
+    Ok(Placeholder { color: format!("#{r:02x}{g:02x}{b:02x}"), blurhash })
+}
+
 /// Composites RGBA onto white and drops alpha (for JPEG, which has none); RGB is borrowed.
 pub fn flatten(pixels: &Pixels) -> Cow<'_, [u8]> {
     if pixels.channels == 3 {
@@ -148,6 +175,27 @@ mod tests {
     fn flatten_composites_on_white() {
         let p = Pixels { width: 2, height: 1, channels: 4, data: vec![0, 0, 0, 0, 10, 20, 30, 255] };
         assert_eq!(*flatten(&p), [255, 255, 255, 10, 20, 30]);
+    }
+
+    #[test]
+    fn a_placeholder_has_the_colour_and_a_blurhash_of_the_picture() {
+        let flat = placeholder(&solid(300, 200, [200, 100, 50])).unwrap();
+        assert_eq!(flat.color, "#c86432");
+        // The same string the page's decoder is tested with (frontend/tests/lib.test.mjs).
+        assert_eq!(flat.blurhash, "L8N6;w=dfQ=d}XoKfQoKfQfQfQfQ");
+        // Decoded, it averages to the colour (BlurHash's cosines sum to a little at the edges).
+        let decoded = blurhash::decode(&flat.blurhash, 32, 21, 1.0).unwrap();
+        let mean = |channel: usize| {
+            decoded.chunks_exact(4).map(|px| u32::from(px[channel])).sum::<u32>() / (32 * 21)
+        };
+        for (channel, want) in [(0, 200), (1, 100), (2, 50)] {
+            assert!(mean(channel).abs_diff(want) <= 4, "channel {channel}: {}", mean(channel));
+        }
+        let tall = placeholder(&solid(20, 300, [0, 0, 0])).unwrap();
+        assert_eq!((tall.color.as_str(), tall.blurhash.len()), ("#000000", 28), "3 × 4 components");
+        // Transparent pixels count as white, as in the JPEG.
+        let clear = Pixels { width: 8, height: 8, channels: 4, data: [0, 0, 0, 0].repeat(64) };
+        assert_eq!(placeholder(&clear).unwrap().color, "#ffffff");
     }
 
     #[test]

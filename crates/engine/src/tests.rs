@@ -690,3 +690,30 @@ fn past_its_deadline_the_engine_stops_at_the_next_stage_as_too_slow() {
     let spare = Instant::now() + Duration::from_secs(600);
     assert_eq!(process_until(PHOTO_1, &config(), Some(spare)).unwrap().renditions.len(), 4);
 }
+
+/// Golden: a GIF with an extension block of a label nobody knows (browsers skip it) gives
+/// exactly the renditions of the same GIF without it; the `gif` crate alone refuses it.
+#[test]
+fn a_gif_with_an_unknown_extension_block_is_read_as_browsers_read_it() {
+    const PLAIN: &[u8] = include_bytes!("../fixtures/gif-plain.gif");
+    const UNKNOWN: &[u8] = include_bytes!("../fixtures/gif-unknown-extension.gif");
+    assert!(image::load_from_memory_with_format(UNKNOWN, image::ImageFormat::Gif).is_err());
+    assert_eq!(generic::skip_unknown_gif_extensions(UNKNOWN).as_ref(), PLAIN);
+    let plain = process(PLAIN, &config()).unwrap();
+    let lenient = process(UNKNOWN, &config()).unwrap();
+    assert_eq!(lenient.source, plain.source);
+    assert_eq!(lenient.renditions, plain.renditions, "byte-identical renditions");
+}
+
+#[test]
+fn the_gif_block_walk_leaves_what_it_cannot_follow_to_the_decoder() {
+    const UNKNOWN: &[u8] = include_bytes!("../fixtures/gif-unknown-extension.gif");
+    // Cut inside the unknown block: nothing is dropped, and the decoder calls it damaged.
+    let cut = &UNKNOWN[..22];
+    assert!(matches!(generic::skip_unknown_gif_extensions(cut), std::borrow::Cow::Borrowed(_)));
+    assert_eq!(reason(cut, &config()), RejectReason::Corrupt);
+    // Not a GIF at all, or too short for a screen descriptor: unchanged.
+    for data in [&b"GIF89a"[..], b"", b"\x89PNG\r\n\x1a\n"] {
+        assert_eq!(generic::skip_unknown_gif_extensions(data).as_ref(), data);
+    }
+}

@@ -22,7 +22,7 @@
 use serde::Serialize;
 use thumbforge_catalog::{Catalog, ImageRecord, ImageState, Owner};
 use thumbforge_core::describe::{self, normalize_tag};
-use thumbforge_core::manifest::Source;
+use thumbforge_core::manifest::{Placeholder, Source};
 use thumbforge_core::{Outcome, OutputFormat, keys};
 use uuid::Uuid;
 
@@ -61,6 +61,8 @@ pub struct Image {
     pub source: Option<Source>,
     /// The thumbnails (`ready` only; empty otherwise).
     pub thumbnails: Vec<Thumbnail>,
+    /// The colour and BlurHash to show while a thumbnail loads (`ready` only, when recorded).
+    pub placeholder: Option<Placeholder>,
     /// When the upload was asked for (RFC 3339, UTC).
     pub created_at: String,
 }
@@ -134,6 +136,7 @@ pub fn describe(record: &ImageRecord) -> Image {
         message: None,
         source: None,
         thumbnails: Vec::new(),
+        placeholder: None,
         created_at: rfc3339_millis(record.created_at_ms),
         filename: record.filename.clone(),
         title: record.details.title.clone(),
@@ -144,9 +147,10 @@ pub fn describe(record: &ImageRecord) -> Image {
     };
     match &record.state {
         ImageState::Pending => {}
-        ImageState::Finished(Outcome::Ready { source, renditions }) => {
+        ImageState::Finished(Outcome::Ready { source, renditions, placeholder }) => {
             image.status = Status::Ready;
             image.source = Some(source.clone());
+            image.placeholder.clone_from(placeholder);
             image.thumbnails = renditions
                 .iter()
                 .map(|r| Thumbnail {

@@ -326,6 +326,10 @@ pub(crate) fn ready(id: &Uuid) -> Outcome {
         bytes: 1000,
     };
     Outcome::Ready {
+        placeholder: Some(thumbforge_core::manifest::Placeholder {
+            color: "#8a7f6e".into(),
+            blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj".into(),
+        }),
         source: Source { format: InputFormat::Jpeg, width: 1800, height: 1200, bytes: 352_727 },
         renditions: vec![
             rendition(1024, 1024, 683, OutputFormat::Jpeg),
@@ -783,7 +787,8 @@ async fn image_status_pending_ready_rejected() {
         json!({
             "id": id.to_string(), "filename": format!("{id}.jpg"), "title": null, "description": null,
             "tags": [], "albums": [], "status": "pending", "reason": null,
-            "message": null, "source": null, "thumbnails": [], "createdAt": "2025-03-12T14:03:07.123Z",
+            "message": null, "source": null, "thumbnails": [], "placeholder": null,
+            "createdAt": "2025-03-12T14:03:07.123Z",
         })
     );
 
@@ -806,6 +811,10 @@ async fn image_status_pending_ready_rejected() {
         answer.body["thumbnails"][3],
         json!({"url": format!("/thumbs/{id}/256.webp"), "width": 256, "height": 171, "format": "webp"})
     );
+    assert_eq!(
+        answer.body["placeholder"],
+        json!({"color": "#8a7f6e", "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj"})
+    );
     assert_eq!(answer.body["createdAt"], "2025-03-12T14:03:07.123Z", "the upload's time, not the outcome's");
 
     let other = id_at(NOW_MS - 3000, 1);
@@ -822,7 +831,7 @@ async fn image_status_pending_ready_rejected() {
         json!({
             "id": other.to_string(), "filename": format!("{other}.jpg"), "title": null, "description": null,
             "tags": [], "albums": [], "status": "rejected", "reason": "not_an_image",
-            "message": "the bytes are not an image", "source": null, "thumbnails": [],
+            "message": "the bytes are not an image", "source": null, "thumbnails": [], "placeholder": null,
             "createdAt": "2025-03-12T14:03:09.123Z",
         })
     );
@@ -1190,7 +1199,7 @@ fn seeded_image(id: Uuid, title: Value, description: Value, tags: Value) -> Valu
         "id": id.to_string(), "filename": format!("{id}.jpg"),
         "title": title, "description": description, "tags": tags, "albums": [],
         "status": "pending", "reason": null, "message": null, "source": null, "thumbnails": [],
-        "createdAt": "2025-03-12T14:03:11.123Z",
+        "placeholder": null, "createdAt": "2025-03-12T14:03:11.123Z",
     })
 }
 

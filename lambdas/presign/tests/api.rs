@@ -441,7 +441,7 @@ async fn status_goes_from_pending_to_ready_or_rejected() {
         })
         .collect();
     let source = Source { format: InputFormat::Jpeg, width: 1800, height: 1200, bytes: 300 };
-    s.finish(SUB, &id, Outcome::Ready { source, renditions }).await;
+    s.finish(SUB, &id, Outcome::Ready { source, renditions, placeholder: None }).await;
     let (status, image) = s.get(&path, &[]).await;
     assert_eq!(status, 200);
     assert_eq!(image["status"], "ready");

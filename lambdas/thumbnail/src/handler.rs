@@ -429,7 +429,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             height: thumbs.source.height,
             bytes,
         };
-        let outcome = Outcome::Ready { source, renditions };
+        let outcome = Outcome::Ready { source, renditions, placeholder: Some(thumbs.placeholder) };
         let recorded = self.record(&image, &outcome).await?;
         if matches!(recorded, RecordOutcome::Ready { .. }) {
             let bytes_out: u64 = match &outcome {
@@ -775,10 +775,11 @@ mod tests {
 
         let record = handler.catalog.get(&owner(), uuid()).await.unwrap().unwrap();
         assert!(record.finished_at_ms.is_some_and(|at| at > 1_700_000_000_000), "{record:?}");
-        let ImageState::Finished(Outcome::Ready { source, renditions }) = record.state else {
+        let ImageState::Finished(Outcome::Ready { source, renditions, placeholder }) = record.state else {
             panic!("{record:?}")
         };
         assert_eq!((source.width, source.height, source.bytes), (300, 200, body.len() as u64));
+        assert_eq!(placeholder.map(|p| p.color).as_deref(), Some("#000000"), "a black picture");
         let mut written: Vec<String> = renditions.iter().map(|r| r.key.clone()).collect();
         assert_eq!(written.len(), 4, "{written:?}");
         written.push(raw_key());

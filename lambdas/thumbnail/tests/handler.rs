@@ -150,10 +150,19 @@ async fn an_upload_becomes_renditions_and_a_ready_item() {
 
     let record = stack.record(id).await.unwrap();
     assert!(record.finished_at_ms.is_some() && record.expires_at_s.is_none(), "{record:?}");
-    let ImageState::Finished(Outcome::Ready { source, renditions }) = record.state else {
+    let ImageState::Finished(Outcome::Ready { source, renditions, placeholder }) = record.state else {
         panic!("{record:?}")
     };
     assert_eq!((source.width, source.height, source.bytes), (1800, 1200, PHOTO.len() as u64));
+    // The placeholder went through the table: a #rrggbb colour and a 4 × 3 BlurHash.
+    let placeholder = placeholder.expect("a placeholder");
+    assert!(
+        placeholder.color.len() == 7
+            && placeholder.color.starts_with('#')
+            && placeholder.color[1..].bytes().all(|b| b.is_ascii_hexdigit()),
+        "{placeholder:?}"
+    );
+    assert_eq!(placeholder.blurhash.len(), 28, "{placeholder:?}");
     let expected = [
         (1024, 1024, 683, OutputFormat::Jpeg),
         (1024, 1024, 683, OutputFormat::Webp),
