@@ -465,18 +465,13 @@ async fn a_photo_our_code_cannot_process_is_failed_and_dead_lettered_not_blamed_
     let booted = boot(native(), quick_retries()).await;
     let stack = &booted.stack;
     let photo = fixture("orient_1.jpg");
-    // The marker in a JPEG comment segment right after the start-of-image marker.
     let marker = thumbforge_core::fault::PANIC_MARKER;
     let binary = std::fs::read(&native().thumbnail).unwrap();
     assert!(
         binary.windows(marker.len()).any(|window| window == marker),
         "the test build of the thumbnail function carries the fault injection (release builds are refused with it)"
     );
-    let mut marked = photo[..2].to_vec();
-    marked.extend_from_slice(&[0xFF, 0xFE]);
-    marked.extend_from_slice(&u16::try_from(marker.len() + 2).unwrap().to_be_bytes());
-    marked.extend_from_slice(marker);
-    marked.extend_from_slice(&photo[2..]);
+    let marked = thumbforge_engine::fault::marked_jpeg(&photo);
     let ticket = presign(stack, "hard.jpg", "image/jpeg", marked.len()).await;
     assert_eq!(put(&ticket, stack.url(), &marked).await.status, 200);
     let id = ticket["id"].as_str().unwrap();

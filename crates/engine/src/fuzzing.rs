@@ -259,15 +259,10 @@ mod tests {
     /// The search reports what panics: a target that panics on every input is found each time.
     #[test]
     fn a_panicking_input_is_a_finding() {
-        let marker = crate::fault::PANIC_MARKER;
         let photo =
             std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/photos/orient_1.jpg"))
                 .unwrap();
-        let mut marked = photo[..2].to_vec();
-        marked.extend_from_slice(&[0xFF, 0xFE]);
-        marked.extend_from_slice(&u16::try_from(marker.len() + 2).unwrap().to_be_bytes());
-        marked.extend_from_slice(marker);
-        marked.extend_from_slice(&photo[2..]);
+        let marked = crate::fault::marked_jpeg(&photo);
         let message = finding(Target::Process, &marked).expect("the injected panic is a finding");
         assert!(message.contains("failed internally: panic: injected fault"), "{message}");
         assert_eq!(finding(Target::Process, &photo), None);

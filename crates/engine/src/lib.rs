@@ -25,6 +25,14 @@ pub mod fault {
     /// The bytes that, anywhere in an upload (a JPEG comment, say), trigger the panic.
     pub const PANIC_MARKER: &[u8] = thumbforge_core::fault::PANIC_MARKER;
 
+    /// `jpeg` with [`PANIC_MARKER`] in a comment segment right after its start-of-image marker:
+    /// the same picture, which this build panics on.
+    pub fn marked_jpeg(jpeg: &[u8]) -> Vec<u8> {
+        let (soi, rest) = jpeg.split_at(jpeg.len().min(2));
+        let length = u16::try_from(PANIC_MARKER.len() + 2).unwrap_or(u16::MAX);
+        [soi, &[0xFF, 0xFE], &length.to_be_bytes(), PANIC_MARKER, rest].concat()
+    }
+
     /// Panics when `data` carries the marker.
     pub(crate) fn check(data: &[u8]) {
         if memchr::memmem::find(data, PANIC_MARKER).is_some() {

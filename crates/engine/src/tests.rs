@@ -717,3 +717,13 @@ fn the_gif_block_walk_leaves_what_it_cannot_follow_to_the_decoder() {
         assert_eq!(generic::skip_unknown_gif_extensions(data).as_ref(), data);
     }
 }
+
+#[test]
+fn the_fault_marker_goes_into_a_comment_after_the_start_of_image() {
+    let marked = fault::marked_jpeg(PHOTO_1);
+    assert_eq!(&marked[..4], &[0xFF, 0xD8, 0xFF, 0xFE]);
+    assert_eq!(usize::from(u16::from_be_bytes([marked[4], marked[5]])), fault::PANIC_MARKER.len() + 2);
+    assert_eq!(&marked[6..6 + fault::PANIC_MARKER.len()], fault::PANIC_MARKER);
+    assert_eq!(&marked[6 + fault::PANIC_MARKER.len()..], &PHOTO_1[2..]);
+    assert!(jpeg::scan(&marked).is_ok(), "still a well-formed JPEG");
+}
