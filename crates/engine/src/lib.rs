@@ -1,6 +1,8 @@
-//! The thumbnail engine: bytes in, encoded renditions (or a typed rejection) out.
+//! The thumbnail engine: bytes in, encoded renditions and a placeholder out, or a [`Failure`]:
+//! a typed rejection when the file is at fault, an internal failure when our code is.
 //!
-//! Pure and synchronous: no AWS, no environment, no clock but the stage timings. The pipeline is
+//! Pure and synchronous: no AWS, no async runtime, no environment, no clock but the stage
+//! timings and the optional deadline. The pipeline is
 //! sniff → header → limits → decode once (JPEG at a reduced DCT scale) → resize the largest
 //! rendition, then each smaller one from the previous → orient → sRGB → encode. Same bytes and
 //! config give byte-identical outputs.
