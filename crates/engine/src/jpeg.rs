@@ -250,7 +250,7 @@ pub(crate) fn classify_decoder_panic(message: String) -> DecodeError {
 
 /// Decodes at `numerator / 8` of the full size into 8-bit RGB.
 ///
-/// At 1/8 the block averages are all a thumbnail needs: [`super::jpeg_dc`] computes them from
+/// At 1/8 the block averages are all a thumbnail needs: the `jpeg_dc` module computes them from
 /// the DC coefficients alone (and skips the AC scans of progressive files); a file it declines
 /// goes to libjpeg like every other scale (logged at debug level, with why).
 pub fn decode(data: &[u8], info: &JpegInfo<'_>, numerator: u8) -> Result<Pixels, DecodeError> {

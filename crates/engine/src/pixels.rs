@@ -101,7 +101,7 @@ impl ToSrgb {
 const PLACEHOLDER_SIDE: u32 = 32;
 
 /// The colour and BlurHash of `pixels` (upright, sRGB): computed on a copy at most
-/// [`PLACEHOLDER_SIDE`] pixels long, alpha composited onto white (as in the JPEG renditions).
+/// `PLACEHOLDER_SIDE` (32) pixels long, alpha composited onto white (as in the JPEG renditions).
 pub fn placeholder(pixels: &Pixels) -> Result<Placeholder, String> {
     let (width, height) = crate::geometry::fit(pixels.width, pixels.height, PLACEHOLDER_SIDE)
         .ok_or_else(|| format!("no placeholder size for {}×{}", pixels.width, pixels.height))?;
