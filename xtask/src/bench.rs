@@ -321,10 +321,13 @@ impl flags::Bench {
         let csv = report::csv(&results);
         let md_path = out_dir.join("report.md");
         let csv_path = out_dir.join("results.csv");
+        let chart_path = out_dir.join("chart.svg");
         std::fs::write(&md_path, &markdown).with_context(|| format!("writing {}", md_path.display()))?;
         std::fs::write(&csv_path, csv).with_context(|| format!("writing {}", csv_path.display()))?;
+        std::fs::write(&chart_path, report::chart(&results))
+            .with_context(|| format!("writing {}", chart_path.display()))?;
         println!("\n{}", report::summary(&results));
-        println!("==> wrote {} and {}", md_path.display(), csv_path.display());
+        println!("==> wrote {}, {} and {}", md_path.display(), csv_path.display(), chart_path.display());
         Ok(())
     }
 }

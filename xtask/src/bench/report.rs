@@ -327,6 +327,7 @@ pub fn markdown(r: &Results) -> String {
          `thumbforge-full` is thumbforge's configured job (every rendition and format of `thumbforge.toml`).\n"
     );
     s.push_str(&header(r));
+    let _ = writeln!(s, "\n![Median cold time per image by tool, {n} px job](chart.svg)");
 
     let _ = writeln!(s, "\n## Targets\n");
     let _ = writeln!(s, "| target | checked on | worst case | outcome |");
@@ -477,6 +478,72 @@ pub fn summary(r: &Results) -> String {
 }
 
 /// One row per (image, tool, mode).
+/// Escapes text for SVG.
+fn xml(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Fill colours of the tools' bars, in `Results::tools` order (cycled).
+const BAR_COLOURS: [&str; 6] = ["#1f6feb", "#8957e5", "#2da44e", "#bf8700", "#cf222e", "#6e7781"];
+
+/// `target/bench/chart.svg`: per-image median cold time by tool, one group of bars per image
+/// (scaled to the slowest bar of the whole chart), each labelled with its milliseconds; a tool
+/// that failed or did not run on an image has no bar there.
+pub fn chart(r: &Results) -> String {
+    const LABEL: f64 = 190.0;
+    const BAR: f64 = 14.0;
+    const WIDTH: f64 = 860.0;
+    let plot = WIDTH - LABEL - 80.0;
+    let slowest = (0..r.images.len())
+        .flat_map(|i| r.tools.iter().filter_map(move |&t| r.cold_ms(i, t)))
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
+    let group = BAR * r.tools.len() as f64 + 12.0;
+    let legend = 20.0 * r.tools.len() as f64;
+    let height = 40.0 + group * r.images.len() as f64 + legend + 20.0;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" \
+         font-family=\"sans-serif\" font-size=\"11\">\n<title>thumbforge bench: {} px job, median cold \
+         time per image by tool (ms)</title>\n<text x=\"8\" y=\"20\" font-size=\"14\">{} px job, median \
+         cold time per image (ms, one core)</text>\n",
+        r.size, r.size
+    );
+    for (i, image) in r.images.iter().enumerate() {
+        let top = 36.0 + group * i as f64;
+        svg += &format!(
+            "<text x=\"8\" y=\"{:.1}\">{}</text>\n",
+            top + BAR,
+            xml(&format!("{} ({:.0} MP)", image.name, image.megapixels()))
+        );
+        for (j, &tool) in r.tools.iter().enumerate() {
+            let Some(ms) = r.cold_ms(i, tool) else { continue };
+            let y = top + BAR * j as f64;
+            let w = (ms / slowest * plot).max(1.0);
+            svg += &format!(
+                "<rect class=\"bar\" data-tool=\"{}\" x=\"{LABEL}\" y=\"{y:.1}\" width=\"{w:.1}\" \
+                 height=\"{:.1}\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\">{ms:.1}</text>\n",
+                tool.name(),
+                BAR - 2.0,
+                BAR_COLOURS[j % BAR_COLOURS.len()],
+                LABEL + w + 4.0,
+                y + BAR - 4.0
+            );
+        }
+    }
+    let legend_top = 36.0 + group * r.images.len() as f64 + 8.0;
+    for (j, tool) in r.tools.iter().enumerate() {
+        let y = legend_top + 20.0 * j as f64;
+        svg += &format!(
+            "<rect x=\"8\" y=\"{y:.1}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"26\" \
+             y=\"{:.1}\">{}</text>\n",
+            BAR_COLOURS[j % BAR_COLOURS.len()],
+            y + 10.0,
+            xml(tool.name())
+        );
+    }
+    svg + "</svg>\n"
+}
+
 pub fn csv(r: &Results) -> String {
     let mut s = String::from(
         "image,megapixels,kind,bytes,tool,mode,repeat,runs,median_ms,min_ms,max_ms,per_image_ms,peak_rss_kib,ratio_to_vipsthumbnail,in_process_ms,error\n",
@@ -580,6 +647,28 @@ mod tests {
             machine: Machine::default(),
             criterion: None,
         }
+    }
+
+    #[test]
+    fn the_chart_has_a_bar_per_measured_image_and_tool() {
+        let mut r = results();
+        r.images[1].name = "a&b<c>.jpg".into();
+        let svg = chart(&r);
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") && svg.ends_with("</svg>\n"));
+        // p03 has all four tools; p01 only thumbforge and vips.
+        assert_eq!(svg.matches("class=\"bar\"").count(), 6, "{svg}");
+        assert_eq!(svg.matches("data-tool=\"sharp\"").count(), 1);
+        assert!(svg.contains(">40.0</text>") && svg.contains(">200.0</text>"), "the milliseconds");
+        assert!(svg.contains("a&amp;b&lt;c&gt;.jpg"), "names are escaped");
+        assert!(!svg.contains("a&b<c>"));
+        // The slowest bar (sharp, 200 ms) spans the plot; thumbforge's 40 ms a fifth of it.
+        let width = |tool: &str| -> f64 {
+            let at = svg.find(&format!("data-tool=\"{tool}\"")).unwrap();
+            let rest = &svg[at..];
+            let w = &rest[rest.find("width=\"").unwrap() + 7..];
+            w[..w.find('"').unwrap()].parse().unwrap()
+        };
+        assert!((width("thumbforge") / width("sharp") - 0.2).abs() < 0.01);
     }
 
     #[test]
