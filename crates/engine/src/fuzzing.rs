@@ -7,6 +7,7 @@
 //! any [`Failure::Internal`] (which is what a panic inside `process` becomes).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::LazyLock;
 
 use thumbforge_core::config::{Limits, Sizes};
 use thumbforge_core::{InputFormat, RuntimeConfig};
@@ -67,24 +68,24 @@ impl Target {
     }
 }
 
-/// Small renditions and limits, so that each input costs milliseconds.
-fn fuzz_config() -> RuntimeConfig {
+/// Small renditions and limits, so that each input costs milliseconds (built once, not per input).
+static FUZZ_CONFIG: LazyLock<RuntimeConfig> = LazyLock::new(|| {
     let mut config = RuntimeConfig::default();
     config.thumbnails.sizes = Sizes::from([("small", 48)]);
     config.limits =
         Limits { max_pixels: 4_000_000, max_side: 4096, max_decode_bytes: 64 << 20, ..Limits::default() };
     config
-}
+});
 
 fn process(data: &[u8]) {
-    if let Err(Failure::Internal(what)) = crate::process(data, &fuzz_config()) {
+    if let Err(Failure::Internal(what)) = crate::process(data, &FUZZ_CONFIG) {
         panic!("the engine failed internally: {what}");
     }
 }
 
 fn jpeg_dc(data: &[u8]) {
     let Ok(info) = jpeg::scan(data) else { return };
-    if u64::from(info.width) * u64::from(info.height) > fuzz_config().limits.max_pixels {
+    if u64::from(info.width) * u64::from(info.height) > FUZZ_CONFIG.limits.max_pixels {
         return;
     }
     if let Ok(pixels) = jpeg_dc::decode(data) {

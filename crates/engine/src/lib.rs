@@ -165,16 +165,6 @@ pub enum Failure {
     Internal(String),
 }
 
-impl Failure {
-    /// The rejection, when the file is at fault.
-    pub fn rejection(&self) -> Option<&Reject> {
-        match self {
-            Self::Rejected(reject) => Some(reject),
-            Self::Internal(_) => None,
-        }
-    }
-}
-
 /// A [`Failure::Internal`], logged at error level with what went wrong.
 fn internal(what: String) -> Failure {
     tracing::error!(error = %what, "the engine failed (a bug of ours, not the file's fault)");

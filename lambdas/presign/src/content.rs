@@ -137,9 +137,6 @@ fn redirect(location: &str) -> ApiGatewayV2httpResponse {
     with_header(json_response(302, &json!({ "url": location })), LOCATION, location)
 }
 
-/// The renditions of an image that has none (yet).
-const NO_RENDITIONS: &Vec<thumbforge_core::manifest::Rendition> = &Vec::new();
-
 impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
     /// `GET /api/images/{id}/content` by `owner`.
     pub(crate) async fn image_content(
@@ -180,9 +177,9 @@ impl<K: Catalog, P: Presigner, C: Clock, I: IdGenerator> Api<K, P, C, I> {
                         ),
                     ));
                 }
-                NO_RENDITIONS
+                &[]
             }
-            ImageState::Finished(Outcome::Ready { renditions, .. }) => renditions,
+            ImageState::Finished(Outcome::Ready { renditions, .. }) => renditions.as_slice(),
         };
         match wanted {
             Wanted::Rendition { px, format } => {
