@@ -1,15 +1,23 @@
 // thumbforge viewer-request function (CloudFront Functions, runtime cloudfront-js-2.0).
 //
-// Deployed as is: Terraform reads this file with file(); tests/run.test.mjs runs it unmodified in
-// a node:vm context. So: no import/export/require, and only what the 2.0 runtime supports
-// (ES 5.1 plus const/let, template literals and async/await; strict mode is implied).
+// Deployed as is but for one line: Terraform (terraform/cdn.tf) reads this file with file() and
+// replaces the NEGOTIATED line with the formats the configuration writes; tests/run.test.mjs runs
+// it the same way in a node:vm context. So: no import/export/require, and only what the 2.0
+// runtime supports (ES 5.1 plus const/let, template literals and async/await; strict mode is
+// implied). The local edge does the same rewrite in Rust (crates/dev/src/viewer.rs), checked
+// against the same test objects.
 //
 // 1. "/" and any other path ending in "/" get "index.html" appended (not under /api/ or /thumbs/).
-// 2. "/thumbs/{id}/{width}" without an extension becomes ".webp" when the Accept header accepts
-//    image/webp (q > 0), ".jpg" otherwise, so one URL serves the best format. The rewritten URI is
-//    the cache key, so the two formats are cached apart without forwarding Accept to the origin.
+// 2. "/thumbs/{id}/{width}" without an extension gets the extension of the first NEGOTIATED
+//    format whose media type the Accept header lists (q > 0), ".jpg" otherwise, so one URL serves
+//    the best format that was written. The rewritten URI is the cache key, so the formats are
+//    cached apart without forwarding Accept to the origin.
 //    {id} must be a canonical lower-case UUID and {width} 1 to 5 digits without a leading zero.
 // Every other request passes through untouched.
+
+// The formats written besides JPEG, best first (thumbnails.formats in thumbforge.toml). This line
+// is replaced at deploy; as committed it holds the default configuration's list.
+const NEGOTIATED = [{"extension":"webp","media_type":"image/webp"}];
 
 const THUMBNAIL_WITHOUT_EXTENSION =
   /^\/thumbs\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/([1-9][0-9]{0,4})$/;
@@ -30,13 +38,13 @@ function headerValues(headers, name) {
   return typeof header.value === "string" ? [header.value] : [];
 }
 
-// Whether an Accept header lists image/webp with a non-zero quality. "image/*" and "*/*" do not
-// count: browsers that decode WebP name it explicitly.
-function acceptsWebp(headers) {
+// Whether an Accept header lists mediaType with a non-zero quality. "image/*" and "*/*" do not
+// count: browsers that decode WebP or AVIF name it explicitly.
+function accepts(headers, mediaType) {
   const ranges = headerValues(headers, "accept").join(",").split(",");
   for (let i = 0; i < ranges.length; i++) {
     const parts = ranges[i].split(";");
-    if (parts[0].trim().toLowerCase() !== "image/webp") {
+    if (parts[0].trim().toLowerCase() !== mediaType) {
       continue;
     }
     let quality = 1;
@@ -57,7 +65,13 @@ function acceptsWebp(headers) {
 function rewriteUri(uri, headers) {
   const thumbnail = THUMBNAIL_WITHOUT_EXTENSION.exec(uri);
   if (thumbnail) {
-    const extension = acceptsWebp(headers) ? "webp" : "jpg";
+    let extension = "jpg";
+    for (let i = 0; i < NEGOTIATED.length; i++) {
+      if (accepts(headers, NEGOTIATED[i].media_type)) {
+        extension = NEGOTIATED[i].extension;
+        break;
+      }
+    }
     return `/thumbs/${thumbnail[1]}/${thumbnail[2]}.${extension}`;
   }
   if (uri.charAt(uri.length - 1) === "/" && uri.indexOf("/api/") !== 0 && uri.indexOf("/thumbs/") !== 0) {

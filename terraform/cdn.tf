@@ -20,6 +20,14 @@ locals {
   # xtask/moto/serve.py adds both, so the function is deployed against moto too.
   viewer_request_js = "${path.module}/../cloudfront/viewer-request.js"
   viewer_request    = true
+  # Deployed with its NEGOTIATED line listing the formats the thumbnail function writes, so an
+  # extension-less thumbnail URL never names a format that was not written.
+  viewer_request_negotiated_line = "/(?m)^const NEGOTIATED = .*;$/"
+  viewer_request_code = replace(
+    file(local.viewer_request_js),
+    local.viewer_request_negotiated_line,
+    "const NEGOTIATED = ${jsonencode(var.negotiated_formats)};"
+  )
   # Security headers (thumbforge_core::web). Left out against an emulator (no policies in moto).
   response_headers = !local.emulated
   response_headers_policy_id = {
@@ -46,10 +54,17 @@ resource "aws_cloudfront_function" "viewer_request" {
   count = local.viewer_request ? 1 : 0
 
   name    = "${local.name}-viewer-request"
-  comment = "index.html for folders; WebP or JPEG for /thumbs/{id}/{width}"
+  comment = "index.html for folders; the best written format for /thumbs/{id}/{width}"
   runtime = "cloudfront-js-2.0"
-  code    = file(local.viewer_request_js)
+  code    = local.viewer_request_code
   publish = true
+
+  lifecycle {
+    precondition {
+      condition     = length(regexall(trim(local.viewer_request_negotiated_line, "/"), file(local.viewer_request_js))) == 1
+      error_message = "cloudfront/viewer-request.js must hold exactly one `const NEGOTIATED = …;` line for Terraform to fill in."
+    }
+  }
 }
 
 # Two policies with the same security headers: the page's and the API's, and the thumbnails',

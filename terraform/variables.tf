@@ -276,6 +276,30 @@ variable "thumbnail_cache_seconds" {
   }
 }
 
+variable "negotiated_formats" {
+  type = list(object({
+    extension  = string
+    media_type = string
+  }))
+  description = "The formats thumbnails are written in besides JPEG, best first (thumbnails.formats): the CloudFront Function gives an extension-less /thumbs/{id}/{px} the first one the browser's Accept names, JPEG otherwise."
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for f in var.negotiated_formats : can(regex("^[a-z0-9]{1,8}$", f.extension)) && f.extension != "jpg" && can(regex("^image/[a-z0-9.+-]{1,32}$", f.media_type))])
+    error_message = "negotiated_formats: each extension is 1-8 characters of a-z0-9 (not jpg, the fallback) and each media_type image/<subtype>."
+  }
+
+  validation {
+    condition     = length(distinct([for f in var.negotiated_formats : f.extension])) == length(var.negotiated_formats)
+    error_message = "negotiated_formats must not list a format twice."
+  }
+
+  validation {
+    condition     = join(",", sort(concat(["jpeg"], [for f in var.negotiated_formats : f.extension]))) == join(",", sort(split(",", lookup(var.function_environment, "THUMBFORGE_FORMATS", join(",", concat(["jpeg"], [for f in var.negotiated_formats : f.extension]))))))
+    error_message = "negotiated_formats disagrees with THUMBFORGE_FORMATS: regenerate with `cargo xtask tfvars`."
+  }
+}
+
 variable "presign_memory_mb" {
   type        = number
   description = "Presign function memory in MB (functions.presign.memory_mb)."

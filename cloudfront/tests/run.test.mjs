@@ -1,5 +1,7 @@
-// Runs cloudfront/viewer-request.js, unmodified, in a node:vm context and checks it against every
-// JSON test object beside this file: {"description", "event", "expected": {"request"} or {"response"}}.
+// Runs cloudfront/viewer-request.js in a node:vm context and checks it against every JSON test
+// object beside this file: {"description", "negotiated"?, "event", "expected": {"request"} or
+// {"response"}}. The file runs unmodified, or, for a test object with "negotiated", with its
+// NEGOTIATED line replaced by that list, as Terraform deploys it (terraform/cdn.tf).
 // `node --test cloudfront/tests`
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -17,11 +19,20 @@ const source = readFileSync(FUNCTION_FILE, "utf8");
 /** CloudFront Functions refuse code over 10 KB. */
 const MAX_FUNCTION_BYTES = 10 * 1024;
 
+/** The line Terraform replaces: `const NEGOTIATED = [...];`, once, at the start of a line. */
+const NEGOTIATED_LINE = /^const NEGOTIATED = .*;$/gm;
+
+/** The code as deployed for a configuration whose negotiated formats are `negotiated`. */
+function deployed(negotiated) {
+  if (negotiated === undefined) return source;
+  return source.replace(NEGOTIATED_LINE, `const NEGOTIATED = ${JSON.stringify(negotiated)};`);
+}
+
 /** A fresh context with only what the CloudFront runtime offers that the tests need. */
-function load() {
+function load(code = source) {
   const logs = [];
   const context = vm.createContext({ console: { log: (...args) => logs.push(args.join(" ")) } });
-  vm.runInContext(source, context, { filename: FUNCTION_FILE });
+  vm.runInContext(code, context, { filename: FUNCTION_FILE });
   return { context, logs };
 }
 
@@ -53,6 +64,15 @@ test("the file is usable as a cloudfront-js-2.0 function", () => {
   assert.equal(typeof strict.handler, "function");
 });
 
+test("the formats Terraform replaces are on one line, the default configuration's", () => {
+  const lines = source.match(NEGOTIATED_LINE) ?? [];
+  assert.deepEqual(lines, ['const NEGOTIATED = [{"extension":"webp","media_type":"image/webp"}];']);
+  const jpegOnly = deployed([]);
+  assert.notEqual(jpegOnly, source);
+  assert.equal(jpegOnly.split("\n").length, source.split("\n").length);
+  assert.deepEqual(plain(vm.runInContext("NEGOTIATED", load(jpegOnly).context)), []);
+});
+
 test("handler is an async function of the unmodified file", () => {
   const { context } = load();
   assert.equal(typeof context.handler, "function");
@@ -77,7 +97,8 @@ for (const name of cases) {
     assert.equal(testCase.event?.context?.eventType, "viewer-request");
     const expected = testCase.expected;
     assert.ok(expected && "request" in expected !== "response" in expected, "expected has request xor response");
-    const { context, logs } = load();
+    if ("negotiated" in testCase) assert.ok(Array.isArray(testCase.negotiated), "negotiated is a list");
+    const { context, logs } = load(deployed(testCase.negotiated));
     const event = structuredClone(testCase.event);
     const result = plain(await context.handler(event));
     if (expected.request) {
@@ -95,28 +116,41 @@ for (const name of cases) {
 const njs = spawnSync("njs", ["-v"], { encoding: "utf8" });
 test("the test objects also pass under njs", { skip: njs.status === 0 ? false : "njs is not installed" }, () => {
   const all = cases.map((name) => JSON.parse(readFileSync(join(here, name), "utf8")));
-  // The function's source unmodified, then a driver that prints each result as one JSON line.
-  const driver = `
-var cases = ${JSON.stringify(all.map((c) => c.event))};
-cases.forEach(function (event, i) {
-  handler(event).then(function (result) { console.log(i + ' ' + JSON.stringify(result)); },
-                      function (error) { console.log(i + ' ERROR ' + error); });
-});
-`;
+  // One script per deployed code: the function's source (as deployed for the cases' formats),
+  // then a driver that prints each of those cases' results as one JSON line.
+  const byCode = new Map();
+  all.forEach((testCase, index) => {
+    const code = deployed(testCase.negotiated);
+    if (!byCode.has(code)) byCode.set(code, []);
+    byCode.get(code).push(index);
+  });
   const dir = mkdtempSync(join(tmpdir(), "cf-njs-"));
   try {
-    const script = join(dir, "run.js");
-    writeFileSync(script, `${source}\n${driver}`);
-    const run = spawnSync("njs", [script], { encoding: "utf8", timeout: 10000 });
-    assert.equal(run.status, 0, run.stderr || run.stdout);
-    const lines = run.stdout.trim().split("\n");
-    assert.equal(lines.length, all.length, run.stdout);
-    for (const line of lines) {
-      const space = line.indexOf(" ");
-      const index = Number(line.slice(0, space));
-      const expected = all[index].expected;
-      assert.deepEqual(JSON.parse(line.slice(space + 1)), expected.request ?? expected.response, cases[index]);
+    let seen = 0;
+    for (const [code, indexes] of byCode) {
+      const driver = `
+var cases = ${JSON.stringify(indexes.map((i) => [i, all[i].event]))};
+cases.forEach(function (pair) {
+  handler(pair[1]).then(function (result) { console.log(pair[0] + ' ' + JSON.stringify(result)); },
+                        function (error) { console.log(pair[0] + ' ERROR ' + error); });
+});
+`;
+      const script = join(dir, "run.js");
+      writeFileSync(script, `${code}\n${driver}`);
+      const run = spawnSync("njs", [script], { encoding: "utf8", timeout: 10000 });
+      assert.equal(run.status, 0, run.stderr || run.stdout);
+      const lines = run.stdout.trim().split("\n");
+      assert.equal(lines.length, indexes.length, run.stdout);
+      for (const line of lines) {
+        const space = line.indexOf(" ");
+        const index = Number(line.slice(0, space));
+        assert.ok(indexes.includes(index), line);
+        const expected = all[index].expected;
+        assert.deepEqual(JSON.parse(line.slice(space + 1)), expected.request ?? expected.response, cases[index]);
+        seen += 1;
+      }
     }
+    assert.equal(seen, all.length);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -396,6 +396,10 @@ run "each_behaviour_gets_its_headers_policy" {
     error_message = "the viewer-request function is published on cloudfront-js-2.0"
   }
   assert {
+    condition     = aws_cloudfront_function.viewer_request[0].code == file("${path.module}/../cloudfront/viewer-request.js")
+    error_message = "with the committed file's formats (WebP), the function is deployed exactly as written"
+  }
+  assert {
     condition = (
       one(aws_cloudfront_distribution.this.default_cache_behavior[0].function_association).function_arn == aws_cloudfront_function.viewer_request[0].arn
       && one(aws_cloudfront_distribution.this.ordered_cache_behavior[0].function_association).event_type == "viewer-request"
@@ -403,6 +407,52 @@ run "each_behaviour_gets_its_headers_policy" {
     )
     error_message = "the function runs on the page and /thumbs/* (viewer request), not on /api/*"
   }
+}
+
+run "the_function_negotiates_only_the_formats_written" {
+  command = plan
+
+  variables {
+    negotiated_formats = []
+  }
+
+  assert {
+    condition = (
+      strcontains(aws_cloudfront_function.viewer_request[0].code, "\nconst NEGOTIATED = [];\n")
+      && !strcontains(aws_cloudfront_function.viewer_request[0].code, "image/webp\"}]")
+      && length(split("\n", aws_cloudfront_function.viewer_request[0].code)) == length(split("\n", file("${path.module}/../cloudfront/viewer-request.js")))
+    )
+    error_message = "without WebP the function's NEGOTIATED list is empty (so extension-less URLs get .jpg), the rest unchanged"
+  }
+}
+
+run "rejects_jpeg_or_a_bad_media_type_as_a_negotiated_format" {
+  command = plan
+  variables {
+    negotiated_formats = [{ extension = "jpg", media_type = "image/jpeg" }, { extension = "webp", media_type = "text/html" }]
+  }
+  expect_failures = [var.negotiated_formats]
+}
+
+run "rejects_a_negotiated_format_listed_twice" {
+  command = plan
+  variables {
+    negotiated_formats = [{ extension = "webp", media_type = "image/webp" }, { extension = "webp", media_type = "image/webp" }]
+  }
+  expect_failures = [var.negotiated_formats]
+}
+
+run "rejects_negotiated_formats_that_disagree_with_the_environment" {
+  command = plan
+  variables {
+    function_environment = {
+      THUMBFORGE_SIZES            = "small=256,medium=1024"
+      THUMBFORGE_MAX_UPLOAD_BYTES = "26214400"
+      THUMBFORGE_CACHE_SECONDS    = "3600"
+      THUMBFORGE_FORMATS          = "jpeg"
+    }
+  }
+  expect_failures = [var.negotiated_formats]
 }
 
 run "the_api_serves_the_presign_routes" {

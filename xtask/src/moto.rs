@@ -968,11 +968,17 @@ async fn check_stack(
         (Some("cloudfront-js-2.0".to_owned()), Some("LIVE".to_owned())),
     );
     let code = cloudfront.get_function().name(&function_name).send().await.sdk_context("reading its code")?;
-    let shipped = std::fs::read(util::project_root().join("cloudfront/viewer-request.js"))
+    let source = std::fs::read_to_string(util::project_root().join("cloudfront/viewer-request.js"))
         .context("reading cloudfront/viewer-request.js")?;
+    let negotiated = config.thumbnails.negotiated_formats();
+    let shipped = thumbforge_dev::viewer::deployed_code(&source, &negotiated)
+        .context("cloudfront/viewer-request.js has no single `const NEGOTIATED = …;` line")?;
     report.check(
-        "CloudFront Function: its code is cloudfront/viewer-request.js",
-        code.function_code().is_some_and(|c| c.as_ref() == shipped.as_slice()),
+        &format!(
+            "CloudFront Function: its code is cloudfront/viewer-request.js negotiating {}",
+            thumbforge_dev::viewer::negotiated_json(&negotiated)
+        ),
+        code.function_code().is_some_and(|c| c.as_ref() == shipped.as_bytes()),
         "other code",
     );
     let associations =

@@ -38,6 +38,7 @@ pub struct TfVars {
     thumbnail_memory_mb: u32,
     thumbnail_timeout_seconds: u32,
     thumbnail_cache_seconds: u32,
+    negotiated_formats: Vec<NegotiatedFormat>,
     presign_memory_mb: u32,
     presign_timeout_seconds: u32,
     thumbnail_reserved_concurrency: u32,
@@ -57,6 +58,14 @@ pub struct TfVars {
     upload_cors: UploadCors,
     download_cors: DownloadCors,
     site_files: BTreeMap<String, SiteFile>,
+}
+
+/// One format the CloudFront Function may give an extension-less thumbnail URL (the items of its
+/// `NEGOTIATED` line, which `terraform/cdn.tf` writes from this variable).
+#[derive(Debug, Serialize)]
+struct NegotiatedFormat {
+    extension: &'static str,
+    media_type: &'static str,
 }
 
 /// One `aws_apigatewayv2_route`, keyed by its route key.
@@ -261,6 +270,12 @@ impl TfVars {
             thumbnail_memory_mb: config.functions.thumbnail.memory_mb,
             thumbnail_timeout_seconds: config.functions.thumbnail.timeout_seconds,
             thumbnail_cache_seconds: config.thumbnails.cache_seconds,
+            negotiated_formats: config
+                .thumbnails
+                .negotiated_formats()
+                .into_iter()
+                .map(|f| NegotiatedFormat { extension: f.extension(), media_type: f.content_type() })
+                .collect(),
             presign_memory_mb: config.functions.presign.memory_mb,
             presign_timeout_seconds: config.functions.presign.timeout_seconds,
             thumbnail_reserved_concurrency: config.functions.thumbnail_reserved_concurrency,
@@ -515,6 +530,24 @@ mod tests {
         );
         assert_eq!(json["upload_cors"]["allowed_headers"][0], web::UPLOAD_CORS_ALLOWED_HEADERS[0]);
         assert_eq!(json["download_cors"]["expose_headers"], serde_json::json!(["Content-Disposition"]));
+        assert_eq!(
+            json["negotiated_formats"],
+            serde_json::json!([{"extension": "webp", "media_type": "image/webp"}])
+        );
+        assert_eq!(json["function_environment"][thumbforge_core::env::FORMATS], "jpeg,webp");
+    }
+
+    /// Without WebP, the CloudFront Function is deployed negotiating nothing: an extension-less
+    /// thumbnail URL gets the JPEG, the only format written.
+    #[test]
+    fn the_edge_negotiates_only_the_written_formats() {
+        let mut config = Config::default();
+        config.thumbnails.formats = vec![thumbforge_core::OutputFormat::Jpeg];
+        let site = fixture_site();
+        let json: serde_json::Value =
+            serde_json::to_value(TfVars::new(&config, site.path()).unwrap()).unwrap();
+        assert_eq!(json["negotiated_formats"], serde_json::json!([]));
+        assert_eq!(json["function_environment"][thumbforge_core::env::FORMATS], "jpeg");
     }
 
     /// `[cleanup]`, the renditions' cache lifetime and the stream filters reach Terraform (the

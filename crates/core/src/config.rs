@@ -155,8 +155,8 @@ pub struct Thumbnails {
     pub sizes: Sizes,
     /// JPEG output quality (1–100). JPEG is always written.
     pub jpeg_quality: u8,
-    /// Whether a lossy WebP is written beside each JPEG.
-    pub webp: bool,
+    /// The formats every rendition is written in; must hold `jpeg`, each once.
+    pub formats: Vec<OutputFormat>,
     /// Lossy WebP output quality (1–100).
     pub webp_quality: u8,
     /// libwebp's `method` (0–6, sharp's `effort`): higher spends more time on smaller files.
@@ -171,7 +171,7 @@ impl Default for Thumbnails {
         Self {
             sizes: Sizes::from([("small", 256), ("medium", 1024)]),
             jpeg_quality: 80,
-            webp: true,
+            formats: vec![OutputFormat::Jpeg, OutputFormat::Webp],
             webp_quality: 80,
             webp_effort: 2,
             cache_seconds: 3600,
@@ -180,13 +180,26 @@ impl Default for Thumbnails {
 }
 
 impl Thumbnails {
-    /// The formats every rendition is written in, in the manifest's order: JPEG (always), then
-    /// WebP when enabled. The engine writes, and the API announces, renditions in this order.
+    /// The formats every rendition is written in, in the manifest's order ([`OutputFormat::ALL`]:
+    /// JPEG first), whatever order the config lists them in. The engine writes, and the API
+    /// announces, renditions in this order.
     pub fn output_formats(&self) -> Vec<OutputFormat> {
-        let mut formats = vec![OutputFormat::Jpeg];
-        if self.webp {
-            formats.push(OutputFormat::Webp);
-        }
+        OutputFormat::ALL.into_iter().filter(|f| self.formats.contains(f)).collect()
+    }
+
+    /// Whether renditions are written in `format`.
+    pub fn writes(&self, format: OutputFormat) -> bool {
+        self.formats.contains(&format)
+    }
+
+    /// The written formats a client may be offered instead of JPEG, best (smallest files)
+    /// first: what the CloudFront Function and the local edge pick from by `Accept` for an
+    /// extension-less `/thumbs/{id}/{px}`, and what the page's `<picture>` lists before the
+    /// JPEG `<img>`. JPEG, the fallback every browser decodes, is never in it.
+    pub fn negotiated_formats(&self) -> Vec<OutputFormat> {
+        let mut formats = self.output_formats();
+        formats.retain(|&f| f != OutputFormat::Jpeg);
+        formats.reverse();
         formats
     }
 
@@ -702,6 +715,15 @@ impl RuntimeConfig {
             problems.push("`thumbnails.sizes` must not repeat a size".to_owned());
         }
         check_range(&mut problems, "thumbnails.jpeg_quality", t.jpeg_quality, 1, 100);
+        if !t.writes(OutputFormat::Jpeg) {
+            problems.push(
+                "`thumbnails.formats` must include \"jpeg\": it is the format every browser decodes"
+                    .to_owned(),
+            );
+        }
+        if t.output_formats().len() != t.formats.len() {
+            problems.push("`thumbnails.formats` must not repeat a format".to_owned());
+        }
         check_range(&mut problems, "thumbnails.webp_quality", t.webp_quality, 1, 100);
         check_range(&mut problems, "thumbnails.webp_effort", t.webp_effort, 0, 6);
         check_range(&mut problems, "thumbnails.cache_seconds", t.cache_seconds, 60, 86_400);
@@ -767,7 +789,10 @@ impl RuntimeConfig {
                 ),
             ),
             (env::JPEG_QUALITY, self.thumbnails.jpeg_quality.to_string()),
-            (env::WEBP, self.thumbnails.webp.to_string()),
+            (
+                env::FORMATS,
+                join(self.thumbnails.output_formats().iter().map(|f| f.name().to_owned()).collect()),
+            ),
             (env::WEBP_QUALITY, self.thumbnails.webp_quality.to_string()),
             (env::WEBP_EFFORT, self.thumbnails.webp_effort.to_string()),
             (env::CACHE_SECONDS, self.thumbnails.cache_seconds.to_string()),
@@ -829,10 +854,11 @@ impl RuntimeConfig {
             photos_stored: narrow(number(env::QUOTA_PHOTOS_STORED)),
             bytes_stored: number(env::QUOTA_BYTES_STORED),
         };
-        let webp = raw[env::WEBP].trim().parse().unwrap_or_else(|_| {
-            errors.push(format!("`{}` is `{}`, expected `true` or `false`", env::WEBP, raw[env::WEBP]));
-            false
-        });
+        let formats =
+            parse_list(env::FORMATS, &raw[env::FORMATS], OutputFormat::from_name).unwrap_or_else(|e| {
+                errors.push(e);
+                Vec::new()
+            });
         let sizes = parse_list(env::SIZES, &raw[env::SIZES], |item| {
             let (name, px) = item.split_once('=')?;
             Some((name.trim().to_owned(), px.trim().parse::<u32>().ok()?))
@@ -859,7 +885,7 @@ impl RuntimeConfig {
             return Err(ConfigError { problems: errors });
         }
         let config = Self {
-            thumbnails: Thumbnails { sizes, jpeg_quality, webp, webp_quality, webp_effort, cache_seconds },
+            thumbnails: Thumbnails { sizes, jpeg_quality, formats, webp_quality, webp_effort, cache_seconds },
             limits: Limits { max_upload_bytes, max_pixels, max_side, max_decode_bytes, allowed_types },
             upload: Upload { presign_expiry_seconds },
             download: Download { url_expiry_seconds },
@@ -880,7 +906,8 @@ mod tests {
         config.validate().unwrap();
         assert_eq!(config.thumbnails.sizes.smallest_first(), [("small", 256), ("medium", 1024)]);
         assert_eq!(config.thumbnails.jpeg_quality, 80);
-        assert!(config.thumbnails.webp);
+        assert_eq!(config.thumbnails.formats, [OutputFormat::Jpeg, OutputFormat::Webp]);
+        assert_eq!(config.thumbnails.negotiated_formats(), [OutputFormat::Webp]);
         assert_eq!(config.thumbnails.webp_quality, 80);
         assert_eq!(config.limits.max_upload_bytes, 25 * 1024 * 1024);
         assert_eq!(config.limits.max_pixels, 50_000_000);
@@ -893,7 +920,7 @@ mod tests {
     #[test]
     fn env_round_trips() {
         let mut runtime = Config::default().runtime();
-        runtime.thumbnails.webp = false;
+        runtime.thumbnails.formats = vec![OutputFormat::Jpeg];
         runtime.thumbnails.webp_quality = 55;
         runtime.thumbnails.webp_effort = 6;
         runtime.thumbnails.sizes = Sizes::from([("large", 512), ("tiny", 64), ("small", 128)]);
@@ -972,6 +999,7 @@ mod tests {
         config.thumbnails.sizes = Sizes::from([("small", 256), ("also", 256), ("tiny", 8)]);
         config.thumbnails.jpeg_quality = 0;
         config.thumbnails.webp_effort = 7;
+        config.thumbnails.formats = vec![OutputFormat::Webp, OutputFormat::Webp];
         config.upload.presign_expiry_seconds = 7200;
         config.download.url_expiry_seconds = 0;
         config.logs.retention_days = 10;
@@ -982,6 +1010,8 @@ mod tests {
             "`thumbnails.sizes.tiny` is 8, must be between 16 and 4096",
             "`thumbnails.jpeg_quality` is 0",
             "`thumbnails.webp_effort` is 7, must be between 0 and 6",
+            "`thumbnails.formats` must include \"jpeg\"",
+            "`thumbnails.formats` must not repeat a format",
             "`upload.presign_expiry_seconds` is 7200, must be between 1 and 3600",
             "`download.url_expiry_seconds` is 0, must be between 1 and 3600",
             "`logs.retention_days` is 10",
@@ -1050,9 +1080,16 @@ mod tests {
     #[test]
     fn toml_overrides_defaults_and_rejects_unknown_fields() {
         let config =
-            Config::from_toml("[thumbnails]\nwebp = false\n\n[thumbnails.sizes]\nthumb = 128\n").unwrap();
+            Config::from_toml("[thumbnails]\nformats = [\"jpeg\"]\n\n[thumbnails.sizes]\nthumb = 128\n")
+                .unwrap();
         assert_eq!(config.thumbnails.sizes, Sizes::from([("thumb", 128)]));
-        assert!(!config.thumbnails.webp);
+        assert_eq!(config.thumbnails.output_formats(), [OutputFormat::Jpeg]);
+        assert_eq!(config.thumbnails.negotiated_formats(), []);
+        // The config's order does not matter: renditions are written JPEG first.
+        let config = Config::from_toml("[thumbnails]\nformats = [\"webp\", \"jpeg\"]\n").unwrap();
+        assert_eq!(config.thumbnails.output_formats(), [OutputFormat::Jpeg, OutputFormat::Webp]);
+        let err = Config::from_toml("[thumbnails]\nformats = [\"png\"]\n").unwrap_err();
+        assert!(err.to_string().contains("png"), "{err}");
         assert_eq!(config.thumbnails.webp_quality, 80);
         assert_eq!(config.limits, Limits::default());
 

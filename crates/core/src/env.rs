@@ -9,8 +9,8 @@ pub const BUCKET: &str = "THUMBFORGE_BUCKET";
 pub const SIZES: &str = "THUMBFORGE_SIZES";
 /// JPEG quality, 1–100.
 pub const JPEG_QUALITY: &str = "THUMBFORGE_JPEG_QUALITY";
-/// `true` to write a WebP beside each JPEG.
-pub const WEBP: &str = "THUMBFORGE_WEBP";
+/// Comma-separated output formats, `jpeg` first: `jpeg,webp`.
+pub const FORMATS: &str = "THUMBFORGE_FORMATS";
 /// WebP quality, 1–100.
 pub const WEBP_QUALITY: &str = "THUMBFORGE_WEBP_QUALITY";
 /// WebP effort (libwebp's `method`), 0–6.
@@ -77,7 +77,7 @@ pub const AUTH_SCOPES: &str = "THUMBFORGE_AUTH_SCOPES";
 pub const RUNTIME: [&str; 17] = [
     SIZES,
     JPEG_QUALITY,
-    WEBP,
+    FORMATS,
     WEBP_QUALITY,
     WEBP_EFFORT,
     CACHE_SECONDS,

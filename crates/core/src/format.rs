@@ -73,13 +73,21 @@ impl fmt::Display for InputFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
-    /// Baseline JPEG, always written.
+    /// Baseline JPEG, always written: every browser decodes it.
     Jpeg,
-    /// Lossy WebP, written when enabled.
+    /// Lossy WebP, written when `thumbnails.formats` lists it.
     Webp,
 }
 
 impl OutputFormat {
+    /// Every output format, in the manifest's order (JPEG first).
+    pub const ALL: [Self; 2] = [Self::Jpeg, Self::Webp];
+
+    /// The format of a config name (`jpeg`, `webp`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
     /// The manifest name.
     pub fn name(self) -> &'static str {
         match self {
@@ -125,5 +133,11 @@ mod tests {
         }
         assert_eq!(InputFormat::from_content_type("image/jpeg; charset=utf-8"), None);
         assert_eq!(InputFormat::from_name("svg"), None);
+        for format in OutputFormat::ALL {
+            assert_eq!(OutputFormat::from_name(format.name()), Some(format));
+            let json = serde_json::to_string(&format).unwrap();
+            assert_eq!(json, format!("\"{}\"", format.name()));
+        }
+        assert_eq!(OutputFormat::from_name("jpg"), None);
     }
 }

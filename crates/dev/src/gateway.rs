@@ -36,7 +36,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 use thumbforge_core::keys::THUMBS_PREFIX;
 use thumbforge_core::routes::{self, Access, Selected};
-use thumbforge_core::web;
+use thumbforge_core::{OutputFormat, web};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -45,6 +45,7 @@ use crate::authorizer::{JwtAuthorizer, Refusal};
 use crate::lambda::{ACCOUNT_ID, Function, InvokeError};
 use crate::logs::LogSink;
 use crate::time::{apigw_time, epoch_millis};
+use crate::viewer;
 
 /// API Gateway's largest request payload.
 pub const MAX_API_REQUEST_BYTES: usize = 10 * 1024 * 1024;
@@ -77,6 +78,9 @@ pub struct Edge {
     pub logs: LogSink,
     /// The secret the edge adds to API requests (the function's `THUMBFORGE_ORIGIN_SECRET`).
     pub origin_secret: String,
+    /// The formats an extension-less `/thumbs/{id}/{px}` is negotiated among, best first
+    /// (`thumbnails.negotiated_formats()`), as the CloudFront Function is deployed with.
+    pub negotiated: Vec<OutputFormat>,
 }
 
 /// Which listener a connection came in on.
@@ -158,8 +162,15 @@ fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
 
 impl Edge {
     async fn answer(&self, request: Request<Incoming>, peer: SocketAddr) -> Answer {
-        let path = request.uri().path().to_owned();
         let head = request.method() == Method::HEAD;
+        // The viewer-request function runs on the page's and the thumbnails' behaviours.
+        let path = if is_api_path(request.uri().path()) {
+            request.uri().path().to_owned()
+        } else {
+            let accept: Vec<&str> =
+                request.headers().get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
+            viewer::rewrite_uri(request.uri().path(), &accept, &self.negotiated)
+        };
         let mut response = if is_api_path(&path) {
             let mut request = request;
             set(

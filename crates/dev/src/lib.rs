@@ -24,6 +24,7 @@ pub mod logs;
 pub mod notify;
 pub mod streams;
 pub mod time;
+pub mod viewer;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -371,6 +372,7 @@ impl Stack {
             route_scopes: auth.route_scopes.clone(),
             logs: logs.clone(),
             origin_secret: origin_secret.clone(),
+            negotiated: config.thumbnails.negotiated_formats(),
         };
         let edge_routes = Arc::new(edge_routes);
         logs.line(

@@ -13,7 +13,7 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use thumbforge_catalog::{Catalog, Owner};
-use thumbforge_core::Config;
+use thumbforge_core::{Config, OutputFormat};
 use thumbforge_dev::{Binaries, LogSink, RetryPolicy, Stack, StackOptions, binaries};
 use thumbforge_s3_local::Operation;
 use tokio::net::TcpStream;
@@ -327,6 +327,13 @@ async fn user_journey(booted: &Booted) {
         }
     }
     assert_eq!(get(&format!("{origin}/thumbs/{id}/999.jpg")).await.status, 404);
+    // The extension-less URL: WebP for a browser that names it, JPEG for any other.
+    let chrome = [("accept", "image/avif,image/webp,image/apng,image/*,*/*;q=0.8")];
+    let negotiated = send("GET", &format!("{origin}/thumbs/{id}/256"), &chrome, Bytes::new()).await;
+    assert_eq!((negotiated.status, negotiated.header("content-type")), (200, "image/webp"));
+    let plain =
+        send("GET", &format!("{origin}/thumbs/{id}/256"), &[("accept", "image/*")], Bytes::new()).await;
+    assert_eq!((plain.status, plain.header("content-type")), (200, "image/jpeg"));
 
     // A text file that claims to be a JPEG → rejected, with its reason.
     let text = b"just some text, not a picture\n";
@@ -1167,6 +1174,24 @@ async fn a_deleted_account_leaves_nothing_even_when_storage_fails_halfway() {
 /// The quotas over HTTP: with three uploads a day, the fourth `POST /api/uploads` of a user gets
 /// `429` with `Retry-After` and the limit in the message, another user is unaffected, and the
 /// account shows today's usage; concurrent requests at the edge never pass the quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_webp_the_extension_less_url_serves_the_jpeg_that_was_written() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut options, lines) = options(native(), data.path());
+    options.config.thumbnails.formats = vec![OutputFormat::Jpeg];
+    let stack = Stack::start(options).await.unwrap();
+    let booted = Booted { stack, logs: lines, _data: data };
+    let stack = &booted.stack;
+    let (id, urls) = ready_image_of(stack, JOURNEY_USER, &fixture("orient_1.jpg")).await;
+    assert!(urls.iter().all(|u| u.ends_with(".jpg")), "{urls:?}");
+    let chrome = [("accept", "image/avif,image/webp,image/apng,image/*,*/*;q=0.8")];
+    let served = send("GET", &format!("{}/thumbs/{id}/256", stack.url()), &chrome, Bytes::new()).await;
+    assert_eq!((served.status, served.header("content-type")), (200, "image/jpeg"));
+    assert_eq!(&served.body[..3], &[0xFF, 0xD8, 0xFF]);
+    let config = api_get(stack, &format!("{}/api/config", stack.url())).await.json();
+    assert_eq!(config["formats"], json!(["jpeg"]), "{config}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daily_upload_quota_is_enforced_per_user() {
     let data = tempfile::tempdir().unwrap();

@@ -12,8 +12,8 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use thumbforge_core::Config;
 use thumbforge_core::config::Sizes;
+use thumbforge_core::{Config, OutputFormat};
 use thumbforge_engine::{self as engine, encode, jpeg, pixels};
 
 fn photo() -> Vec<u8> {
@@ -74,7 +74,7 @@ fn process(c: &mut Criterion) {
     let full = Config::default().runtime();
     let mut small = full.clone();
     small.thumbnails.sizes = Sizes::from([("small", 256)]);
-    small.thumbnails.webp = false;
+    small.thumbnails.formats = vec![OutputFormat::Jpeg];
     let mut group = c.benchmark_group("process");
     group.bench_function("256 px jpeg", |b| b.iter(|| engine::process(black_box(&data), &small).unwrap()));
     group.bench_function("configured (256 + 1024, jpeg + webp)", |b| {

@@ -191,7 +191,7 @@ fn renditions_have_exact_sizes_and_every_format() {
 #[test]
 fn webp_can_be_turned_off() {
     let mut config = config();
-    config.thumbnails.webp = false;
+    config.thumbnails.formats = vec![OutputFormat::Jpeg];
     config.thumbnails.sizes = Sizes::from([("small", 64)]);
     let thumbs = process(&encode_jpeg(&card(300, 200), &[], None), &config).unwrap();
     assert_eq!(thumbs.renditions.len(), 1);

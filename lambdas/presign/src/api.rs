@@ -179,10 +179,8 @@ impl PublicConfig {
     pub fn of(config: &RuntimeConfig, sign_in: &SignIn) -> Self {
         let mut sizes = config.sizes_largest_first();
         sizes.reverse();
-        let mut formats = Vec::new();
-        if config.thumbnails.webp {
-            formats.push(OutputFormat::Webp.name());
-        }
+        let mut formats: Vec<&'static str> =
+            config.thumbnails.negotiated_formats().iter().map(|f| f.name()).collect();
         formats.push(OutputFormat::Jpeg.name());
         Self {
             max_upload_bytes: config.limits.max_upload_bytes,
@@ -448,7 +446,7 @@ mod tests {
             serde_json::json!([{"name": "small", "size": 256}, {"name": "medium", "size": 1024}])
         );
         assert_eq!(public.formats, ["webp", "jpeg"]);
-        config.thumbnails.webp = false;
+        config.thumbnails.formats = vec![OutputFormat::Jpeg];
         config.thumbnails.sizes = thumbforge_core::config::Sizes::from([("big", 512), ("tiny", 64)]);
         config.limits.allowed_types = vec![thumbforge_core::InputFormat::Png];
         let public = PublicConfig::of(&config, &sign_in());

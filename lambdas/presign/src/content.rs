@@ -375,7 +375,7 @@ mod tests {
         }
         // WebP turned off: only JPEG is offered.
         let mut config = RuntimeConfig::default();
-        config.thumbnails.webp = false;
+        config.thumbnails.formats = vec![OutputFormat::Jpeg];
         config.thumbnails.sizes = Sizes::from([("thumb", 256)]);
         let h = harness_with(config, FakePresigner::default(), SequentialIds::default());
         let id = ready_image(&h).await.to_string();

@@ -443,7 +443,7 @@ async fn the_owner_is_signed_percent_encoded_and_recorded_as_given() {
 async fn the_key_comes_from_the_type_never_the_name() {
     let mut config = RuntimeConfig::default();
     config.upload.presign_expiry_seconds = 3600;
-    config.thumbnails.webp = false;
+    config.thumbnails.formats = vec![OutputFormat::Jpeg];
     let h = harness_with(config, FakePresigner::default(), SequentialIds::default());
     let name = "../../thumbs/x/manifest.json\u{0}.jpg";
     let body = json!({"filename": name, "contentType": "image/webp", "size": 5});

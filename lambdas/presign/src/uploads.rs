@@ -467,7 +467,7 @@ mod tests {
                 (256, OutputFormat::Webp, "/thumbs/x/256.webp".to_owned()),
             ]
         );
-        config.thumbnails.webp = false;
+        config.thumbnails.formats = vec![OutputFormat::Jpeg];
         config.thumbnails.sizes = thumbforge_core::config::Sizes::from([("small", 128)]);
         let planned = planned_thumbnails("x", &config);
         assert_eq!(

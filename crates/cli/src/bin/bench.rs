@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use thumbforge_cli::peak_rss;
 use thumbforge_core::config::Sizes;
-use thumbforge_core::{Config, RuntimeConfig};
+use thumbforge_core::{Config, OutputFormat, RuntimeConfig};
 use thumbforge_engine as engine;
 
 const USAGE: &str =
@@ -69,7 +69,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             let mut config = base.runtime();
             config.thumbnails.sizes = Sizes::from([("bench", size)]);
             config.thumbnails.jpeg_quality = 80;
-            config.thumbnails.webp = false;
+            config.thumbnails.formats = vec![OutputFormat::Jpeg];
             (format!("{size}px"), config)
         }
         (None, true) => ("full".to_owned(), base.runtime()),
@@ -187,7 +187,7 @@ mod tests {
     fn the_size_job_is_one_jpeg_at_quality_80() {
         let a = args(&["--size", "256", "--repeat", "3", "x.jpg"]).unwrap();
         assert_eq!(a.config.thumbnails.sizes, Sizes::from([("bench", 256)]));
-        assert!(!a.config.thumbnails.webp);
+        assert_eq!(a.config.thumbnails.formats, [OutputFormat::Jpeg]);
         assert_eq!((a.config.thumbnails.jpeg_quality, a.repeat, a.job.as_str()), (80, 3, "256px"));
     }
 
