@@ -13,6 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use mozjpeg::{ColorSpace, Decompress};
 
 use super::Pixels;
+use crate::pixels::CmykToSrgb;
 
 /// What the structural scan learnt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,7 +280,12 @@ pub fn decode_libjpeg(data: &[u8], info: &JpegInfo<'_>, numerator: u8) -> Result
         let height = u32::try_from(started.height()).map_err(std::io::Error::other)?;
         let raw: Vec<u8> = started.read_scanlines()?;
         started.finish()?;
-        let data = if cmyk { cmyk_to_rgb(&raw, info.adobe_transform.is_some()) } else { raw };
+        let data = if cmyk {
+            let icc = info.icc.as_deref().filter(|icc| icc.len() <= crate::ICC_MAX_BYTES);
+            cmyk_to_srgb(raw, info.adobe_transform.is_some(), icc)
+        } else {
+            raw
+        };
         Ok(Pixels { width, height, channels: 3, data })
     }));
     match result {
@@ -290,18 +296,26 @@ pub fn decode_libjpeg(data: &[u8], info: &JpegInfo<'_>, numerator: u8) -> Result
     }
 }
 
-/// Naive CMYK → RGB. Adobe files store inverted CMYK (the common case for Photoshop output).
-fn cmyk_to_rgb(cmyk: &[u8], adobe_inverted: bool) -> Vec<u8> {
-    let mut rgb = Vec::with_capacity(cmyk.len() / 4 * 3);
-    for px in cmyk.chunks_exact(4) {
-        let [c, m, y, k] = if adobe_inverted {
-            [px[0], px[1], px[2], px[3]]
-        } else {
-            [255 - px[0], 255 - px[1], 255 - px[2], 255 - px[3]]
-        };
-        let k = u16::from(k);
-        for v in [c, m, y] {
-            rgb.push(u8::try_from((u16::from(v) * k + 127) / 255).unwrap_or(u8::MAX));
+/// CMYK (libjpeg turns YCCK into CMYK) → sRGB. `stored` is as the file holds it: Adobe files
+/// (with an APP14 segment, as Photoshop writes them) store it inverted (255 is no ink), others
+/// as ink amounts. Through the embedded CMYK profile when there is a usable one
+/// ([`pixels::CmykToSrgb`]); otherwise with the naive formula browsers use for an untagged CMYK
+/// JPEG (each channel `(255 - ink) × (255 - black) / 255`).
+fn cmyk_to_srgb(mut stored: Vec<u8>, adobe_inverted: bool, icc: Option<&[u8]>) -> Vec<u8> {
+    if adobe_inverted {
+        for v in &mut stored {
+            *v = 255 - *v;
+        }
+    }
+    let inks = stored;
+    if let Some(rgb) = icc.and_then(CmykToSrgb::new).and_then(|t| t.apply(&inks)) {
+        return rgb;
+    }
+    let mut rgb = Vec::with_capacity(inks.len() / 4 * 3);
+    for px in inks.chunks_exact(4) {
+        let white = 255 - u16::from(px[3]);
+        for &ink in &px[..3] {
+            rgb.push(u8::try_from(((255 - u16::from(ink)) * white + 127) / 255).unwrap_or(u8::MAX));
         }
     }
     rgb

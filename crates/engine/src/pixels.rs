@@ -97,6 +97,51 @@ impl ToSrgb {
     }
 }
 
+/// A prepared conversion from an embedded CMYK profile (its `A2B` table) to sRGB.
+pub struct CmykToSrgb {
+    transform: std::sync::Arc<moxcms::Transform8BitExecutor>,
+}
+
+impl std::fmt::Debug for CmykToSrgb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CmykToSrgb")
+    }
+}
+
+impl CmykToSrgb {
+    /// Parses an ICC profile; `None` when it is unusable or not a CMYK profile (the caller then
+    /// uses the naive formula, as browsers do for an untagged CMYK JPEG).
+    pub fn new(icc: &[u8]) -> Option<Self> {
+        let profile = ColorProfile::new_from_slice(icc)
+            .inspect_err(
+                |e| tracing::debug!(error = %e, "the CMYK profile does not parse; converted without it"),
+            )
+            .ok()?;
+        if profile.color_space != moxcms::DataColorSpace::Cmyk {
+            tracing::debug!(space = ?profile.color_space, "a 4-channel JPEG with a profile that is not CMYK");
+            return None;
+        }
+        // CMYK samples are laid out as RGBA (moxcms's convention for 4 channels).
+        let transform = profile
+            .create_transform_8bit(
+                Layout::Rgba,
+                &ColorProfile::new_srgb(),
+                Layout::Rgb,
+                TransformOptions::default(),
+            )
+            .inspect_err(|e| tracing::debug!(error = %e, "no transform from the CMYK profile"))
+            .ok()?;
+        Some(Self { transform })
+    }
+
+    /// `inks` (4 bytes a pixel, 0 no ink) as RGB; `None` if the transform fails.
+    pub fn apply(&self, inks: &[u8]) -> Option<Vec<u8>> {
+        let mut rgb = vec![0; inks.len() / 4 * 3];
+        self.transform.transform(inks, &mut rgb).ok()?;
+        Some(rgb)
+    }
+}
+
 /// The longest side of the image a placeholder is computed from.
 const PLACEHOLDER_SIDE: u32 = 32;
 

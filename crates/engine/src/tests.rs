@@ -391,6 +391,125 @@ fn cmyk_jpeg_is_converted() {
     assert!(close(p, [0, 255, 255]), "{p:?}");
 }
 
+/// `fixtures/cmyk-press.jpg` (Adobe-inverted CMYK with its own profile, `fixtures/make_cmyk.py`)
+/// and what LittleCMS makes of each of its blocks.
+mod cmyk_press {
+    pub const JPEG: &[u8] = include_bytes!("../fixtures/cmyk-press.jpg");
+    pub const ICC: &[u8] = include_bytes!("../fixtures/cmyk-press.icc");
+    const EXPECTED: &str = include_str!("../fixtures/cmyk-press.expected.json");
+
+    /// Each block's centre, its colour through the profile and the naive formula's.
+    pub fn blocks() -> Vec<([u32; 2], [u8; 3], [u8; 3])> {
+        let expected: serde_json::Value = serde_json::from_str(EXPECTED).unwrap();
+        let triple = |v: &serde_json::Value| -> [u8; 3] {
+            let v: Vec<u8> = v.as_array().unwrap().iter().map(|c| c.as_u64().unwrap() as u8).collect();
+            [v[0], v[1], v[2]]
+        };
+        expected["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                let centre = b["center"].as_array().unwrap();
+                let centre = [centre[0].as_u64().unwrap() as u32, centre[1].as_u64().unwrap() as u32];
+                (centre, triple(&b["srgb"]), triple(&b["naive"]))
+            })
+            .collect()
+    }
+}
+
+/// Checks a 64 × 32 rendition of the CMYK test card against LittleCMS's colours, and that the
+/// blocks where the profile matters are far from what the naive formula gives.
+fn assert_converted_through_the_press_profile(jpeg: &[u8]) {
+    let mut config = config();
+    config.thumbnails.sizes = Sizes::from([("small", 64)]);
+    let thumbs = process(jpeg, &config).unwrap();
+    let out = decode_output(&thumbs.renditions[0].data);
+    assert_eq!((out.width, out.height), (64, 32));
+    let blocks = cmyk_press::blocks();
+    assert_eq!(blocks.len(), 8);
+    let mut profile_mattered = 0;
+    for ([x, y], through_profile, naive) in blocks {
+        let got = pixel(&out, x, y);
+        let distance = |a: [u8; 3], b: [u8; 3]| a.iter().zip(b).map(|(p, q)| p.abs_diff(q)).max().unwrap();
+        assert!(
+            distance(got, through_profile) <= 8,
+            "block at {x},{y}: {got:?}, LittleCMS {through_profile:?}"
+        );
+        if distance(through_profile, naive) > 40 {
+            assert!(distance(got, naive) > 30, "block at {x},{y}: {got:?} is the naive {naive:?}");
+            profile_mattered += 1;
+        }
+    }
+    assert!(profile_mattered >= 5, "{profile_mattered} blocks tell the profile from the naive formula");
+}
+
+#[test]
+fn a_cmyk_jpeg_is_converted_through_its_embedded_profile() {
+    assert_converted_through_the_press_profile(cmyk_press::JPEG);
+}
+
+#[test]
+fn a_ycck_jpeg_is_converted_through_its_embedded_profile() {
+    // The same stored (Adobe-inverted) CMYK samples, written as YCCK with the same profile.
+    let mut started =
+        Decompress::new_mem(cmyk_press::JPEG).unwrap().to_colorspace(ColorSpace::JCS_CMYK).unwrap();
+    let (width, height) = (started.width(), started.height());
+    let stored: Vec<u8> = started.read_scanlines().unwrap();
+    started.finish().unwrap();
+    let mut compress = Compress::new(ColorSpace::JCS_CMYK);
+    compress.set_color_space(ColorSpace::JCS_YCCK);
+    compress.set_size(width, height);
+    compress.set_quality(100.0);
+    for component in compress.components_mut() {
+        component.h_samp_factor = 1;
+        component.v_samp_factor = 1;
+    }
+    let mut started = compress.start_compress(Vec::new()).unwrap();
+    let mut marker = b"ICC_PROFILE\0\x01\x01".to_vec();
+    marker.extend_from_slice(cmyk_press::ICC);
+    started.write_marker(Marker::APP(2), &marker);
+    started.write_scanlines(&stored).unwrap();
+    let ycck = started.finish().unwrap();
+    let info = jpeg::scan(&ycck).unwrap();
+    assert_eq!((info.components, info.adobe_transform), (4, Some(2)), "an Adobe YCCK file");
+    assert_converted_through_the_press_profile(&ycck);
+}
+
+#[test]
+fn a_cmyk_jpeg_with_a_profile_that_is_not_cmyk_gets_the_naive_formula() {
+    // The fixture's pixels with an sRGB profile in place of its CMYK one.
+    let srgb = moxcms::ColorProfile::new_srgb().encode().unwrap();
+    let jpeg = replace_icc(cmyk_press::JPEG, &srgb);
+    let mut config = config();
+    config.thumbnails.sizes = Sizes::from([("small", 64)]);
+    let out = decode_output(&process(&jpeg, &config).unwrap().renditions[0].data);
+    for ([x, y], _, naive) in cmyk_press::blocks() {
+        let got = pixel(&out, x, y);
+        assert!(got.iter().zip(naive).all(|(a, b)| a.abs_diff(b) <= 8), "{x},{y}: {got:?}, naive {naive:?}");
+    }
+}
+
+/// `jpeg` with its APP2 ICC segments replaced by one holding `icc`.
+fn replace_icc(jpeg: &[u8], icc: &[u8]) -> Vec<u8> {
+    let mut out = jpeg[..2].to_vec();
+    let mut marker = b"ICC_PROFILE\0\x01\x01".to_vec();
+    marker.extend_from_slice(icc);
+    out.extend_from_slice(&[0xFF, 0xE2]);
+    out.extend_from_slice(&u16::try_from(marker.len() + 2).unwrap().to_be_bytes());
+    out.extend_from_slice(&marker);
+    let mut at = 2;
+    while jpeg[at] == 0xFF && jpeg[at + 1] != 0xDA {
+        let length = usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]));
+        if !(jpeg[at + 1] == 0xE2 && jpeg[at + 4..].starts_with(b"ICC_PROFILE\0")) {
+            out.extend_from_slice(&jpeg[at..at + 2 + length]);
+        }
+        at += 2 + length;
+    }
+    out.extend_from_slice(&jpeg[at..]);
+    out
+}
+
 #[test]
 fn gif_takes_the_first_frame_of_many() {
     use image::codecs::gif::GifEncoder;
