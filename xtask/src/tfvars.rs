@@ -38,7 +38,7 @@ pub struct TfVars {
     thumbnail_memory_mb: u32,
     thumbnail_timeout_seconds: u32,
     thumbnail_cache_seconds: u32,
-    negotiated_formats: Vec<NegotiatedFormat>,
+    negotiated_formats: Vec<thumbforge_dev::viewer::NegotiatedFormat>,
     presign_memory_mb: u32,
     presign_timeout_seconds: u32,
     thumbnail_reserved_concurrency: u32,
@@ -58,14 +58,6 @@ pub struct TfVars {
     upload_cors: UploadCors,
     download_cors: DownloadCors,
     site_files: BTreeMap<String, SiteFile>,
-}
-
-/// One format the CloudFront Function may give an extension-less thumbnail URL (the items of its
-/// `NEGOTIATED` line, which `terraform/cdn.tf` writes from this variable).
-#[derive(Debug, Serialize)]
-struct NegotiatedFormat {
-    extension: &'static str,
-    media_type: &'static str,
 }
 
 /// One `aws_apigatewayv2_route`, keyed by its route key.
@@ -270,12 +262,7 @@ impl TfVars {
             thumbnail_memory_mb: config.functions.thumbnail.memory_mb,
             thumbnail_timeout_seconds: config.functions.thumbnail.timeout_seconds,
             thumbnail_cache_seconds: config.thumbnails.cache_seconds,
-            negotiated_formats: config
-                .thumbnails
-                .negotiated_formats()
-                .into_iter()
-                .map(|f| NegotiatedFormat { extension: f.extension(), media_type: f.content_type() })
-                .collect(),
+            negotiated_formats: thumbforge_dev::viewer::negotiated(&config.thumbnails.negotiated_formats()),
             presign_memory_mb: config.functions.presign.memory_mb,
             presign_timeout_seconds: config.functions.presign.timeout_seconds,
             thumbnail_reserved_concurrency: config.functions.thumbnail_reserved_concurrency,

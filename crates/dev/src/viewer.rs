@@ -8,6 +8,7 @@
 //! - A path ending in `/` (not under `/api/` or `/thumbs/`) gets `index.html` appended.
 //! - Anything else is left as it is.
 
+use serde::Serialize;
 use thumbforge_core::OutputFormat;
 
 /// The line of `cloudfront/viewer-request.js` that lists the negotiated formats. Terraform
@@ -15,14 +16,28 @@ use thumbforge_core::OutputFormat;
 /// default configuration's.
 pub const NEGOTIATED_LINE_PREFIX: &str = "const NEGOTIATED = ";
 
-/// The JSON the function's `NEGOTIATED` constant holds for `formats`: `[{"extension", "media_type"}]`,
-/// best first, exactly as Terraform's `jsonencode` writes it.
-pub fn negotiated_json(formats: &[OutputFormat]) -> String {
-    let items: Vec<String> = formats
+/// One item of the function's `NEGOTIATED` list: what Terraform's `negotiated_formats` variable
+/// holds and `jsonencode` writes into the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NegotiatedFormat {
+    /// The key's extension (`webp`).
+    pub extension: &'static str,
+    /// The media type `Accept` must name (`image/webp`).
+    pub media_type: &'static str,
+}
+
+/// The `NEGOTIATED` items of `formats`, best first.
+pub fn negotiated(formats: &[OutputFormat]) -> Vec<NegotiatedFormat> {
+    formats
         .iter()
-        .map(|f| format!(r#"{{"extension":"{}","media_type":"{}"}}"#, f.extension(), f.content_type()))
-        .collect();
-    format!("[{}]", items.join(","))
+        .map(|f| NegotiatedFormat { extension: f.extension(), media_type: f.content_type() })
+        .collect()
+}
+
+/// The JSON the function's `NEGOTIATED` constant holds for `formats`, exactly as Terraform's
+/// `jsonencode` writes it (keys sorted, no spaces).
+pub fn negotiated_json(formats: &[OutputFormat]) -> String {
+    serde_json::json!(negotiated(formats)).to_string()
 }
 
 /// `source` (the function's code) with its `NEGOTIATED` line listing `formats`, as Terraform

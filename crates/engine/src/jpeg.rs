@@ -13,7 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use mozjpeg::{ColorSpace, Decompress};
 
 use super::Pixels;
-use crate::pixels::CmykToSrgb;
+use crate::pixels::ToSrgb;
 
 /// What the structural scan learnt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -299,7 +299,7 @@ pub fn decode_libjpeg(data: &[u8], info: &JpegInfo<'_>, numerator: u8) -> Result
 /// CMYK (libjpeg turns YCCK into CMYK) → sRGB. `stored` is as the file holds it: Adobe files
 /// (with an APP14 segment, as Photoshop writes them) store it inverted (255 is no ink), others
 /// as ink amounts. Through the embedded CMYK profile when there is a usable one
-/// ([`pixels::CmykToSrgb`]); otherwise with the naive formula browsers use for an untagged CMYK
+/// ([`ToSrgb::from_cmyk`]); otherwise with the naive formula browsers use for an untagged CMYK
 /// JPEG (each channel `(255 - ink) × (255 - black) / 255`).
 fn cmyk_to_srgb(mut stored: Vec<u8>, adobe_inverted: bool, icc: Option<&[u8]>) -> Vec<u8> {
     if adobe_inverted {
@@ -308,7 +308,7 @@ fn cmyk_to_srgb(mut stored: Vec<u8>, adobe_inverted: bool, icc: Option<&[u8]>) -
         }
     }
     let inks = stored;
-    if let Some(rgb) = icc.and_then(CmykToSrgb::new).and_then(|t| t.apply(&inks)) {
+    if let Some(rgb) = icc.and_then(ToSrgb::from_cmyk).and_then(|t| t.cmyk_to_rgb(&inks)) {
         return rgb;
     }
     let mut rgb = Vec::with_capacity(inks.len() / 4 * 3);

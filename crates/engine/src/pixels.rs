@@ -60,7 +60,9 @@ pub fn orient(pixels: Pixels, orientation: Orientation) -> Pixels {
     Pixels { width, height, channels, data }
 }
 
-/// A prepared conversion from an embedded ICC profile to sRGB, built once per image.
+/// A prepared conversion from an embedded ICC profile to sRGB, built once per image: of RGB(A)
+/// pixels through an RGB profile ([`ToSrgb::new`]), or of a CMYK JPEG's inks through its CMYK
+/// profile's `A2B` table ([`ToSrgb::from_cmyk`]).
 #[derive(Clone)]
 pub struct ToSrgb {
     transform: std::sync::Arc<moxcms::Transform8BitExecutor>,
@@ -77,65 +79,43 @@ impl ToSrgb {
     /// `None` when it is unusable or not an RGB profile (the pixels are then taken as sRGB,
     /// which is what browsers do with an untagged image).
     pub fn new(icc: &[u8], channels: u8) -> Option<Self> {
-        let profile = ColorProfile::new_from_slice(icc).ok()?;
-        if profile.color_space != moxcms::DataColorSpace::Rgb {
+        let layout = if channels == 4 { Layout::Rgba } else { Layout::Rgb };
+        Self::prepare(icc, moxcms::DataColorSpace::Rgb, layout, layout)
+    }
+
+    /// Parses an ICC profile and prepares its transform from CMYK inks (4 bytes a pixel, 0 no
+    /// ink) to RGB; `None` when it is unusable or not a CMYK profile (the caller then uses the
+    /// naive formula, as browsers do for an untagged CMYK JPEG).
+    pub fn from_cmyk(icc: &[u8]) -> Option<Self> {
+        // CMYK samples are laid out as RGBA (moxcms's convention for 4 channels).
+        Self::prepare(icc, moxcms::DataColorSpace::Cmyk, Layout::Rgba, Layout::Rgb)
+    }
+
+    fn prepare(icc: &[u8], space: moxcms::DataColorSpace, from: Layout, to: Layout) -> Option<Self> {
+        let profile = ColorProfile::new_from_slice(icc)
+            .inspect_err(|e| tracing::debug!(error = %e, "the ICC profile does not parse; taken as sRGB"))
+            .ok()?;
+        if profile.color_space != space {
+            tracing::debug!(found = ?profile.color_space, expected = ?space, "an ICC profile of another colour space");
             return None;
         }
-        let layout = if channels == 4 { Layout::Rgba } else { Layout::Rgb };
         let transform = profile
-            .create_transform_8bit(layout, &ColorProfile::new_srgb(), layout, TransformOptions::default())
+            .create_transform_8bit(from, &ColorProfile::new_srgb(), to, TransformOptions::default())
+            .inspect_err(|e| tracing::debug!(error = %e, "no transform from the ICC profile"))
             .ok()?;
         Some(Self { transform })
     }
 
-    /// Converts the pixels in place; leaves them untouched if the transform fails.
+    /// Converts RGB(A) pixels in place; leaves them untouched if the transform fails.
     pub fn apply(&self, pixels: &mut Pixels) {
         let mut out = vec![0; pixels.data.len()];
         if self.transform.transform(&pixels.data, &mut out).is_ok() {
             pixels.data = out;
         }
     }
-}
 
-/// A prepared conversion from an embedded CMYK profile (its `A2B` table) to sRGB.
-pub struct CmykToSrgb {
-    transform: std::sync::Arc<moxcms::Transform8BitExecutor>,
-}
-
-impl std::fmt::Debug for CmykToSrgb {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CmykToSrgb")
-    }
-}
-
-impl CmykToSrgb {
-    /// Parses an ICC profile; `None` when it is unusable or not a CMYK profile (the caller then
-    /// uses the naive formula, as browsers do for an untagged CMYK JPEG).
-    pub fn new(icc: &[u8]) -> Option<Self> {
-        let profile = ColorProfile::new_from_slice(icc)
-            .inspect_err(
-                |e| tracing::debug!(error = %e, "the CMYK profile does not parse; converted without it"),
-            )
-            .ok()?;
-        if profile.color_space != moxcms::DataColorSpace::Cmyk {
-            tracing::debug!(space = ?profile.color_space, "a 4-channel JPEG with a profile that is not CMYK");
-            return None;
-        }
-        // CMYK samples are laid out as RGBA (moxcms's convention for 4 channels).
-        let transform = profile
-            .create_transform_8bit(
-                Layout::Rgba,
-                &ColorProfile::new_srgb(),
-                Layout::Rgb,
-                TransformOptions::default(),
-            )
-            .inspect_err(|e| tracing::debug!(error = %e, "no transform from the CMYK profile"))
-            .ok()?;
-        Some(Self { transform })
-    }
-
-    /// `inks` (4 bytes a pixel, 0 no ink) as RGB; `None` if the transform fails.
-    pub fn apply(&self, inks: &[u8]) -> Option<Vec<u8>> {
+    /// CMYK `inks` as RGB (of a [`ToSrgb::from_cmyk`]); `None` if the transform fails.
+    pub fn cmyk_to_rgb(&self, inks: &[u8]) -> Option<Vec<u8>> {
         let mut rgb = vec![0; inks.len() / 4 * 3];
         self.transform.transform(inks, &mut rgb).ok()?;
         Some(rgb)
