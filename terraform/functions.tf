@@ -15,8 +15,14 @@ locals {
   # The thumbnail function deletes a deleted account's Cognito user (AdminDeleteUser) with
   # provider = "cognito" only: an "oidc" provider's users are not the stack's to delete, and the
   # variable is absent (thumbforge_core::env::USER_POOL_ID).
+  #
+  # With a watermark, its hash too (watermark.tf): read by no code, it changes with the image,
+  # so that a new PNG replaces every execution environment (each reads it at cold start), and it
+  # orders the upload before the function.
   thumbnail_environment = merge(local.function_environment, local.cognito ? {
     THUMBFORGE_USER_POOL_ID = one(aws_cognito_user_pool.users[*].id)
+    } : {}, local.watermark ? {
+    THUMBFORGE_WATERMARK_SHA256 = one(aws_s3_object.watermark[*].source_hash)
   } : {})
 }
 

@@ -44,7 +44,11 @@ locals {
 
   # The thumbnail role: the common statements whatever the provider, and with Cognito the
   # deletion of a deleted account's user.
-  thumbnail_statements = concat(local.thumbnail_common_statements, local.cognito ? local.thumbnail_cognito_statements : [])
+  thumbnail_statements = concat(
+    local.thumbnail_common_statements,
+    local.cognito ? local.thumbnail_cognito_statements : [],
+    local.watermark ? local.thumbnail_watermark_statements : [],
+  )
 
   thumbnail_common_statements = [
     {
@@ -123,6 +127,15 @@ locals {
       sid       = "DeadLetters"
       actions   = ["sqs:SendMessage"]
       resources = [aws_sqs_queue.thumbnail_dlq.arn, aws_sqs_queue.cleanup_dlq.arn]
+    },
+  ]
+
+  thumbnail_watermark_statements = [
+    {
+      # The watermark PNG (watermark.tf), read once per cold start: that one key.
+      sid       = "ReadTheWatermark"
+      actions   = ["s3:GetObject"]
+      resources = ["${local.media_arn}/${local.watermark_key}"]
     },
   ]
 

@@ -300,6 +300,35 @@ variable "negotiated_formats" {
   }
 }
 
+variable "watermark_image" {
+  type        = string
+  description = "The watermark PNG (watermark.image), relative to terraform/ or absolute; empty for none. Uploaded to THUMBFORGE_WATERMARK's key (watermark.tf)."
+  nullable    = false
+
+  validation {
+    condition     = var.watermark_image == "" || try(endswith(lower(var.watermark_image), ".png") && fileexists(var.watermark_image), false)
+    error_message = "watermark_image must name an existing .png file (or be empty): regenerate with `cargo xtask tfvars`."
+  }
+
+  # The checks of thumbforge_core::watermark::check_png, on the file's base64: the PNG signature
+  # and IHDR (bytes 0-15), at most 1 MiB, and colour type 4 or 6 (byte 25: the low 4 bits of
+  # base64 character 33 and the high 4 of character 34).
+  validation {
+    condition     = var.watermark_image == "" || try(substr(filebase64(var.watermark_image), 0, 11) == "iVBORw0KGgo" && substr(filebase64(var.watermark_image), 16, 4) == "SUhE" && length(filebase64(var.watermark_image)) <= 1398104, false)
+    error_message = "watermark_image must be a PNG file of at most 1 MiB."
+  }
+
+  validation {
+    condition     = var.watermark_image == "" || try(contains([4, 6], (index(split("", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"), substr(filebase64(var.watermark_image), 33, 1)) % 16) * 16 + floor(index(split("", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"), substr(filebase64(var.watermark_image), 34, 1)) / 4)), false)
+    error_message = "watermark_image has no alpha channel: save it as RGBA (PNG colour type 6) or grey + alpha (4)."
+  }
+
+  validation {
+    condition     = (var.watermark_image == "") == (lookup(var.function_environment, "THUMBFORGE_WATERMARK", "") == "")
+    error_message = "watermark_image disagrees with THUMBFORGE_WATERMARK (a watermark needs both, or neither): regenerate with `cargo xtask tfvars`."
+  }
+}
+
 variable "presign_memory_mb" {
   type        = number
   description = "Presign function memory in MB (functions.presign.memory_mb)."

@@ -25,6 +25,7 @@ presign_timeout_seconds        = 10
 log_retention_days             = 14
 thumbnail_cache_seconds        = 3600
 negotiated_formats             = [{ extension = "webp", media_type = "image/webp" }]
+watermark_image                = ""
 thumbnail_reserved_concurrency = 0
 raw_expiration_days            = 0
 noncurrent_version_days        = 30

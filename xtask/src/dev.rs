@@ -36,7 +36,9 @@ impl flags::Dev {
             binaries::cargo_build(&project_root(), self.release)?
         };
 
+        let watermark = config.watermark.read_beside(&config_path).map_err(anyhow::Error::msg)?;
         let mut options = StackOptions::new(config, data_dir, project_root().join("frontend"), binaries);
+        options.watermark = watermark;
         options.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         options.s3_listen = SocketAddr::from((Ipv4Addr::LOCALHOST, self.s3_port));
         options.instances = usize::from(self.instances);

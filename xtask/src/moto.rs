@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+use sha2::Digest;
 use thumbforge_core::config::{FUNCTION_NAMES, PRESIGN, THUMBNAIL};
 use thumbforge_core::{Config, env, web};
 
@@ -41,6 +42,22 @@ pub const ENV: &str = "moto";
 const REGION: &str = "us-east-1";
 /// The patched launcher (see the file for why).
 const SERVER_SCRIPT: &str = "xtask/moto/serve.py";
+/// The watermark the check deploys with (the engine's golden-test mark), so that its upload,
+/// grant and environment are read back too.
+const WATERMARK_PNG: &[u8] = include_bytes!("../../crates/engine/fixtures/watermark.png");
+
+/// Writes the check's configuration under `work`: `thumbforge.toml` with a watermark beside it.
+fn check_config(work: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let mut config =
+        Config::load(&util::project_root().join("thumbforge.toml")).context("loading thumbforge.toml")?;
+    config.watermark.image = "watermark.png".to_owned();
+    let png = work.join("watermark.png");
+    std::fs::write(&png, WATERMARK_PNG).with_context(|| format!("writing {}", png.display()))?;
+    let path = work.join("thumbforge.toml");
+    let text = config.to_toml().context("writing the check's configuration")?;
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
 
 impl flags::Moto {
     /// Runs the whole check; moto is stopped whatever happens.
@@ -50,6 +67,7 @@ impl flags::Moto {
         std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
         let venv = tools::MAIN_VENV.ensure()?;
         tools::terraform()?;
+        let config_path = check_config(&work)?;
 
         println!("==> [1/6] start moto");
         let server = Server::start(&venv, &work.join("moto.log"))?;
@@ -72,9 +90,12 @@ impl flags::Moto {
             c
         };
 
-        println!("==> [2/6] cargo xtask deploy --endpoint {endpoint} --yes --no-smoke");
+        println!(
+            "==> [2/6] cargo xtask deploy --endpoint {endpoint} --yes --no-smoke --config {}",
+            config_path.display()
+        );
         let mut deploy = cli("deploy");
-        deploy.arg("--no-smoke");
+        deploy.arg("--no-smoke").arg("--config").arg(&config_path);
         if self.no_build {
             deploy.arg("--no-build");
         }
@@ -90,9 +111,8 @@ impl flags::Moto {
         };
         let terraform = Terraform::new(&target)?.with_data_dir(&data_dir);
         let outputs = terraform.outputs()?.context("the deploy left no outputs")?;
-        let config =
-            Config::load(&util::project_root().join("thumbforge.toml")).context("loading thumbforge.toml")?;
-        let (vars, _) = tfvars::generate(&util::project_root().join("thumbforge.toml"))?;
+        let config = Config::load(&config_path).context("loading the check's configuration")?;
+        let (vars, _) = tfvars::generate(&config_path)?;
         let runtime = aws::runtime()?;
         let aws = runtime.block_on(Aws::new(REGION, Some(&endpoint)));
         let site_paths: Vec<String> = vars.site_paths().map(str::to_owned).collect();
@@ -126,7 +146,7 @@ impl flags::Moto {
 
         println!("==> [5/6] a second cargo xtask deploy changes nothing");
         let mut again = cli("deploy");
-        again.args(["--no-smoke", "--no-build"]);
+        again.args(["--no-smoke", "--no-build"]).arg("--config").arg(&config_path);
         let mut applied = Vec::new();
         run_lines(&mut again, "the second deploy failed against moto: see above", |line| {
             if line.starts_with("Apply complete!") {
@@ -416,6 +436,24 @@ async fn check_stack(
         );
     }
 
+    // --- S3: the watermark at its key, as the thumbnail function reads it at cold start.
+    if config.watermark.is_on() {
+        let object = s3
+            .get_object()
+            .bucket(media)
+            .key(thumbforge_core::keys::WATERMARK)
+            .send()
+            .await
+            .sdk_context("reading the watermark")?;
+        let content_type = object.content_type().unwrap_or_default().to_owned();
+        let body = object.body.collect().await.context("reading the watermark's body")?.to_vec();
+        report.eq(
+            "media bucket: the watermark PNG at settings/watermark.png, as image/png",
+            (body.as_slice() == WATERMARK_PNG, content_type.as_str()),
+            (true, "image/png"),
+        );
+    }
+
     // --- S3: both buckets private, owner-enforced, encrypted, versioned.
     for bucket in [media, site] {
         let block = s3
@@ -571,6 +609,11 @@ async fn check_stack(
     if let Some(pool) = &outputs.user_pool_id {
         thumbnail_environment.insert(env::USER_POOL_ID.to_owned(), pool.clone());
     }
+    // With a watermark, its hash, which restarts the function when the image changes.
+    if config.watermark.is_on() {
+        let hash: String = sha2::Sha256::digest(WATERMARK_PNG).iter().map(|b| format!("{b:02x}")).collect();
+        thumbnail_environment.insert("THUMBFORGE_WATERMARK_SHA256".to_owned(), hash);
+    }
     let hosted_ui = format!("https://{}", outputs.auth_domain.as_deref().unwrap_or("?"));
     presign_environment.extend([
         (env::AUTH_CLIENT_ID.to_owned(), outputs.auth_client_id.clone().unwrap_or_default()),
@@ -625,7 +668,10 @@ async fn check_stack(
                 &presign_environment,
             )
         } else {
-            ("RuntimeConfig::to_env() + bucket, table and THUMBFORGE_USER_POOL_ID", &thumbnail_environment)
+            (
+                "RuntimeConfig::to_env() + bucket, table, THUMBFORGE_USER_POOL_ID and the watermark's hash",
+                &thumbnail_environment,
+            )
         };
         report.eq(&format!("{name}: environment = {what}"), &actual, expected);
         let zip = std::fs::read(build::dist_zip(name))
@@ -737,10 +783,14 @@ async fn check_stack(
         thumbnail_grants.get("s3:PutObject"),
         Some(&set([thumbs.as_str()])),
     );
+    let mut thumbnail_reads = set([raw.as_str()]);
+    if config.watermark.is_on() {
+        thumbnail_reads.insert(format!("{media_arn}/{}", thumbforge_core::keys::WATERMARK));
+    }
     report.eq(
-        "thumbnail role: GetObject on raw/* only",
+        "thumbnail role: GetObject on raw/* and, with one, the watermark's key only",
         thumbnail_grants.get("s3:GetObject"),
-        Some(&set([raw.as_str()])),
+        Some(&thumbnail_reads),
     );
     report.eq(
         "thumbnail role: DeleteObject on raw/* and thumbs/* only",

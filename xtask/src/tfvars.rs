@@ -39,6 +39,7 @@ pub struct TfVars {
     thumbnail_timeout_seconds: u32,
     thumbnail_cache_seconds: u32,
     negotiated_formats: Vec<thumbforge_dev::viewer::NegotiatedFormat>,
+    watermark_image: String,
     presign_memory_mb: u32,
     presign_timeout_seconds: u32,
     thumbnail_reserved_concurrency: u32,
@@ -246,8 +247,9 @@ struct SiteFile {
 }
 
 impl TfVars {
-    /// The variables for `config` and the page files found in `site_dir`.
-    pub fn new(config: &Config, site_dir: &Path) -> anyhow::Result<Self> {
+    /// The variables for `config` (read from `config_path`: the watermark's path is relative to
+    /// it) and the page files found in `site_dir`.
+    pub fn new(config: &Config, config_path: &Path, site_dir: &Path) -> anyhow::Result<Self> {
         let site_files = site_files(site_dir)?
             .into_iter()
             .filter_map(|path| {
@@ -263,6 +265,7 @@ impl TfVars {
             thumbnail_timeout_seconds: config.functions.thumbnail.timeout_seconds,
             thumbnail_cache_seconds: config.thumbnails.cache_seconds,
             negotiated_formats: thumbforge_dev::viewer::negotiated(&config.thumbnails.negotiated_formats()),
+            watermark_image: watermark_image(config, config_path)?,
             presign_memory_mb: config.functions.presign.memory_mb,
             presign_timeout_seconds: config.functions.presign.timeout_seconds,
             thumbnail_reserved_concurrency: config.functions.thumbnail_reserved_concurrency,
@@ -356,10 +359,31 @@ fn site_files(dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
+/// The watermark PNG as Terraform's `watermark_image` names it (empty: none), after the checks
+/// the thumbnail function makes at cold start: relative to terraform/ when it is inside the
+/// project (so the committed file holds no machine's paths), absolute otherwise.
+fn watermark_image(config: &Config, config_path: &Path) -> anyhow::Result<String> {
+    if config.watermark.read_beside(config_path).map_err(anyhow::Error::msg)?.is_none() {
+        return Ok(String::new());
+    }
+    let beside = config_path.parent().unwrap_or(Path::new("."));
+    let path = beside.join(config.watermark.image.trim());
+    let path = path.canonicalize().with_context(|| format!("resolving {}", path.display()))?;
+    let root = util::project_root().canonicalize().context("resolving the project root")?;
+    Ok(match path.strip_prefix(&root) {
+        Ok(inside) => {
+            let parts: Vec<String> =
+                inside.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            format!("../{}", parts.join("/"))
+        }
+        Err(_) => path.to_string_lossy().into_owned(),
+    })
+}
+
 /// Loads the configuration (refusing an invalid one) and renders the file.
 pub fn generate(config_path: &Path) -> anyhow::Result<(TfVars, String)> {
     let config = Config::load(config_path).context("loading the configuration")?;
-    let vars = TfVars::new(&config, &util::project_root().join(SITE_DIR))?;
+    let vars = TfVars::new(&config, config_path, &util::project_root().join(SITE_DIR))?;
     let text = vars.render()?;
     Ok((vars, text))
 }
@@ -482,8 +506,10 @@ mod tests {
         config.alarms.monthly_budget_usd = 25;
         config.edge.waf = true;
         let site = fixture_site();
-        let json: serde_json::Value =
-            serde_json::from_str(&TfVars::new(&config, site.path()).unwrap().render().unwrap()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(
+            &TfVars::new(&config, Path::new("thumbforge.toml"), site.path()).unwrap().render().unwrap(),
+        )
+        .unwrap();
         assert_eq!(json["thumbnail_memory_mb"], 2048);
         assert_eq!(json["log_retention_days"], 30);
         assert_eq!(json["presign_timeout_seconds"], config.functions.presign.timeout_seconds);
@@ -524,6 +550,51 @@ mod tests {
         assert_eq!(json["function_environment"][thumbforge_core::env::FORMATS], "jpeg,webp");
     }
 
+    /// A watermark beside a config outside the project is deployed by its absolute path; one
+    /// inside it by a path relative to terraform/ (the committed file holds no machine's paths);
+    /// one without alpha is refused before Terraform runs.
+    #[test]
+    fn the_watermark_is_checked_and_named_for_terraform() {
+        let site = fixture_site();
+        let outside = tempfile::tempdir().unwrap();
+        let png = include_bytes!("../../crates/engine/fixtures/watermark.png");
+        std::fs::create_dir_all(outside.path().join("brand")).unwrap();
+        std::fs::write(outside.path().join("brand/mark.png"), png).unwrap();
+        let config_path = outside.path().join("thumbforge.toml");
+        let mut config = Config::default();
+        config.watermark.image = "brand/mark.png".into();
+        let json = serde_json::to_value(TfVars::new(&config, &config_path, site.path()).unwrap()).unwrap();
+        let expected = outside.path().join("brand/mark.png").canonicalize().unwrap();
+        assert_eq!(json["watermark_image"], expected.to_string_lossy().as_ref());
+        assert_eq!(
+            json["function_environment"][thumbforge_core::env::WATERMARK],
+            thumbforge_core::keys::WATERMARK
+        );
+
+        config.watermark.image = "crates/engine/fixtures/watermark.png".into();
+        let json = serde_json::to_value(
+            TfVars::new(&config, &util::project_root().join("thumbforge.toml"), site.path()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["watermark_image"], "../crates/engine/fixtures/watermark.png");
+
+        std::fs::write(
+            outside.path().join("brand/mark.png"),
+            include_bytes!("../../terraform/tests/fixtures/watermark-rgb.png"),
+        )
+        .unwrap();
+        config.watermark.image = "brand/mark.png".into();
+        let error = TfVars::new(&config, &config_path, site.path()).unwrap_err().to_string();
+        assert!(error.contains("no alpha channel"), "{error}");
+        config.watermark.image = "brand/missing.png".into();
+        let error = TfVars::new(&config, &config_path, site.path()).unwrap_err().to_string();
+        assert!(error.contains("cannot read"), "{error}");
+
+        let off = serde_json::to_value(TfVars::new(&Config::default(), &config_path, site.path()).unwrap())
+            .unwrap();
+        assert_eq!(off["watermark_image"], "");
+    }
+
     /// Without WebP, the CloudFront Function is deployed negotiating nothing: an extension-less
     /// thumbnail URL gets the JPEG, the only format written.
     #[test]
@@ -532,7 +603,8 @@ mod tests {
         config.thumbnails.formats = vec![thumbforge_core::OutputFormat::Jpeg];
         let site = fixture_site();
         let json: serde_json::Value =
-            serde_json::to_value(TfVars::new(&config, site.path()).unwrap()).unwrap();
+            serde_json::to_value(TfVars::new(&config, Path::new("thumbforge.toml"), site.path()).unwrap())
+                .unwrap();
         assert_eq!(json["negotiated_formats"], serde_json::json!([]));
         assert_eq!(json["function_environment"][thumbforge_core::env::FORMATS], "jpeg");
     }
@@ -547,8 +619,10 @@ mod tests {
         config.cleanup.max_record_age_seconds = 3600;
         config.thumbnails.cache_seconds = 600;
         let site = fixture_site();
-        let json: serde_json::Value =
-            serde_json::from_str(&TfVars::new(&config, site.path()).unwrap().render().unwrap()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(
+            &TfVars::new(&config, Path::new("thumbforge.toml"), site.path()).unwrap().render().unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             json["cleanup"],
             serde_json::json!({
@@ -587,7 +661,7 @@ mod tests {
     #[test]
     fn only_page_files_are_published_with_their_headers() {
         let site = fixture_site();
-        let vars = TfVars::new(&Config::default(), site.path()).unwrap();
+        let vars = TfVars::new(&Config::default(), Path::new("thumbforge.toml"), site.path()).unwrap();
         assert_eq!(
             vars.site_paths().collect::<Vec<_>>(),
             ["app.css", "app.js", "img/logo.svg", "index.html"]
@@ -600,8 +674,14 @@ mod tests {
     #[test]
     fn the_file_is_pretty_deterministic_json_with_a_final_newline() {
         let site = fixture_site();
-        let a = TfVars::new(&Config::default(), site.path()).unwrap().render().unwrap();
-        let b = TfVars::new(&Config::default(), site.path()).unwrap().render().unwrap();
+        let a = TfVars::new(&Config::default(), Path::new("thumbforge.toml"), site.path())
+            .unwrap()
+            .render()
+            .unwrap();
+        let b = TfVars::new(&Config::default(), Path::new("thumbforge.toml"), site.path())
+            .unwrap()
+            .render()
+            .unwrap();
         assert_eq!(a, b);
         assert!(a.ends_with("}\n") && a.starts_with("{\n  \"//\""), "{a}");
     }

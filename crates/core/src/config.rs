@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Auth;
 use crate::env;
 use crate::format::{InputFormat, OutputFormat};
+use crate::keys;
+use crate::watermark::{Gravity, Watermark};
 
 /// A byte count with a readable `Display` (`25 MiB`).
 pub fn human_bytes(bytes: u64) -> String {
@@ -55,6 +57,8 @@ pub struct Config {
     /// The clean-up of deleted images (deployment: the table stream's event source mapping;
     /// locally: the stream poller that emulates it).
     pub cleanup: Cleanup,
+    /// The optional watermark drawn on the larger renditions.
+    pub watermark: Watermark,
 }
 
 /// How the table's stream drives the clean-up of deleted images: batches of removed image items
@@ -554,6 +558,12 @@ impl Config {
         Ok(config)
     }
 
+    /// The configuration as `thumbforge.toml` text (every field written out).
+    #[cfg(feature = "file")]
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        toml::to_string(self).map_err(|e| ConfigError { problems: vec![e.to_string()] })
+    }
+
     /// Reads and validates a config file.
     #[cfg(feature = "file")]
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
@@ -569,6 +579,18 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = self.runtime().problems();
         problems.extend(self.auth.problems());
+        let image = self.watermark.image.trim();
+        if self.watermark.is_on()
+            && (!image.to_ascii_lowercase().ends_with(".png")
+                || image.starts_with('/')
+                || image.contains('\\')
+                || image.split('/').any(|part| part == ".." || part.is_empty()))
+        {
+            problems.push(format!(
+                "`watermark.image` is {image:?}: it must be a relative path to a .png file beside or \
+                 below thumbforge.toml (forward slashes, no `..`)"
+            ));
+        }
         for (name, function) in self.functions.by_name() {
             let max_timeout =
                 if name == PRESIGN { PRESIGN_MAX_TIMEOUT_SECONDS } else { LAMBDA_MAX_TIMEOUT_SECONDS };
@@ -658,6 +680,11 @@ impl Config {
             upload: self.upload.clone(),
             download: self.download.clone(),
             quotas: self.quotas,
+            // Deployed, the image is the one at its fixed key in the media bucket.
+            watermark: Watermark {
+                image: if self.watermark.is_on() { keys::WATERMARK.to_owned() } else { String::new() },
+                ..self.watermark.clone()
+            },
         }
     }
 }
@@ -675,6 +702,8 @@ pub struct RuntimeConfig {
     pub download: Download,
     /// Per-user quotas.
     pub quotas: Quotas,
+    /// The watermark; its `image` is the PNG's key in the media bucket (empty: none).
+    pub watermark: Watermark,
 }
 
 fn parse_list<T>(name: &str, raw: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
@@ -764,6 +793,13 @@ impl RuntimeConfig {
             }
             check_range(&mut problems, field, value, 1, max);
         }
+        problems.extend(self.watermark.problems(self.sizes_largest_first().first().copied()));
+        let key = self.watermark.image.as_str();
+        if self.watermark.is_on()
+            && (key.starts_with(keys::RAW_PREFIX) || key.starts_with(keys::THUMBS_PREFIX))
+        {
+            problems.push(format!("the watermark's key {key:?} must not be under raw/ or thumbs/"));
+        }
         problems
     }
 
@@ -810,6 +846,12 @@ impl RuntimeConfig {
             (env::QUOTA_BYTES_PER_DAY, self.quotas.bytes_per_day.to_string()),
             (env::QUOTA_PHOTOS_STORED, self.quotas.photos_stored.to_string()),
             (env::QUOTA_BYTES_STORED, self.quotas.bytes_stored.to_string()),
+            (env::WATERMARK, self.watermark.image.clone()),
+            (env::WATERMARK_OPACITY, self.watermark.opacity_percent.to_string()),
+            (env::WATERMARK_GRAVITY, self.watermark.gravity.name().to_owned()),
+            (env::WATERMARK_SCALE, self.watermark.scale_percent.to_string()),
+            (env::WATERMARK_MARGIN, self.watermark.margin_percent.to_string()),
+            (env::WATERMARK_MIN_SIZE, self.watermark.min_size.to_string()),
         ])
     }
 
@@ -854,6 +896,23 @@ impl RuntimeConfig {
             photos_stored: narrow(number(env::QUOTA_PHOTOS_STORED)),
             bytes_stored: number(env::QUOTA_BYTES_STORED),
         };
+        let mut watermark = Watermark {
+            image: raw[env::WATERMARK].trim().to_owned(),
+            opacity_percent: narrow8(number(env::WATERMARK_OPACITY)),
+            gravity: Gravity::default(),
+            scale_percent: narrow8(number(env::WATERMARK_SCALE)),
+            margin_percent: narrow8(number(env::WATERMARK_MARGIN)),
+            min_size: narrow(number(env::WATERMARK_MIN_SIZE)),
+        };
+        match Gravity::from_name(raw[env::WATERMARK_GRAVITY].trim()) {
+            Some(gravity) => watermark.gravity = gravity,
+            None => errors.push(format!(
+                "`{}` is `{}`, expected one of {}",
+                env::WATERMARK_GRAVITY,
+                raw[env::WATERMARK_GRAVITY],
+                Gravity::ALL.map(Gravity::name).join(", ")
+            )),
+        }
         let formats =
             parse_list(env::FORMATS, &raw[env::FORMATS], OutputFormat::from_name).unwrap_or_else(|e| {
                 errors.push(e);
@@ -890,6 +949,7 @@ impl RuntimeConfig {
             upload: Upload { presign_expiry_seconds },
             download: Download { url_expiry_seconds },
             quotas,
+            watermark,
         };
         config.validate()?;
         Ok(config)
@@ -926,12 +986,66 @@ mod tests {
         runtime.thumbnails.sizes = Sizes::from([("large", 512), ("tiny", 64), ("small", 128)]);
         runtime.limits.allowed_types = vec![InputFormat::Png, InputFormat::Jpeg];
         runtime.download.url_expiry_seconds = 2;
+        runtime.watermark = Watermark {
+            image: keys::WATERMARK.into(),
+            opacity_percent: 35,
+            gravity: Gravity::North,
+            scale_percent: 40,
+            margin_percent: 0,
+            min_size: 128,
+        };
         let env = runtime.to_env();
         assert_eq!(env.len(), env::RUNTIME.len());
         assert_eq!(env[env::SIZES], "tiny=64,small=128,large=512", "smallest first");
         assert_eq!(env[env::DOWNLOAD_EXPIRY_SECONDS], "2");
         let back = RuntimeConfig::from_env(|name| env.get(name).cloned()).unwrap();
         assert_eq!(back, runtime);
+    }
+
+    #[test]
+    fn a_watermark_is_deployed_at_its_key_and_its_path_and_settings_are_checked() {
+        let mut config = Config::default();
+        assert_eq!(config.runtime().to_env()[env::WATERMARK], "", "off by default");
+        config.watermark.image = "branding/mark.png".into();
+        config.validate().unwrap();
+        assert_eq!(config.runtime().watermark.image, keys::WATERMARK);
+        assert_eq!(config.runtime().to_env()[env::WATERMARK_GRAVITY], "south-east");
+        for bad in ["/etc/mark.png", "../mark.png", "a//b.png", "mark.gif", "a\\b.png"] {
+            config.watermark.image = bad.into();
+            let text = config.validate().unwrap_err().to_string();
+            assert!(text.contains("`watermark.image` is"), "{bad}: {text}");
+        }
+        config.watermark.image = "mark.PNG".into();
+        config.watermark.min_size = 2048;
+        let text = config.validate().unwrap_err().to_string();
+        assert!(
+            text.contains("`watermark.min_size` is 2048, larger than the largest rendition (1024 px)"),
+            "{text}"
+        );
+
+        let mut vars = Config::default().runtime().to_env();
+        vars.insert(env::WATERMARK, "thumbs/mark.png".into());
+        vars.insert(env::WATERMARK_GRAVITY, "middle".into());
+        let text = RuntimeConfig::from_env(|name| vars.get(name).cloned()).unwrap_err().to_string();
+        assert!(
+            text.contains("`THUMBFORGE_WATERMARK_GRAVITY` is `middle`, expected one of north-west"),
+            "{text}"
+        );
+        vars.insert(env::WATERMARK_GRAVITY, "west".into());
+        let text = RuntimeConfig::from_env(|name| vars.get(name).cloned()).unwrap_err().to_string();
+        assert!(text.contains("must not be under raw/ or thumbs/"), "{text}");
+    }
+
+    #[cfg(feature = "file")]
+    #[test]
+    fn the_toml_written_reads_back_as_the_same_config() {
+        let mut config = Config::default();
+        config.watermark.image = "brand/mark.png".into();
+        config.watermark.gravity = Gravity::NorthWest;
+        config.thumbnails.sizes = Sizes::from([("tiny", 64), ("huge", 2048)]);
+        let text = config.to_toml().unwrap();
+        assert!(text.contains("gravity = \"north-west\""), "{text}");
+        assert_eq!(Config::from_toml(&text).unwrap(), config);
     }
 
     #[test]

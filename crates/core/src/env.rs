@@ -39,6 +39,18 @@ pub const QUOTA_BYTES_PER_DAY: &str = "THUMBFORGE_QUOTA_BYTES_PER_DAY";
 pub const QUOTA_PHOTOS_STORED: &str = "THUMBFORGE_QUOTA_PHOTOS_STORED";
 /// `quotas.bytes_stored`.
 pub const QUOTA_BYTES_STORED: &str = "THUMBFORGE_QUOTA_BYTES_STORED";
+/// The watermark's key in the media bucket (`watermark.image` deployed); empty: no watermark.
+pub const WATERMARK: &str = "THUMBFORGE_WATERMARK";
+/// `watermark.opacity_percent`.
+pub const WATERMARK_OPACITY: &str = "THUMBFORGE_WATERMARK_OPACITY";
+/// `watermark.gravity`: `north-west` … `south-east`.
+pub const WATERMARK_GRAVITY: &str = "THUMBFORGE_WATERMARK_GRAVITY";
+/// `watermark.scale_percent`.
+pub const WATERMARK_SCALE: &str = "THUMBFORGE_WATERMARK_SCALE";
+/// `watermark.margin_percent`.
+pub const WATERMARK_MARGIN: &str = "THUMBFORGE_WATERMARK_MARGIN";
+/// `watermark.min_size`.
+pub const WATERMARK_MIN_SIZE: &str = "THUMBFORGE_WATERMARK_MIN_SIZE";
 /// Optional S3 endpoint override (the local stack and emulators); unset on AWS.
 pub const S3_ENDPOINT: &str = "THUMBFORGE_S3_ENDPOINT";
 
@@ -74,7 +86,7 @@ pub const AUTH_LOGOUT_URL: &str = "THUMBFORGE_AUTH_LOGOUT_URL";
 pub const AUTH_SCOPES: &str = "THUMBFORGE_AUTH_SCOPES";
 
 /// Every variable [`crate::RuntimeConfig::from_env`] reads.
-pub const RUNTIME: [&str; 17] = [
+pub const RUNTIME: [&str; 23] = [
     SIZES,
     JPEG_QUALITY,
     FORMATS,
@@ -92,4 +104,10 @@ pub const RUNTIME: [&str; 17] = [
     QUOTA_BYTES_PER_DAY,
     QUOTA_PHOTOS_STORED,
     QUOTA_BYTES_STORED,
+    WATERMARK,
+    WATERMARK_OPACITY,
+    WATERMARK_GRAVITY,
+    WATERMARK_SCALE,
+    WATERMARK_MARGIN,
+    WATERMARK_MIN_SIZE,
 ];

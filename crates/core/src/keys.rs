@@ -10,6 +10,10 @@ use crate::format::OutputFormat;
 pub const RAW_PREFIX: &str = "raw/";
 /// Where thumbnails are written.
 pub const THUMBS_PREFIX: &str = "thumbs/";
+/// The watermark PNG (`[watermark]`): uploaded by Terraform, seeded by the local stack, read by
+/// the thumbnail function at cold start. Neither under `raw/` nor `thumbs/`: nothing triggers on
+/// it and CloudFront never serves it.
+pub const WATERMARK: &str = "settings/watermark.png";
 /// The user metadata (`x-amz-meta-owner`) naming the upload's owner (the verified `sub`,
 /// percent-encoded): signed into the upload URL, read by the thumbnail function to find the
 /// image's item in the metadata table.

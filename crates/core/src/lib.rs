@@ -14,6 +14,7 @@ pub mod keys;
 pub mod manifest;
 pub mod metrics;
 pub mod routes;
+pub mod watermark;
 pub mod web;
 
 pub use config::{Config, ConfigError, RuntimeConfig};

@@ -35,7 +35,7 @@ use std::time::Duration;
 use anyhow::Context;
 use thumbforge_core::auth::SignIn;
 use thumbforge_core::config::{PRESIGN, THUMBNAIL};
-use thumbforge_core::{Config, env, web};
+use thumbforge_core::{Config, env, keys, web};
 use thumbforge_dynamo_local::{LocalDynamo, Options as DynamoOptions};
 use thumbforge_oidc_local::{ClientOptions, Issuer, IssuerOptions};
 use thumbforge_s3_local::{CorsRule, LocalS3, Options};
@@ -97,6 +97,10 @@ pub struct StackOptions {
     pub cleanup_backoff: Backoff,
     /// Where log lines go.
     pub logs: LogSink,
+    /// The watermark PNG `config.watermark` names, read and checked
+    /// ([`thumbforge_core::watermark::Watermark::read_beside`]): seeded at its key in the bucket,
+    /// as Terraform uploads it. Required when `config.watermark` is on.
+    pub watermark: Option<Vec<u8>>,
 }
 
 impl StackOptions {
@@ -118,6 +122,7 @@ impl StackOptions {
             retry: RetryPolicy::default(),
             cleanup_backoff: Backoff::default(),
             logs: LogSink::stderr(),
+            watermark: None,
         }
     }
 }
@@ -165,6 +170,7 @@ impl Stack {
             retry,
             cleanup_backoff,
             logs,
+            watermark,
         } = options;
         config.validate().context("the configuration is invalid")?;
         if !frontend_dir.join("index.html").is_file() {
@@ -212,6 +218,29 @@ impl Stack {
             format!("starting the local S3 server on {s3_listen} with data in {}", data_dir.display())
         })?;
         let events = s3.subscribe();
+        match watermark {
+            Some(png) => {
+                thumbforge_core::watermark::check_png(&png).map_err(anyhow::Error::msg)?;
+                let bytes = png.len();
+                s3.client()
+                    .put_object()
+                    .bucket(BUCKET)
+                    .key(keys::WATERMARK)
+                    .content_type("image/png")
+                    .body(png.into())
+                    .send()
+                    .await
+                    .with_context(|| format!("seeding the watermark at {}", keys::WATERMARK))?;
+                logs.line(
+                    "dev",
+                    &format!("watermark ({bytes} bytes) seeded at {BUCKET}/{}", keys::WATERMARK),
+                );
+            }
+            None if config.watermark.is_on() => anyhow::bail!(
+                "`watermark.image` is set but the stack was given no watermark (StackOptions::watermark)"
+            ),
+            None => {}
+        }
         logs.line(
             "dev",
             &format!("S3 at {} (bucket {BUCKET}, data in {})", s3.endpoint(), s3.root().display()),

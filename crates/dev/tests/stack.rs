@@ -1171,9 +1171,6 @@ async fn a_deleted_account_leaves_nothing_even_when_storage_fails_halfway() {
     assert!(stack.identity().admin_user_sub(ben).await.is_some());
 }
 
-/// The quotas over HTTP: with three uploads a day, the fourth `POST /api/uploads` of a user gets
-/// `429` with `Retry-After` and the limit in the message, another user is unaffected, and the
-/// account shows today's usage; concurrent requests at the edge never pass the quota.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_webp_the_extension_less_url_serves_the_jpeg_that_was_written() {
     let data = tempfile::tempdir().unwrap();
@@ -1192,6 +1189,51 @@ async fn without_webp_the_extension_less_url_serves_the_jpeg_that_was_written() 
     assert_eq!(config["formats"], json!(["jpeg"]), "{config}");
 }
 
+/// A configured watermark, end to end: the stack seeds the PNG at its private key, the real
+/// thumbnail binary reads it at cold start, and the edge serves the 1024 px renditions exactly as
+/// the engine draws them with it, the 256 px ones and the original untouched; the PNG itself is
+/// never served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watermark_is_drawn_on_the_large_renditions_and_never_on_the_original() {
+    let png = include_bytes!("../../engine/fixtures/watermark.png");
+    let data = tempfile::tempdir().unwrap();
+    let (mut options, lines) = options(native(), data.path());
+    options.config.watermark.image = "watermark.png".into();
+    options.config.watermark.min_size = 1024;
+    options.watermark = Some(png.to_vec());
+    let runtime = options.config.runtime();
+    let mark = thumbforge_engine::watermark::Mark::from_png(png, &runtime.watermark).unwrap();
+    let stack = Stack::start(options).await.unwrap();
+    let booted = Booted { stack, logs: lines, _data: data };
+    let stack = &booted.stack;
+    let photo = fixture("orient_1.jpg");
+    let (id, _) = ready_image_of(stack, JOURNEY_USER, &photo).await;
+
+    let engine_options = thumbforge_engine::Options { watermark: Some(&mark), deadline: None };
+    let marked = thumbforge_engine::process_with(&photo, &runtime, engine_options).unwrap();
+    let clean = thumbforge_engine::process(&photo, &runtime).unwrap();
+    for (m, c) in marked.renditions.iter().zip(&clean.renditions) {
+        let url = format!("{}/thumbs/{id}/{}.{}", stack.url(), m.size, m.format.extension());
+        let served = get(&url).await;
+        assert_eq!(served.status, 200, "{url}");
+        assert_eq!(served.body.as_ref(), m.data.as_slice(), "{url} is drawn as the engine draws it");
+        assert_eq!(
+            served.body.as_ref() == c.data.as_slice(),
+            m.size < 1024,
+            "{url}: marked from 1024 px up only"
+        );
+    }
+    let original = api_get(stack, &format!("{}/api/images/{id}/content?size=original", stack.url())).await;
+    assert_eq!(original.status, 302, "{}", String::from_utf8_lossy(&original.body));
+    let download = get(original.header("location")).await;
+    assert_eq!(download.body.as_ref(), photo.as_slice(), "the original is kept as uploaded");
+    let leaked = get(&format!("{}/settings/watermark.png", stack.url())).await;
+    assert!(leaked.body.as_ref() != png.as_slice(), "the edge never serves the watermark");
+}
+
+/// The quotas over HTTP: with three uploads a day, the fourth `POST /api/uploads` of a user gets
+/// `429` with `Retry-After` and the limit in the message, another user is unaffected, and the
+/// account shows today's usage; concurrent requests at the edge never pass the quota.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daily_upload_quota_is_enforced_per_user() {
     let data = tempfile::tempdir().unwrap();

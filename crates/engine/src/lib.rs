@@ -4,8 +4,9 @@
 //! Pure and synchronous: no AWS, no async runtime, no environment, no clock but the stage
 //! timings and the optional deadline. The pipeline is
 //! sniff → header → limits → decode once (JPEG at a reduced DCT scale) → resize the largest
-//! rendition, then each smaller one from the previous → orient → sRGB → encode. Same bytes and
-//! config give byte-identical outputs.
+//! rendition, then each smaller one from the previous → orient → sRGB → watermark (the renditions
+//! it applies to, drawn on and taken off again) → encode. Same bytes, config and watermark give
+//! byte-identical outputs.
 
 pub mod encode;
 pub mod fuzzing;
@@ -17,6 +18,7 @@ pub mod pixels;
 pub mod sniff;
 #[cfg(test)]
 mod tests;
+pub mod watermark;
 
 /// Test builds only (the `fault-injection` feature, which `cargo xtask test` turns on and no
 /// release build does): an upload carrying [`PANIC_MARKER`] makes the engine panic while
@@ -136,20 +138,30 @@ pub struct Thumbnails {
 /// sRGB), so a hostile profile cannot cost more than this much parsing.
 pub const ICC_MAX_BYTES: usize = 1 << 20;
 
+/// What a job may take besides the upload and the configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options<'a> {
+    /// The watermark drawn on the renditions it applies to (built from `config.watermark` and
+    /// the PNG by the caller; none: no watermark, whatever the config says).
+    pub watermark: Option<&'a watermark::Mark>,
+    /// Give up with a `too_slow` rejection at the first stage boundary (after the decode, each
+    /// resize, each encode) past this.
+    pub deadline: Option<Instant>,
+}
+
 /// Turns an upload into thumbnails, or says why not. Never panics: a panic anywhere inside
 /// becomes a [`Failure::Internal`].
 pub fn process(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, Failure> {
-    process_until(data, config, None)
+    process_with(data, config, Options::default())
 }
 
-/// [`process`], giving up with a `too_slow` rejection at the first stage boundary (after the
-/// decode, each resize, each encode) past `deadline`.
-pub fn process_until(
+/// [`process`] with a watermark and a deadline.
+pub fn process_with(
     data: &[u8],
     config: &RuntimeConfig,
-    deadline: Option<Instant>,
+    options: Options<'_>,
 ) -> Result<Thumbnails, Failure> {
-    catch_unwind(AssertUnwindSafe(|| process_unguarded(data, config, deadline)))
+    catch_unwind(AssertUnwindSafe(|| process_unguarded(data, config, options)))
         .unwrap_or_else(|panic| Err(internal(format!("panic: {}", jpeg::panic_message(panic.as_ref())))))
 }
 
@@ -371,8 +383,9 @@ fn in_time(deadline: Option<Instant>, began: Instant, stage: &str) -> Result<(),
 fn process_unguarded(
     data: &[u8],
     config: &RuntimeConfig,
-    deadline: Option<Instant>,
+    options: Options<'_>,
 ) -> Result<Thumbnails, Failure> {
+    let deadline = options.deadline;
     let format = detect(data, config)?;
     let began = Instant::now();
     let (source, targets) = decode(data, format, config)?;
@@ -402,7 +415,7 @@ fn process_unguarded(
         let (width, height) =
             if prepared && swaps_sides(source.orientation) { (height, width) } else { (width, height) };
         let resized = pixels::resize_owned(previous, width, height).map_err(internal)?;
-        let out = if prepared {
+        let mut out = if prepared {
             resized
         } else {
             let mut out = pixels::orient(resized, source.orientation);
@@ -411,6 +424,11 @@ fn process_unguarded(
             }
             prepared = true;
             out
+        };
+        // Drawn on this rendition's pixels for its encodes only, then taken off again.
+        let covered = match options.watermark {
+            Some(mark) if mark.applies_to(size) => mark.draw(&mut out).map_err(internal)?,
+            _ => None,
         };
         let encode_started = Instant::now();
         timings.resize += encode_started - started;
@@ -428,6 +446,9 @@ fn process_unguarded(
             in_time(deadline, began, "encoding")?;
         }
         timings.encode += encode_started.elapsed();
+        if let Some(covered) = covered {
+            covered.restore(&mut out);
+        }
         previous = out;
     }
     // From the smallest rendition, upright and sRGB already (resizing stays in `resize`).

@@ -20,16 +20,16 @@ fn config() -> RuntimeConfig {
 /// The engine's [`super::process`], for tests about good and bad files: a [`Failure::Internal`]
 /// (our bug) fails the test, a rejection is the file's.
 fn process(data: &[u8], config: &RuntimeConfig) -> Result<Thumbnails, Reject> {
-    process_until(data, config, None)
+    process_with(data, config, Options::default())
 }
 
-/// [`super::process_until`] likewise.
-fn process_until(
+/// [`super::process_with`] likewise.
+pub(crate) fn process_with(
     data: &[u8],
     config: &RuntimeConfig,
-    deadline: Option<Instant>,
+    options: Options<'_>,
 ) -> Result<Thumbnails, Reject> {
-    match super::process_until(data, config, deadline) {
+    match super::process_with(data, config, options) {
         Ok(thumbs) => Ok(thumbs),
         Err(Failure::Rejected(reject)) => Err(reject),
         Err(Failure::Internal(what)) => panic!("the engine failed internally: {what}"),
@@ -801,13 +801,15 @@ fn an_icc_profile_over_the_cap_is_not_parsed() {
 
 #[test]
 fn past_its_deadline_the_engine_stops_at_the_next_stage_as_too_slow() {
-    let late = process_until(PHOTO_1, &config(), Some(Instant::now()));
+    let late =
+        process_with(PHOTO_1, &config(), Options { deadline: Some(Instant::now()), ..Options::default() });
     let Err(reject) = late else { panic!("finished despite the deadline") };
     assert_eq!(reject.reason, RejectReason::TooSlow);
     assert!(reject.message.contains("after decoding"), "{}", reject.message);
     // With time to spare it finishes.
     let spare = Instant::now() + Duration::from_secs(600);
-    assert_eq!(process_until(PHOTO_1, &config(), Some(spare)).unwrap().renditions.len(), 4);
+    let options = Options { deadline: Some(spare), ..Options::default() };
+    assert_eq!(process_with(PHOTO_1, &config(), options).unwrap().renditions.len(), 4);
 }
 
 /// Golden: a GIF with an extension block of a label nobody knows (browsers skip it) gives
@@ -845,4 +847,48 @@ fn the_fault_marker_goes_into_a_comment_after_the_start_of_image() {
     assert_eq!(&marked[6..6 + fault::PANIC_MARKER.len()], fault::PANIC_MARKER);
     assert_eq!(&marked[6 + fault::PANIC_MARKER.len()..], &PHOTO_1[2..]);
     assert!(jpeg::scan(&marked).is_ok(), "still a well-formed JPEG");
+}
+
+// ---- watermark --------------------------------------------------------------------------------
+
+#[test]
+fn the_watermark_marks_the_large_renditions_only_and_the_small_ones_stay_byte_identical() {
+    let settings = thumbforge_core::watermark::Watermark {
+        image: "watermark.png".into(),
+        min_size: 1024,
+        ..thumbforge_core::watermark::Watermark::default()
+    };
+    let mark = watermark::Mark::from_png(include_bytes!("../fixtures/watermark.png"), &settings).unwrap();
+    let clean = process(PHOTO_1, &config()).unwrap();
+    let options = Options { watermark: Some(&mark), ..Options::default() };
+    let marked = process_with(PHOTO_1, &config(), options).unwrap();
+    assert_eq!(marked.placeholder, clean.placeholder, "the placeholder comes from clean pixels");
+    assert_eq!(marked.renditions.len(), clean.renditions.len());
+    for (m, c) in marked.renditions.iter().zip(&clean.renditions) {
+        assert_eq!((m.size, m.format, m.width, m.height), (c.size, c.format, c.width, c.height));
+        if m.size < 1024 {
+            assert_eq!(m.data, c.data, "{} px {:?} is below min_size: untouched", m.size, m.format);
+        } else {
+            assert_ne!(m.data, c.data, "{} px {:?} carries the mark", m.size, m.format);
+        }
+    }
+    // The 1024 px JPEG (1024 × 683): the mark is 20 % of 683 = 137 px wide, 3 % (20 px) from the
+    // south-east corner. Inside its band the pixels move; far from it they do not.
+    let at = settings.place(1024, 683, 48, 24).unwrap();
+    let (m, c) = (decode_output(&marked.renditions[0].data), decode_output(&clean.renditions[0].data));
+    let mean_diff = |x0: u32, y0: u32, x1: u32, y1: u32| {
+        let mut total = 0u64;
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let (a, b) = (pixel(&m, x, y), pixel(&c, x, y));
+                total += a.iter().zip(b).map(|(&a, b)| u64::from(a.abs_diff(b))).sum::<u64>();
+            }
+        }
+        total as f64 / f64::from((x1 - x0) * (y1 - y0) * 3)
+    };
+    let band =
+        mean_diff(at.x + at.width / 2, at.y + at.height / 3, at.x + at.width, at.y + 2 * at.height / 3);
+    assert!(band > 20.0, "the mark's opaque band changed the rendition by only {band:.1} levels");
+    let far = mean_diff(0, 0, at.x - 32, at.y - 32);
+    assert!(far < 0.05, "far from the mark the rendition changed by {far:.3} levels");
 }

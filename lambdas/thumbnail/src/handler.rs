@@ -19,6 +19,7 @@
 //! catalog error (our bug or damaged data): Lambda retries it and the dead-letter queue keeps
 //! what still fails, for a replay once fixed. The upload is kept; every step is safe to redo.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::s3::S3EventRecord;
@@ -34,6 +35,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::store::{self, Fetched, Head, ObjectStore, StoreError};
+use thumbforge_engine::watermark::Mark;
 use thumbforge_engine::{self as engine, Failure, Reject};
 
 /// What the handler needs: a store, the catalog, the bucket it serves and the runtime config.
@@ -43,6 +45,33 @@ pub struct Handler<S, C> {
     catalog: C,
     bucket: String,
     config: RuntimeConfig,
+    watermark: Option<Arc<Mark>>,
+}
+
+/// Reads and checks the watermark `config` names, at cold start: `None` when none is
+/// configured; an error (the function does not start) when it is configured but missing, too
+/// large or not a PNG with alpha, so that no rendition is ever written without a watermark
+/// that was asked for.
+pub async fn load_watermark<S: ObjectStore>(
+    store: &S,
+    config: &RuntimeConfig,
+) -> Result<Option<Mark>, String> {
+    let settings = &config.watermark;
+    if !settings.is_on() {
+        return Ok(None);
+    }
+    let key = settings.image.as_str();
+    let cap = u64::try_from(thumbforge_core::watermark::MAX_BYTES).unwrap_or(u64::MAX);
+    let data = match store.get(key, cap).await.map_err(|e| format!("reading the watermark: {e}"))? {
+        Fetched::Body(data) => data,
+        Fetched::Missing => return Err(format!("the watermark {key} is not in the bucket")),
+        Fetched::TooLarge => {
+            return Err(format!("the watermark {key} is larger than {}", human_bytes(cap)));
+        }
+    };
+    let mark = Mark::from_png(&data, settings).map_err(|e| format!("the watermark {key}: {e}"))?;
+    tracing::info!(key, bytes = data.len(), "watermark loaded");
+    Ok(Some(mark))
 }
 
 /// What happened to one record.
@@ -225,7 +254,14 @@ pub const FINISH_MARGIN: Duration = Duration::from_secs(3);
 impl<S: ObjectStore, C: Catalog> Handler<S, C> {
     /// A handler for `bucket`, recording outcomes in `catalog`.
     pub fn new(store: S, catalog: C, bucket: impl Into<String>, config: RuntimeConfig) -> Self {
-        Self { store, catalog, bucket: bucket.into(), config }
+        Self { store, catalog, bucket: bucket.into(), config, watermark: None }
+    }
+
+    /// The handler, drawing `mark` on the renditions it applies to.
+    #[must_use]
+    pub fn with_watermark(mut self, mark: Option<Mark>) -> Self {
+        self.watermark = mark.map(Arc::new);
+        self
     }
 
     /// Handles one invocation's payload. Every record is attempted; if any failed, the whole
@@ -387,6 +423,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         let download = started.elapsed();
         let bytes = u64::try_from(data.len()).unwrap_or(u64::MAX);
         let config = self.config.clone();
+        let watermark = self.watermark.clone();
         // The engine stops at its first stage boundary past this, leaving time to record.
         let engine_deadline = deadline.map(|d| d.checked_sub(FINISH_MARGIN).unwrap_or(started));
         if engine_deadline.is_some_and(|d| Instant::now() >= d) {
@@ -396,8 +433,11 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             );
             return self.reject(&image, Reject { reason: RejectReason::TooSlow, message }).await;
         }
-        let processed =
-            tokio::task::spawn_blocking(move || engine::process_until(&data, &config, engine_deadline)).await;
+        let processed = tokio::task::spawn_blocking(move || {
+            let options = engine::Options { watermark: watermark.as_deref(), deadline: engine_deadline };
+            engine::process_with(&data, &config, options)
+        })
+        .await;
         let thumbs = match processed {
             Ok(Ok(thumbs)) => thumbs,
             Ok(Err(Failure::Rejected(reject))) => return self.reject(&image, reject).await,

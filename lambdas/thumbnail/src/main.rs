@@ -24,11 +24,17 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::load()?;
     let store = S3Store::new(settings.s3_client(store::timeouts()).await, settings.bucket.clone());
     let catalog = settings.catalog(store::catalog_timeouts()).await;
+    let watermark = thumbnail::handler::load_watermark(&store, &settings.config).await.map_err(|e| {
+        tracing::error!(error = %e, "the configured watermark cannot be used; the function does not start");
+        e
+    })?;
     let pool_id = std::env::var(env::USER_POOL_ID).ok().filter(|id| !id.trim().is_empty());
     let Some(pool_id) = pool_id else {
         tracing::info!("no user pool: deleted accounts' users stay in the external identity provider");
         let cleanup = Cleanup::new(store.clone(), catalog.clone());
-        return run(cleanup, Handler::new(store, catalog, settings.bucket, settings.config)).await;
+        let handler =
+            Handler::new(store, catalog, settings.bucket, settings.config).with_watermark(watermark);
+        return run(cleanup, handler).await;
     };
     let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let mut cognito = aws_sdk_cognitoidentityprovider::config::Builder::from(&shared)
@@ -39,7 +45,8 @@ async fn main() -> Result<(), Error> {
     let directory =
         CognitoDirectory::new(aws_sdk_cognitoidentityprovider::Client::from_conf(cognito.build()), pool_id);
     let cleanup = Cleanup::new(store.clone(), catalog.clone()).with_directory(directory);
-    run(cleanup, Handler::new(store, catalog, settings.bucket, settings.config)).await
+    run(cleanup, Handler::new(store, catalog, settings.bucket, settings.config).with_watermark(watermark))
+        .await
 }
 
 async fn run<D: thumbnail::account::Directory>(

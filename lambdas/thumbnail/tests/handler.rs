@@ -13,18 +13,21 @@ use thumbforge_catalog::{
     AccountState, Catalog, CatalogError, DynamoCatalog, Edit, ImageRecord, ImageState, Membership, NewAlbum,
     NewImage, Owner, Profile, schema,
 };
-use thumbforge_core::keys::OWNER_METADATA;
-use thumbforge_core::{Outcome, OutputFormat, RejectReason, RuntimeConfig};
+use thumbforge_core::keys::{self, OWNER_METADATA};
+use thumbforge_core::watermark::Watermark;
+use thumbforge_core::{Outcome, OutputFormat, RejectReason, RuntimeConfig, env};
 use thumbforge_dynamo_local::LocalDynamo;
 use thumbforge_s3_local::{LocalS3, Operation, Options};
 use thumbnail::cleanup::{BatchResponse, Cleanup, ItemFailure};
-use thumbnail::handler::{FINISH_MARGIN, Handler, RecordOutcome};
+use thumbnail::handler::{FINISH_MARGIN, Handler, RecordOutcome, load_watermark};
 use thumbnail::store::S3Store;
 use uuid::Uuid;
 
 const BUCKET: &str = "media";
 const TABLE: &str = "thumbforge-test-images";
 const PHOTO: &[u8] = include_bytes!("../../../fixtures/photos/orient_6.jpg");
+/// The engine's watermark fixture: 48 × 24 RGBA.
+const WATERMARK_PNG: &[u8] = include_bytes!("../../../crates/engine/fixtures/watermark.png");
 const AWS_PUT: &str = include_str!("events/aws_put.json");
 /// A DynamoDB stream record of a removed image item, as Lambda delivers it.
 const AWS_DDB_REMOVE: &str = include_str!("events/aws_ddb_remove.json");
@@ -847,4 +850,86 @@ async fn an_image_that_cannot_finish_in_time_is_rejected_too_slow_in_one_invocat
     let roomy = Instant::now() + FINISH_MARGIN + Duration::from_secs(120);
     let summary = stack.handler.handle_until(&put(&raw_key(other), PHOTO.len()), Some(roomy)).await.unwrap();
     assert_eq!(summary.records, [RecordOutcome::Ready { id: other.to_string() }]);
+}
+
+/// The watermark as the function reads it at cold start, then draws it: none configured, none
+/// read; configured but missing or without alpha, no start; present, the large renditions are the
+/// engine's with the mark, the small ones and the upload are untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watermark_is_read_once_checked_and_drawn_on_the_large_renditions_only() {
+    let mut config = RuntimeConfig::default();
+    let stack = stack_with(config.clone(), |catalog| catalog).await;
+    let store = S3Store::new(stack.client.clone(), BUCKET);
+    assert!(load_watermark(&store, &config).await.unwrap().is_none(), "off: nothing read");
+    assert_eq!(stack.s3.calls(Operation::GetObject), 0);
+
+    config.watermark = Watermark { image: keys::WATERMARK.into(), min_size: 1024, ..Watermark::default() };
+    let error = load_watermark(&store, &config).await.unwrap_err();
+    assert!(error.contains("settings/watermark.png is not in the bucket"), "{error}");
+    let mut rgb = Vec::new();
+    image::RgbImage::new(4, 4)
+        .write_to(&mut std::io::Cursor::new(&mut rgb), image::ImageFormat::Png)
+        .unwrap();
+    stack.upload(keys::WATERMARK, &rgb, None).await;
+    let error = load_watermark(&store, &config).await.unwrap_err();
+    assert!(error.contains("no alpha channel"), "{error}");
+    stack.upload(keys::WATERMARK, WATERMARK_PNG, None).await;
+    let mark = load_watermark(&store, &config).await.unwrap().expect("the watermark");
+
+    let handler =
+        Handler::new(store, stack.catalog.clone(), BUCKET, config.clone()).with_watermark(Some(mark.clone()));
+    let id = stack.upload_through_the_api(PHOTO).await;
+    let summary = handler.handle(&put(&raw_key(id), PHOTO.len())).await.unwrap();
+    assert_eq!(summary.records, [RecordOutcome::Ready { id: id.to_string() }]);
+
+    let options = thumbforge_engine::Options { watermark: Some(&mark), deadline: None };
+    let marked = thumbforge_engine::process_with(PHOTO, &config, options).unwrap();
+    let clean = thumbforge_engine::process(PHOTO, &config).unwrap();
+    for (m, c) in marked.renditions.iter().zip(&clean.renditions) {
+        let key = format!("thumbs/{id}/{}.{}", m.size, m.format.extension());
+        let (stored, _, _) = stack.object(&key).await.unwrap();
+        assert_eq!(stored, m.data, "{key} is the engine's output with the watermark");
+        assert_eq!(stored == c.data, m.size < 1024, "{key}: watermarked from min_size (1024) up only");
+    }
+    let (original, _, _) = stack.object(&raw_key(id)).await.unwrap();
+    assert_eq!(original, PHOTO, "the upload is never altered");
+}
+
+/// Configured with a watermark the bucket does not hold, the binary logs why and exits before
+/// taking any event: no rendition is ever written without a watermark that was asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_refuses_to_start_without_its_watermark() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = LocalS3::start(Options::new(dir.path()).bucket(BUCKET)).await.unwrap();
+    let config = RuntimeConfig {
+        watermark: Watermark { image: keys::WATERMARK.into(), ..Watermark::default() },
+        ..RuntimeConfig::default()
+    };
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_thumbnail"));
+    command
+        .env_clear()
+        .envs(config.to_env())
+        .env(env::BUCKET, BUCKET)
+        .env(env::TABLE, TABLE)
+        .env(env::S3_ENDPOINT, s3.endpoint())
+        .env(env::DYNAMODB_ENDPOINT, "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", s3.access_key())
+        .env("AWS_SECRET_ACCESS_KEY", s3.secret_key())
+        .env("AWS_REGION", s3.region())
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9");
+    // Blocking, off the runtime's threads: the local S3 keeps answering meanwhile.
+    let out = tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap();
+    assert!(!out.status.success());
+    let log = String::from_utf8_lossy(&out.stdout);
+    let line = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["level"] == "ERROR")
+        .unwrap_or_else(|| panic!("no error line in {log}"));
+    assert_eq!(
+        line["fields"]["message"],
+        "the configured watermark cannot be used; the function does not start"
+    );
+    let error = line["fields"]["error"].as_str().unwrap();
+    assert!(error.contains("settings/watermark.png is not in the bucket"), "{error}");
 }

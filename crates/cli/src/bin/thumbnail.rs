@@ -1,4 +1,4 @@
-//! `thumbforge-thumbnail`: the engine on local files, with the configured sizes and formats
+//! `thumbforge-thumbnail`: the engine on local files, with the configured sizes, formats and watermark
 //! (`cargo xtask thumbnail` builds and runs it).
 //!
 //! ```text
@@ -21,6 +21,7 @@ use thumbforge_cli::peak_rss;
 use thumbforge_core::config::human_bytes;
 use thumbforge_core::{Config, FailReason};
 use thumbforge_engine as engine;
+use thumbforge_engine::watermark::Mark;
 
 /// The engine on local files.
 #[derive(Debug, Parser)]
@@ -103,6 +104,7 @@ fn folder_for(input: &Path, taken: &mut BTreeSet<String>) -> String {
 fn process_file(
     file: &Path,
     config: &thumbforge_core::RuntimeConfig,
+    watermark: Option<&Mark>,
     out: &Path,
     taken: &mut BTreeSet<String>,
 ) -> anyhow::Result<Line> {
@@ -115,7 +117,7 @@ fn process_file(
         source: None,
         renditions: Vec::new(),
     };
-    match engine::process(&data, config) {
+    match engine::process_with(&data, config, engine::Options { watermark, deadline: None }) {
         Ok(thumbs) => {
             let dir = out.join(folder_for(file, taken));
             std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -153,13 +155,17 @@ fn process_file(
 /// Runs the engine on every input, handing each outcome to `emit`; counts the ready ones and
 /// the others.
 fn run(args: &Args, mut emit: impl FnMut(&Line) -> anyhow::Result<()>) -> anyhow::Result<(usize, usize)> {
-    let config = Config::load(&args.config)?.runtime();
+    let full = Config::load(&args.config)?;
+    let config = full.runtime();
+    let png = full.watermark.read_beside(&args.config).map_err(anyhow::Error::msg)?;
+    let mark =
+        png.map(|png| Mark::from_png(&png, &full.watermark)).transpose().map_err(anyhow::Error::msg)?;
     let files = expand(&args.inputs)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut taken = BTreeSet::new();
     let (mut ready, mut not_ready) = (0, 0);
     for file in &files {
-        let line = process_file(file, &config, &args.out, &mut taken)?;
+        let line = process_file(file, &config, mark.as_ref(), &args.out, &mut taken)?;
         if line.status == "ready" {
             ready += 1;
         } else {
