@@ -521,10 +521,22 @@ export function describeUploadFailure(status, bodyText = "") {
 }
 
 /**
+ * The formats a `<picture>` offers before its JPEG `<img>`, best (smallest files) first, with the
+ * media type a browser matches its `<source type>` against: the order of
+ * `Thumbnails::negotiated_formats` (crates/core, whose test checks this list against
+ * `OutputFormat::ALL`). Only those an image was written in are offered.
+ */
+export const PICTURE_SOURCES = Object.freeze([
+  { format: "avif", type: "image/avif" },
+  { format: "webp", type: "image/webp" },
+]);
+
+/**
  * How to show a ready image from its `thumbnails` list ([{url, width, height, format}]):
- * a WebP `<source>` and a JPEG `<img>` (each with a `srcset` by actual width), the `<img>`'s
- * fallback `src` and intrinsic size (the smallest rendition), and the largest rendition to open.
- * Returns null when there is nothing to show.
+ * one `<source>` per written format of PICTURE_SOURCES (AVIF, then WebP) and a JPEG `<img>`
+ * (each with a `srcset` by actual width), the `<img>`'s fallback `src` and intrinsic size (the
+ * smallest rendition), and the largest rendition to open. Returns null when there is nothing
+ * to show.
  */
 export function pictureModel(thumbnails) {
   if (!Array.isArray(thumbnails) || thumbnails.length === 0) return null;
@@ -544,8 +556,10 @@ export function pictureModel(thumbnails) {
   if (fallbackFormat === undefined) return null;
   const fallback = srcsetOf(byFormat.get(fallbackFormat));
   const sources = [];
-  if (fallbackFormat !== "webp" && byFormat.has("webp")) {
-    sources.push({ type: "image/webp", srcset: srcsetOf(byFormat.get("webp")).srcset });
+  for (const { format, type } of PICTURE_SOURCES) {
+    if (format !== fallbackFormat && byFormat.has(format)) {
+      sources.push({ type, srcset: srcsetOf(byFormat.get(format)).srcset });
+    }
   }
   const smallest = fallback.list[0];
   const largest = fallback.list[fallback.list.length - 1];

@@ -335,6 +335,31 @@ test("pictureModel builds WebP and JPEG srcsets from the thumbnails", () => {
   });
 });
 
+test("pictureModel offers AVIF before WebP where both were written", () => {
+  const withAvif = [
+    ...READY_THUMBS,
+    { url: `/thumbs/${ID}/1024.avif`, width: 1024, height: 683, format: "avif" },
+    { url: `/thumbs/${ID}/256.avif`, width: 256, height: 171, format: "avif" },
+  ];
+  assert.deepEqual(pictureModel(withAvif).sources, [
+    { type: "image/avif", srcset: `/thumbs/${ID}/256.avif 256w, /thumbs/${ID}/1024.avif 1024w` },
+    { type: "image/webp", srcset: `/thumbs/${ID}/256.webp 256w, /thumbs/${ID}/1024.webp 1024w` },
+  ]);
+  // JPEG + AVIF only (no WebP written): only AVIF is offered, JPEG stays the <img>.
+  const noWebp = pictureModel(withAvif.filter((t) => t.format !== "webp"));
+  assert.deepEqual(
+    noWebp.sources.map((s) => s.type),
+    ["image/avif"],
+  );
+  assert.equal(noWebp.img.src, `/thumbs/${ID}/256.jpg`);
+  // A format the page does not know is never offered as a <source>.
+  const unknown = pictureModel([...READY_THUMBS, { url: "/t/1.jxl", width: 9, height: 9, format: "jxl" }]);
+  assert.deepEqual(
+    unknown.sources.map((s) => s.type),
+    ["image/webp"],
+  );
+});
+
 test("pictureModel copes with small sources, JPEG only, WebP only and junk", () => {
   // A 200 px source: both boxes give 200 px; one candidate per width.
   const small = pictureModel([

@@ -426,6 +426,19 @@ run "the_function_negotiates_only_the_formats_written" {
   }
 }
 
+run "with_avif_the_function_offers_it_before_webp" {
+  command = plan
+
+  variables {
+    negotiated_formats = [{ extension = "avif", media_type = "image/avif" }, { extension = "webp", media_type = "image/webp" }]
+  }
+
+  assert {
+    condition     = strcontains(aws_cloudfront_function.viewer_request[0].code, "\nconst NEGOTIATED = [{\"extension\":\"avif\",\"media_type\":\"image/avif\"},{\"extension\":\"webp\",\"media_type\":\"image/webp\"}];\n")
+    error_message = "with AVIF written the function's NEGOTIATED list is AVIF then WebP, best first"
+  }
+}
+
 run "rejects_jpeg_or_a_bad_media_type_as_a_negotiated_format" {
   command = plan
   variables {

@@ -165,6 +165,10 @@ pub struct Thumbnails {
     pub webp_quality: u8,
     /// libwebp's `method` (0–6, sharp's `effort`): higher spends more time on smaller files.
     pub webp_effort: u8,
+    /// AVIF output quality (1–100), when `formats` lists `avif`.
+    pub avif_quality: u8,
+    /// rav1e's speed preset (1–10): lower spends (much) more time on smaller files.
+    pub avif_speed: u8,
     /// How long, in seconds, browsers and CloudFront may keep a rendition (60–86400): the
     /// longest a deleted photo's thumbnail can still be served from a cache.
     pub cache_seconds: u32,
@@ -178,6 +182,8 @@ impl Default for Thumbnails {
             formats: vec![OutputFormat::Jpeg, OutputFormat::Webp],
             webp_quality: 80,
             webp_effort: 2,
+            avif_quality: 60,
+            avif_speed: 9,
             cache_seconds: 3600,
         }
     }
@@ -755,6 +761,8 @@ impl RuntimeConfig {
         }
         check_range(&mut problems, "thumbnails.webp_quality", t.webp_quality, 1, 100);
         check_range(&mut problems, "thumbnails.webp_effort", t.webp_effort, 0, 6);
+        check_range(&mut problems, "thumbnails.avif_quality", t.avif_quality, 1, 100);
+        check_range(&mut problems, "thumbnails.avif_speed", t.avif_speed, 1, 10);
         check_range(&mut problems, "thumbnails.cache_seconds", t.cache_seconds, 60, 86_400);
         check_range(&mut problems, "limits.max_upload_bytes", l.max_upload_bytes, 1, S3_MAX_PUT_BYTES);
         check_range(&mut problems, "limits.max_pixels", l.max_pixels, 1, 1 << 32);
@@ -831,6 +839,8 @@ impl RuntimeConfig {
             ),
             (env::WEBP_QUALITY, self.thumbnails.webp_quality.to_string()),
             (env::WEBP_EFFORT, self.thumbnails.webp_effort.to_string()),
+            (env::AVIF_QUALITY, self.thumbnails.avif_quality.to_string()),
+            (env::AVIF_SPEED, self.thumbnails.avif_speed.to_string()),
             (env::CACHE_SECONDS, self.thumbnails.cache_seconds.to_string()),
             (env::MAX_UPLOAD_BYTES, self.limits.max_upload_bytes.to_string()),
             (env::MAX_PIXELS, self.limits.max_pixels.to_string()),
@@ -889,6 +899,8 @@ impl RuntimeConfig {
         let url_expiry_seconds = narrow(number(env::DOWNLOAD_EXPIRY_SECONDS));
         let webp_quality = narrow8(number(env::WEBP_QUALITY));
         let webp_effort = narrow8(number(env::WEBP_EFFORT));
+        let avif_quality = narrow8(number(env::AVIF_QUALITY));
+        let avif_speed = narrow8(number(env::AVIF_SPEED));
         let cache_seconds = narrow(number(env::CACHE_SECONDS));
         let quotas = Quotas {
             uploads_per_day: narrow(number(env::QUOTA_UPLOADS_PER_DAY)),
@@ -944,7 +956,16 @@ impl RuntimeConfig {
             return Err(ConfigError { problems: errors });
         }
         let config = Self {
-            thumbnails: Thumbnails { sizes, jpeg_quality, formats, webp_quality, webp_effort, cache_seconds },
+            thumbnails: Thumbnails {
+                sizes,
+                jpeg_quality,
+                formats,
+                webp_quality,
+                webp_effort,
+                avif_quality,
+                avif_speed,
+                cache_seconds,
+            },
             limits: Limits { max_upload_bytes, max_pixels, max_side, max_decode_bytes, allowed_types },
             upload: Upload { presign_expiry_seconds },
             download: Download { url_expiry_seconds },
@@ -980,9 +1001,11 @@ mod tests {
     #[test]
     fn env_round_trips() {
         let mut runtime = Config::default().runtime();
-        runtime.thumbnails.formats = vec![OutputFormat::Jpeg];
+        runtime.thumbnails.formats = vec![OutputFormat::Jpeg, OutputFormat::Avif];
         runtime.thumbnails.webp_quality = 55;
         runtime.thumbnails.webp_effort = 6;
+        runtime.thumbnails.avif_quality = 42;
+        runtime.thumbnails.avif_speed = 3;
         runtime.thumbnails.sizes = Sizes::from([("large", 512), ("tiny", 64), ("small", 128)]);
         runtime.limits.allowed_types = vec![InputFormat::Png, InputFormat::Jpeg];
         runtime.download.url_expiry_seconds = 2;
@@ -1113,6 +1136,8 @@ mod tests {
         config.thumbnails.sizes = Sizes::from([("small", 256), ("also", 256), ("tiny", 8)]);
         config.thumbnails.jpeg_quality = 0;
         config.thumbnails.webp_effort = 7;
+        config.thumbnails.avif_quality = 0;
+        config.thumbnails.avif_speed = 11;
         config.thumbnails.formats = vec![OutputFormat::Webp, OutputFormat::Webp];
         config.upload.presign_expiry_seconds = 7200;
         config.download.url_expiry_seconds = 0;
@@ -1124,6 +1149,8 @@ mod tests {
             "`thumbnails.sizes.tiny` is 8, must be between 16 and 4096",
             "`thumbnails.jpeg_quality` is 0",
             "`thumbnails.webp_effort` is 7, must be between 0 and 6",
+            "`thumbnails.avif_quality` is 0, must be between 1 and 100",
+            "`thumbnails.avif_speed` is 11, must be between 1 and 10",
             "`thumbnails.formats` must include \"jpeg\"",
             "`thumbnails.formats` must not repeat a format",
             "`upload.presign_expiry_seconds` is 7200, must be between 1 and 3600",
@@ -1202,6 +1229,12 @@ mod tests {
         // The config's order does not matter: renditions are written JPEG first.
         let config = Config::from_toml("[thumbnails]\nformats = [\"webp\", \"jpeg\"]\n").unwrap();
         assert_eq!(config.thumbnails.output_formats(), [OutputFormat::Jpeg, OutputFormat::Webp]);
+        // With AVIF on, it is offered first: the smallest files of the three.
+        let config = Config::from_toml("[thumbnails]\nformats = [\"avif\", \"jpeg\", \"webp\"]\n").unwrap();
+        assert_eq!(config.thumbnails.output_formats(), OutputFormat::ALL);
+        assert_eq!(config.thumbnails.negotiated_formats(), [OutputFormat::Avif, OutputFormat::Webp]);
+        let config = Config::from_toml("[thumbnails]\nformats = [\"jpeg\", \"avif\"]\n").unwrap();
+        assert_eq!(config.thumbnails.negotiated_formats(), [OutputFormat::Avif]);
         let err = Config::from_toml("[thumbnails]\nformats = [\"png\"]\n").unwrap_err();
         assert!(err.to_string().contains("png"), "{err}");
         assert_eq!(config.thumbnails.webp_quality, 80);

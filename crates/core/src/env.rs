@@ -9,12 +9,16 @@ pub const BUCKET: &str = "THUMBFORGE_BUCKET";
 pub const SIZES: &str = "THUMBFORGE_SIZES";
 /// JPEG quality, 1–100.
 pub const JPEG_QUALITY: &str = "THUMBFORGE_JPEG_QUALITY";
-/// Comma-separated output formats, `jpeg` first: `jpeg,webp`.
+/// Comma-separated output formats, `jpeg` first: `jpeg,webp` or `jpeg,webp,avif`.
 pub const FORMATS: &str = "THUMBFORGE_FORMATS";
 /// WebP quality, 1–100.
 pub const WEBP_QUALITY: &str = "THUMBFORGE_WEBP_QUALITY";
 /// WebP effort (libwebp's `method`), 0–6.
 pub const WEBP_EFFORT: &str = "THUMBFORGE_WEBP_EFFORT";
+/// AVIF quality, 1–100.
+pub const AVIF_QUALITY: &str = "THUMBFORGE_AVIF_QUALITY";
+/// AVIF encoder speed (rav1e's preset), 1–10.
+pub const AVIF_SPEED: &str = "THUMBFORGE_AVIF_SPEED";
 /// Seconds browsers and CloudFront may cache a rendition.
 pub const CACHE_SECONDS: &str = "THUMBFORGE_CACHE_SECONDS";
 /// Largest accepted upload in bytes.
@@ -86,12 +90,14 @@ pub const AUTH_LOGOUT_URL: &str = "THUMBFORGE_AUTH_LOGOUT_URL";
 pub const AUTH_SCOPES: &str = "THUMBFORGE_AUTH_SCOPES";
 
 /// Every variable [`crate::RuntimeConfig::from_env`] reads.
-pub const RUNTIME: [&str; 23] = [
+pub const RUNTIME: [&str; 25] = [
     SIZES,
     JPEG_QUALITY,
     FORMATS,
     WEBP_QUALITY,
     WEBP_EFFORT,
+    AVIF_QUALITY,
+    AVIF_SPEED,
     CACHE_SECONDS,
     MAX_UPLOAD_BYTES,
     MAX_PIXELS,

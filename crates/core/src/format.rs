@@ -77,13 +77,16 @@ pub enum OutputFormat {
     Jpeg,
     /// Lossy WebP, written when `thumbnails.formats` lists it.
     Webp,
+    /// AVIF (AV1 still image, 4:4:4), written when `thumbnails.formats` lists it: the smallest
+    /// files, the slowest to encode.
+    Avif,
 }
 
 impl OutputFormat {
     /// Every output format, in the manifest's order (JPEG first).
-    pub const ALL: [Self; 2] = [Self::Jpeg, Self::Webp];
+    pub const ALL: [Self; 3] = [Self::Jpeg, Self::Webp, Self::Avif];
 
-    /// The format of a config name (`jpeg`, `webp`).
+    /// The format of a config name (`jpeg`, `webp`, `avif`).
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.name() == name)
     }
@@ -93,6 +96,7 @@ impl OutputFormat {
         match self {
             Self::Jpeg => "jpeg",
             Self::Webp => "webp",
+            Self::Avif => "avif",
         }
     }
 
@@ -101,6 +105,7 @@ impl OutputFormat {
         match self {
             Self::Jpeg => "image/jpeg",
             Self::Webp => "image/webp",
+            Self::Avif => "image/avif",
         }
     }
 
@@ -109,6 +114,7 @@ impl OutputFormat {
         match self {
             Self::Jpeg => "jpg",
             Self::Webp => "webp",
+            Self::Avif => "avif",
         }
     }
 }
@@ -122,6 +128,39 @@ impl fmt::Display for OutputFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The page's `<picture>` (`frontend/lib.js`, `PICTURE_SOURCES`) offers exactly the formats
+    /// besides JPEG, best first as `Thumbnails::negotiated_formats` orders them, with their media
+    /// types: a format added here and not there, or a stale or reordered one there, fails.
+    #[test]
+    fn the_page_offers_every_format_but_jpeg_best_first() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../frontend/lib.js");
+        let page = std::fs::read_to_string(&path).unwrap();
+        let start =
+            page.find("export const PICTURE_SOURCES = Object.freeze([").expect("PICTURE_SOURCES in lib.js");
+        let body = &page[start..];
+        let body = &body[body.find('[').unwrap() + 1..body.find("]);").unwrap()];
+        let on_page: Vec<(String, String)> = body
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                let quoted: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
+                assert!(line.starts_with("{ format: ") && quoted.len() == 2, "unexpected line {line:?}");
+                (quoted[0].to_owned(), quoted[1].to_owned())
+            })
+            .collect();
+        let thumbnails = crate::config::Thumbnails {
+            formats: OutputFormat::ALL.to_vec(),
+            ..crate::config::Thumbnails::default()
+        };
+        let defined: Vec<(String, String)> = thumbnails
+            .negotiated_formats()
+            .into_iter()
+            .map(|f| (f.name().to_owned(), f.content_type().to_owned()))
+            .collect();
+        assert_eq!(on_page, defined, "frontend/lib.js PICTURE_SOURCES against OutputFormat::ALL");
+    }
 
     #[test]
     fn names_and_types_round_trip() {

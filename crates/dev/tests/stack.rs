@@ -1189,6 +1189,55 @@ async fn without_webp_the_extension_less_url_serves_the_jpeg_that_was_written() 
     assert_eq!(config["formats"], json!(["jpeg"]), "{config}");
 }
 
+/// AVIF on (`formats = ["jpeg", "webp", "avif"]`), end to end: the real thumbnail binary writes
+/// every rendition in all three formats, byte for byte as the engine encodes them; the API lists
+/// them and redirects `format=avif` to one; the edge gives an extension-less URL the AVIF when the
+/// browser accepts it, else the WebP, else the JPEG, each with its own content type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_avif_on_the_edge_serves_avif_then_webp_then_jpeg_by_accept() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut options, lines) = options(native(), data.path());
+    options.config.thumbnails.formats = OutputFormat::ALL.to_vec();
+    let runtime = options.config.runtime();
+    let stack = Stack::start(options).await.unwrap();
+    let booted = Booted { stack, logs: lines, _data: data };
+    let stack = &booted.stack;
+    let photo = fixture("orient_1.jpg");
+    let (id, urls) = ready_image_of(stack, JOURNEY_USER, &photo).await;
+    let expected = thumbforge_engine::process(&photo, &runtime).unwrap();
+    let avif: Vec<_> = expected.renditions.iter().filter(|r| r.format == OutputFormat::Avif).collect();
+    assert_eq!(avif.len(), 2);
+    for r in &avif {
+        let path = format!("/thumbs/{id}/{}.avif", r.size);
+        assert!(urls.iter().any(|u| u.ends_with(&path)), "{path} listed in {urls:?}");
+        let served = get(&format!("{}{path}", stack.url())).await;
+        assert_eq!((served.status, served.header("content-type")), (200, "image/avif"), "{path}");
+        assert_eq!(served.body.as_ref(), r.data.as_slice(), "{path} as the engine encodes it");
+    }
+    let small = avif.iter().map(|r| r.size).min().unwrap();
+    for (accept, content_type) in [
+        ("image/avif,image/webp,image/apng,image/*,*/*;q=0.8", "image/avif"),
+        ("image/webp,image/apng,*/*;q=0.8", "image/webp"),
+        ("image/avif;q=0,image/webp,*/*", "image/webp"),
+        ("image/png,image/*;q=0.8,*/*;q=0.5", "image/jpeg"),
+    ] {
+        let url = format!("{}/thumbs/{id}/{small}", stack.url());
+        let served = send("GET", &url, &[("accept", accept)], Bytes::new()).await;
+        assert_eq!((served.status, served.header("content-type")), (200, content_type), "Accept: {accept}");
+    }
+    let config = api_get(stack, &format!("{}/api/config", stack.url())).await.json();
+    // In order of preference, as `PublicConfig::formats` promises.
+    assert_eq!(config["formats"], json!(["avif", "webp", "jpeg"]), "{config}");
+    let content =
+        api_get(stack, &format!("{}/api/images/{id}/content?size=small&format=avif", stack.url())).await;
+    assert_eq!(content.status, 302, "{}", String::from_utf8_lossy(&content.body));
+    assert!(
+        content.header("location").ends_with(&format!("/thumbs/{id}/{small}.avif")),
+        "{}",
+        content.header("location")
+    );
+}
+
 /// A configured watermark, end to end: the stack seeds the PNG at its private key, the real
 /// thumbnail binary reads it at cold start, and the edge serves the 1024 px renditions exactly as
 /// the engine draws them with it, the 256 px ones and the original untouched; the PNG itself is

@@ -440,6 +440,7 @@ fn process_unguarded(
             let encoded = match format {
                 OutputFormat::Jpeg => encode::jpeg(&out, quality.jpeg_quality),
                 OutputFormat::Webp => encode::webp(&out, quality.webp_quality, quality.webp_effort),
+                OutputFormat::Avif => encode::avif(&out, quality.avif_quality, quality.avif_speed),
             };
             let data = encoded.map_err(internal)?;
             renditions.push(Encoded { size, width: out.width, height: out.height, format, data });

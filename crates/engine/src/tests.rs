@@ -180,12 +180,82 @@ fn renditions_have_exact_sizes_and_every_format() {
             OutputFormat::Jpeg => {
                 assert_eq!((decode_output(&r.data).width, decode_output(&r.data).height), (r.width, r.height))
             }
+            OutputFormat::Avif => panic!("AVIF is off by default"),
             OutputFormat::Webp => {
                 let img = image::load_from_memory_with_format(&r.data, image::ImageFormat::WebP).unwrap();
                 assert_eq!((img.width(), img.height()), (r.width, r.height));
             }
         }
     }
+}
+
+/// What an independent parser (`avif-parse`: the HEIF boxes and the AV1 sequence header) reads
+/// from an AVIF rendition: its size, bit depth, chroma subsampling and whether it has alpha.
+fn avif_summary(data: &[u8]) -> (u32, u32, u8, (bool, bool), bool) {
+    assert_eq!(&data[4..8], b"ftyp", "an ISO-BMFF file");
+    assert_eq!(&data[8..12], b"avif", "major brand avif");
+    let avif = avif_parse::read_avif(&mut &data[..]).expect("a valid AVIF");
+    let meta = avif.primary_item_metadata().expect("an AV1 sequence header");
+    assert!(meta.still_picture, "a still picture, not a sequence");
+    (
+        meta.max_frame_width.get(),
+        meta.max_frame_height.get(),
+        meta.bit_depth,
+        meta.chroma_subsampling,
+        avif.alpha_item.is_some(),
+    )
+}
+
+/// With `avif` in the formats, every rendition also comes as a still AVIF of exactly its size:
+/// 8-bit, full-resolution chroma, alpha only where the source has it; written after JPEG and
+/// WebP and much smaller than the JPEG.
+#[test]
+fn avif_renditions_are_still_images_of_the_rendition_size() {
+    let mut config = config();
+    config.thumbnails.formats = OutputFormat::ALL.to_vec();
+    let thumbs = process(PHOTO_6, &config).unwrap();
+    let formats: Vec<_> = thumbs.renditions.iter().map(|r| (r.size, r.format)).collect();
+    assert_eq!(
+        formats,
+        [
+            (1024, OutputFormat::Jpeg),
+            (1024, OutputFormat::Webp),
+            (1024, OutputFormat::Avif),
+            (256, OutputFormat::Jpeg),
+            (256, OutputFormat::Webp),
+            (256, OutputFormat::Avif),
+        ]
+    );
+    for pair in thumbs.renditions.chunks(3) {
+        let (jpeg, avif) = (&pair[0], &pair[2]);
+        assert_eq!(avif_summary(&avif.data), (avif.width, avif.height, 8, (false, false), false));
+        assert_eq!((avif.width, avif.height), (jpeg.width, jpeg.height));
+        assert!(avif.data.len() < jpeg.data.len(), "{} vs {} bytes", avif.data.len(), jpeg.data.len());
+    }
+    // Lower quality, fewer bytes: the knob reaches the encoder.
+    config.thumbnails.avif_quality = 20;
+    let low = process(PHOTO_6, &config).unwrap();
+    assert!(low.renditions[2].data.len() < thumbs.renditions[2].data.len());
+
+    let mut rgba = image::RgbaImage::new(120, 80);
+    for (x, _, p) in rgba.enumerate_pixels_mut() {
+        *p = if x < 60 { image::Rgba([255, 0, 0, 255]) } else { image::Rgba([0, 0, 255, 0]) };
+    }
+    let png = encode_with_image(image::DynamicImage::ImageRgba8(rgba), image::ImageFormat::Png);
+    let thumbs = process(&png, &config).unwrap();
+    let avif = thumbs.renditions.iter().find(|r| r.format == OutputFormat::Avif).unwrap();
+    assert_eq!(avif_summary(&avif.data), (120, 80, 8, (false, false), true), "alpha kept");
+}
+
+/// The encoder refuses knobs outside ravif's range as our error (the config never lets them
+/// through; ravif itself would panic).
+#[test]
+fn avif_knobs_out_of_range_are_an_encoder_error() {
+    let card = card(32, 32);
+    assert!(encode::avif(&card, 0, 5).unwrap_err().starts_with("avif encoder: "));
+    assert!(encode::avif(&card, 60, 11).unwrap_err().starts_with("avif encoder: "));
+    let short = Pixels { width: 64, height: 64, channels: 3, data: vec![0; 64 * 3] };
+    assert!(encode::avif(&short, 60, 9).unwrap_err().starts_with("avif encoder: "));
 }
 
 #[test]
@@ -273,7 +343,9 @@ fn outputs_carry_no_metadata() {
         ],
         Some(&icc),
     );
-    let thumbs = process(&jpeg, &config()).unwrap();
+    let mut all = config();
+    all.thumbnails.formats = OutputFormat::ALL.to_vec();
+    let thumbs = process(&jpeg, &all).unwrap();
     for r in &thumbs.renditions {
         for needle in [&b"secret"[..], b"Exif", b"ICC_PROFILE", b"<script", b"http://ns.adobe.com"] {
             assert!(
@@ -310,6 +382,23 @@ fn outputs_carry_no_metadata() {
                     let len = u32::from_le_bytes(r.data[pos + 4..pos + 8].try_into().unwrap()) as usize;
                     pos += 8 + len + (len & 1);
                 }
+            }
+            OutputFormat::Avif => {
+                // Top-level boxes: the file type, the item metadata, the coded data; in the
+                // metadata, colour is signalled as nclx code points only (never an ICC `prof`).
+                let mut pos = 0;
+                while pos + 8 <= r.data.len() {
+                    let len = u32::from_be_bytes(r.data[pos..pos + 4].try_into().unwrap()) as usize;
+                    let kind = &r.data[pos + 4..pos + 8];
+                    assert!(
+                        matches!(kind, b"ftyp" | b"meta" | b"mdat"),
+                        "box {:?}",
+                        String::from_utf8_lossy(kind)
+                    );
+                    assert!(len >= 8);
+                    pos += len;
+                }
+                assert!(!r.data.windows(4).any(|w| w == b"prof" || w == b"Exif" || w == b"mime"));
             }
         }
     }

@@ -6,12 +6,13 @@
 //! and the engine's own stage timings.
 //!
 //! ```text
-//! thumbforge-bench (--size N | --full [--config FILE]) [--repeat K] [--out DIR] FILE...
+//! thumbforge-bench (--size N | --full [--config FILE] [--avif]) [--repeat K] [--out DIR] FILE...
 //! ```
 //!
 //! `--size N` is the peers' job: one JPEG fitting inside N×N, quality 80, no WebP. `--full` is
 //! the configured job (`thumbforge.toml`, or the defaults without `--config`): every rendition
-//! in every format. Without `--out` the outputs are only counted, not written.
+//! in every format; `--avif` adds AVIF to its formats (what turning it on costs). Without `--out`
+//! the outputs are only counted, not written.
 
 #![allow(clippy::print_stderr, reason = "a command-line tool reports usage errors on stderr")]
 
@@ -26,7 +27,7 @@ use thumbforge_core::{Config, OutputFormat, RuntimeConfig};
 use thumbforge_engine as engine;
 
 const USAGE: &str =
-    "usage: thumbforge-bench (--size N | --full [--config FILE]) [--repeat K] [--out DIR] FILE...";
+    "usage: thumbforge-bench (--size N | --full [--config FILE] [--avif]) [--repeat K] [--out DIR] FILE...";
 
 #[derive(Debug)]
 struct Args {
@@ -38,8 +39,8 @@ struct Args {
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let (mut size, mut full, mut config_file, mut repeat, mut out, mut files) =
-        (None, false, None, 1, None, Vec::new());
+    let (mut size, mut full, mut avif, mut config_file, mut repeat, mut out, mut files) =
+        (None, false, false, None, 1, None, Vec::new());
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -47,6 +48,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 size = Some(value("--size")?.parse::<u32>().map_err(|e| format!("--size: {e}"))?);
             }
             "--full" => full = true,
+            "--avif" => avif = true,
             "--config" => config_file = Some(PathBuf::from(value("--config")?)),
             "--repeat" => {
                 repeat = value("--repeat")?.parse::<usize>().map_err(|e| format!("--repeat: {e}"))?;
@@ -65,12 +67,20 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         None => Config::default(),
     };
     let (job, config) = match (size, full) {
+        (Some(_), false) if avif => return Err("--avif goes with --full".into()),
         (Some(size), false) => {
             let mut config = base.runtime();
             config.thumbnails.sizes = Sizes::from([("bench", size)]);
             config.thumbnails.jpeg_quality = 80;
             config.thumbnails.formats = vec![OutputFormat::Jpeg];
             (format!("{size}px"), config)
+        }
+        (None, true) if avif => {
+            let mut config = base.runtime();
+            if !config.thumbnails.writes(OutputFormat::Avif) {
+                config.thumbnails.formats.push(OutputFormat::Avif);
+            }
+            ("full+avif".to_owned(), config)
         }
         (None, true) => ("full".to_owned(), base.runtime()),
         _ => return Err("give exactly one of --size N and --full".into()),
@@ -198,6 +208,14 @@ mod tests {
         assert!(args(&["--full", "--size", "256", "x.jpg"]).is_err());
         assert!(args(&["--size", "256"]).is_err());
         assert!(args(&["--size", "256", "--repeat", "0", "x.jpg"]).is_err());
+    }
+
+    #[test]
+    fn avif_is_added_to_the_full_job_only() {
+        let a = args(&["--full", "--avif", "x.jpg"]).unwrap();
+        assert_eq!(a.config.thumbnails.output_formats(), OutputFormat::ALL);
+        assert_eq!(a.job, "full+avif");
+        assert!(args(&["--size", "256", "--avif", "x.jpg"]).is_err());
     }
 
     #[test]
