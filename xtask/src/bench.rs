@@ -1,10 +1,16 @@
 //! `cargo xtask bench`: thumbforge against vipsthumbnail (libvips), sharp and Pillow on the same
 //! job, side by side, plus the Lambdas' cold starts and deployment sizes.
 //!
-//! Every tool gets the same job: fit inside N×N, EXIF orientation applied, JPEG quality 80, no
-//! metadata. thumbforge's side is the release `thumbforge-bench` binary (`crates/cli`), which
-//! runs the engine as the Lambda does; a second thumbforge row runs the full configured job
-//! (every rendition and format of `thumbforge.toml`). The peers' scripts are in `xtask/bench/`.
+//! Two jobs, each done by thumbforge and by peers with the same settings:
+//! - the N px job: fit inside N×N, EXIF orientation applied, JPEG quality 80, no metadata
+//!   (thumbforge, vipsthumbnail, sharp, Pillow with and without `draft()`);
+//! - the whole configured job of `thumbforge.toml` (every rendition, each as JPEG 4:2:0 and
+//!   WebP at the configured qualities and effort): thumbforge, sharp (one decode, cloned
+//!   pipelines) and libvips through pyvips (one load, then the outputs). `thumbforge-full-avif`
+//!   adds AVIF to thumbforge's formats, to show what turning it on costs; no peer does that job.
+//!
+//! thumbforge's side is the release `thumbforge-bench` binary (`crates/cli`), which runs the
+//! engine as the Lambda does. The peers' scripts are in `xtask/bench/`.
 //!
 //! - **cold**: one process per image; wall time from spawn to exit, peak RSS from
 //!   `/usr/bin/time -f %M`.
@@ -33,7 +39,9 @@ use crate::tools::{self, Venv};
 use crate::util::{self, run};
 
 /// Pillow, in its own environment under `target/tools/`.
-pub const PILLOW_VENV: Venv<'static> = Venv { name: "bench-venv", requirements: &["Pillow==13.0.0"] };
+/// pyvips (libvips from Python, on Debian's libvips) for the whole job shares it.
+pub const PILLOW_VENV: Venv<'static> =
+    Venv { name: "bench-venv", requirements: &["Pillow==13.0.0", "pyvips==3.2.0"] };
 
 /// sharp from npm (it brings libvips as the prebuilt `@img/sharp-*` packages).
 pub const SHARP: &str = "sharp@0.34.5";
@@ -45,10 +53,16 @@ pub enum Tool {
     Thumbforge,
     /// thumbforge, every configured rendition and format.
     ThumbforgeFull,
+    /// thumbforge, the whole job with AVIF added to its formats.
+    ThumbforgeAvif,
     /// libvips' `vipsthumbnail`.
     Vips,
+    /// libvips through pyvips, the whole job: one load, then every output.
+    VipsFull,
     /// sharp (libvips under Node).
     Sharp,
+    /// sharp, the whole job: one decode, cloned pipelines.
+    SharpFull,
     /// Pillow without `draft()`.
     Pillow,
     /// Pillow with `draft()` (shrink-on-load).
@@ -57,16 +71,28 @@ pub enum Tool {
 
 impl Tool {
     /// Every tool, in report order.
-    pub const ALL: [Tool; 6] =
-        [Tool::Thumbforge, Tool::ThumbforgeFull, Tool::Vips, Tool::Sharp, Tool::Pillow, Tool::PillowDraft];
+    pub const ALL: [Tool; 9] = [
+        Tool::Thumbforge,
+        Tool::ThumbforgeFull,
+        Tool::ThumbforgeAvif,
+        Tool::Vips,
+        Tool::VipsFull,
+        Tool::Sharp,
+        Tool::SharpFull,
+        Tool::Pillow,
+        Tool::PillowDraft,
+    ];
 
     /// The name used in flags, tables and the CSV.
     pub fn name(self) -> &'static str {
         match self {
             Tool::Thumbforge => "thumbforge",
             Tool::ThumbforgeFull => "thumbforge-full",
+            Tool::ThumbforgeAvif => "thumbforge-full-avif",
             Tool::Vips => "vipsthumbnail",
+            Tool::VipsFull => "libvips-full",
             Tool::Sharp => "sharp",
+            Tool::SharpFull => "sharp-full",
             Tool::Pillow => "pillow",
             Tool::PillowDraft => "pillow-draft",
         }
@@ -74,7 +100,12 @@ impl Tool {
 
     /// A peer (not thumbforge).
     pub fn is_peer(self) -> bool {
-        !matches!(self, Tool::Thumbforge | Tool::ThumbforgeFull)
+        !matches!(self, Tool::Thumbforge | Tool::ThumbforgeFull | Tool::ThumbforgeAvif)
+    }
+
+    /// Does the whole configured job rather than the N px one.
+    pub fn is_full(self) -> bool {
+        matches!(self, Tool::ThumbforgeFull | Tool::ThumbforgeAvif | Tool::VipsFull | Tool::SharpFull)
     }
 
     fn parse(name: &str) -> Option<Self> {
@@ -277,8 +308,13 @@ impl flags::Bench {
 
         let zips = zips(self.build_zips)?;
         let machine_before = machine();
+        let config_path = util::project_root().join("thumbforge.toml");
+        let config =
+            Config::load(&config_path).with_context(|| format!("loading {}", config_path.display()))?;
+        let full_job = FullJob::of(&config)?;
         let mut bench = Bench {
             size: self.size,
+            full_job,
             cpu,
             bench_bin: built.bench.clone(),
             work: out_dir.join("work"),
@@ -450,13 +486,17 @@ fn install_system_packages(tools: &[Tool]) -> anyhow::Result<()> {
     if cfg!(target_arch = "x86_64") && !util::on_path("nasm") {
         missing.push("nasm");
     }
-    if tools.contains(&Tool::Vips) && !util::on_path("vipsthumbnail") {
+    if (tools.contains(&Tool::Vips) || tools.contains(&Tool::VipsFull)) && !util::on_path("vipsthumbnail") {
         missing.push("libvips-tools");
     }
-    if tools.contains(&Tool::Sharp) && !(util::on_path("node") && util::on_path("npm")) {
+    if (tools.contains(&Tool::Sharp) || tools.contains(&Tool::SharpFull))
+        && !(util::on_path("node") && util::on_path("npm"))
+    {
         missing.extend(["nodejs", "npm"]);
     }
-    if (tools.contains(&Tool::Pillow) || tools.contains(&Tool::PillowDraft)) && !util::on_path("python3") {
+    if [Tool::Pillow, Tool::PillowDraft, Tool::VipsFull].iter().any(|t| tools.contains(t))
+        && !util::on_path("python3")
+    {
         missing.extend(["python3", "python3-venv"]);
     }
     if missing.is_empty() {
@@ -509,24 +549,36 @@ fn prepare_peers(
             }
         }
     }
-    if tools.contains(&Tool::Sharp) {
+    if tools.contains(&Tool::Sharp) || tools.contains(&Tool::SharpFull) {
         match ensure_sharp() {
             Ok(version) => {
                 versions.insert("sharp".into(), version);
                 env.insert("BENCH_NODE_MODULES", node_dir().display().to_string());
             }
-            Err(e) => drop_tool(tools, Tool::Sharp, format!("{e:#}")),
+            Err(e) => {
+                let why = format!("{e:#}");
+                drop_tool(tools, Tool::Sharp, why.clone());
+                drop_tool(tools, Tool::SharpFull, why);
+            }
         }
     }
-    if tools.contains(&Tool::Pillow) || tools.contains(&Tool::PillowDraft) {
-        match PILLOW_VENV.ensure().and_then(|venv| pillow_version(&venv)) {
-            Ok(version) => {
-                versions.insert("Pillow".into(), version);
+    let python = [Tool::Pillow, Tool::PillowDraft, Tool::VipsFull];
+    if python.iter().any(|t| tools.contains(t)) {
+        match PILLOW_VENV.ensure().and_then(|venv| Ok((pillow_version(&venv)?, pyvips_version(&venv)))) {
+            Ok((pillow, pyvips)) => {
+                versions.insert("Pillow".into(), pillow);
+                match pyvips {
+                    Ok(version) => {
+                        versions.insert("pyvips".into(), version);
+                    }
+                    Err(e) => drop_tool(tools, Tool::VipsFull, format!("{e:#}")),
+                }
             }
             Err(e) => {
                 let why = format!("{e:#}");
-                drop_tool(tools, Tool::Pillow, why.clone());
-                drop_tool(tools, Tool::PillowDraft, why);
+                for tool in python {
+                    drop_tool(tools, tool, why.clone());
+                }
             }
         }
     }
@@ -573,18 +625,28 @@ fn ensure_sharp() -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-fn pillow_version(venv: &Venv<'_>) -> anyhow::Result<String> {
+/// What a line of Python prints in the bench venv; `what` names the failure.
+fn venv_print(venv: &Venv<'_>, code: &str, what: &str) -> anyhow::Result<String> {
     let out = Command::new(venv.bin("python3"))
-        .args([
-            "-c",
-            "import PIL.features as f, PIL; print(PIL.__version__, '(libjpeg-turbo', f.version('jpg'), ')')",
-        ])
+        .args(["-c", code])
         .output()
         .context("running the bench venv's python")?;
     if !out.status.success() {
-        bail!("Pillow does not import: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!("{what}: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().replace("( ", "(").replace(" )", ")"))
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Pillow's version and its libjpeg-turbo's.
+fn pillow_version(venv: &Venv<'_>) -> anyhow::Result<String> {
+    let code = "import PIL.features as f, PIL; print(f'{PIL.__version__} (libjpeg-turbo {f.version(\"libjpeg_turbo\")})')";
+    venv_print(venv, code, "Pillow does not import")
+}
+
+/// pyvips' version and the libvips it found (Debian's, from libvips-tools).
+fn pyvips_version(venv: &Venv<'_>) -> anyhow::Result<String> {
+    let code = "import pyvips as v; print(f'{v.__version__} (libvips {v.version(0)}.{v.version(1)}.{v.version(2)})')";
+    venv_print(venv, code, "pyvips does not load libvips")
 }
 
 /// The release executables thumbforge's side needs.
@@ -684,9 +746,60 @@ enum Mode {
     Warm(usize),
 }
 
+/// The whole configured job as the peers are told it: the same sizes and encoder settings as
+/// `thumbforge-bench --full` reads from `thumbforge.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullJob {
+    /// Every rendition's box, in px.
+    pub sizes: Vec<u32>,
+    /// JPEG quality (4:2:0, as the engine writes).
+    pub jpeg_quality: u8,
+    /// WebP quality.
+    pub webp_quality: u8,
+    /// WebP effort (libwebp's method).
+    pub webp_effort: u8,
+}
+
+impl FullJob {
+    /// The job of `config`. The peers write JPEG and WebP, so a configuration whose formats
+    /// are anything else has no equal-work peer, and is refused rather than compared unequally.
+    pub fn of(config: &Config) -> anyhow::Result<Self> {
+        use thumbforge_core::format::OutputFormat;
+        let t = &config.thumbnails;
+        if t.formats != [OutputFormat::Jpeg, OutputFormat::Webp] {
+            let names: Vec<&str> = t.formats.iter().map(|f| f.name()).collect();
+            bail!(
+                "thumbforge.toml's thumbnails.formats is {names:?}: the equal-work comparison needs                  [\"jpeg\", \"webp\"] (the peers' scripts write those two; thumbforge-full-avif shows                  what AVIF adds)"
+            );
+        }
+        Ok(Self {
+            sizes: t.sizes.smallest_first().into_iter().map(|(_, px)| px).collect(),
+            jpeg_quality: t.jpeg_quality,
+            webp_quality: t.webp_quality,
+            webp_effort: t.webp_effort,
+        })
+    }
+
+    /// The peers' arguments: `--sizes 256,1024 --jpeg-quality Q --webp-quality Q --webp-effort E`.
+    pub fn args(&self) -> Vec<String> {
+        let sizes: Vec<String> = self.sizes.iter().map(u32::to_string).collect();
+        vec![
+            "--sizes".into(),
+            sizes.join(","),
+            "--jpeg-quality".into(),
+            self.jpeg_quality.to_string(),
+            "--webp-quality".into(),
+            self.webp_quality.to_string(),
+            "--webp-effort".into(),
+            self.webp_effort.to_string(),
+        ]
+    }
+}
+
 #[derive(Debug)]
 struct Bench {
     size: u32,
+    full_job: FullJob,
     cpu: usize,
     bench_bin: PathBuf,
     work: PathBuf,
@@ -705,12 +818,15 @@ impl Bench {
         let bench_dir = util::project_root().join("xtask").join("bench");
         let mut command;
         match tool {
-            Tool::Thumbforge | Tool::ThumbforgeFull => {
+            Tool::Thumbforge | Tool::ThumbforgeFull | Tool::ThumbforgeAvif => {
                 command = Command::new(&self.bench_bin);
                 if tool == Tool::Thumbforge {
                     command.args(["--size", &size]);
                 } else {
                     command.arg("--full").arg("--config").arg(util::project_root().join("thumbforge.toml"));
+                }
+                if tool == Tool::ThumbforgeAvif {
+                    command.arg("--avif");
                 }
                 command.arg("--repeat").arg(repeat.to_string()).arg("--out").arg(out).arg(image);
             }
@@ -739,11 +855,22 @@ impl Bench {
                     .arg("-o")
                     .arg(format!("{}/%s.jpg[Q=80,strip]", out.display()));
             }
-            Tool::Sharp => {
+            Tool::Sharp | Tool::SharpFull => {
                 command = Command::new("node");
                 command.arg(bench_dir.join("sharp.mjs"));
+                if tool == Tool::SharpFull {
+                    command.arg("--full").args(self.full_job.args());
+                } else {
+                    command.args(["--size", &size]);
+                }
+                command.args(["--repeat", &repeat.to_string()]).arg("--out").arg(out).arg(image);
+            }
+            Tool::VipsFull => {
+                command = Command::new(PILLOW_VENV.bin("python3"));
                 command
-                    .args(["--size", &size, "--repeat", &repeat.to_string()])
+                    .arg(bench_dir.join("vips_full.py"))
+                    .args(self.full_job.args())
+                    .args(["--repeat", &repeat.to_string()])
                     .arg("--out")
                     .arg(out)
                     .arg(image);
@@ -908,20 +1035,40 @@ fn cold_starts(built: &Built, starts: usize) -> Vec<ColdStart> {
     let config = Config::default();
     let mut function_env: BTreeMap<String, String> =
         config.runtime().to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    // What the dev stack gives them, but every endpoint is one nothing listens on: the functions
+    // contact no service before their first event.
+    let nowhere = "http://127.0.0.1:9".to_owned();
     function_env.insert(env::BUCKET.to_owned(), "thumbforge-bench".to_owned());
-    // Nothing listens there: the functions do not contact S3 before their first event.
-    function_env.insert(env::S3_ENDPOINT.to_owned(), "http://127.0.0.1:9".to_owned());
+    function_env.insert(env::S3_ENDPOINT.to_owned(), nowhere.clone());
+    function_env.insert(env::TABLE.to_owned(), "thumbforge-bench".to_owned());
+    function_env.insert(env::DYNAMODB_ENDPOINT.to_owned(), nowhere.clone());
     function_env.insert("AWS_ACCESS_KEY_ID".to_owned(), "bench".to_owned());
     function_env.insert("AWS_SECRET_ACCESS_KEY".to_owned(), "bench".to_owned());
+    let sign_in = thumbforge_core::auth::SignIn {
+        client_id: "thumbforge-bench".to_owned(),
+        authorize_url: format!("{nowhere}/oauth2/authorize"),
+        token_url: format!("{nowhere}/oauth2/token"),
+        logout_url: None,
+        scopes: vec!["openid".to_owned()],
+    };
+    let mut presign_env: BTreeMap<String, String> =
+        sign_in.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    presign_env
+        .insert(env::ORIGIN_SECRET.to_owned(), "thumbforge-bench-origin-secret-of-40-chars".to_owned());
+    let mut thumbnail_env = BTreeMap::new();
+    thumbnail_env.insert(env::USER_POOL_ID.to_owned(), "us-east-1_bench".to_owned());
+    thumbnail_env.insert(env::COGNITO_ENDPOINT.to_owned(), nowhere);
     FUNCTION_NAMES
         .into_iter()
-        .zip([&built.presign, &built.thumbnail])
-        .map(|(function, program)| {
+        .zip([(&built.presign, presign_env), (&built.thumbnail, thumbnail_env)])
+        .map(|(function, (program, own_env))| {
+            let mut env = function_env.clone();
+            env.extend(own_env);
             let spec = thumbforge_dev::FunctionSpec {
                 name: format!("thumbforge-bench-{function}"),
                 program: program.clone(),
                 args: Vec::new(),
-                env: function_env.clone(),
+                env,
                 timeout: Duration::from_secs(30),
                 memory_mb: 1024,
                 instances: 1,
@@ -930,7 +1077,14 @@ fn cold_starts(built: &Built, starts: usize) -> Vec<ColdStart> {
             };
             let mut result = ColdStart { function, samples: Vec::new(), error: None };
             for _ in 0..starts {
-                let logs = thumbforge_dev::LogSink::new(|_, _| {});
+                // The function's lines are kept, to say why it did not start.
+                let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+                let kept = lines.clone();
+                let logs = thumbforge_dev::LogSink::new(move |_, line| {
+                    if let Ok(mut kept) = kept.lock() {
+                        kept.push(line.to_owned());
+                    }
+                });
                 let started = runtime.block_on(async {
                     let running = thumbforge_dev::Function::start(spec.clone(), logs).await?;
                     let starts = running.cold_starts();
@@ -940,7 +1094,8 @@ fn cold_starts(built: &Built, starts: usize) -> Vec<ColdStart> {
                 match started {
                     Ok(durations) => result.samples.extend(durations.first()),
                     Err(e) => {
-                        result.error = Some(format!("{e:#}"));
+                        let said = lines.lock().map(|l| l.join(" / ")).unwrap_or_default();
+                        result.error = Some(format!("{e:#}; it logged: {said}"));
                         break;
                     }
                 }
@@ -1027,5 +1182,21 @@ mod tests {
         for tool in Tool::ALL {
             assert_eq!(Tool::parse(tool.name()), Some(tool));
         }
+    }
+
+    #[test]
+    fn the_peers_whole_job_is_the_shipped_configuration() {
+        let config = Config::load(&util::project_root().join("thumbforge.toml")).unwrap();
+        let job = FullJob::of(&config).unwrap();
+        let t = &config.thumbnails;
+        let mut sizes: Vec<u32> = t.sizes.smallest_first().into_iter().map(|(_, px)| px).collect();
+        sizes.sort_unstable();
+        assert_eq!(job.sizes, sizes);
+        assert_eq!(job.args()[1], sizes.iter().map(u32::to_string).collect::<Vec<_>>().join(","));
+        assert_eq!(job.args()[7], t.webp_effort.to_string());
+        let mut avif = config.clone();
+        avif.thumbnails.formats.push(thumbforge_core::format::OutputFormat::Avif);
+        let refused = FullJob::of(&avif).unwrap_err().to_string();
+        assert!(refused.contains("\"avif\""), "{refused}");
     }
 }

@@ -203,7 +203,8 @@ pub struct Bench {
     /// Only images whose file name contains this (repeatable).
     #[arg(long = "images", value_name = "TEXT")]
     pub images: Vec<String>,
-    /// Only these tools (comma-separated): thumbforge, thumbforge-full, vipsthumbnail, sharp, pillow, pillow-draft.
+    /// Only these tools (comma-separated): thumbforge, thumbforge-full, thumbforge-full-avif,
+    /// vipsthumbnail, libvips-full, sharp, sharp-full, pillow, pillow-draft.
     #[arg(long, value_delimiter = ',', value_name = "TOOLS")]
     pub tools: Vec<String>,
     /// The core every process is pinned to [default: the last one].
