@@ -1,15 +1,15 @@
 // The sharp (libvips) peer of `cargo xtask bench`: the same jobs as thumbforge's.
 //
 //   node sharp.mjs --size N [--repeat K] [--out DIR] FILE...
-//   node sharp.mjs --full --sizes L,S,... --jpeg-quality Q --webp-quality Q --webp-effort E
-//                  [--repeat K] [--out DIR] FILE...
+//   node sharp.mjs --full --sizes L,S,... --formats jpeg[,webp] --jpeg-quality Q --webp-quality Q
+//                  --webp-effort E [--repeat K] [--out DIR] FILE...
 //
 // Per file and repetition: read the file, apply its EXIF orientation, fit inside N×N (never
 // enlarged), JPEG quality 80, no metadata (sharp strips it unless told otherwise), write it.
 // With --full, the whole configured job, as thumbforge does it: one decode (shrink-on-load to the
 // largest size, orientation, sRGB) into raw pixels, then cloned pipelines from those pixels, one
-// per size (each fit inside its box) and format: JPEG 4:2:0 at the JPEG quality and WebP at the
-// WebP quality and effort, both without metadata.
+// per size (each fit inside its box) and format: JPEG 4:2:0 at the JPEG quality and, when
+// --formats lists it, WebP at the WebP quality and effort, both without metadata.
 // Prints one JSON line per file with the wall time of each repetition. sharp is resolved from
 // the folder in BENCH_NODE_MODULES (xtask installs it into target/tools/bench-node).
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -22,12 +22,14 @@ const sharp = createRequire(join(modules, 'package.json'))('sharp');
 sharp.cache(false);
 
 const args = process.argv.slice(2);
-let size = 256, repeat = 1, out = null, full = false, sizes = [], jpegQuality = 80, webpQuality = 80, webpEffort = 4;
+let size = 256, repeat = 1, out = null, full = false, sizes = [], formats = ['jpeg', 'webp'];
+let jpegQuality = 80, webpQuality = 80, webpEffort = 4;
 const files = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--size') size = Number(args[++i]);
   else if (args[i] === '--full') full = true;
   else if (args[i] === '--sizes') sizes = args[++i].split(',').map(Number).sort((a, b) => b - a);
+  else if (args[i] === '--formats') formats = args[++i].split(',');
   else if (args[i] === '--jpeg-quality') jpegQuality = Number(args[++i]);
   else if (args[i] === '--webp-quality') webpQuality = Number(args[++i]);
   else if (args[i] === '--webp-effort') webpEffort = Number(args[++i]);
@@ -52,10 +54,9 @@ async function fullJob(input, stem) {
   let bytes = 0;
   for (const px of sizes) {
     const sized = decoded.clone().resize(px, px, { fit: 'inside', withoutEnlargement: true });
-    const outputs = [
-      ['jpg', sized.clone().jpeg({ quality: jpegQuality, chromaSubsampling: '4:2:0' })],
-      ['webp', sized.clone().webp({ quality: webpQuality, effort: webpEffort })],
-    ];
+    const outputs = [];
+    if (formats.includes('jpeg')) outputs.push(['jpg', sized.clone().jpeg({ quality: jpegQuality, chromaSubsampling: '4:2:0' })]);
+    if (formats.includes('webp')) outputs.push(['webp', sized.clone().webp({ quality: webpQuality, effort: webpEffort })]);
     for (const [ext, pipeline] of outputs) {
       const buffer = await pipeline.toBuffer();
       bytes += buffer.length;

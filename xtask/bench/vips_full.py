@@ -1,12 +1,13 @@
 """The libvips peer of `cargo xtask bench` for the whole configured job (pyvips).
 
-    python vips_full.py --sizes L,S,... --jpeg-quality Q --webp-quality Q --webp-effort E
-                        [--repeat K] [--out DIR] FILE...
+    python vips_full.py --sizes L,S,... --formats jpeg[,webp] --jpeg-quality Q --webp-quality Q
+                        --webp-effort E [--repeat K] [--out DIR] FILE...
 
 Per file and repetition, as thumbforge does it: one load (`thumbnail`: shrink-on-load to the
 largest size, EXIF orientation, sRGB), kept in memory, then every size from those pixels (each
 smaller one resized from the largest, fit inside its box, never enlarged) and, for each size, a
-JPEG (4:2:0, the JPEG quality) and a WebP (the WebP quality and effort), both without metadata.
+JPEG (4:2:0, the JPEG quality) and, when --formats lists it, a WebP (the WebP quality and effort),
+both without metadata.
 libvips' operation cache is off: a service sees each image once. Prints one JSON line per file
 with the wall time of each repetition.
 """
@@ -20,12 +21,14 @@ import pyvips
 
 
 def main(argv):
-    sizes, repeat, out, files = [], 1, None, []
+    sizes, formats, repeat, out, files = [], ["jpeg", "webp"], 1, None, []
     jpeg_quality, webp_quality, webp_effort = 80, 80, 4
     it = iter(argv)
     for arg in it:
         if arg == "--sizes":
             sizes = sorted((int(s) for s in next(it).split(",")), reverse=True)
+        elif arg == "--formats":
+            formats = next(it).split(",")
         elif arg == "--jpeg-quality":
             jpeg_quality = int(next(it))
         elif arg == "--webp-quality":
@@ -58,10 +61,11 @@ def main(argv):
             for px in sizes:
                 scale = min(1.0, px / max(decoded.width, decoded.height))
                 sized = decoded if scale >= 1.0 else decoded.resize(scale, kernel="lanczos3")
-                outputs = [
-                    ("jpg", sized.jpegsave_buffer(Q=jpeg_quality, subsample_mode="on", strip=True)),
-                    ("webp", sized.webpsave_buffer(Q=webp_quality, effort=webp_effort, strip=True)),
-                ]
+                outputs = []
+                if "jpeg" in formats:
+                    outputs.append(("jpg", sized.jpegsave_buffer(Q=jpeg_quality, subsample_mode="on", strip=True)))
+                if "webp" in formats:
+                    outputs.append(("webp", sized.webpsave_buffer(Q=webp_quality, effort=webp_effort, strip=True)))
                 for ext, data in outputs:
                     total += len(data)
                     if out:

@@ -752,6 +752,8 @@ enum Mode {
 pub struct FullJob {
     /// Every rendition's box, in px.
     pub sizes: Vec<u32>,
+    /// `jpeg`, and `webp` when configured.
+    pub formats: Vec<&'static str>,
     /// JPEG quality (4:2:0, as the engine writes).
     pub jpeg_quality: u8,
     /// WebP quality.
@@ -761,31 +763,35 @@ pub struct FullJob {
 }
 
 impl FullJob {
-    /// The job of `config`. The peers write JPEG and WebP, so a configuration whose formats
-    /// are anything else has no equal-work peer, and is refused rather than compared unequally.
+    /// The job of `config`. The peers' scripts write JPEG and WebP, so a configuration with AVIF
+    /// has no equal-work peer, and is refused rather than compared unequally.
     pub fn of(config: &Config) -> anyhow::Result<Self> {
         use thumbforge_core::format::OutputFormat;
         let t = &config.thumbnails;
-        if t.formats != [OutputFormat::Jpeg, OutputFormat::Webp] {
-            let names: Vec<&str> = t.formats.iter().map(|f| f.name()).collect();
+        if t.writes(OutputFormat::Avif) {
             bail!(
-                "thumbforge.toml's thumbnails.formats is {names:?}: the equal-work comparison needs                  [\"jpeg\", \"webp\"] (the peers' scripts write those two; thumbforge-full-avif shows                  what AVIF adds)"
+                "thumbforge.toml's thumbnails.formats lists \"avif\": the equal-work comparison needs JPEG \
+                 and WebP only (what the peers' scripts write; thumbforge-full-avif shows what AVIF adds)"
             );
         }
         Ok(Self {
             sizes: t.sizes.smallest_first().into_iter().map(|(_, px)| px).collect(),
+            formats: t.output_formats().iter().map(|f| f.name()).collect(),
             jpeg_quality: t.jpeg_quality,
             webp_quality: t.webp_quality,
             webp_effort: t.webp_effort,
         })
     }
 
-    /// The peers' arguments: `--sizes 256,1024 --jpeg-quality Q --webp-quality Q --webp-effort E`.
+    /// The peers' arguments:
+    /// `--sizes 256,1024 --formats jpeg,webp --jpeg-quality Q --webp-quality Q --webp-effort E`.
     pub fn args(&self) -> Vec<String> {
         let sizes: Vec<String> = self.sizes.iter().map(u32::to_string).collect();
         vec![
             "--sizes".into(),
             sizes.join(","),
+            "--formats".into(),
+            self.formats.join(","),
             "--jpeg-quality".into(),
             self.jpeg_quality.to_string(),
             "--webp-quality".into(),
@@ -1193,7 +1199,11 @@ mod tests {
         sizes.sort_unstable();
         assert_eq!(job.sizes, sizes);
         assert_eq!(job.args()[1], sizes.iter().map(u32::to_string).collect::<Vec<_>>().join(","));
-        assert_eq!(job.args()[7], t.webp_effort.to_string());
+        assert_eq!(job.args()[3], "jpeg,webp");
+        assert_eq!(job.args()[9], t.webp_effort.to_string());
+        let mut jpeg_only = config.clone();
+        jpeg_only.thumbnails.formats = vec![thumbforge_core::format::OutputFormat::Jpeg];
+        assert_eq!(FullJob::of(&jpeg_only).unwrap().args()[3], "jpeg");
         let mut avif = config.clone();
         avif.thumbnails.formats.push(thumbforge_core::format::OutputFormat::Avif);
         let refused = FullJob::of(&avif).unwrap_err().to_string();

@@ -427,6 +427,12 @@ async fn the_aarch64_artifacts_serve_the_whole_journey_under_qemu() {
     let binaries = binaries::arm64_from_zips(&workspace().join("target/dist"), work.path()).unwrap();
     let booted = boot(binaries, quick_retries()).await;
     user_journey(&booted).await;
+    drop(booted);
+    // rav1e's aarch64 assembly, as the zips carry it: AVIF on, under qemu. The bytes are not
+    // compared with this machine's engine (SIMD resizing may round differently on NEON).
+    let again = tempfile::tempdir().unwrap();
+    let binaries = binaries::arm64_from_zips(&workspace().join("target/dist"), again.path()).unwrap();
+    avif_is_served_by_accept(binaries, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1195,8 +1201,14 @@ async fn without_webp_the_extension_less_url_serves_the_jpeg_that_was_written() 
 /// browser accepts it, else the WebP, else the JPEG, each with its own content type.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_avif_on_the_edge_serves_avif_then_webp_then_jpeg_by_accept() {
+    avif_is_served_by_accept(native(), true).await;
+}
+
+/// The AVIF journey on `binaries`; `exact`: the renditions are byte for byte this machine's
+/// engine's, else only AVIF files (an `ftyp` box of brand `avif`).
+async fn avif_is_served_by_accept(binaries: Binaries, exact: bool) {
     let data = tempfile::tempdir().unwrap();
-    let (mut options, lines) = options(native(), data.path());
+    let (mut options, lines) = options(binaries, data.path());
     options.config.thumbnails.formats = OutputFormat::ALL.to_vec();
     let runtime = options.config.runtime();
     let stack = Stack::start(options).await.unwrap();
@@ -1212,7 +1224,11 @@ async fn with_avif_on_the_edge_serves_avif_then_webp_then_jpeg_by_accept() {
         assert!(urls.iter().any(|u| u.ends_with(&path)), "{path} listed in {urls:?}");
         let served = get(&format!("{}{path}", stack.url())).await;
         assert_eq!((served.status, served.header("content-type")), (200, "image/avif"), "{path}");
-        assert_eq!(served.body.as_ref(), r.data.as_slice(), "{path} as the engine encodes it");
+        if exact {
+            assert_eq!(served.body.as_ref(), r.data.as_slice(), "{path} as the engine encodes it");
+        } else {
+            assert_eq!(&served.body[4..12], b"ftypavif", "{path} is an AVIF file");
+        }
     }
     let small = avif.iter().map(|r| r.size).min().unwrap();
     for (accept, content_type) in [

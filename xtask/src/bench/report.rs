@@ -369,11 +369,14 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(s, "# thumbforge benchmark\n");
     let _ = writeln!(
         s,
-        "Same job for every tool: fit inside {n}×{n}, EXIF orientation applied, JPEG quality 80, metadata stripped. \
-         `thumbforge-full` is thumbforge's configured job (every rendition and format of `thumbforge.toml`).\n"
+        "Two jobs, each done by every tool that runs it, EXIF orientation applied and metadata stripped. \
+         The {n} px job (thumbforge, vipsthumbnail, sharp, pillow, pillow-draft): fit inside {n}×{n}, JPEG quality 80. \
+         The whole job (thumbforge-full, sharp-full, libvips-full): every rendition of `thumbforge.toml`, each as \
+         JPEG 4:2:0 and WebP at its qualities and WebP effort, from one decode. thumbforge-full-avif is the whole \
+         job with AVIF added, thumbforge's alone. Ratios compare a job only with peers doing that job.\n"
     );
     s.push_str(&header(r));
-    let _ = writeln!(s, "\n![Median cold time per image by tool, {n} px job](chart.svg)");
+    let _ = writeln!(s, "\n![Median cold time per image by tool](chart.svg)");
 
     let _ = writeln!(s, "\n## Targets\n");
     let _ = writeln!(s, "| target | checked on | worst case | outcome |");
@@ -551,7 +554,13 @@ fn xml(text: &str) -> String {
 }
 
 /// Fill colours of the tools' bars, in `Results::tools` order (cycled).
-const BAR_COLOURS: [&str; 6] = ["#1f6feb", "#8957e5", "#2da44e", "#bf8700", "#cf222e", "#6e7781"];
+/// One colour per tool of [`Tool::ALL`], in its order: a tool keeps its colour in any subset.
+const BAR_COLOURS: [&str; Tool::ALL.len()] =
+    ["#1f6feb", "#0a3069", "#54aeff", "#bf8700", "#7d4e00", "#cf222e", "#82071e", "#8957e5", "#2da44e"];
+
+fn colour(tool: Tool) -> &'static str {
+    Tool::ALL.iter().position(|&t| t == tool).map_or("#6e7781", |i| BAR_COLOURS[i])
+}
 
 /// `target/bench/chart.svg`: per-image median cold time by tool, one group of bars per image
 /// (scaled to the slowest bar of the whole chart), each labelled with its milliseconds; a tool
@@ -570,17 +579,18 @@ pub fn chart(r: &Results) -> String {
     let height = 40.0 + group * r.images.len() as f64 + legend + 20.0;
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" \
-         font-family=\"sans-serif\" font-size=\"11\">\n<title>thumbforge bench: {} px job, median cold \
-         time per image by tool (ms)</title>\n<text x=\"8\" y=\"20\" font-size=\"14\">{} px job, median \
-         cold time per image (ms, one core)</text>\n",
-        r.size, r.size
+         font-family=\"sans-serif\" font-size=\"11\">\n<title>thumbforge bench: median cold time per \
+         image by tool (ms), the {n} px job and the whole job</title>\n<text x=\"8\" y=\"20\" \
+         font-size=\"14\">Median cold time per image (ms, one core, process start to exit): the {n} px \
+         job and the whole job</text>\n",
+        n = r.size
     );
     for (i, image) in r.images.iter().enumerate() {
         let top = 36.0 + group * i as f64;
         svg += &format!(
             "<text x=\"8\" y=\"{:.1}\">{}</text>\n",
             top + BAR,
-            xml(&format!("{} ({:.0} MP)", image.name, image.megapixels()))
+            xml(&format!("{} ({:.0} MP)", short(&image.name), image.megapixels()))
         );
         for (j, &tool) in r.tools.iter().enumerate() {
             let Some(ms) = r.cold_ms(i, tool) else { continue };
@@ -591,7 +601,7 @@ pub fn chart(r: &Results) -> String {
                  height=\"{:.1}\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\">{ms:.1}</text>\n",
                 tool.name(),
                 BAR - 2.0,
-                BAR_COLOURS[j % BAR_COLOURS.len()],
+                colour(tool),
                 LABEL + w + 4.0,
                 y + BAR - 4.0
             );
@@ -603,9 +613,10 @@ pub fn chart(r: &Results) -> String {
         svg += &format!(
             "<rect x=\"8\" y=\"{y:.1}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"26\" \
              y=\"{:.1}\">{}</text>\n",
-            BAR_COLOURS[j % BAR_COLOURS.len()],
+            colour(*tool),
             y + 10.0,
-            xml(tool.name())
+            xml(&format!("{} ({})", tool.name(), if tool.is_full() { "whole job" } else { "N px job" }))
+                .replace("N px", &format!("{} px", r.size))
         );
     }
     svg + "</svg>\n"
@@ -740,7 +751,11 @@ mod tests {
         assert_eq!(svg.matches("class=\"bar\"").count(), 8, "{svg}");
         assert_eq!(svg.matches("data-tool=\"sharp\"").count(), 1);
         assert!(svg.contains(">40.0</text>") && svg.contains(">200.0</text>"), "the milliseconds");
-        assert!(svg.contains("a&amp;b&lt;c&gt;.jpg"), "names are escaped");
+        assert!(svg.contains("a&amp;b&lt;c&gt;"), "names are escaped");
+        assert!(svg.contains(">p03 (12 MP)</text>"), "images by their short name");
+        assert!(
+            svg.contains(">thumbforge-full (whole job)</text>") && svg.contains(">sharp (256 px job)</text>")
+        );
         assert!(!svg.contains("a&b<c>"));
         // The slowest bar (sharp, 200 ms) spans the plot; thumbforge's 40 ms a fifth of it.
         let width = |tool: &str| -> f64 {
