@@ -534,6 +534,9 @@ fn prepare_peers(
 ) -> BTreeMap<&'static str, String> {
     let mut env = BTreeMap::new();
     let mut drop_tool = |tools: &mut Vec<Tool>, tool: Tool, why: String| {
+        if !tools.contains(&tool) {
+            return;
+        }
         println!("warning: {} is left out: {why}", tool.name());
         tools.retain(|t| *t != tool);
         missing.push((tool, why));
@@ -562,8 +565,9 @@ fn prepare_peers(
             }
         }
     }
-    let python = [Tool::Pillow, Tool::PillowDraft, Tool::VipsFull];
-    if python.iter().any(|t| tools.contains(t)) {
+    let python: Vec<Tool> =
+        [Tool::Pillow, Tool::PillowDraft, Tool::VipsFull].into_iter().filter(|t| tools.contains(t)).collect();
+    if !python.is_empty() {
         match PILLOW_VENV.ensure().and_then(|venv| Ok((pillow_version(&venv)?, pyvips_version(&venv)))) {
             Ok((pillow, pyvips)) => {
                 versions.insert("Pillow".into(), pillow);
@@ -571,7 +575,10 @@ fn prepare_peers(
                     Ok(version) => {
                         versions.insert("pyvips".into(), version);
                     }
-                    Err(e) => drop_tool(tools, Tool::VipsFull, format!("{e:#}")),
+                    Err(e) if python.contains(&Tool::VipsFull) => {
+                        drop_tool(tools, Tool::VipsFull, format!("{e:#}"));
+                    }
+                    Err(_) => {}
                 }
             }
             Err(e) => {
