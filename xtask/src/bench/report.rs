@@ -202,6 +202,22 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
                 .filter_map(move |t| Some((r.rss_mib(idx, t)?, format!("{} ({})", short(&i.name), t.name()))))
         }))
     };
+    // `tool` over the fastest peer doing its job, on every JPEG of 8 MP or more, cold or warm.
+    let against_peers = |target: String, tool: Tool, warm: bool, limit: f64| Verdict {
+        target,
+        scope: names(&jpeg_8),
+        worst: worst(images().filter(|(_, i)| jpeg_8(i)).filter_map(|(idx, i)| {
+            let (own, (peer, theirs)) = if warm {
+                (r.warm_ms(idx, tool)?, r.best_warm_peer(idx, tool)?)
+            } else {
+                (r.cold_ms(idx, tool)?, r.best_cold_peer(idx, tool)?)
+            };
+            Some((own / theirs, format!("{} (vs {})", short(&i.name), peer.name())))
+        })),
+        limit,
+        strict: false,
+        unit: "×",
+    };
     let mut verdicts = vec![
         Verdict {
             target: format!("cold, {n} px job ≤ 0.5× vipsthumbnail, baseline JPEG ≥ 8 MP"),
@@ -223,50 +239,25 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
             strict: false,
             unit: "×",
         },
-        Verdict {
-            target:
-                "cold, whole job ≤ 0.5× the fastest peer doing it (sharp-full, libvips-full), JPEG ≥ 8 MP"
-                    .to_owned(),
-            scope: names(&jpeg_8),
-            worst: worst(images().filter(|(_, i)| jpeg_8(i)).filter_map(|(idx, i)| {
-                let (peer, _) = r.best_cold_peer(idx, Tool::ThumbforgeFull)?;
-                Some((
-                    r.cold_peer_ratio(idx, Tool::ThumbforgeFull)?,
-                    format!("{} (vs {})", short(&i.name), peer.name()),
-                ))
-            })),
-            limit: 0.5,
-            strict: false,
-            unit: "×",
-        },
-        Verdict {
-            target: "warm, whole job ≤ 0.75× the fastest peer doing it, JPEG ≥ 8 MP".to_owned(),
-            scope: names(&jpeg_8),
-            worst: worst(images().filter(|(_, i)| jpeg_8(i)).filter_map(|(idx, i)| {
-                let (peer, _) = r.best_warm_peer(idx, Tool::ThumbforgeFull)?;
-                Some((
-                    r.warm_ratio(idx, Tool::ThumbforgeFull)?,
-                    format!("{} (vs {})", short(&i.name), peer.name()),
-                ))
-            })),
-            limit: 0.75,
-            strict: false,
-            unit: "×",
-        },
-        Verdict {
-            target: format!("warm, {n} px job ≤ 0.8× the best peer per image, JPEG ≥ 8 MP"),
-            scope: names(&jpeg_8),
-            worst: worst(images().filter(|(_, i)| jpeg_8(i)).filter_map(|(idx, i)| {
-                let (peer, _) = r.best_warm_peer(idx, Tool::Thumbforge)?;
-                Some((
-                    r.warm_ratio(idx, Tool::Thumbforge)?,
-                    format!("{} (vs {})", short(&i.name), peer.name()),
-                ))
-            })),
-            limit: 0.8,
-            strict: false,
-            unit: "×",
-        },
+        against_peers(
+            "cold, whole job ≤ 0.5× the fastest peer doing it (sharp-full, libvips-full), JPEG ≥ 8 MP"
+                .to_owned(),
+            Tool::ThumbforgeFull,
+            false,
+            0.5,
+        ),
+        against_peers(
+            "warm, whole job ≤ 0.75× the fastest peer doing it, JPEG ≥ 8 MP".to_owned(),
+            Tool::ThumbforgeFull,
+            true,
+            0.75,
+        ),
+        against_peers(
+            format!("warm, {n} px job ≤ 0.8× the best peer per image, JPEG ≥ 8 MP"),
+            Tool::Thumbforge,
+            true,
+            0.8,
+        ),
         Verdict {
             target: "peak RSS ≤ 80 MiB, progressive JPEG up to 24 MP (both jobs)".to_owned(),
             scope: names(&progressive_24),
