@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+use thumbforge_core::Config;
 use thumbforge_core::config::{FUNCTION_NAMES, PRESIGN, THUMBNAIL};
-use thumbforge_core::{Config, env};
 
 use crate::flags;
 use crate::tools::{self, Venv};
@@ -1045,18 +1045,10 @@ fn cold_starts(built: &Built, starts: usize) -> Vec<ColdStart> {
                 .collect();
         }
     };
-    let config = Config::default();
-    let mut function_env: BTreeMap<String, String> =
-        config.runtime().to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let config = Config::default().runtime();
     // What the dev stack gives them, but every endpoint is one nothing listens on: the functions
     // contact no service before their first event.
-    let nowhere = "http://127.0.0.1:9".to_owned();
-    function_env.insert(env::BUCKET.to_owned(), "thumbforge-bench".to_owned());
-    function_env.insert(env::S3_ENDPOINT.to_owned(), nowhere.clone());
-    function_env.insert(env::TABLE.to_owned(), "thumbforge-bench".to_owned());
-    function_env.insert(env::DYNAMODB_ENDPOINT.to_owned(), nowhere.clone());
-    function_env.insert("AWS_ACCESS_KEY_ID".to_owned(), "bench".to_owned());
-    function_env.insert("AWS_SECRET_ACCESS_KEY".to_owned(), "bench".to_owned());
+    let nowhere = "http://127.0.0.1:9";
     let sign_in = thumbforge_core::auth::SignIn {
         client_id: "thumbforge-bench".to_owned(),
         authorize_url: format!("{nowhere}/oauth2/authorize"),
@@ -1064,24 +1056,27 @@ fn cold_starts(built: &Built, starts: usize) -> Vec<ColdStart> {
         logout_url: None,
         scopes: vec!["openid".to_owned()],
     };
-    let mut presign_env: BTreeMap<String, String> =
-        sign_in.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    presign_env
-        .insert(env::ORIGIN_SECRET.to_owned(), "thumbforge-bench-origin-secret-of-40-chars".to_owned());
-    let mut thumbnail_env = BTreeMap::new();
-    thumbnail_env.insert(env::USER_POOL_ID.to_owned(), "us-east-1_bench".to_owned());
-    thumbnail_env.insert(env::COGNITO_ENDPOINT.to_owned(), nowhere);
+    let services = thumbforge_dev::Services {
+        bucket: "thumbforge-bench",
+        s3_endpoint: nowhere,
+        table: "thumbforge-bench",
+        dynamodb_endpoint: nowhere,
+        access_key: "bench",
+        secret_key: "bench",
+        sign_in: &sign_in,
+        origin_secret: "thumbforge-bench-origin-secret-of-40-chars",
+        user_pool_id: "us-east-1_bench",
+        cognito_endpoint: nowhere,
+    };
     FUNCTION_NAMES
         .into_iter()
-        .zip([(&built.presign, presign_env), (&built.thumbnail, thumbnail_env)])
-        .map(|(function, (program, own_env))| {
-            let mut env = function_env.clone();
-            env.extend(own_env);
+        .zip([&built.presign, &built.thumbnail])
+        .map(|(function, program)| {
             let spec = thumbforge_dev::FunctionSpec {
                 name: format!("thumbforge-bench-{function}"),
                 program: program.clone(),
                 args: Vec::new(),
-                env,
+                env: thumbforge_dev::function_env(function, &config, &services),
                 timeout: Duration::from_secs(30),
                 memory_mb: 1024,
                 instances: 1,

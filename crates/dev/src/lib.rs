@@ -43,6 +43,62 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use authorizer::JwtAuthorizer;
+
+/// Where the functions find what they call: everything of their environment but the typed
+/// configuration's own variables.
+#[derive(Debug, Clone, Copy)]
+pub struct Services<'a> {
+    /// The media bucket.
+    pub bucket: &'a str,
+    /// The S3 endpoint.
+    pub s3_endpoint: &'a str,
+    /// The metadata table.
+    pub table: &'a str,
+    /// The DynamoDB endpoint.
+    pub dynamodb_endpoint: &'a str,
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key: &'a str,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_key: &'a str,
+    /// How the page signs in (the API function serves it).
+    pub sign_in: &'a SignIn,
+    /// The secret the edge adds to API requests (the API function's).
+    pub origin_secret: &'a str,
+    /// The user pool a deleted account's user is removed from (the thumbnail function's).
+    pub user_pool_id: &'a str,
+    /// Cognito's endpoint (the thumbnail function's).
+    pub cognito_endpoint: &'a str,
+}
+
+/// The environment of `function` ([`PRESIGN`] or [`THUMBNAIL`]), as the dev stack and the
+/// bench's cold starts give it: `runtime`'s variables, the services both use, and its own.
+pub fn function_env(
+    function: &str,
+    runtime: &thumbforge_core::RuntimeConfig,
+    services: &Services<'_>,
+) -> BTreeMap<String, String> {
+    let mut vars: BTreeMap<String, String> =
+        runtime.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let mut set = |key: &str, value: &str| {
+        vars.insert(key.to_owned(), value.to_owned());
+    };
+    set(env::BUCKET, services.bucket);
+    set(env::S3_ENDPOINT, services.s3_endpoint);
+    set(env::TABLE, services.table);
+    set(env::DYNAMODB_ENDPOINT, services.dynamodb_endpoint);
+    set("AWS_ACCESS_KEY_ID", services.access_key);
+    set("AWS_SECRET_ACCESS_KEY", services.secret_key);
+    if function == PRESIGN {
+        set(env::ORIGIN_SECRET, services.origin_secret);
+        for (key, value) in services.sign_in.to_env() {
+            set(key, &value);
+        }
+    } else {
+        set(env::USER_POOL_ID, services.user_pool_id);
+        set(env::COGNITO_ENDPOINT, services.cognito_endpoint);
+    }
+    vars
+}
 pub use binaries::{Binaries, Runner};
 pub use lambda::{Function, FunctionSpec, InvokeError};
 pub use logs::LogSink;
@@ -302,31 +358,30 @@ impl Stack {
             scopes: auth.scopes.clone(),
         };
 
-        let mut function_env: BTreeMap<String, String> =
-            config.runtime().to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        function_env.insert(env::BUCKET.to_owned(), BUCKET.to_owned());
-        function_env.insert(env::S3_ENDPOINT.to_owned(), s3.endpoint());
-        function_env.insert(env::TABLE.to_owned(), TABLE.to_owned());
-        function_env.insert(env::DYNAMODB_ENDPOINT.to_owned(), dynamo.endpoint());
         // What Terraform generates for CloudFront and the API function, new at every start.
         let origin_secret = thumbforge_oidc_local::random_token().context("generating the origin secret")?;
-        let mut presign_env: BTreeMap<String, String> =
-            sign_in.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        presign_env.insert(env::ORIGIN_SECRET.to_owned(), origin_secret.clone());
-        function_env.insert("AWS_ACCESS_KEY_ID".to_owned(), s3.access_key().to_owned());
-        function_env.insert("AWS_SECRET_ACCESS_KEY".to_owned(), s3.secret_key().to_owned());
+        let user_pool_id = identity.user_pool_id().to_owned();
+        let s3_endpoint = s3.endpoint();
+        let dynamodb_endpoint = dynamo.endpoint();
+        let services = Services {
+            bucket: BUCKET,
+            s3_endpoint: &s3_endpoint,
+            table: TABLE,
+            dynamodb_endpoint: &dynamodb_endpoint,
+            access_key: s3.access_key(),
+            secret_key: s3.secret_key(),
+            sign_in: &sign_in,
+            origin_secret: &origin_secret,
+            // A deleted account's user goes from the issuer, through Cognito's own API.
+            user_pool_id: &user_pool_id,
+            cognito_endpoint: identity.url(),
+        };
+        let runtime = config.runtime();
         let startup_timeout =
             if binaries.runner.is_some() { Duration::from_secs(120) } else { Duration::from_secs(30) };
         let spec = |name: &str, executable: &PathBuf, settings: &thumbforge_core::config::Function| {
             let (program, args, runner_env) = binaries.command(executable);
-            let mut env = function_env.clone();
-            if name == PRESIGN {
-                env.extend(presign_env.clone());
-            } else {
-                // A deleted account's user goes from the issuer, through Cognito's own API.
-                env.insert(env::USER_POOL_ID.to_owned(), identity.user_pool_id().to_owned());
-                env.insert(env::COGNITO_ENDPOINT.to_owned(), identity.url().to_owned());
-            }
+            let mut env = function_env(name, &runtime, &services);
             env.extend(runner_env);
             FunctionSpec {
                 name: format!("thumbforge-dev-{name}"),
